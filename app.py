@@ -1,0 +1,69 @@
+"""The web app: assembles the tabs of pages/ into one Gradio Blocks and launches it.
+
+Run `python app.py` (or `python -m playground serve`); on Hugging Face Spaces this file is the
+entry point."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from pages import decoding_lab, prompt_lab  # noqa: E402
+from pages.common import AppContext, model_picker  # noqa: E402
+from playground.models import ModelManager  # noqa: E402
+from playground.settings import PROJECT_ROOT, Settings  # noqa: E402
+from playground.tiny_model import TINY_MODEL_NAME  # noqa: E402
+
+INTRO = """
+# 🧪 LLM Fine-Tuning Playground
+See and try how large language models are adapted. **Prompt Lab**: teach a task with examples in
+the prompt. **Decoding Lab**: see how each next token is picked. Everything here also runs headless:
+`python -m playground --help`.
+"""
+CSS_PATH = PROJECT_ROOT / "assets" / "style.css"
+
+
+def make_context(settings: Settings) -> AppContext:
+    models = ModelManager(settings)
+    notice = models.availability_notice(settings.default_model)
+    if notice:
+        notice = (f"{settings.default_model} can't be used now: {notice.split(': ', 1)[-1] if ': ' in notice else notice} "
+                  f"Switched to '{TINY_MODEL_NAME}'.")
+    start_model = TINY_MODEL_NAME if notice else settings.default_model
+    return AppContext(models=models, start_model=start_model, startup_notice=notice)
+
+
+def build_app(settings: Settings | None = None) -> gr.Blocks:
+    settings = settings or Settings.from_env()
+    settings.ensure_dirs()
+    ctx = make_context(settings)
+    with gr.Blocks(title="LLM Fine-Tuning Playground") as demo:
+        gr.Markdown(INTRO)
+        model_picker(ctx)
+        with gr.Tabs():
+            load_builtin, builtin, data_outputs, refresh = prompt_lab.build(ctx)
+            show_distribution, controls, chart, status = decoding_lab.build(ctx)
+        demo.load(load_builtin, [builtin], data_outputs, api_name=False).then(**refresh, api_name=False)
+        demo.load(show_distribution, controls, [chart, status], api_name=False)
+    return demo
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    demo = build_app(settings)
+    demo.queue(default_concurrency_limit=4).launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        theme=gr.themes.Soft(),
+        css=CSS_PATH.read_text(encoding="utf-8") if CSS_PATH.exists() else None,
+        ssr_mode=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

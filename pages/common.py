@@ -1,0 +1,93 @@
+"""What every tab shares: the app context, the model picker and turning errors into messages."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from dataclasses import dataclass
+
+import gradio as gr
+
+from playground.errors import PlaygroundError
+from playground.models import CURATED_MODELS, ModelManager
+from playground.tiny_model import TINY_MODEL_NAME
+
+log = logging.getLogger("playground.ui")
+
+
+@dataclass
+class AppContext:
+    models: ModelManager
+    start_model: str  # what the picker shows first (the tiny model when the default is unavailable)
+    startup_notice: str | None = None
+    model_picker: gr.Dropdown | None = None
+
+
+def error_text(err: BaseException) -> str:
+    if isinstance(err, PlaygroundError):
+        return f"⚠️ {err}"
+    log.exception("unexpected error in a UI handler")
+    return f"⚠️ Something went wrong: {type(err).__name__}: {err}. The page is still usable; please try again."
+
+
+def guarded(status: gr.components.Component):
+    """Handlers return/yield a dict {component: value}; on any error only `status` is updated with
+    a plain message, so nothing half-done reaches the page and no traceback is shown."""
+
+    def wrap(fn):
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def gen(*args, **kwargs):
+                try:
+                    yield from fn(*args, **kwargs)
+                except Exception as err:  # noqa: BLE001
+                    yield {status: error_text(err)}
+
+            return gen
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as err:  # noqa: BLE001
+                return {status: error_text(err)}
+
+        return call
+
+    return wrap
+
+
+def progress_fn(progress: gr.Progress):
+    return lambda fraction, message: progress(fraction, desc=message)
+
+
+def model_picker(ctx: AppContext) -> gr.Dropdown:
+    """The model menu at the top of the app: curated models, the tiny model, or anything typed."""
+    choices = CURATED_MODELS + [TINY_MODEL_NAME]
+    with gr.Row(equal_height=True):
+        picker = gr.Dropdown(
+            choices=choices,
+            value=ctx.start_model,
+            allow_custom_value=True,
+            label="Model",
+            info="Pick a model, or type any Hub id (owner/name) or a local folder. "
+            f"'{TINY_MODEL_NAME}' works offline but only babbles.",
+            scale=4,
+            elem_id="model-picker",
+        )
+        load = gr.Button("Load model", scale=1, elem_id="load-model")
+    model_status = gr.Markdown(
+        f"⚠️ {ctx.startup_notice}" if ctx.startup_notice else "The model loads on first use (or press Load model).",
+        elem_id="model-status",
+    )
+
+    @guarded(model_status)
+    def load_model(ref: str, progress=gr.Progress(track_tqdm=True)):
+        lm = ctx.models.get(ref, progress_fn(progress))
+        return {model_status: f"✅ {lm.describe()}"}
+
+    load.click(load_model, [picker], [model_status], api_name="load_model")
+    ctx.model_picker = picker
+    return picker

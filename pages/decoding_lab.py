@@ -1,0 +1,135 @@
+"""Decoding Lab: how the next token is chosen, and what each sampling setting does."""
+
+from __future__ import annotations
+
+import math
+
+import gradio as gr
+import pandas as pd
+
+from pages.common import AppContext, guarded, progress_fn
+from playground import generation, plots
+from playground.generation import DecodingParams
+from playground.metrics import distinct_n
+
+EXPLAINER = """
+A language model reads the prompt and gives every token of its vocabulary a probability of
+coming next. **Decoding** is how one token is picked from that distribution, again and again.
+**Greedy** always takes the most likely token (same output every time). **Sampling** draws at
+random, after reshaping the distribution with the settings below. The chart shows the model's raw
+probabilities (grey) and what is left after your settings (blue); tokens marked *cut* can no
+longer be picked. It redraws as you move a slider, without running the model again.
+"""
+
+DEFAULT_PROMPT = "The best way to learn a new language is"
+
+
+def build(ctx: AppContext) -> None:
+    with gr.Tab("Decoding Lab", id="decoding", elem_id="tab-decoding"):
+        gr.Markdown(EXPLAINER)
+        with gr.Row():
+            with gr.Column(scale=2):
+                prompt = gr.Textbox(DEFAULT_PROMPT, label="Prompt", lines=3, elem_id="dec-prompt",
+                                    info="The text the model continues.")
+                chat = gr.Checkbox(True, label="Use the model's chat template", elem_id="dec-chat",
+                                   info="Wraps the prompt as a user message, as instruct models were trained; untick to continue the raw text.")
+                mode = gr.Radio(["Greedy", "Sampling"], value="Sampling", label="Decoding", elem_id="dec-mode",
+                                info="Greedy: always the most likely token. Sampling: draw at random from the reshaped distribution.")
+                temperature = gr.Slider(0.05, 2.0, value=1.0, step=0.05, label="Temperature", elem_id="dec-temperature",
+                                        info="Divides the logits: below 1 sharpens (safer, repetitive), above 1 flattens (more surprising).")
+                top_k = gr.Slider(0, 200, value=50, step=1, label="Top-k", elem_id="dec-top-k",
+                                  info="Keep only the k most likely tokens (0 = off).")
+                top_p = gr.Slider(0.01, 1.0, value=0.9, step=0.01, label="Top-p (nucleus)", elem_id="dec-top-p",
+                                  info="Keep the smallest set of tokens whose probabilities add up to p (1 = off).")
+                repetition = gr.Slider(0.5, 2.0, value=1.0, step=0.05, label="Repetition penalty", elem_id="dec-repetition",
+                                       info="Above 1 makes tokens already in the text less likely (1 = off).")
+                max_new = gr.Slider(1, 512, value=64, step=1, label="Max new tokens", elem_id="dec-max-new",
+                                    info="The most tokens to generate; it also stops at the end-of-text token.")
+                seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="dec-seed",
+                                 info="Same seed + same settings = same sample.")
+            with gr.Column(scale=3):
+                chart = gr.Plot(label="Next-token distribution", elem_id="dec-chart")
+        status = gr.Markdown("", elem_id="dec-status")
+        with gr.Row():
+            run = gr.Button("Generate", variant="primary", elem_id="dec-generate")
+            stop = gr.Button("Stop", elem_id="dec-stop")
+        output = gr.Textbox(label="Completion", lines=6, interactive=False, elem_id="dec-output")
+        stats = gr.Markdown("", elem_id="dec-stats")
+        shade = gr.Checkbox(False, label="Shade each token by its probability", elem_id="dec-shade",
+                            info="How likely the model found each generated token: orange = surprising, blue = expected.")
+        heatmap = gr.HTML("", elem_id="dec-heatmap", visible=False)
+
+        with gr.Accordion("Sample N: how varied are the samples?", open=False, elem_id="dec-sample-n-acc"):
+            gr.Markdown("Draws N completions with seeds seed, seed+1, … **Distinct-n** is the share of "
+                        "word n-grams that are unique across them: near 1 = varied, near 0 = the same text again.")
+            with gr.Row():
+                n_samples = gr.Slider(2, 16, value=4, step=1, label="N", elem_id="dec-n")
+                sample_btn = gr.Button("Sample N", elem_id="dec-sample-n")
+            samples = gr.Dataframe(headers=["seed", "completion", "tokens"], wrap=True, elem_id="dec-samples",
+                                   interactive=False)
+            diversity = gr.Markdown("", elem_id="dec-diversity")
+
+        controls = [ctx.model_picker, prompt, chat, mode, temperature, top_k, top_p, repetition, max_new, seed]
+
+        def params_of(mode_, temperature_, top_k_, top_p_, repetition_, max_new_, seed_) -> DecodingParams:
+            return DecodingParams(
+                max_new_tokens=int(max_new_), do_sample=mode_ == "Sampling", temperature=float(temperature_),
+                top_k=int(top_k_), top_p=float(top_p_), repetition_penalty=float(repetition_),
+                seed=int(seed_ if seed_ is not None else 0),
+            )
+
+        @guarded(status)
+        def show_distribution(model, prompt_, chat_, *settings, progress=gr.Progress()):
+            params = params_of(*settings)
+            lm = ctx.models.get(model, progress_fn(progress))
+            dist = generation.next_token_distribution(lm, prompt_, params, chat=chat_)
+            return {chart: plots.next_token_figure(dist), status: ""}
+
+        @guarded(status)
+        def run_generation(model, prompt_, chat_, *settings, progress=gr.Progress()):
+            params = params_of(*settings)
+            lm = ctx.models.get(model, progress_fn(progress))
+            yield {status: "", output: "", stats: "Generating…", heatmap: gr.update(value="")}
+            for update in generation.stream(lm, prompt_, params, chat=chat_):
+                yield {output: update.text, stats: f"{update.n_tokens} tokens · {update.tokens_per_s:.1f} tokens/s"}
+            result = update.result
+            pieces = [(lm.tokenizer.decode([t]), math.exp(lp)) for t, lp in zip(result.token_ids, result.logprobs)]
+            reason = {"eos": "the model ended its answer", "length": "reached max new tokens", "stopped": "stopped"}
+            yield {
+                output: result.text,
+                stats: f"{len(result.token_ids)} tokens · {result.tokens_per_s:.1f} tokens/s · "
+                       f"{result.seconds:.2f} s · {reason[result.finish_reason]}",
+                heatmap: plots.token_heatmap_html(pieces),
+            }
+
+        @guarded(status)
+        def run_samples(model, prompt_, chat_, *settings_and_n, progress=gr.Progress()):
+            *settings, n = settings_and_n
+            params = params_of(*settings)
+            lm = ctx.models.get(model, progress_fn(progress))
+            progress(0.3, desc=f"Sampling {int(n)} completions…")
+            results = generation.sample_n(lm, prompt_, params, int(n), chat=chat_)
+            texts = [r.text for r in results]
+            rows = pd.DataFrame(
+                {"seed": [params.seed + i for i in range(len(texts))], "completion": texts,
+                 "tokens": [len(r.token_ids) for r in results]}
+            )
+            note = "" if params.do_sample else " (greedy decoding: every sample is the same; choose Sampling)"
+            return {
+                samples: rows, status: "",
+                diversity: f"**Distinct-1** {distinct_n(texts, 1):.2f} · **Distinct-2** {distinct_n(texts, 2):.2f}{note}",
+            }
+
+        chart_event = dict(fn=show_distribution, inputs=controls, outputs=[chart, status],
+                           show_progress="hidden", trigger_mode="always_last")
+        for control in (mode, temperature, top_k, top_p, repetition, chat):
+            control.change(**chart_event, api_name=False)
+        prompt.change(**chart_event, api_name="next_token_distribution")
+        ctx.model_picker.change(**chart_event, api_name=False)
+        gen_event = run.click(run_generation, controls, [output, stats, heatmap, status],
+                              api_name="generate", concurrency_limit=4)
+        stop.click(None, None, None, cancels=[gen_event], api_name=False)
+        sample_btn.click(run_samples, controls + [n_samples], [samples, diversity, status], api_name="sample_n",
+                         concurrency_limit=4)
+        shade.change(lambda on: gr.update(visible=on), [shade], [heatmap], api_name=False)
+        return show_distribution, controls, chart, status

@@ -1,0 +1,254 @@
+"""Prompt Lab: in-context learning. Zero-, one- and few-shot prompts side by side, scored."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from pages.common import AppContext, guarded, progress_fn
+from playground import data, icl, plots
+from playground.errors import PlaygroundError
+from playground.generation import DecodingParams
+from playground.prompts import OVERFLOW_POLICIES, PromptTemplate, parse_indices
+
+EXPLAINER = """
+**In-context learning**: a model can pick up a task from the prompt alone, with no training.
+A *zero-shot* prompt gives only the instruction and the question; a *one-shot* prompt adds one
+solved example; a *few-shot* prompt adds k of them (the *shots*). The three prompts below are
+built from the same example and run with the same decoding settings, so you can see what the
+shots buy. Each answer is scored against a person's reference with **ROUGE** (word overlap,
+0 to 1: ROUGE-1 single words, ROUGE-2 word pairs, ROUGE-L the longest common word sequence).
+Every prompt must fit the model's **context window** (the most tokens it can read at once)
+together with the answer it writes.
+"""
+
+SOURCES = ["Built-in", "Local file", "Hub dataset"]
+TASK_BY_TITLE = {task.title: task for task in data.BUILTIN_TASKS.values()}
+POLICY_BY_LABEL = {label: key for key, label in OVERFLOW_POLICIES.items()}
+N_VARIANTS = 3
+
+
+def _badge(fitted, window: int) -> str:
+    share = fitted.n_tokens / window
+    if not fitted.fits:
+        return (f"⛔ **{fitted.n_tokens:,} / {window:,} tokens**: too long (only {fitted.budget:,} fit with the "
+                "answer). Choose what to do under *If a prompt is too long*.")
+    note = f" · {fitted.note}" if fitted.note else ""
+    return f"✅ {fitted.n_tokens:,} / {window:,} tokens ({share:.0%} of the context window){note}"
+
+
+def build(ctx: AppContext) -> None:
+    with gr.Tab("Prompt Lab", id="prompt", elem_id="tab-prompt"):
+        gr.Markdown(EXPLAINER)
+        examples_state = gr.State(None)
+        frame_state = gr.State(None)
+
+        with gr.Accordion("1 · Task and examples", open=True):
+            source = gr.Radio(SOURCES, value="Built-in", label="Where the examples come from", elem_id="pl-source")
+            builtin = gr.Dropdown(list(TASK_BY_TITLE), value=next(iter(TASK_BY_TITLE)), label="Built-in task",
+                                  elem_id="pl-builtin", info="Example sets written for this playground.")
+            upload = gr.File(label="Local file (.jsonl, .json, .csv, .parquet; up to 200 MB)", visible=False,
+                             file_types=list(data.SUPPORTED_SUFFIXES), elem_id="pl-file")
+            with gr.Row(visible=False) as hub_row:
+                hub_id = gr.Textbox(label="Hub dataset id", placeholder="knkarthick/dialogsum", elem_id="pl-hub-id")
+                hub_split = gr.Textbox("train", label="Split", elem_id="pl-hub-split")
+                hub_load = gr.Button("Load dataset", elem_id="pl-hub-load")
+            with gr.Row():
+                input_col = gr.Dropdown([], label="Input column", info="What the model is given (e.g. the dialogue).",
+                                        elem_id="pl-input-col")
+                ref_col = gr.Dropdown([], label="Reference column", elem_id="pl-ref-col",
+                                      info="The answer a person wrote; completions are scored against it.")
+            preview = gr.Dataframe(label="First rows", interactive=False, wrap=True, max_height=220, elem_id="pl-preview")
+            data_status = gr.Markdown("", elem_id="pl-data-status")
+
+        with gr.Accordion("2 · Prompt", open=True):
+            instruction = gr.Textbox(label="Instruction", lines=2, elem_id="pl-instruction",
+                                     info="Written once at the top of every prompt.")
+            example_format = gr.Textbox(label="Example format", lines=3, elem_id="pl-format",
+                                        info="How each example is written: {input} and {output} are filled in. "
+                                             "The question uses the same format, cut off at {output}.")
+            with gr.Row():
+                query_index = gr.Number(0, label="Example to test (#)", precision=0, minimum=0, elem_id="pl-query",
+                                        info="Which example the model must answer.")
+                k = gr.Slider(1, 8, value=3, step=1, label="Shots (k) for few-shot", elem_id="pl-k",
+                              info="Solved examples put before the question.")
+                shot_mode = gr.Radio(["Random (seeded)", "By index"], value="Random (seeded)", label="Choose shots",
+                                     elem_id="pl-shot-mode")
+                seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="pl-seed",
+                                 info="Picks the random shots (and samples).")
+                shot_indices = gr.Textbox("", label="Shot indices", placeholder="e.g. 3, 7, 12", elem_id="pl-indices",
+                                          info="Used with 'By index'.")
+            with gr.Row():
+                chat = gr.Checkbox(True, label="Use the model's chat template", elem_id="pl-chat",
+                                   info="Sends the prompt as a user message (best for instruct models).")
+                policy = gr.Radio(list(POLICY_BY_LABEL), value=OVERFLOW_POLICIES["ask"], label="If a prompt is too long",
+                                  elem_id="pl-policy", info="Nothing is ever cut without you choosing it here.")
+            with gr.Row():
+                mode = gr.Radio(["Greedy", "Sampling"], value="Greedy", label="Decoding", elem_id="pl-mode",
+                                info="The same for all three prompts (see the Decoding Lab).")
+                temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature (sampling)",
+                                        elem_id="pl-temperature")
+                max_new = gr.Slider(1, 256, value=48, step=1, label="Max new tokens", elem_id="pl-max-new",
+                                    info="Room kept for the answer in the context window.")
+
+        reference = gr.Textbox(label="Reference answer (written by a person)", interactive=False, lines=2,
+                               elem_id="pl-reference")
+        columns = []
+        with gr.Row(equal_height=False):
+            for i in range(N_VARIANTS):
+                with gr.Column(elem_id=f"pl-variant-{i}"):
+                    title = gr.Markdown(f"### {['Zero-shot', 'One-shot', 'Few-shot'][i]}", elem_id=f"pl-title-{i}")
+                    badge = gr.Markdown("", elem_id=f"pl-badge-{i}")
+                    text = gr.Textbox(label="Prompt", lines=10, max_lines=14, interactive=False, elem_id=f"pl-prompt-{i}")
+                    completion = gr.Textbox(label="Completion", lines=3, interactive=False, elem_id=f"pl-completion-{i}")
+                    scores = gr.Markdown("", elem_id=f"pl-scores-{i}")
+                    columns.append((title, badge, text, completion, scores))
+        status = gr.Markdown("", elem_id="pl-status")
+        run = gr.Button("Run all three", variant="primary", elem_id="pl-run")
+
+        with gr.Accordion("Batch: each prompt over many examples", open=False, elem_id="pl-batch-acc"):
+            gr.Markdown("Runs the three prompts over the first N examples (shots drawn per example with the seed) "
+                        "and compares mean ROUGE. The error bars are 95% **bootstrap** intervals: the range the "
+                        "mean would likely fall in on other examples like these.")
+            with gr.Row():
+                n_batch = gr.Slider(2, 40, value=5, step=1, label="Examples (N)", elem_id="pl-n")
+                batch_run = gr.Button("Run batch", elem_id="pl-batch-run")
+            batch_chart = gr.Plot(label="Mean ROUGE", elem_id="pl-batch-chart")
+            batch_table = gr.Dataframe(label="Per example", interactive=False, wrap=True, max_height=300,
+                                       elem_id="pl-batch-table")
+            batch_csv = gr.File(label="Download CSV", interactive=False, elem_id="pl-batch-csv")
+
+        # ---- handlers ----
+        def setup_of(instruction_, format_, k_, shot_mode_, seed_, indices_, policy_, chat_) -> icl.Setup:
+            return icl.Setup(
+                template=PromptTemplate(instruction=instruction_ or "", example_format=format_ or ""),
+                k=int(k_), seed=int(seed_ or 0),
+                shot_indices=parse_indices(indices_ or "") if shot_mode_ == "By index" else (),
+                policy=POLICY_BY_LABEL.get(policy_, "ask"), chat=bool(chat_),
+            )
+
+        def params_of(mode_, temperature_, max_new_, seed_) -> DecodingParams:
+            return DecodingParams(max_new_tokens=int(max_new_), do_sample=mode_ == "Sampling",
+                                  temperature=float(temperature_), seed=int(seed_ or 0))
+
+        def need_examples(examples):
+            if examples is None:
+                raise PlaygroundError("Load a set of examples first (step 1).")
+            return examples
+
+        def loaded(frame, name, in_guess=None, ref_guess=None, template=None):
+            cols = list(frame.columns)
+            guess_in, guess_ref = data.guess_columns(cols)
+            in_value, ref_value = in_guess or guess_in or cols[0], ref_guess or guess_ref or cols[-1]
+            out = {
+                frame_state: frame, preview: frame.head(5),
+                input_col: gr.update(choices=cols, value=in_value), ref_col: gr.update(choices=cols, value=ref_value),
+            }
+            if template:
+                out[instruction], out[example_format] = template.instruction, template.example_format
+            try:
+                examples = data.to_examples(frame, in_value, ref_value, name)
+                out[examples_state], out[data_status] = examples, f"✅ {examples.notice()}"
+            except PlaygroundError as err:
+                out[examples_state], out[data_status] = None, f"⚠️ {err} Choose the columns above."
+            return out
+
+        data_outputs = [frame_state, preview, input_col, ref_col, instruction, example_format, examples_state, data_status]
+
+        @guarded(data_status)
+        def load_builtin(title):
+            task = TASK_BY_TITLE[title]
+            return loaded(data.builtin_frame(task.name), f"the built-in {task.name} set",
+                          task.input_column, task.output_column, task.template)
+
+        @guarded(data_status)
+        def load_file(file):
+            if not file:
+                return {data_status: "Choose a file to upload."}
+            path = Path(file if isinstance(file, str) else file.name)
+            return loaded(data.read_table(path), f"'{path.name}'")
+
+        @guarded(data_status)
+        def load_hub(dataset_id, split, progress=gr.Progress(track_tqdm=True)):
+            progress(0.1, desc=f"Loading {dataset_id}…")
+            return loaded(data.read_hub(dataset_id, split or "train"), f"'{dataset_id}'")
+
+        @guarded(data_status)
+        def apply_mapping(frame, in_col, r_col):
+            if frame is None:
+                return {data_status: "Load a set of examples first."}
+            examples = data.to_examples(frame, in_col, r_col, "the loaded data")
+            return {examples_state: examples, data_status: f"✅ {examples.notice()}"}
+
+        def show_source(kind):
+            return {builtin: gr.update(visible=kind == "Built-in"), upload: gr.update(visible=kind == "Local file"),
+                    hub_row: gr.update(visible=kind == "Hub dataset")}
+
+        variant_outputs = [c[j] for c in columns for j in (0, 1, 2)] + [reference, status]
+        prompt_inputs = [ctx.model_picker, examples_state, instruction, example_format, query_index, k, shot_mode,
+                         seed, shot_indices, policy, chat, max_new]
+
+        def build_prompts(model, examples, instruction_, format_, query_, k_, shot_mode_, seed_, indices_, policy_,
+                          chat_, max_new_):
+            examples = need_examples(examples)
+            setup = setup_of(instruction_, format_, k_, shot_mode_, seed_, indices_, policy_, chat_)
+            tokenizer, window = ctx.models.tokenizer(model)
+            prompts = icl.build_variant_prompts(examples, setup, int(query_ or 0), tokenizer, window, int(max_new_))
+            return examples, setup, prompts, window
+
+        @guarded(status)
+        def update_prompts(*inputs):
+            examples, _, prompts, window = build_prompts(*inputs)
+            out = {reference: examples.references[int(inputs[4] or 0)], status: icl.overflow_message(prompts) or ""}
+            for (title, badge, text, _, _), prompt in zip(columns, prompts):
+                out[title], out[badge], out[text] = f"### {prompt.name}", _badge(prompt.fitted, window), prompt.fitted.text
+            return out
+
+        @guarded(status)
+        def run_all(*inputs, progress=gr.Progress()):
+            *prompt_args, mode_, temperature_ = inputs
+            examples, setup, prompts, _ = build_prompts(*prompt_args)
+            params = params_of(mode_, temperature_, prompt_args[-1], prompt_args[7])
+            lm = ctx.models.get(prompt_args[0], progress_fn(progress))
+            progress(0.5, desc="Generating the three completions…")
+            results = icl.run_variants(lm, prompts, examples.references[int(prompt_args[4] or 0)], params, setup.chat)
+            out = {status: ""}
+            for (_, _, _, completion, scores), result in zip(columns, results):
+                s = result.scores
+                out[completion] = result.completion
+                out[scores] = f"**ROUGE-1** {s['rouge1']:.3f} · **ROUGE-2** {s['rouge2']:.3f} · **ROUGE-L** {s['rougeL']:.3f}"
+            return out
+
+        @guarded(status)
+        def run_batch(*inputs, progress=gr.Progress()):
+            *prompt_args, mode_, temperature_, n_ = inputs
+            model, examples = prompt_args[0], need_examples(prompt_args[1])
+            setup = setup_of(*prompt_args[2:4], *prompt_args[5:11])
+            params = params_of(mode_, temperature_, prompt_args[-1], prompt_args[7])
+            lm = ctx.models.get(model, progress_fn(progress))
+            result = icl.run_batch(lm, examples, setup, params, min(int(n_), len(examples)), progress_fn(progress))
+            csv_path = Path(tempfile.mkdtemp(prefix="prompt-lab-")) / "prompt_lab_batch.csv"
+            csv_path.write_text(result.to_csv(), encoding="utf-8")
+            return {batch_chart: plots.rouge_bar_figure(result.summary), batch_table: pd.DataFrame(result.rows),
+                    batch_csv: str(csv_path), status: f"✅ Batch finished: {len(result.rows)} completions."}
+
+        source.change(show_source, [source], [builtin, upload, hub_row], api_name=False)
+        refresh = dict(fn=update_prompts, inputs=prompt_inputs, outputs=variant_outputs, show_progress="hidden",
+                       trigger_mode="always_last")
+        builtin.change(load_builtin, [builtin], data_outputs, api_name="load_builtin_task").then(**refresh, api_name=False)
+        upload.change(load_file, [upload], data_outputs, api_name="load_file").then(**refresh, api_name=False)
+        hub_load.click(load_hub, [hub_id, hub_split], data_outputs, api_name="load_hub_dataset").then(**refresh, api_name=False)
+        for dropdown in (input_col, ref_col):
+            dropdown.input(apply_mapping, [frame_state, input_col, ref_col], [examples_state, data_status],
+                           api_name=False).then(**refresh, api_name=False)
+        for control in (instruction, example_format, query_index, k, shot_mode, seed, shot_indices, policy, chat,
+                        max_new, ctx.model_picker):
+            control.change(**refresh, api_name=False)
+        run.click(run_all, prompt_inputs + [mode, temperature], [c[j] for c in columns for j in (3, 4)] + [status],
+                  api_name="run_prompts", concurrency_limit=2)
+        batch_run.click(run_batch, prompt_inputs + [mode, temperature, n_batch],
+                        [batch_chart, batch_table, batch_csv, status], api_name="run_batch", concurrency_limit=2)
+        return load_builtin, builtin, data_outputs, refresh

@@ -1,0 +1,183 @@
+"""`python -m playground <verb>`: the library headless, for scripts and CI.
+
+Every verb prints one line and exits non-zero on bad input (never a traceback)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from playground.errors import PlaygroundError
+
+
+def _decoding_args(parser: argparse.ArgumentParser, greedy_flag: bool = True) -> None:
+    if greedy_flag:
+        parser.add_argument("--greedy", action="store_true", help="always pick the most likely token (ignores sampling flags)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="<1 sharpens, >1 flattens the distribution (default 1.0)")
+    parser.add_argument("--top-k", type=int, default=0, help="keep only the k most likely tokens (0 = off)")
+    parser.add_argument("--top-p", type=float, default=1.0, help="keep the smallest set with this total probability (1.0 = off)")
+    parser.add_argument("--repetition-penalty", type=float, default=1.0, help="divide logits of tokens already seen (1.0 = off)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for sampling (default 0)")
+
+
+def _model_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument(
+        "--model", required=required, default=None,
+        help="a Hub id, a local model folder, or 'tiny' for the built-in tiny model",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m playground", description="LLM Fine-Tuning Playground, headless.")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    tiny = verbs.add_parser("tiny-model", help="write the built-in tiny model (random weights) to a folder")
+    tiny.add_argument("dir", help="output folder")
+    tiny.add_argument("--seed", type=int, default=0)
+
+    gen = verbs.add_parser("generate", help="complete a prompt")
+    _model_arg(gen)
+    gen.add_argument("--prompt", required=True)
+    gen.add_argument("--chat", action="store_true", help="wrap the prompt in the model's chat template")
+    gen.add_argument("--max-new-tokens", type=int, default=64)
+    _decoding_args(gen)
+    gen.add_argument("--json", action="store_true", help="print one JSON object (text, token_ids, logprobs, tokens_per_s, ...)")
+
+    nxt = verbs.add_parser("next-token", help="the next-token distribution before and after the warpers")
+    _model_arg(nxt)
+    nxt.add_argument("--prompt", required=True)
+    nxt.add_argument("--chat", action="store_true")
+    _decoding_args(nxt)
+    nxt.add_argument("--top", type=int, default=20, help="how many tokens to list (default 20)")
+    nxt.add_argument("--json", action="store_true")
+
+    prm = verbs.add_parser("prompt", help="print a zero/one/few-shot prompt for a built-in task")
+    prm.add_argument("--task", required=True, help="summarization or sentiment")
+    prm.add_argument("--shots", type=int, default=0, help="number of solved examples before the query")
+    prm.add_argument("--seed", type=int, default=0, help="seed for choosing the shots")
+    prm.add_argument("--example", type=int, default=0, help="index of the example to ask about")
+    prm.add_argument("--chat", action="store_true", help="count tokens through the chat template")
+    _model_arg(prm, required=False)
+    prm.add_argument("--json", action="store_true")
+
+    verbs.add_parser("serve", help="start the web app (what app.py does)")
+    return parser
+
+
+def _manager():
+    from playground.models import ModelManager
+    from playground.settings import Settings
+
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    return ModelManager(settings)
+
+
+def _params(args, max_new_tokens: int = 1, sample_default: bool = False):
+    from playground.generation import DecodingParams
+
+    do_sample = not getattr(args, "greedy", not sample_default)
+    return DecodingParams(
+        max_new_tokens=max_new_tokens,
+        do_sample=do_sample,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        seed=args.seed,
+    )
+
+
+def cmd_tiny_model(args) -> int:
+    from playground.tiny_model import build_tiny_model
+
+    print(build_tiny_model(args.dir, seed=args.seed))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from tqdm import tqdm
+
+    from playground.generation import stream
+
+    params = _params(args, args.max_new_tokens)
+    lm = _manager().get(args.model)
+    result = None
+    with tqdm(total=params.max_new_tokens, unit="tok", disable=args.json or not sys.stderr.isatty()) as bar:
+        for update in stream(lm, args.prompt, params, chat=args.chat):
+            bar.update(update.n_tokens - bar.n)
+            result = update.result or result
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(result.text)
+        print(f"[{len(result.token_ids)} tokens, {result.tokens_per_s:.1f} tokens/s, {result.finish_reason}]", file=sys.stderr)
+    return 0
+
+
+def cmd_next_token(args) -> int:
+    from playground.generation import next_token_distribution
+
+    if args.top < 1:
+        raise PlaygroundError(f"--top must be at least 1 (got {args.top}).")
+    params = _params(args, sample_default=True)
+    dist = next_token_distribution(_manager().get(args.model), args.prompt, params, chat=args.chat, top=args.top)
+    if args.json:
+        print(json.dumps({"tokens": [vars(t) for t in dist.tokens], "kept": dist.kept, "vocab_size": dist.vocab_size}))
+    else:
+        for t in dist.tokens:
+            print(f"{t.token!r:>20}  raw {t.p_raw:7.2%}  final {t.p_final:7.2%}{'  (cut)' if t.p_final == 0 else ''}")
+    return 0
+
+
+def cmd_prompt(args) -> int:
+    from playground.data import BUILTIN_TASKS, load_builtin
+    from playground.generation import PromptTokens
+    from playground.prompts import build_prompt, choose_shots
+
+    if args.shots < 0:
+        raise PlaygroundError(f"--shots must be 0 or more (got {args.shots}).")
+    examples = load_builtin(args.task)
+    shots = choose_shots(len(examples), args.shots, args.example, args.seed)
+    prompt = build_prompt(BUILTIN_TASKS[args.task].template, [examples.pairs()[i] for i in shots], examples.inputs[args.example])
+    manager = _manager()
+    tokenizer, window = manager.tokenizer(args.model or manager.settings.default_model)
+    n_tokens = PromptTokens(tokenizer, args.chat).count(prompt)
+    if args.json:
+        print(json.dumps({"prompt": prompt, "n_tokens": n_tokens, "context_window": window, "shots": shots}))
+    else:
+        print(prompt)
+        print(f"[{n_tokens:,} of {window:,} tokens]", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import app
+
+    app.main()
+    return 0
+
+
+COMMANDS = {
+    "tiny-model": cmd_tiny_model,
+    "generate": cmd_generate,
+    "next-token": cmd_next_token,
+    "prompt": cmd_prompt,
+    "serve": cmd_serve,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.verb](args)
+    except PlaygroundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - one line, never a traceback
+        print(f"error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}", file=sys.stderr)
+        return 1

@@ -1,0 +1,195 @@
+"""Example sets for prompting: built-in tasks, local JSONL/CSV/Parquet files, Hub datasets.
+
+Every source ends as an `ExampleSet` of (input, reference) pairs after the user's column
+mapping; anything unusable is refused with a message that says how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playground.errors import PlaygroundError
+from playground.prompts import PromptTemplate
+from playground.settings import PROJECT_ROOT
+
+EXAMPLES_DIR = PROJECT_ROOT / "assets" / "examples"
+MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_ROWS = 100_000
+SUPPORTED_SUFFIXES = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+
+
+@dataclass(frozen=True)
+class BuiltinTask:
+    name: str
+    title: str
+    file: str
+    input_column: str
+    output_column: str
+    template: PromptTemplate
+    about: str
+
+
+BUILTIN_TASKS = {
+    task.name: task
+    for task in [
+        BuiltinTask(
+            name="summarization",
+            title="Dialogue summarization (40 conversations)",
+            file="summarization.jsonl",
+            input_column="dialogue",
+            output_column="summary",
+            template=PromptTemplate(
+                instruction="Summarize each conversation in one or two sentences.",
+                example_format="Dialogue:\n{input}\n\nSummary: {output}",
+                separator="\n\n\n",
+            ),
+            about="Everyday two-person conversations, each with a reference summary written by a person.",
+        ),
+        BuiltinTask(
+            name="sentiment",
+            title="Review sentiment (48 reviews)",
+            file="sentiment.jsonl",
+            input_column="review",
+            output_column="label",
+            template=PromptTemplate(
+                instruction="Classify the sentiment of each review as positive or negative.",
+                example_format="Review: {input}\nSentiment: {output}",
+                separator="\n\n",
+            ),
+            about="Short product, film and restaurant reviews labelled positive or negative.",
+        ),
+    ]
+}
+
+
+@dataclass
+class ExampleSet:
+    name: str
+    inputs: list[str]
+    references: list[str]
+    skipped_rows: list[int] = field(default_factory=list)  # 0-based rows dropped for being empty
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return list(zip(self.inputs, self.references))
+
+    def notice(self) -> str:
+        text = f"{len(self):,} examples from {self.name}."
+        if self.skipped_rows:
+            shown = ", ".join(str(r) for r in self.skipped_rows[:5])
+            more = "…" if len(self.skipped_rows) > 5 else ""
+            text += f" Skipped {len(self.skipped_rows)} row(s) with an empty input or reference (rows {shown}{more})."
+        return text
+
+
+# ---- reading tables ----
+def read_table(path: str | Path, max_rows: int | None = MAX_ROWS):
+    """A local JSONL/JSON/CSV/Parquet file as a pandas DataFrame, or a clear PlaygroundError."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise PlaygroundError(f"File not found: {path}.")
+    kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise PlaygroundError(
+            f"'{path.name}' is not a supported file type: use .jsonl, .json, .csv or .parquet."
+        )
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise PlaygroundError(
+            f"'{path.name}' is {size / 2**20:,.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB. "
+            "Use a sample of it, or a Hub dataset."
+        )
+    if size == 0:
+        raise PlaygroundError(f"'{path.name}' is empty.")
+    try:
+        if kind == "json":
+            lines = path.suffix.lower() == ".jsonl" or path.read_text(encoding="utf-8", errors="replace")[:1] != "["
+            frame = pd.read_json(path, lines=lines, dtype=False)
+        elif kind == "csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        else:
+            frame = pd.read_parquet(path)
+    except Exception as err:  # noqa: BLE001 - any parse error becomes one readable sentence
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PlaygroundError(f"Could not read '{path.name}' as {kind.upper()}: {detail}.") from err
+    if frame.empty or len(frame.columns) == 0:
+        raise PlaygroundError(f"'{path.name}' has no rows.")
+    if max_rows and len(frame) > max_rows:
+        raise PlaygroundError(
+            f"'{path.name}' has {len(frame):,} rows; the limit is {max_rows:,}. Use a sample of it."
+        )
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def read_hub(dataset_id: str, split: str = "train", config: str | None = None, max_rows: int = MAX_ROWS):
+    """The first `max_rows` rows of a Hub dataset split as a DataFrame."""
+    dataset_id = (dataset_id or "").strip()
+    if not dataset_id:
+        raise PlaygroundError("Type a Hub dataset id, e.g. 'knkarthick/dialogsum'.")
+    try:
+        import datasets
+
+        dataset = datasets.load_dataset(dataset_id, config or None, split=f"{split}[:{max_rows}]")
+    except Exception as err:  # noqa: BLE001
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PlaygroundError(
+            f"Could not load the Hub dataset '{dataset_id}' (split '{split}'): {first}. "
+            "Check the id and split, or that the Hub can be reached (offline, use a local file)."
+        ) from err
+    return dataset.to_pandas()
+
+
+def builtin_frame(task: str):
+    if task not in BUILTIN_TASKS:
+        raise PlaygroundError(f"Unknown built-in task '{task}': choose from {', '.join(BUILTIN_TASKS)}.")
+    return read_table(EXAMPLES_DIR / BUILTIN_TASKS[task].file)
+
+
+def guess_columns(columns: list[str]) -> tuple[str | None, str | None]:
+    """A first guess at the (input, reference) columns from common names."""
+    inputs = ["dialogue", "prompt", "input", "text", "question", "review", "document", "article", "instruction"]
+    outputs = ["summary", "completion", "output", "answer", "label", "response", "target", "highlights"]
+    lower = {c.lower(): c for c in columns}
+    pick = lambda names: next((lower[n] for n in names if n in lower), None)  # noqa: E731
+    return pick(inputs), pick(outputs)
+
+
+def to_examples(frame, input_column: str, output_column: str, name: str) -> ExampleSet:
+    """Apply the column mapping; rows with an empty input or reference are skipped and reported."""
+    columns = list(frame.columns)
+    for role, column in (("input", input_column), ("reference", output_column)):
+        if not column:
+            raise PlaygroundError(f"Choose which column holds the {role}. Columns: {', '.join(columns)}.")
+        if column not in columns:
+            raise PlaygroundError(f"Column '{column}' is not in {name}. Its columns are: {', '.join(columns)}.")
+    if input_column == output_column:
+        raise PlaygroundError("The input and reference columns must be different.")
+    inputs, references, skipped = [], [], []
+    for row, (x, y) in enumerate(zip(frame[input_column].tolist(), frame[output_column].tolist())):
+        x, y = _cell_text(x), _cell_text(y)
+        if not x or not y:
+            skipped.append(row)
+            continue
+        inputs.append(x)
+        references.append(y)
+    if not inputs:
+        raise PlaygroundError(f"Every row of {name} has an empty '{input_column}' or '{output_column}'.")
+    return ExampleSet(name=name, inputs=inputs, references=references, skipped_rows=skipped)
+
+
+def _cell_text(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):  # None or NaN
+        return ""
+    return str(value).strip()
+
+
+def load_builtin(task: str) -> ExampleSet:
+    spec = BUILTIN_TASKS.get(task)
+    frame = builtin_frame(task)
+    return to_examples(frame, spec.input_column, spec.output_column, f"the built-in {task} set")

@@ -1,0 +1,415 @@
+"""Decoding: generate or stream a completion, and the next-token distribution before and after
+the sampling warpers.
+
+Sampling happens in our own logits processor with a per-request `torch.Generator`, so a seed
+reproduces a completion even while other requests sample at the same time (the global torch RNG
+would be shared). Its warpers are the very classes `generate(do_sample=True)` uses, in the same
+order, so the distribution drawn in the Decoding Lab is the one the sampler draws from.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+from playground.errors import PlaygroundError
+from playground.models import LoadedModel
+
+LOGITS_CACHE_SIZE = 16
+
+
+@dataclass(frozen=True)
+class DecodingParams:
+    """How to pick each next token. top_k=0 and top_p=1.0 switch those filters off."""
+
+    max_new_tokens: int = 64
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if int(self.max_new_tokens) != self.max_new_tokens or self.max_new_tokens < 1:
+            raise PlaygroundError(f"Max new tokens must be a whole number of at least 1 (got {self.max_new_tokens}).")
+        if self.do_sample and not self.temperature > 0:
+            raise PlaygroundError(
+                f"Temperature must be above 0 when sampling (got {self.temperature}). "
+                "For deterministic output choose greedy decoding instead."
+            )
+        if int(self.top_k) != self.top_k or self.top_k < 0:
+            raise PlaygroundError(f"Top-k must be a whole number ≥ 0 (got {self.top_k}); 0 switches it off.")
+        if not 0 < self.top_p <= 1:
+            raise PlaygroundError(f"Top-p must be in (0, 1] (got {self.top_p}); 1 switches it off.")
+        if not self.repetition_penalty > 0:
+            raise PlaygroundError(
+                f"Repetition penalty must be above 0 (got {self.repetition_penalty}); 1 switches it off."
+            )
+        if int(self.seed) != self.seed or self.seed < 0:
+            raise PlaygroundError(f"Seed must be a whole number ≥ 0 (got {self.seed}).")
+
+
+@dataclass
+class Generation:
+    """A finished completion. logprobs are the model's own (raw) log-probabilities of each
+    generated token; final_logprobs are under the distribution the sampler drew from."""
+
+    text: str
+    token_ids: list[int]
+    logprobs: list[float]
+    final_logprobs: list[float]
+    prompt_tokens: int
+    seconds: float
+    tokens_per_s: float
+    finish_reason: str  # "eos", "length" or "stopped"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class StreamUpdate:
+    text: str
+    n_tokens: int
+    tokens_per_s: float
+    result: Generation | None = None  # set on the last update
+
+
+@dataclass
+class TokenProb:
+    id: int
+    token: str
+    p_raw: float
+    p_final: float
+
+
+@dataclass
+class NextTokenDistribution:
+    tokens: list[TokenProb]  # the most likely tokens by raw probability, most likely first
+    kept: int  # how many tokens of the vocabulary the sampler can still pick
+    vocab_size: int
+    prompt_tokens: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+# ---- prompts to token ids ----
+def encode(lm_or_tokenizer, prompt: str, chat: bool = False) -> list[int]:
+    """Token ids of the prompt; with chat=True wrapped as a user turn by the model's chat template."""
+    tokenizer = getattr(lm_or_tokenizer, "tokenizer", lm_or_tokenizer)
+    if not prompt or not prompt.strip():
+        raise PlaygroundError("The prompt is empty. Type some text for the model to continue.")
+    if chat:
+        if not getattr(tokenizer, "chat_template", None):
+            raise PlaygroundError("This model has no chat template. Untick 'chat template' to send the raw prompt.")
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+        return tokenizer(prompt, add_special_tokens=False, verbose=False)["input_ids"]
+    return tokenizer(prompt, verbose=False)["input_ids"]
+
+
+def check_fits(n_prompt_tokens: int, max_new_tokens: int, context_window: int) -> None:
+    if n_prompt_tokens + max_new_tokens > context_window:
+        raise PlaygroundError(
+            f"The prompt has {n_prompt_tokens:,} tokens and {max_new_tokens:,} new ones were asked for: "
+            f"{n_prompt_tokens + max_new_tokens:,} is more than the model's context window of {context_window:,}. "
+            "Shorten the prompt or lower max new tokens."
+        )
+
+
+# ---- the warpers, shared by the chart and the sampler ----
+def build_warpers(params: DecodingParams):
+    from transformers import (
+        LogitsProcessorList,
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    # Same order as GenerationMixin._get_logits_processor: penalties, then temperature, top-k, top-p.
+    warpers = LogitsProcessorList()
+    if params.repetition_penalty != 1.0:
+        warpers.append(RepetitionPenaltyLogitsProcessor(params.repetition_penalty))
+    if params.do_sample:
+        if params.temperature != 1.0:
+            warpers.append(TemperatureLogitsWarper(params.temperature))
+        if params.top_k:
+            warpers.append(TopKLogitsWarper(top_k=int(params.top_k)))
+        if params.top_p < 1.0:
+            warpers.append(TopPLogitsWarper(top_p=params.top_p))
+    return warpers
+
+
+def final_probs(logits, input_ids, params: DecodingParams, warpers=None):
+    """Probabilities the decoder picks from: softmax after the warpers, or one-hot when greedy."""
+    import torch
+
+    warpers = build_warpers(params) if warpers is None else warpers
+    scores = warpers(input_ids, logits.clone())
+    if params.do_sample:
+        return torch.softmax(scores, dim=-1)
+    return torch.nn.functional.one_hot(scores.argmax(dim=-1), scores.shape[-1]).to(scores.dtype)
+
+
+def _last_logits(lm: LoadedModel, ids: list[int]):
+    """Last-position logits for a prompt: one forward pass per new prompt, then from the cache."""
+    import torch
+
+    key = tuple(ids)
+    cached = lm.logits_cache.get(key)
+    if cached is not None:
+        lm.logits_cache.move_to_end(key)
+        return cached
+    with torch.inference_mode():
+        input_ids = torch.tensor([ids], device=lm.device)
+        logits = lm.model(input_ids=input_ids, logits_to_keep=1).logits[:, -1].float().cpu()
+    lm.forward_passes += 1
+    lm.logits_cache[key] = logits
+    while len(lm.logits_cache) > LOGITS_CACHE_SIZE:
+        lm.logits_cache.popitem(last=False)
+    return logits
+
+
+def next_token_distribution(
+    lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool = False, top: int = 20
+) -> NextTokenDistribution:
+    import torch
+
+    ids = encode(lm, prompt, chat)
+    check_fits(len(ids), 1, lm.context_window)
+    logits = _last_logits(lm, ids)
+    input_ids = torch.tensor([ids])
+    p_raw = torch.softmax(logits, dim=-1)[0]
+    p_final = final_probs(logits, input_ids, params)[0]
+    top_p_raw, top_ids = p_raw.topk(min(top, p_raw.shape[0]))
+    tokens = [
+        TokenProb(id=i, token=lm.tokenizer.decode([i]), p_raw=float(p), p_final=float(p_final[i]))
+        for i, p in zip(top_ids.tolist(), top_p_raw.tolist())
+    ]
+    return NextTokenDistribution(
+        tokens=tokens, kept=int((p_final > 0).sum()), vocab_size=int(p_raw.shape[0]), prompt_tokens=len(ids)
+    )
+
+
+# ---- generation ----
+def _sampler_class():
+    import torch
+    from transformers import LogitsProcessor
+
+    class SeededSampler(LogitsProcessor):
+        """Picks each next token itself (a seeded generator per row) and hands generate() a
+        one-hot score, so generate's own greedy step keeps exactly our choice."""
+
+        def __init__(self, params: DecodingParams, device: str, rows: int):
+            self.params = params
+            self.warpers = build_warpers(params)
+            self.generators = [torch.Generator(device).manual_seed(params.seed + row) for row in range(rows)]
+            self.logprobs: list[list[float]] = [[] for _ in range(rows)]
+            self.final_logprobs: list[list[float]] = [[] for _ in range(rows)]
+
+        def __call__(self, input_ids, scores):
+            raw_logp = torch.log_softmax(scores.float(), dim=-1)
+            probs = final_probs(scores.float(), input_ids, self.params, self.warpers)
+            if self.params.do_sample:
+                chosen = torch.cat([torch.multinomial(probs[r], 1, generator=g) for r, g in enumerate(self.generators)])
+            else:
+                chosen = probs.argmax(dim=-1)
+            rows = torch.arange(scores.shape[0], device=scores.device)
+            for r, (raw, final) in enumerate(
+                zip(raw_logp[rows, chosen].tolist(), probs[rows, chosen].log().tolist())
+            ):
+                self.logprobs[r].append(raw)
+                self.final_logprobs[r].append(final)
+            picked = torch.full_like(scores, float("-inf"))
+            picked[rows, chosen] = 0.0
+            return picked
+
+    return SeededSampler
+
+
+class _TokenQueue:
+    """A streamer that only hands token ids over; decoding happens in the reading thread."""
+
+    def __init__(self):
+        self.queue: queue.Queue = queue.Queue()
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:  # generate() first puts the prompt
+            self._prompt_seen = True
+            return
+        self.queue.put(value.reshape(-1).tolist())
+
+    def end(self) -> None:
+        self.queue.put(None)
+
+
+def _stop_criteria(stop_event: threading.Event):
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class StopOnEvent(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), stop_event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([StopOnEvent()])
+
+
+def _run(lm: LoadedModel, ids: list[int], params: DecodingParams, rows: int = 1, streamer=None, stop_event=None):
+    """One call to model.generate; returns (sequences of new ids, sampler, seconds)."""
+    import torch
+    from transformers import GenerationConfig, LogitsProcessorList
+
+    tokenizer = lm.tokenizer
+    sampler = _sampler_class()(params, lm.device, rows)
+    config = GenerationConfig(
+        max_new_tokens=params.max_new_tokens,
+        do_sample=False,  # SeededSampler has already chosen; greedy keeps its choice
+        eos_token_id=lm.model.generation_config.eos_token_id or tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    input_ids = torch.tensor([ids] * rows, device=lm.device)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        out = lm.model.generate(
+            input_ids=input_ids,
+            attention_mask=torch.ones_like(input_ids),
+            generation_config=config,
+            logits_processor=LogitsProcessorList([sampler]),
+            stopping_criteria=_stop_criteria(stop_event or threading.Event()),
+            streamer=streamer,
+        )
+    seconds = time.perf_counter() - start
+    return out[:, len(ids) :].tolist(), sampler, seconds
+
+
+def _eos_ids(lm: LoadedModel) -> set[int]:
+    eos = lm.model.generation_config.eos_token_id or lm.tokenizer.eos_token_id
+    return set(eos if isinstance(eos, list) else [eos])
+
+
+def _finish(lm: LoadedModel, new_ids, logprobs, final_logprobs, n_prompt, seconds, params, stopped) -> Generation:
+    eos = _eos_ids(lm)
+    reason = "length"
+    for i, token in enumerate(new_ids):
+        if token in eos:
+            new_ids, reason = new_ids[:i], "eos"
+            break
+    if stopped and reason == "length" and len(new_ids) < params.max_new_tokens:
+        reason = "stopped"
+    n = len(new_ids)
+    return Generation(
+        text=lm.tokenizer.decode(new_ids, skip_special_tokens=True),
+        token_ids=new_ids,
+        logprobs=logprobs[:n],
+        final_logprobs=final_logprobs[:n],
+        prompt_tokens=n_prompt,
+        seconds=seconds,
+        tokens_per_s=n / seconds if seconds > 0 else 0.0,
+        finish_reason=reason,
+    )
+
+
+def _prepare(lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool) -> list[int]:
+    ids = encode(lm, prompt, chat)
+    check_fits(len(ids), params.max_new_tokens, lm.context_window)
+    return ids
+
+
+def generate(lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool = False) -> Generation:
+    ids = _prepare(lm, prompt, params, chat)
+    new_ids, sampler, seconds = _run(lm, ids, params)
+    return _finish(lm, new_ids[0], sampler.logprobs[0], sampler.final_logprobs[0], len(ids), seconds, params, False)
+
+
+def sample_n(lm: LoadedModel, prompt: str, params: DecodingParams, n: int, chat: bool = False) -> list[Generation]:
+    """n completions in one batched call; row i uses seed + i (so row 0 matches `generate`)."""
+    if not 1 <= n <= 32:
+        raise PlaygroundError(f"Number of samples must be between 1 and 32 (got {n}).")
+    ids = _prepare(lm, prompt, params, chat)
+    new_ids, sampler, seconds = _run(lm, ids, params, rows=n)
+    return [
+        _finish(lm, new_ids[r], sampler.logprobs[r], sampler.final_logprobs[r], len(ids), seconds, params, False)
+        for r in range(n)
+    ]
+
+
+def _decode_increment(tokenizer, ids: list[int], prefix_offset: int, read_offset: int) -> tuple[str, int, int]:
+    """New text since the last call, never splitting a multi-byte character (as TGI does)."""
+    prefix_text = tokenizer.decode(ids[prefix_offset:read_offset], skip_special_tokens=True)
+    new_text = tokenizer.decode(ids[prefix_offset:], skip_special_tokens=True)
+    if len(new_text) > len(prefix_text) and not new_text.endswith("\ufffd"):
+        return new_text[len(prefix_text) :], read_offset, len(ids)
+    return "", prefix_offset, read_offset
+
+
+def stream(
+    lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool = False, stop_event: threading.Event | None = None
+) -> Iterator[StreamUpdate]:
+    """Yield the text as it grows; the last update carries the finished Generation.
+    Closing the iterator early (a Stop button, a closed browser tab) stops the model too."""
+    ids = _prepare(lm, prompt, params, chat)
+    stop_event = stop_event or threading.Event()
+    streamer = _TokenQueue()
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["run"] = _run(lm, ids, params, streamer=streamer, stop_event=stop_event)
+        except BaseException as err:  # noqa: BLE001 - re-raised in the reading thread
+            outcome["error"] = err
+        finally:
+            streamer.end()
+
+    thread = threading.Thread(target=work, daemon=True)
+    start = time.perf_counter()
+    thread.start()
+    eos = _eos_ids(lm)
+    new_ids: list[int] = []
+    text, prefix_offset, read_offset = "", 0, 0
+    try:
+        while (chunk := streamer.queue.get()) is not None:
+            new_ids.extend(t for t in chunk if t not in eos)
+            piece, prefix_offset, read_offset = _decode_increment(lm.tokenizer, new_ids, prefix_offset, read_offset)
+            if piece:
+                text += piece
+                elapsed = time.perf_counter() - start
+                yield StreamUpdate(text=text, n_tokens=len(new_ids), tokens_per_s=len(new_ids) / elapsed)
+    finally:
+        stop_event.set()  # when the reader goes away early, the model stops within one token
+        thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    out_ids, sampler, seconds = outcome["run"]
+    result = _finish(
+        lm, out_ids[0], sampler.logprobs[0], sampler.final_logprobs[0], len(ids), seconds, params, stop_event.is_set()
+    )
+    yield StreamUpdate(text=result.text, n_tokens=len(result.token_ids), tokens_per_s=result.tokens_per_s, result=result)
+
+
+class PromptTokens:
+    """Counts and trims prompts with a model's tokenizer (a `prompts.TokenCounter`)."""
+
+    def __init__(self, tokenizer, chat: bool = False):
+        self.tokenizer = tokenizer
+        self.chat = chat
+
+    def count(self, text: str) -> int:
+        return len(encode(self.tokenizer, text, self.chat)) if text.strip() else 0
+
+    def keep_last(self, text: str, n_tokens: int) -> str:
+        """The end of `text`, cut so that the whole prompt (template included) has n_tokens."""
+        ids = self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+        overhead = self.count(text) - len(ids)
+        keep = max(n_tokens - overhead, 1)
+        while keep > 0:
+            trimmed = self.tokenizer.decode(ids[-keep:])
+            if self.count(trimmed) <= n_tokens:  # re-tokenizing can merge differently: check
+                return trimmed
+            keep -= 1
+        raise PlaygroundError("The context window is too small for even the chat template: lower max new tokens.")

@@ -1,0 +1,149 @@
+"""In-context learning experiments: zero-, one- and few-shot prompts of one example side by
+side, and the same variants over many examples with mean ROUGE and bootstrap intervals."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from playground.data import ExampleSet
+from playground.errors import PlaygroundError
+from playground.generation import DecodingParams, PromptTokens, generate
+from playground.metrics import ROUGE_KEYS, bootstrap_ci, rouge
+from playground.models import LoadedModel
+from playground.prompts import FittedPrompt, PromptTemplate, choose_shots, fit_prompt, standard_variants
+
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass
+class Setup:
+    """Everything that decides the prompts of one experiment."""
+
+    template: PromptTemplate
+    k: int = 3
+    seed: int = 0
+    shot_indices: Sequence[int] = ()  # explicit shots; empty = k drawn at random with the seed
+    policy: str = "ask"
+    chat: bool = True
+
+
+@dataclass
+class VariantPrompt:
+    name: str
+    fitted: FittedPrompt
+
+
+@dataclass
+class VariantResult:
+    name: str
+    prompt: FittedPrompt
+    completion: str
+    scores: dict[str, float]
+    tokens_per_s: float
+
+
+@dataclass
+class BatchResult:
+    rows: list[dict] = field(default_factory=list)  # one per (example, variant)
+    summary: list[dict] = field(default_factory=list)  # one per (variant, metric): mean, low, high
+
+    def to_csv(self) -> str:
+        if not self.rows:
+            return ""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(self.rows[0]))
+        writer.writeheader()
+        writer.writerows(self.rows)
+        return out.getvalue()
+
+
+def build_variant_prompts(
+    examples: ExampleSet, setup: Setup, query_index: int, tokenizer, context_window: int, max_new_tokens: int
+) -> list[VariantPrompt]:
+    """The three prompts for one example, each fitted (or flagged) against the context window."""
+    few = choose_shots(len(examples), setup.k, query_index, setup.seed, setup.shot_indices)
+    counter = PromptTokens(tokenizer, setup.chat)
+    budget = context_window - max_new_tokens
+    pairs = examples.pairs()
+    return [
+        VariantPrompt(
+            variant.name,
+            fit_prompt(setup.template, pairs, variant.shot_indices, examples.inputs[query_index], counter, budget, setup.policy),
+        )
+        for variant in standard_variants(few)
+    ]
+
+
+def overflow_message(prompts: Sequence[VariantPrompt], where: str = "") -> str | None:
+    """A question for the user when any prompt overflows under the 'ask' policy, else None."""
+    over = [p for p in prompts if not p.fitted.fits]
+    if not over:
+        return None
+    listed = "; ".join(f"{p.name}: {p.fitted.n_tokens:,} tokens" for p in over)
+    budget = over[0].fitted.budget
+    return (
+        f"Too long for the context window{where}: {listed}, but only {budget:,} fit "
+        "(the window minus max new tokens). Choose 'Drop shots' or 'Cut the start' under "
+        "'If a prompt is too long', use fewer shots, or lower max new tokens."
+    )
+
+
+def run_variants(
+    lm: LoadedModel, prompts: Sequence[VariantPrompt], reference: str, params: DecodingParams, chat: bool
+) -> list[VariantResult]:
+    message = overflow_message(prompts)
+    if message:
+        raise PlaygroundError(message)
+    results = []
+    for prompt in prompts:
+        out = generate(lm, prompt.fitted.text, params, chat=chat)
+        completion = out.text.strip()
+        results.append(VariantResult(prompt.name, prompt.fitted, completion, rouge(completion, reference), out.tokens_per_s))
+    return results
+
+
+def run_batch(
+    lm: LoadedModel,
+    examples: ExampleSet,
+    setup: Setup,
+    params: DecodingParams,
+    n_examples: int,
+    progress: ProgressFn = lambda f, m: None,
+) -> BatchResult:
+    """Each variant over the first n examples (shots drawn per example with the seed)."""
+    if not 1 <= n_examples <= len(examples):
+        raise PlaygroundError(f"Number of examples must be between 1 and {len(examples)} (got {n_examples}).")
+    planned = []
+    for index in range(n_examples):
+        prompts = build_variant_prompts(examples, setup, index, lm.tokenizer, lm.context_window, params.max_new_tokens)
+        message = overflow_message(prompts, where=f" at example #{index}")
+        if message:
+            raise PlaygroundError(message)  # checked for every example before anything runs
+        planned.append((index, prompts))
+    result = BatchResult()
+    total = n_examples * 3
+    for index, prompts in planned:
+        for prompt in prompts:
+            progress(len(result.rows) / total, f"Example {index + 1}/{n_examples}: {prompt.name}")
+            completion = generate(lm, prompt.fitted.text, params, chat=setup.chat).text.strip()
+            reference = examples.references[index]
+            result.rows.append(
+                {
+                    "example": index,
+                    "variant": prompt.name,
+                    "shots": " ".join(map(str, prompt.fitted.shot_indices)),
+                    "prompt_tokens": prompt.fitted.n_tokens,
+                    "completion": completion,
+                    "reference": reference,
+                    **{key: round(value, 4) for key, value in rouge(completion, reference).items()},
+                }
+            )
+    for name in dict.fromkeys(r["variant"] for r in result.rows):
+        for key in ROUGE_KEYS:
+            mean, low, high = bootstrap_ci([r[key] for r in result.rows if r["variant"] == name])
+            result.summary.append({"variant": name, "metric": key, "mean": mean, "low": low, "high": high})
+    progress(1.0, "Done")
+    return result

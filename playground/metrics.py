@@ -1,0 +1,52 @@
+"""Scores: ROUGE against references, bootstrap confidence intervals, distinct-n diversity."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
+
+
+@lru_cache(maxsize=1)
+def _rouge_scorer():
+    from rouge_score import rouge_scorer
+
+    # Same settings as evaluate's "rouge" with use_stemmer=True.
+    return rouge_scorer.RougeScorer(list(ROUGE_KEYS), use_stemmer=True)
+
+
+def rouge(prediction: str, reference: str) -> dict[str, float]:
+    """ROUGE-1/2/L F-measures of one prediction against one reference (0 for an empty prediction)."""
+    if not prediction.strip():
+        return {key: 0.0 for key in ROUGE_KEYS}
+    scores = _rouge_scorer().score(reference, prediction)
+    return {key: scores[key].fmeasure for key in ROUGE_KEYS}
+
+
+def bootstrap_ci(
+    values: Sequence[float], confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
+    """(mean, low, high): a percentile bootstrap interval of the mean."""
+    import numpy as np
+
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        raise ValueError("bootstrap_ci needs at least one value")
+    mean = float(data.mean())
+    if data.size == 1:
+        return mean, mean, mean
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, data.size, size=(n_resamples, data.size))].mean(axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return mean, float(low), float(high)
+
+
+def distinct_n(texts: Sequence[str], n: int) -> float:
+    """Unique n-grams / all n-grams over the texts (words split on whitespace): 1.0 = no repeats."""
+    grams = []
+    for text in texts:
+        words = text.split()
+        grams += [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0

@@ -1,0 +1,236 @@
+"""Which models can be used, and the one-slot cache that holds the loaded one.
+
+A model reference is a curated Hub id, any Hub id, a local folder, or the built-in tiny model.
+Tokenizers load on their own (cheap), so prompts can be counted without loading weights.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlparse
+
+from playground.errors import PlaygroundError
+from playground.settings import Settings
+from playground.tiny_model import TINY_MODEL_NAME, build_tiny_model
+
+CURATED_MODELS = [
+    "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "HuggingFaceTB/SmolLM2-360M-Instruct",
+    "Qwen/Qwen2.5-0.5B-Instruct",
+    "Qwen/Qwen2.5-1.5B-Instruct",
+]
+TINY_ALIASES = {"tiny", TINY_MODEL_NAME}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+ProgressFn = Callable[[float, str], None]
+
+
+def _no_progress(fraction: float, message: str) -> None:
+    pass
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to run, with what the UI shows about it."""
+
+    ref: str
+    model: object  # transformers PreTrainedModel (typed loosely: torch imports lazily)
+    tokenizer: object
+    device: str
+    dtype: str
+    context_window: int
+    n_params: int
+    # last-position logits per prompt, so a slider change never re-runs the model
+    logits_cache: OrderedDict = field(default_factory=OrderedDict)
+    forward_passes: int = 0
+
+    def describe(self) -> str:
+        return (
+            f"**{self.ref}** · {self.n_params / 1e6:,.1f}M parameters · {self.dtype} on {self.device.upper()}"
+            f" · context window {self.context_window:,} tokens"
+        )
+
+
+def context_window_of(config, tokenizer) -> int:
+    window = getattr(config, "max_position_embeddings", None)
+    if window:
+        return int(window)
+    limit = getattr(tokenizer, "model_max_length", None)
+    return int(limit) if limit and limit < 1_000_000 else 2048
+
+
+def hub_reachable(settings: Settings, timeout: float = 2.0) -> bool:
+    """Whether huggingface.co (or HF_ENDPOINT) answers; False at once when HF_HUB_OFFLINE is set."""
+    if settings.hub_offline:
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    result = [False]
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, 443), timeout=timeout):
+                result[0] = True
+        except OSError:
+            pass
+
+    # DNS lookups ignore socket timeouts, so the probe runs in a thread we stop waiting for.
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return result[0]
+
+
+def is_cached(hub_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(hub_id, "config.json")
+    return isinstance(found, str)
+
+
+class ModelManager:
+    """Holds at most one loaded model; loads lazily and swaps when another is asked for."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._loaded: LoadedModel | None = None
+        self._tokenizers: OrderedDict[str, tuple[object, int]] = OrderedDict()
+        self._online: bool | None = None
+
+    # ---- resolving references ----
+    def online(self) -> bool:
+        if self._online is None:
+            self._online = hub_reachable(self.settings)
+        return self._online
+
+    def resolve(self, ref: str) -> str:
+        """Turn what the user typed into a local folder or a Hub id that can be loaded now."""
+        ref = (ref or "").strip()
+        if not ref:
+            raise PlaygroundError("No model chosen. Pick one from the list, type a Hub id, or a local folder.")
+        if ref in TINY_ALIASES:
+            return str(self.tiny_model_dir())
+        path = Path(ref).expanduser()
+        if path.is_dir():
+            if not (path / "config.json").exists():
+                raise PlaygroundError(f"The folder {ref} has no config.json: it is not a transformers model folder.")
+            return str(path)
+        if ref.startswith((".", "/", "~")) or not _HUB_ID.match(ref):
+            raise PlaygroundError(
+                f"'{ref}' is neither a local model folder nor a Hub id like 'HuggingFaceTB/SmolLM2-135M-Instruct'."
+            )
+        if not is_cached(ref) and not self.online():
+            raise PlaygroundError(
+                f"'{ref}' is not downloaded yet and the Hugging Face Hub can't be reached (offline). "
+                f"Pick '{TINY_MODEL_NAME}' to try the controls, or a local model folder."
+            )
+        return ref
+
+    def tiny_model_dir(self, seed: int = 0) -> Path:
+        folder = self.settings.models_dir / f"tiny-seed{seed}"
+        with self._lock:
+            if not (folder / "model.safetensors").exists():
+                build_tiny_model(folder, seed=seed)
+        return folder
+
+    def availability_notice(self, ref: str) -> str | None:
+        """A plain sentence when `ref` can't be used right now (shown at start-up), else None."""
+        try:
+            self.resolve(ref)
+        except PlaygroundError as err:
+            return str(err)
+        return None
+
+    # ---- tokenizers (cheap, cached separately from weights) ----
+    def tokenizer(self, ref: str) -> tuple[object, int]:
+        """(tokenizer, context window) for `ref`, without loading its weights."""
+        with self._lock:
+            if self._loaded and self._loaded.ref == ref:
+                return self._loaded.tokenizer, self._loaded.context_window
+            if ref in self._tokenizers:
+                self._tokenizers.move_to_end(ref)
+                return self._tokenizers[ref]
+        source = self.resolve(ref)
+        from transformers import AutoConfig, AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            config = AutoConfig.from_pretrained(source)
+        except Exception as err:  # noqa: BLE001 - any loading failure becomes a user message
+            raise PlaygroundError(f"Could not load the tokenizer of '{ref}': {_first_line(err)}") from err
+        entry = (tokenizer, context_window_of(config, tokenizer))
+        with self._lock:
+            self._tokenizers[ref] = entry
+            while len(self._tokenizers) > 4:
+                self._tokenizers.popitem(last=False)
+        return entry
+
+    # ---- weights ----
+    def get(self, ref: str, progress: ProgressFn = _no_progress) -> LoadedModel:
+        with self._lock:
+            if self._loaded and self._loaded.ref == ref:
+                return self._loaded
+            source = self.resolve(ref)
+            progress(0.05, f"Loading {ref}…")
+            self.unload()
+            self._loaded = _load(ref, source, progress)
+            progress(1.0, f"Loaded {ref}")
+            return self._loaded
+
+    @property
+    def loaded(self) -> LoadedModel | None:
+        return self._loaded
+
+    def unload(self) -> None:
+        with self._lock:
+            if self._loaded is None:
+                return
+            self._loaded = None
+            import gc
+
+            import torch
+
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def _load(ref: str, source: str, progress: ProgressFn) -> LoadedModel:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cuda = torch.cuda.is_available()
+    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        progress(0.2, f"Loading the weights of {ref}…")
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+    except Exception as err:  # noqa: BLE001
+        raise PlaygroundError(
+            f"Could not load '{ref}' as a causal language model: {_first_line(err)}. "
+            "Check the id (it must be a text-generation model) or pick another one."
+        ) from err
+    device = "cuda" if cuda else "cpu"
+    model.to(device).eval()
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return LoadedModel(
+        ref=ref,
+        model=model,
+        tokenizer=tokenizer,
+        device=device,
+        dtype=str(dtype).removeprefix("torch."),
+        context_window=context_window_of(model.config, tokenizer),
+        n_params=sum(p.numel() for p in model.parameters()),
+    )

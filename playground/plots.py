@@ -1,0 +1,105 @@
+"""Pure functions from results to plotly figures (and one HTML view), testable without a browser."""
+
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+import plotly.graph_objects as go
+
+RAW_COLOR = "#b0b7c3"
+FINAL_COLOR = "#2563eb"
+CUT_COLOR = "#dc2626"
+
+
+def visible_token(token: str) -> str:
+    """Whitespace made visible, so ' the' and 'the' can be told apart on a chart."""
+    return token.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥") or "∅"
+
+
+def _unique_labels(labels: Sequence[str], ids: Sequence[int]) -> list[str]:
+    seen: dict[str, int] = {}
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+    return [f"{label} (#{i})" if seen[label] > 1 else label for label, i in zip(labels, ids)]
+
+
+def next_token_figure(distribution, title_note: str = "") -> go.Figure:
+    """Horizontal bars of the most likely next tokens: the model's raw probability and the
+    probability after temperature / top-k / top-p; tokens the sampler can no longer pick are
+    marked 'cut'."""
+    tokens = distribution.tokens
+    labels = _unique_labels([visible_token(t.token) for t in tokens], [t.id for t in tokens])
+    cut = [t.p_final == 0 for t in tokens]
+    figure = go.Figure()
+    figure.add_bar(
+        y=labels, x=[t.p_raw for t in tokens], orientation="h", name="model (raw logits)", marker_color=RAW_COLOR,
+        hovertemplate="%{y}: %{x:.2%}<extra>raw</extra>",
+    )
+    figure.add_bar(
+        y=labels, x=[t.p_final for t in tokens], orientation="h", name="after your settings",
+        marker_color=FINAL_COLOR, text=["cut" if c else f"{t.p_final:.1%}" for c, t in zip(cut, tokens)],
+        textposition="outside", textfont={"color": [CUT_COLOR if c else "#111827" for c in cut]},
+        hovertemplate="%{y}: %{x:.2%}<extra>after settings</extra>",
+    )
+    kept = f"the sampler can pick {distribution.kept:,} of {distribution.vocab_size:,} tokens"
+    figure.update_layout(
+        title={"text": f"Next-token probabilities: {kept}{title_note}", "font": {"size": 14}},
+        barmode="group",
+        yaxis={"autorange": "reversed", "type": "category"},
+        xaxis={"title": "probability", "tickformat": ".0%", "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.15},
+        margin={"l": 10, "r": 30, "t": 40, "b": 10},
+        height=520,
+        template="plotly_white",
+    )
+    return figure
+
+
+def rouge_bar_figure(rows: Sequence[dict]) -> go.Figure:
+    """Grouped bars of mean ROUGE per prompt variant with 95% bootstrap intervals.
+    rows: dicts with variant, metric, mean, low, high."""
+    figure = go.Figure()
+    for metric in dict.fromkeys(r["metric"] for r in rows):
+        part = [r for r in rows if r["metric"] == metric]
+        figure.add_bar(
+            name=metric,
+            x=[r["variant"] for r in part],
+            y=[r["mean"] for r in part],
+            error_y={
+                "type": "data", "symmetric": False,
+                "array": [r["high"] - r["mean"] for r in part],
+                "arrayminus": [r["mean"] - r["low"] for r in part],
+            },
+            hovertemplate="%{x}<br>" + metric + ": %{y:.3f}<extra></extra>",
+        )
+    figure.update_layout(
+        title={"text": "Mean ROUGE per prompt (error bars: 95% bootstrap interval)", "font": {"size": 14}},
+        barmode="group",
+        yaxis={"title": "F-measure", "rangemode": "tozero"},
+        template="plotly_white",
+        height=420,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return figure
+
+
+def token_heatmap_html(pieces: Sequence[tuple[str, float]]) -> str:
+    """Each generated token on a background whose strength shows how likely the model found it
+    (light = unlikely). pieces: (token text, probability)."""
+    spans = []
+    for text, p in pieces:
+        alpha = 0.08 + 0.6 * max(0.0, min(1.0, p))
+        # low probability in orange, high in blue, so surprises stand out
+        color = f"rgba(37, 99, 235, {alpha:.2f})" if p >= 0.5 else f"rgba(234, 88, 12, {0.7 - alpha / 1.5:.2f})"
+        spans.append(
+            f'<span class="tok" title="p = {p:.3f}" style="background:{color};border-radius:3px;'
+            f'white-space:pre-wrap">{html.escape(text)}</span>'
+        )
+    legend = (
+        '<div style="font-size:12px;color:#6b7280;margin-top:6px">'
+        '<span style="background:rgba(234,88,12,0.55);padding:0 4px">unlikely</span> … '
+        '<span style="background:rgba(37,99,235,0.6);padding:0 4px">likely</span>'
+        " (hover a token for its probability)</div>"
+    )
+    return f'<div class="token-heatmap" style="line-height:1.9">{"".join(spans)}</div>{legend}'

@@ -1,0 +1,101 @@
+import json
+
+import pandas as pd
+import pytest
+
+from playground import data
+from playground.errors import PlaygroundError
+
+ROWS = [{"question": f"What is {i}+{i}?", "answer": str(2 * i), "extra": "x"} for i in range(6)]
+
+
+def test_builtin_sets_are_large_enough_and_clean():
+    summaries = data.load_builtin("summarization")
+    assert len(summaries) >= 30 and not summaries.skipped_rows
+    assert all("#Person1#" in d for d in summaries.inputs)
+    sentiment = data.load_builtin("sentiment")
+    assert set(sentiment.references) == {"positive", "negative"} and len(sentiment) >= 30
+    with pytest.raises(PlaygroundError, match="Unknown built-in task"):
+        data.load_builtin("poetry")
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet", ".json"])
+def test_local_files_load_with_a_column_mapping(tmp_path, suffix):
+    path = tmp_path / f"qa{suffix}"
+    frame = pd.DataFrame(ROWS)
+    if suffix == ".jsonl":
+        path.write_text("\n".join(json.dumps(r) for r in ROWS))
+    elif suffix == ".json":
+        path.write_text(json.dumps(ROWS))
+    elif suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path)
+    loaded = data.read_table(path)
+    assert list(loaded.columns) == ["question", "answer", "extra"]
+    assert data.guess_columns(list(loaded.columns)) == ("question", "answer")
+    examples = data.to_examples(loaded, "question", "answer", path.name)
+    assert examples.pairs()[3] == ("What is 3+3?", "6")
+
+
+def test_empty_rows_are_skipped_and_reported(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("question,answer\nq1,a1\n,a2\nq3,\nq4,a4\n")
+    examples = data.to_examples(data.read_table(path), "question", "answer", "gaps.csv")
+    assert examples.inputs == ["q1", "q4"] and examples.skipped_rows == [1, 2]
+    assert "Skipped 2 row(s)" in examples.notice()
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("notes.txt", "hello", "not a supported file type"),
+    ("empty.jsonl", "", "is empty"),
+    ("broken.jsonl", '{"a": 1}\n{oops', "Could not read"),
+    ("broken.parquet", "not parquet", "Could not read"),
+    ("header.csv", "question,answer\n", "no rows"),
+])
+def test_unreadable_files_are_explained(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(PlaygroundError, match=message):
+        data.read_table(path)
+
+
+def test_missing_file_too_large_and_too_many_rows(tmp_path, monkeypatch):
+    with pytest.raises(PlaygroundError, match="File not found"):
+        data.read_table(tmp_path / "nope.csv")
+    path = tmp_path / "big.csv"
+    path.write_text("question,answer\n" + "q,a\n" * 50)
+    monkeypatch.setattr(data, "MAX_FILE_BYTES", 100)
+    with pytest.raises(PlaygroundError, match="the limit is"):
+        data.read_table(path)
+    monkeypatch.setattr(data, "MAX_FILE_BYTES", 10**9)
+    with pytest.raises(PlaygroundError, match="50 rows; the limit is 10"):
+        data.read_table(path, max_rows=10)
+
+
+@pytest.mark.parametrize("inp, ref, message", [
+    ("prompt", "answer", "Column 'prompt' is not in"),
+    ("question", "", "Choose which column"),
+    ("question", "question", "must be different"),
+])
+def test_bad_column_mappings_are_explained(inp, ref, message):
+    with pytest.raises(PlaygroundError, match=message):
+        data.to_examples(pd.DataFrame(ROWS), inp, ref, "qa.csv")
+
+
+def test_all_rows_empty_is_an_error():
+    frame = pd.DataFrame({"question": ["", None], "answer": ["a", "b"]})
+    with pytest.raises(PlaygroundError, match="Every row"):
+        data.to_examples(frame, "question", "answer", "blank.csv")
+
+
+def test_hub_dataset_offline_is_explained():
+    with pytest.raises(PlaygroundError, match="Could not load the Hub dataset"):
+        data.read_hub("nobody/no-such-dataset")
+    with pytest.raises(PlaygroundError, match="Type a Hub dataset id"):
+        data.read_hub("  ")
+
+
+def test_real_dialogsum_file_loads(dialogsum_dev):
+    examples = data.to_examples(data.read_table(dialogsum_dev), "dialogue", "summary", "DialogSum dev")
+    assert len(examples) == 500

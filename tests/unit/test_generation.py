@@ -1,0 +1,161 @@
+import math
+import threading
+
+import pytest
+import torch
+
+from playground import generation
+from playground.errors import PlaygroundError
+from playground.generation import DecodingParams, PromptTokens, encode, next_token_distribution
+
+PROMPT = "Summarize the following conversation."
+SAMPLING = [
+    dict(temperature=0.7),
+    dict(temperature=1.3, top_k=20),
+    dict(top_p=0.8),
+    dict(temperature=0.5, top_k=50, top_p=0.9),
+    dict(temperature=1.0, top_k=5, repetition_penalty=1.3),
+]
+
+
+@pytest.mark.parametrize("warp", SAMPLING)
+def test_distribution_after_warpers_equals_what_generate_samples_from(lm, warp):
+    params = DecodingParams(do_sample=True, **warp)
+    dist = next_token_distribution(lm, PROMPT, params, top=lm.model.config.vocab_size)
+    ids = torch.tensor([encode(lm, PROMPT)])
+    out = lm.model.generate(
+        input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True, max_new_tokens=1,
+        return_dict_in_generate=True, output_scores=True, pad_token_id=lm.tokenizer.pad_token_id,
+        temperature=params.temperature, top_k=params.top_k, top_p=params.top_p,
+        repetition_penalty=params.repetition_penalty,
+    )
+    expected = torch.softmax(out.scores[0][0].float(), dim=-1)
+    ours = torch.zeros_like(expected)
+    for t in dist.tokens:
+        ours[t.id] = t.p_final
+    assert torch.allclose(ours, expected, atol=1e-6)
+    assert dist.kept == int((expected > 0).sum())
+
+
+def test_cut_tokens_have_zero_final_probability_and_the_rest_renormalise(lm):
+    dist = next_token_distribution(lm, PROMPT, DecodingParams(do_sample=True, top_k=3), top=20)
+    kept = [t for t in dist.tokens if t.p_final > 0]
+    assert dist.kept == 3 and len(kept) == 3
+    assert [t.id for t in kept] == [t.id for t in dist.tokens[:3]]  # the 3 most likely by raw probability
+    assert math.isclose(sum(t.p_final for t in kept), 1.0, rel_tol=1e-5)
+    assert [t.p_raw for t in dist.tokens] == sorted((t.p_raw for t in dist.tokens), reverse=True)
+
+
+def test_greedy_distribution_keeps_only_the_argmax(lm):
+    dist = next_token_distribution(lm, PROMPT, DecodingParams(do_sample=False))
+    assert dist.kept == 1 and dist.tokens[0].p_final == 1.0
+
+
+def test_slider_changes_reuse_the_cached_logits(lm):
+    prompt = "A prompt the cache has not seen yet"
+    before = lm.forward_passes
+    for temperature in (0.3, 0.9, 1.7):
+        for top_p in (0.5, 1.0):
+            next_token_distribution(lm, prompt, DecodingParams(do_sample=True, temperature=temperature, top_p=top_p))
+    assert lm.forward_passes == before + 1  # one forward pass for the new prompt, none for the slider moves
+
+
+def test_seeded_sampling_is_reproducible_and_seeds_differ(lm):
+    params = DecodingParams(max_new_tokens=24, do_sample=True, temperature=1.2, seed=7)
+    a = generation.generate(lm, PROMPT, params)
+    b = generation.generate(lm, PROMPT, params)
+    c = generation.generate(lm, PROMPT, DecodingParams(max_new_tokens=24, do_sample=True, temperature=1.2, seed=8))
+    assert a.token_ids == b.token_ids and a.text == b.text
+    assert a.token_ids != c.token_ids
+
+
+def test_seeds_hold_while_other_requests_sample_concurrently(lm):
+    params = DecodingParams(max_new_tokens=16, do_sample=True, seed=3)
+    alone = generation.generate(lm, PROMPT, params).token_ids
+    results = []
+
+    def worker(seed):
+        results.append((seed, generation.generate(lm, PROMPT, DecodingParams(max_new_tokens=16, do_sample=True, seed=seed)).token_ids))
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in (3, 4, 3, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(ids == alone for seed, ids in results if seed == 3)
+
+
+def test_logprobs_match_the_model_and_the_first_token(lm):
+    params = DecodingParams(max_new_tokens=10, do_sample=True, temperature=0.8, top_k=40, seed=1)
+    out = generation.generate(lm, PROMPT, params)
+    assert len(out.token_ids) == len(out.logprobs) == len(out.final_logprobs) > 0
+    dist = next_token_distribution(lm, PROMPT, params, top=lm.model.config.vocab_size)
+    first = next(t for t in dist.tokens if t.id == out.token_ids[0])
+    assert math.isclose(math.exp(out.logprobs[0]), first.p_raw, rel_tol=1e-4)
+    assert math.isclose(math.exp(out.final_logprobs[0]), first.p_final, rel_tol=1e-4)
+    assert out.tokens_per_s > 0 and out.prompt_tokens == len(encode(lm, PROMPT))
+
+
+def test_stream_gives_the_same_result_as_generate(lm):
+    params = DecodingParams(max_new_tokens=20, do_sample=True, seed=11)
+    updates = list(generation.stream(lm, PROMPT, params, chat=True))
+    final = updates[-1].result
+    assert final is not None and final.token_ids == generation.generate(lm, PROMPT, params, chat=True).token_ids
+    texts = [u.text for u in updates[:-1]]
+    assert texts == sorted(texts, key=len) and all(final.text.startswith(t) for t in texts)
+
+
+def test_closing_the_stream_stops_the_model(lm):
+    params = DecodingParams(max_new_tokens=400, do_sample=True, seed=0)
+    stop = threading.Event()
+    iterator = generation.stream(lm, PROMPT, params, stop_event=stop)
+    next(iterator)
+    iterator.close()
+    assert stop.is_set()
+
+
+def test_sample_n_row_zero_matches_generate_and_rows_differ(lm):
+    params = DecodingParams(max_new_tokens=12, do_sample=True, temperature=1.5, seed=21)
+    rows = generation.sample_n(lm, PROMPT, params, 4)
+    assert len(rows) == 4
+    assert rows[0].token_ids == generation.generate(lm, PROMPT, params).token_ids
+    assert len({tuple(r.token_ids) for r in rows}) > 1
+
+
+def test_greedy_is_deterministic_whatever_the_seed(lm):
+    a = generation.generate(lm, PROMPT, DecodingParams(max_new_tokens=12, seed=1))
+    b = generation.generate(lm, PROMPT, DecodingParams(max_new_tokens=12, seed=99))
+    assert a.token_ids == b.token_ids
+    assert all(math.isclose(f, 0.0, abs_tol=1e-6) for f in a.final_logprobs)  # greedy picks with probability 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(top_p=0.0), "Top-p"),
+        (dict(top_p=1.5), "Top-p"),
+        (dict(top_k=-1), "Top-k"),
+        (dict(do_sample=True, temperature=0.0), "Temperature"),
+        (dict(do_sample=True, temperature=-1.0), "Temperature"),
+        (dict(max_new_tokens=0), "Max new tokens"),
+        (dict(repetition_penalty=0.0), "Repetition penalty"),
+        (dict(seed=-3), "Seed"),
+    ],
+)
+def test_bad_decoding_settings_are_explained(kwargs, message):
+    with pytest.raises(PlaygroundError, match=message):
+        DecodingParams(**kwargs)
+
+
+def test_empty_prompt_and_overflow_are_explained(lm):
+    with pytest.raises(PlaygroundError, match="empty"):
+        generation.generate(lm, "   ", DecodingParams())
+    with pytest.raises(PlaygroundError, match="context window of 512"):
+        generation.generate(lm, PROMPT, DecodingParams(max_new_tokens=600))
+
+
+def test_prompt_tokens_keep_last_fits_the_budget(lm):
+    counter = PromptTokens(lm.tokenizer, chat=True)
+    text = " ".join(["word"] * 300)
+    trimmed = counter.keep_last(text, 50)
+    assert counter.count(trimmed) <= 50 and text.endswith(trimmed.strip())

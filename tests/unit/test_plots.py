@@ -1,0 +1,28 @@
+from playground.generation import NextTokenDistribution, TokenProb
+from playground.plots import next_token_figure, rouge_bar_figure, token_heatmap_html, visible_token
+
+
+def test_next_token_figure_marks_cut_tokens_and_keeps_duplicate_labels_apart():
+    dist = NextTokenDistribution(
+        tokens=[TokenProb(1, " the", 0.5, 0.7), TokenProb(2, "a", 0.3, 0.3), TokenProb(3, "a", 0.2, 0.0)],
+        kept=2, vocab_size=100,
+    )
+    figure = next_token_figure(dist)
+    raw, final = figure.data
+    assert list(raw.y) == ["␣the", "a (#2)", "a (#3)"]
+    assert list(final.x) == [0.7, 0.3, 0.0]
+    assert list(final.text)[-1] == "cut"
+    assert "can pick 2 of 100 tokens" in figure.layout.title.text
+
+
+def test_rouge_bar_figure_has_error_bars_per_metric():
+    rows = [{"variant": v, "metric": m, "mean": 0.3, "low": 0.2, "high": 0.5} for v in ("Zero-shot", "Few-shot") for m in ("rouge1", "rougeL")]
+    figure = rouge_bar_figure(rows)
+    assert [t.name for t in figure.data] == ["rouge1", "rougeL"]
+    assert list(figure.data[0].error_y.array) == [0.2, 0.2]
+
+
+def test_heatmap_escapes_text_and_shows_probabilities():
+    html = token_heatmap_html([("<b>", 0.9), (" x", 0.05)])
+    assert "&lt;b&gt;" in html and 'title="p = 0.900"' in html and 'title="p = 0.050"' in html
+    assert visible_token("\n") == "↵" and visible_token("") == "∅"

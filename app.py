@@ -29,11 +29,9 @@ CSS_PATH = PROJECT_ROOT / "assets" / "style.css"
 
 def make_context(settings: Settings) -> AppContext:
     models = ModelManager(settings)
-    notice = models.availability_notice(settings.default_model)
-    if notice:
-        notice = (f"{settings.default_model} can't be used now: {notice.split(': ', 1)[-1] if ': ' in notice else notice} "
-                  f"Switched to '{TINY_MODEL_NAME}'.")
-    start_model = TINY_MODEL_NAME if notice else settings.default_model
+    problem = models.availability_notice(settings.default_model)
+    notice = f"{problem} For now the picker is set to '{TINY_MODEL_NAME}'." if problem else None
+    start_model = TINY_MODEL_NAME if problem else settings.default_model
     return AppContext(models=models, start_model=start_model, startup_notice=notice)
 
 

@@ -66,7 +66,7 @@ def progress_fn(progress: gr.Progress):
 def model_picker(ctx: AppContext) -> gr.Dropdown:
     """The model menu at the top of the app: curated models, the tiny model, or anything typed."""
     choices = CURATED_MODELS + [TINY_MODEL_NAME]
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=False):
         picker = gr.Dropdown(
             choices=choices,
             value=ctx.start_model,
@@ -77,7 +77,7 @@ def model_picker(ctx: AppContext) -> gr.Dropdown:
             scale=4,
             elem_id="model-picker",
         )
-        load = gr.Button("Load model", scale=1, elem_id="load-model")
+        load = gr.Button("Load model", scale=1, min_width=120, elem_id="load-model")
     model_status = gr.Markdown(
         f"⚠️ {ctx.startup_notice}" if ctx.startup_notice else "The model loads on first use (or press Load model).",
         elem_id="model-status",

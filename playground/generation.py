@@ -12,6 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
@@ -19,6 +20,9 @@ from playground.errors import PlaygroundError
 from playground.models import LoadedModel
 
 LOGITS_CACHE_SIZE = 16
+# Long-lived generation threads: each Python thread that runs torch ops gets its own OpenMP team,
+# so a fresh thread per request would pay that start-up on every completion.
+_WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="generate")
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,8 @@ def final_probs(logits, input_ids, params: DecodingParams, warpers=None):
 
 
 def _last_logits(lm: LoadedModel, ids: list[int]):
-    """Last-position logits for a prompt: one forward pass per new prompt, then from the cache."""
+    """(last-position logits, their ascending order) for a prompt: one forward pass per new
+    prompt, then from the cache."""
     import torch
 
     key = tuple(ids)
@@ -169,10 +174,35 @@ def _last_logits(lm: LoadedModel, ids: list[int]):
         input_ids = torch.tensor([ids], device=lm.device)
         logits = lm.model(input_ids=input_ids, logits_to_keep=1).logits[:, -1].float().cpu()
     lm.forward_passes += 1
-    lm.logits_cache[key] = logits
+    lm.logits_cache[key] = cached = (logits, logits.argsort(dim=-1))
     while len(lm.logits_cache) > LOGITS_CACHE_SIZE:
         lm.logits_cache.popitem(last=False)
-    return logits
+    return cached
+
+
+def _presorted_top_p(top_p: float, ascending_order):
+    """transformers' TopPLogitsWarper with its sort replaced by a known order. Valid when the
+    scores are in the raw logits' order, i.e. after temperature and top-k (both keep the order)
+    but not after a repetition penalty. Sorting 49k logits costs ~5 ms; a gather ~0.1 ms."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class PresortedTopP(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            sorted_logits = scores.gather(-1, ascending_order)
+            cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+            remove = cumulative <= (1 - top_p)
+            remove[..., -1:] = 0  # keep at least one token, as min_tokens_to_keep=1 does
+            return scores.masked_fill(remove.scatter(1, ascending_order, remove), -float("inf"))
+
+    return PresortedTopP()
+
+
+def _token_text(lm: LoadedModel, token_id: int) -> str:
+    text = lm.token_texts.get(token_id)
+    if text is None:
+        text = lm.token_texts[token_id] = lm.tokenizer.decode([token_id])
+    return text
 
 
 def next_token_distribution(
@@ -182,13 +212,16 @@ def next_token_distribution(
 
     ids = encode(lm, prompt, chat)
     check_fits(len(ids), 1, lm.context_window)
-    logits = _last_logits(lm, ids)
+    logits, order = _last_logits(lm, ids)
     input_ids = torch.tensor([ids])
     p_raw = torch.softmax(logits, dim=-1)[0]
-    p_final = final_probs(logits, input_ids, params)[0]
+    warpers = build_warpers(params)
+    if params.repetition_penalty == 1.0 and params.do_sample and params.top_p < 1.0:
+        warpers[-1] = _presorted_top_p(params.top_p, order)
+    p_final = final_probs(logits, input_ids, params, warpers)[0]
     top_p_raw, top_ids = p_raw.topk(min(top, p_raw.shape[0]))
     tokens = [
-        TokenProb(id=i, token=lm.tokenizer.decode([i]), p_raw=float(p), p_final=float(p_final[i]))
+        TokenProb(id=i, token=_token_text(lm, i), p_raw=float(p), p_final=float(p_final[i]))
         for i, p in zip(top_ids.tolist(), top_p_raw.tolist())
     ]
     return NextTokenDistribution(
@@ -366,9 +399,8 @@ def stream(
         finally:
             streamer.end()
 
-    thread = threading.Thread(target=work, daemon=True)
     start = time.perf_counter()
-    thread.start()
+    job = _WORKERS.submit(work)
     eos = _eos_ids(lm)
     new_ids: list[int] = []
     text, prefix_offset, read_offset = "", 0, 0
@@ -382,7 +414,7 @@ def stream(
                 yield StreamUpdate(text=text, n_tokens=len(new_ids), tokens_per_s=len(new_ids) / elapsed)
     finally:
         stop_event.set()  # when the reader goes away early, the model stops within one token
-        thread.join()
+        job.result()
     if "error" in outcome:
         raise outcome["error"]
     out_ids, sampler, seconds = outcome["run"]

@@ -48,6 +48,7 @@ class LoadedModel:
     n_params: int
     # last-position logits per prompt, so a slider change never re-runs the model
     logits_cache: OrderedDict = field(default_factory=OrderedDict)
+    token_texts: dict = field(default_factory=dict)  # id -> decoded text, for chart labels
     forward_passes: int = 0
 
     def describe(self) -> str:

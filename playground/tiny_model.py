@@ -47,7 +47,8 @@ def _corpus() -> list[str]:
     return texts
 
 
-def build_tokenizer(vocab_size: int = 2048):
+def build_tokenizer(vocab_size: int = 2048, texts: list[str] | None = None):
+    """A byte-level BPE tokenizer with a ChatML template, trained on `texts` (default: the built-in corpus)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -60,7 +61,7 @@ def build_tokenizer(vocab_size: int = 2048):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    core.train_from_iterator(_corpus(), trainer=trainer)
+    core.train_from_iterator(texts or _corpus(), trainer=trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=core,
         bos_token="<|im_start|>",

@@ -1,0 +1,87 @@
+"""Streaming through the library vs a bare `model.generate`, tokens/s (goal >= 0.97x).
+
+Also shows transformers' plain TextIteratorStreamer in a thread for reference. Greedy, same
+prompt, runs interleaved; medians. Usage: python bench/streaming.py [--new-tokens 64] [--reps 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from common import smollm2_135m_random
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--model-dir", default=str(Path(tempfile.gettempdir()) / "bench-smollm2-135m-random"))
+    args = parser.parse_args()
+
+    import torch
+    from transformers import TextIteratorStreamer
+
+    from playground import generation
+    from playground.generation import DecodingParams
+    from playground.models import ModelManager
+    from playground.settings import Settings
+
+    folder = smollm2_135m_random(Path(args.model_dir))
+    lm = ModelManager(Settings.from_env()).get(str(folder))
+    prompt = "#Person1#: Hi, I'd like to book a table for two tonight.\n#Person2#: Of course, what time?"
+    ids = torch.tensor([generation.encode(lm, prompt)])
+    params = DecodingParams(max_new_tokens=args.new_tokens)
+
+    def bare() -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            out = lm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                    max_new_tokens=args.new_tokens, pad_token_id=lm.tokenizer.pad_token_id)
+        return (out.shape[1] - ids.shape[1]) / (time.perf_counter() - start)
+
+    def text_iterator() -> float:
+        streamer = TextIteratorStreamer(lm.tokenizer, skip_prompt=True)
+        result = {}
+
+        def work():
+            with torch.inference_mode():
+                result["out"] = lm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                                  max_new_tokens=args.new_tokens, streamer=streamer,
+                                                  pad_token_id=lm.tokenizer.pad_token_id)
+
+        start = time.perf_counter()
+        thread = threading.Thread(target=work)
+        thread.start()
+        text = "".join(streamer)
+        thread.join()
+        assert text is not None
+        return (result["out"].shape[1] - ids.shape[1]) / (time.perf_counter() - start)
+
+    def library() -> float:
+        start = time.perf_counter()
+        for update in generation.stream(lm, prompt, params):
+            pass
+        return len(update.result.token_ids) / (time.perf_counter() - start)
+
+    runs = {"bare model.generate": [], "TextIteratorStreamer": [], "library stream()": []}
+    library(), bare()  # warm-up
+    for _ in range(args.reps):
+        for name, fn in zip(runs, (bare, text_iterator, library)):
+            runs[name].append(fn())
+    base = statistics.median(runs["bare model.generate"])
+    print(f"model: random SmolLM2-135M architecture ({lm.n_params / 1e6:.0f}M params), {lm.dtype} on {lm.device}, "
+          f"greedy, {args.new_tokens} new tokens, {args.reps} interleaved runs, medians")
+    for name, values in runs.items():
+        med = statistics.median(values)
+        print(f"{name:>22}: {med:6.1f} tokens/s  ratio {med / base:.3f}x")
+    print(f"goal: library stream() >= 0.97x bare generate -> "
+          f"{'MET' if statistics.median(runs['library stream()']) / base >= 0.97 else 'NOT MET'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""A TrainerCallback that appends each logged step to the run's events.jsonl (read by the UI by
+byte offset) and stops the run when asked: a STOP file in the run folder, or SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+STOP_FILE = "STOP"
+
+
+def memory_mb() -> float:
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    import psutil
+
+    return psutil.Process(os.getpid()).memory_info().rss / 2**20
+
+
+class EventWriter:
+    """Appends one JSON object per line; each write is flushed so a reader never sees half a line
+    for long (it skips a trailing partial line anyway)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, kind: str, **fields) -> None:
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"type": kind, "time": time.time(), **fields}) + "\n")
+
+
+class RunEvents(TrainerCallback):
+    def __init__(self, run_dir: Path, writer: EventWriter):
+        self.run_dir = Path(run_dir)
+        self.writer = writer
+        self.stop_requested = False
+        self._start = self._last_time = None
+        self._last_tokens = 0
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum, frame) -> None:
+        self.stop_requested = True
+
+    def _should_stop(self) -> bool:
+        if (self.run_dir / STOP_FILE).exists():
+            self.stop_requested = True
+        return self.stop_requested
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._start = self._last_time = time.time()
+        self.writer.write("train_begin", max_steps=state.max_steps)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        elapsed = time.time() - self._start
+        eta = elapsed / state.global_step * (state.max_steps - state.global_step) if state.global_step else None
+        self.writer.write("progress", step=state.global_step, max_steps=state.max_steps, elapsed_s=elapsed, eta_s=eta)
+        if self._should_stop():
+            control.should_training_stop = True
+            control.should_save = True
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = dict(logs or {})
+        now = time.time()
+        tokens = logs.pop("num_input_tokens_seen", None)
+        if tokens is not None and now > self._last_time:
+            logs["tokens_per_s"] = (tokens - self._last_tokens) / (now - self._last_time)
+            self._last_tokens, self._last_time = tokens, now
+        logs = {k: v for k, v in logs.items() if isinstance(v, (int, float))}
+        self.writer.write("log", **{"step": state.global_step, "epoch": state.epoch, "memory_mb": memory_mb(), **logs})

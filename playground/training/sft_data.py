@@ -1,0 +1,96 @@
+"""Turning a recipe's data into TRL prompt-completion datasets: instruction templates, weighted
+mixing of several sets (multitask fine-tuning), and a seeded train/validation/test split."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from playground import data
+from playground.errors import PlaygroundError
+
+# Named instruction templates, as prompt-template libraries provide; {input} is the example's input.
+TEMPLATES = {
+    "plain": "{input}",
+    "instruction": "### Instruction:\n{input}\n\n### Response:\n",
+    "alpaca": ("Below is an instruction that describes a task. Write a response that appropriately "
+               "completes the request.\n\n### Instruction:\n{input}\n\n### Response:\n"),
+    "summarize": "Summarize the following conversation.\n\n{input}\n\nSummary:",
+    "question": "Question: {input}\nAnswer:",
+}
+
+
+@dataclass
+class Splits:
+    train: list[dict]
+    validation: list[dict]
+    test: list[dict]
+
+
+def render(template: str, custom: str, text: str) -> str:
+    pattern = custom if template == "custom" else TEMPLATES.get(template)
+    if pattern is None:
+        raise PlaygroundError(f"Unknown template '{template}': use one of {', '.join(TEMPLATES)} or custom.")
+    return pattern.replace("{input}", text)
+
+
+def load_pairs(source: str, input_column: str = "", output_column: str = "") -> list[tuple[str, str]]:
+    """(input, output) pairs from a built-in name, a local file or a Hub dataset id. A file with
+    `prompt` and `completion` columns needs no mapping."""
+    source = str(source).strip()
+    if source in data.BUILTIN_TASKS:
+        task = data.BUILTIN_TASKS[source]
+        frame, name = data.builtin_frame(source), f"the built-in {source} set"
+        input_column, output_column = input_column or task.input_column, output_column or task.output_column
+    else:
+        path = Path(source).expanduser()
+        if path.suffix.lower() in data.SUPPORTED_SUFFIXES or path.exists():
+            frame, name = data.read_table(path), path.name
+        else:
+            frame, name = data.read_hub(source), source
+        guess_in, guess_out = data.guess_columns(list(frame.columns))
+        input_column, output_column = input_column or guess_in or "", output_column or guess_out or ""
+    return data.to_examples(frame, input_column, output_column, name).pairs()
+
+
+def build_splits(recipe) -> Splits:
+    """Rows {"prompt", "completion"}; several data sets are mixed by weight (the smaller ones
+    are sampled with replacement up to their share)."""
+    rng = random.Random(recipe.split_seed)
+    parts = recipe.data_mix or [{"data": recipe.data, "weight": 1.0}]
+    splits = Splits([], [], [])
+    for part in parts:
+        pairs = load_pairs(part["data"], part.get("input_column", recipe.input_column),
+                           part.get("output_column", recipe.output_column))
+        rows = [{"prompt": render(recipe.template, recipe.custom_template, x), "completion": " " + y.strip(),
+                 "source": str(part["data"])} for x, y in pairs]
+        rng.shuffle(rows)
+        n_val = round(len(rows) * recipe.val_fraction)
+        n_test = round(len(rows) * recipe.test_fraction)
+        if len(rows) - n_val - n_test < 1:
+            raise PlaygroundError(f"'{part['data']}' has too few rows ({len(rows)}) for the validation and test split.")
+        splits.validation += rows[:n_val]
+        splits.test += rows[n_val:n_val + n_test]
+        splits.train.append((float(part.get("weight", 1.0)), rows[n_val + n_test:]))
+    splits.train = _mix(splits.train, rng)
+    return splits
+
+
+def _mix(weighted: list[tuple[float, list[dict]]], rng: random.Random) -> list[dict]:
+    if len(weighted) == 1:
+        return weighted[0][1]
+    total_rows = sum(len(rows) for _, rows in weighted)
+    total_weight = sum(w for w, _ in weighted)
+    mixed = []
+    for weight, rows in weighted:
+        want = max(1, round(total_rows * weight / total_weight))
+        mixed += rows[:want] if want <= len(rows) else rows + rng.choices(rows, k=want - len(rows))
+    rng.shuffle(mixed)
+    return mixed
+
+
+def to_conversational(rows: list[dict]) -> list[dict]:
+    """Prompt-completion rows as chat messages, so the model's chat template formats them."""
+    return [{"prompt": [{"role": "user", "content": r["prompt"]}],
+             "completion": [{"role": "assistant", "content": r["completion"].strip()}]} for r in rows]

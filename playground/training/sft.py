@@ -134,7 +134,7 @@ def sft_config(recipe: Recipe, run_dir: Path, n_train: int):
     )
 
 
-def train(recipe: Recipe, source: str, run_dir: Path, output_dir: Path) -> Outcome:
+def train(recipe: Recipe, source: str, run_dir: Path, output_dir: Path, callbacks: list | None = None) -> Outcome:
     """Train `recipe` on the model at `source`, log to run_dir/events.jsonl, save to output_dir."""
     import datasets
     from transformers import AutoTokenizer
@@ -164,7 +164,7 @@ def train(recipe: Recipe, source: str, run_dir: Path, output_dir: Path) -> Outco
         eval_dataset=as_dataset(splits.validation) if splits.validation and recipe.val_fraction > 0 else None,
         processing_class=tokenizer,
         peft_config=peft_config(recipe, source),
-        callbacks=[events],
+        callbacks=[events, *(callbacks or [])],
     )
     trainable, total = count_params(trainer.model)
     writer.write("params", trainable=trainable, total=total)

@@ -1,0 +1,69 @@
+"""What a finished run leaves beside its weights: run.json (machine-readable) and README.md (a
+model card for people and the Hub)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from playground import __version__
+
+
+def run_record(run: dict, status: str, metrics: dict, trainable: int, total: int) -> dict:
+    recipe = run["recipe"]
+    return {
+        "name": run["name"],
+        "run_id": run["id"],
+        "kind": run.get("kind", "train"),
+        "method": run["method"],
+        "base_model": run["base_model"],
+        "status": status,
+        "trainable_params": trainable,
+        "total_params": total,
+        "trainable_share": trainable / total if total else 0.0,
+        "metrics": metrics,
+        "recipe": recipe,
+        "created": run["created"],
+        "finished": time.time(),
+        "playground_version": __version__,
+    }
+
+
+def model_card(record: dict) -> str:
+    recipe, metrics = record["recipe"], record["metrics"]
+    peft = record["method"] not in ("full", "selective")
+    lines = [
+        "---",
+        f"base_model: {record['base_model']}",
+        "library_name: " + ("peft" if peft else "transformers"),
+        "tags: [llm-fine-tuning-playground, " + record["method"] + "]",
+        "---",
+        "",
+        f"# {record['name']}",
+        "",
+        f"Fine-tuned from `{record['base_model']}` with **{record['method']}** in the LLM Fine-Tuning Playground "
+        f"({record['status']}).",
+        "",
+        f"- Trainable parameters: {record['trainable_params']:,} of {record['total_params']:,} "
+        f"({record['trainable_share']:.2%})",
+        f"- Data: `{recipe.get('data')}`" + (f" mixed with {len(recipe['data_mix'])} sets" if recipe.get("data_mix") else ""),
+        f"- Learning rate {recipe.get('learning_rate')}, batch {recipe.get('per_device_train_batch_size')} × "
+        f"{recipe.get('gradient_accumulation_steps')} accumulation, max length {recipe.get('max_length')}, seed {recipe.get('seed')}",
+    ]
+    for key in ("train_loss", "eval_loss", "train_runtime", "peak_memory_mb"):
+        if key in metrics:
+            lines.append(f"- {key}: {metrics[key]:.4g}")
+    lines += ["", "## Use", "", "```bash",
+              f"python -m playground generate --model {record['base_model']} --adapter adapters/{record['name']} --prompt \"...\"",
+              "```", "", "## Recipe", "", "```yaml"]
+    import yaml
+
+    lines += [yaml.safe_dump({"method": record["method"], **recipe}, sort_keys=False).rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def write_run_files(folder: Path, record: dict) -> None:
+    folder = Path(folder)
+    (folder / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    (folder / "README.md").write_text(model_card(record), encoding="utf-8")

@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen = verbs.add_parser("generate", help="complete a prompt")
     _model_arg(gen)
     gen.add_argument("--prompt", required=True)
+    gen.add_argument("--adapter", default=None, help="a fine-tuned adapter: a folder, or a name in the adapters folder")
     gen.add_argument("--chat", action="store_true", help="wrap the prompt in the model's chat template")
     gen.add_argument("--max-new-tokens", type=int, default=64)
     _decoding_args(gen)
@@ -60,6 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
     prm.add_argument("--chat", action="store_true", help="count tokens through the chat template")
     _model_arg(prm, required=False)
     prm.add_argument("--json", action="store_true")
+
+    trn = verbs.add_parser("train", help="run a training recipe (YAML) in the foreground")
+    trn.add_argument("recipe", help="a recipe YAML file (see `python -m playground train --help`)")
+    trn.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key (repeatable)")
+    trn.add_argument("--overwrite", action="store_true", help="replace an existing adapter of the same output name")
+
+    runs = verbs.add_parser("runs", help="list, show or cancel background runs")
+    runs_verbs = runs.add_subparsers(dest="runs_verb", required=True, metavar="ACTION")
+    runs_verbs.add_parser("list", help="all runs, newest first")
+    show = runs_verbs.add_parser("show", help="one run as JSON, with its last metrics")
+    show.add_argument("run", help="run id or name")
+    cancel = runs_verbs.add_parser("cancel", help="stop a running run (keeps its last state) or drop a queued one")
+    cancel.add_argument("run", help="run id or name")
 
     verbs.add_parser("serve", help="start the web app (what app.py does)")
     return parser
@@ -102,10 +116,12 @@ def cmd_generate(args) -> int:
     from playground.generation import stream
 
     params = _params(args, args.max_new_tokens)
-    lm = _manager().get(args.model)
+    manager = _manager()
+    adapter = manager.adapter_folder(args.adapter)[0] if args.adapter else None
+    lm = manager.get(args.model, adapters=(args.adapter,) if args.adapter else ())
     result = None
     with tqdm(total=params.max_new_tokens, unit="tok", disable=args.json or not sys.stderr.isatty()) as bar:
-        for update in stream(lm, args.prompt, params, chat=args.chat):
+        for update in stream(lm, args.prompt, params, chat=args.chat, adapter=adapter):
             bar.update(update.n_tokens - bar.n)
             result = update.result or result
     if args.json:
@@ -152,6 +168,72 @@ def cmd_prompt(args) -> int:
     return 0
 
 
+def _jobs():
+    from playground.jobs import JobManager
+    from playground.settings import Settings
+
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    return JobManager(settings)
+
+
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    from playground.training.recipes import load_recipe
+
+    recipe = load_recipe(args.recipe, args.set)
+    jobs = _jobs()
+    bar = tqdm(total=None, unit="step", desc=f"{recipe.method}: starting", file=sys.stderr, delay=0.5)
+
+    def follow(events):
+        for event in events:
+            if event["type"] == "train_begin":
+                bar.set_description(f"{recipe.method}: training")
+            elif event["type"] == "progress":
+                bar.total = event["max_steps"]
+                bar.update(event["step"] - bar.n)
+            elif event["type"] == "log" and "loss" in event:
+                bar.set_postfix(loss=f"{event['loss']:.4f}")
+            elif event["type"] == "status":
+                bar.set_description(f"{recipe.method}: {event['message']}")
+
+    run = jobs.run_foreground(recipe, overwrite=args.overwrite, on_events=follow)
+    bar.close()
+    metrics = {k: round(v, 4) for k, v in run["metrics"].items() if "loss" in k}
+    if run["status"] == "finished":
+        print(f"finished: {run['output_dir']} {metrics}")
+        return 0
+    if run["status"] == "stopped" and run["output_dir"]:
+        print(f"stopped: {run['output_dir']} (saved where it stopped) {metrics}")
+        return 1
+    print(f"error: run {run['name']} {run['status']}: {run['error'] or 'see ' + run['run_dir'] + '/log.txt'}", file=sys.stderr)
+    return 1
+
+
+def cmd_runs(args) -> int:
+    import time
+
+    jobs = _jobs()
+    jobs.refresh()
+    if args.runs_verb == "list":
+        rows = jobs.store.runs()
+        if not rows:
+            print("no runs yet")
+        for r in rows:
+            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"] or r["created"]))
+            took = f"{(r['finished'] or time.time()) - r['started']:.0f}s" if r["started"] else "-"
+            print(f"{r['name']:<40} {r['status']:<9} {r['method']:<13} {r['base_model']:<40} {started}  {took}")
+    elif args.runs_verb == "show":
+        run = jobs.get(args.run)
+        events, _ = jobs.events(run["id"])
+        run["last_log"] = next((e for e in reversed(events) if e["type"] == "log"), None)
+        print(json.dumps(run, indent=2, default=str))
+    else:
+        print(jobs.cancel(args.run))
+    return 0
+
+
 def cmd_serve(args) -> int:
     import app
 
@@ -164,6 +246,8 @@ COMMANDS = {
     "generate": cmd_generate,
     "next-token": cmd_next_token,
     "prompt": cmd_prompt,
+    "train": cmd_train,
+    "runs": cmd_runs,
     "serve": cmd_serve,
 }
 

@@ -160,17 +160,17 @@ def final_probs(logits, input_ids, params: DecodingParams, warpers=None):
     return torch.nn.functional.one_hot(scores.argmax(dim=-1), scores.shape[-1]).to(scores.dtype)
 
 
-def _last_logits(lm: LoadedModel, ids: list[int]):
+def _last_logits(lm: LoadedModel, ids: list[int], adapter: str | None = None):
     """(last-position logits, their ascending order) for a prompt: one forward pass per new
     prompt, then from the cache."""
     import torch
 
-    key = tuple(ids)
+    key = (adapter, tuple(ids))
     cached = lm.logits_cache.get(key)
     if cached is not None:
         lm.logits_cache.move_to_end(key)
         return cached
-    with torch.inference_mode():
+    with torch.inference_mode(), lm.using(adapter):
         input_ids = torch.tensor([ids], device=lm.device)
         logits = lm.model(input_ids=input_ids, logits_to_keep=1).logits[:, -1].float().cpu()
     lm.forward_passes += 1
@@ -206,13 +206,13 @@ def _token_text(lm: LoadedModel, token_id: int) -> str:
 
 
 def next_token_distribution(
-    lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool = False, top: int = 20
+    lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool = False, top: int = 20, adapter: str | None = None
 ) -> NextTokenDistribution:
     import torch
 
     ids = encode(lm, prompt, chat)
     check_fits(len(ids), 1, lm.context_window)
-    logits, order = _last_logits(lm, ids)
+    logits, order = _last_logits(lm, ids, adapter)
     input_ids = torch.tensor([ids])
     p_raw = torch.softmax(logits, dim=-1)[0]
     warpers = build_warpers(params)
@@ -293,7 +293,8 @@ def _stop_criteria(stop_event: threading.Event):
     return StoppingCriteriaList([StopOnEvent()])
 
 
-def _run(lm: LoadedModel, ids: list[int], params: DecodingParams, rows: int = 1, streamer=None, stop_event=None):
+def _run(lm: LoadedModel, ids: list[int], params: DecodingParams, rows: int = 1, streamer=None, stop_event=None,
+         adapter: str | None = None):
     """One call to model.generate; returns (sequences of new ids, sampler, seconds)."""
     import torch
     from transformers import GenerationConfig, LogitsProcessorList
@@ -308,7 +309,7 @@ def _run(lm: LoadedModel, ids: list[int], params: DecodingParams, rows: int = 1,
     )
     input_ids = torch.tensor([ids] * rows, device=lm.device)
     start = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), lm.using(adapter):
         out = lm.model.generate(
             input_ids=input_ids,
             attention_mask=torch.ones_like(input_ids),
@@ -354,18 +355,22 @@ def _prepare(lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool) -
     return ids
 
 
-def generate(lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool = False) -> Generation:
+def generate(
+    lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool = False, adapter: str | None = None
+) -> Generation:
     ids = _prepare(lm, prompt, params, chat)
-    new_ids, sampler, seconds = _run(lm, ids, params)
+    new_ids, sampler, seconds = _run(lm, ids, params, adapter=adapter)
     return _finish(lm, new_ids[0], sampler.logprobs[0], sampler.final_logprobs[0], len(ids), seconds, params, False)
 
 
-def sample_n(lm: LoadedModel, prompt: str, params: DecodingParams, n: int, chat: bool = False) -> list[Generation]:
+def sample_n(
+    lm: LoadedModel, prompt: str, params: DecodingParams, n: int, chat: bool = False, adapter: str | None = None
+) -> list[Generation]:
     """n completions in one batched call; row i uses seed + i (so row 0 matches `generate`)."""
     if not 1 <= n <= 32:
         raise PlaygroundError(f"Number of samples must be between 1 and 32 (got {n}).")
     ids = _prepare(lm, prompt, params, chat)
-    new_ids, sampler, seconds = _run(lm, ids, params, rows=n)
+    new_ids, sampler, seconds = _run(lm, ids, params, rows=n, adapter=adapter)
     return [
         _finish(lm, new_ids[r], sampler.logprobs[r], sampler.final_logprobs[r], len(ids), seconds, params, False)
         for r in range(n)
@@ -382,7 +387,12 @@ def _decode_increment(tokenizer, ids: list[int], prefix_offset: int, read_offset
 
 
 def stream(
-    lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool = False, stop_event: threading.Event | None = None
+    lm: LoadedModel,
+    prompt: str,
+    params: DecodingParams,
+    chat: bool = False,
+    stop_event: threading.Event | None = None,
+    adapter: str | None = None,
 ) -> Iterator[StreamUpdate]:
     """Yield the text as it grows; the last update carries the finished Generation.
     Closing the iterator early (a Stop button, a closed browser tab) stops the model too."""
@@ -393,7 +403,7 @@ def stream(
 
     def work() -> None:
         try:
-            outcome["run"] = _run(lm, ids, params, streamer=streamer, stop_event=stop_event)
+            outcome["run"] = _run(lm, ids, params, streamer=streamer, stop_event=stop_event, adapter=adapter)
         except BaseException as err:  # noqa: BLE001 - re-raised in the reading thread
             outcome["error"] = err
         finally:

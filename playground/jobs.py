@@ -69,8 +69,9 @@ class JobManager:
         self._monitor: threading.Thread | None = None
 
     # ---- submitting ----
-    def prepare(self, recipe: Recipe, overwrite: bool = False) -> dict:
-        """Validate, pick the output name, write the run folder and record the run as queued."""
+    def prepare(self, recipe: Recipe, overwrite: bool = False, status: str = "queued") -> dict:
+        """Validate, pick the output name, write the run folder and record the run (queued, or
+        running for a run the caller starts itself)."""
         name = recipe.output_name or default_output_name(recipe)
         check_output_name(name)
         taken = [r for r in self.store.runs(("queued", "running")) if r["name"] == name]
@@ -87,7 +88,9 @@ class JobManager:
 
         (run_dir / "recipe.yaml").write_text(yaml.safe_dump(values, sort_keys=False), encoding="utf-8")
         (run_dir / "overwrite").write_text("1" if overwrite else "0")
-        self.store.add_run(run_id, name, recipe.method, recipe.base_model, values, str(run_dir))
+        self.store.add_run(run_id, name, recipe.method, recipe.base_model, values, str(run_dir), status=status)
+        if status == "running":
+            self.store.update_run(run_id, started=time.time())
         return self.store.run(run_id)
 
     def submit(self, recipe: Recipe, overwrite: bool = False) -> dict:
@@ -108,7 +111,7 @@ class JobManager:
             launch.append("--cpu")
         return [*launch, "--module", "playground.worker", run["run_dir"]]
 
-    def _spawn(self, run: dict) -> None:
+    def _spawn(self, run: dict) -> subprocess.Popen:
         import psutil
 
         run_dir = Path(run["run_dir"])
@@ -120,6 +123,29 @@ class JobManager:
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         self._children[run["id"]] = proc
         self.store.update_run(run["id"], pid=proc.pid, pid_started=psutil.Process(proc.pid).create_time())
+        return proc
+
+    def run_foreground(self, recipe: Recipe, overwrite: bool = False, on_events=None) -> dict:
+        """Start a run now (not through the queue) and wait for it; on_events(events) sees its progress."""
+        run = self.prepare(recipe, overwrite, status="running")
+        proc = self._spawn(run)
+        offset = 0
+        try:
+            while True:
+                events, offset = self.events(run["id"], offset)
+                if events and on_events:
+                    on_events(events)
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.3)
+        except KeyboardInterrupt:
+            self.cancel(run["id"])
+            proc.wait()
+        events, offset = self.events(run["id"], offset)
+        if events and on_events:
+            on_events(events)
+        self.refresh()
+        return self.store.run(run["id"])
 
     # ---- watching ----
     def refresh(self) -> None:

@@ -6,6 +6,7 @@ Tokenizers load on their own (cheap), so prompts can be counted without loading 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -50,6 +51,46 @@ class LoadedModel:
     logits_cache: OrderedDict = field(default_factory=OrderedDict)
     token_texts: dict = field(default_factory=dict)  # id -> decoded text, for chart labels
     forward_passes: int = 0
+    adapters: dict = field(default_factory=dict)  # name -> folder, attached with PEFT on this one base
+    _switch_lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def attach(self, name: str, folder: str) -> None:
+        """Load an adapter beside the others on the same base (no reload of the base weights)."""
+        if self.adapters.get(name) == folder:
+            return
+        with self._switch_lock:
+            try:
+                if not self.adapters:
+                    from peft import PeftModel
+
+                    self.model = PeftModel.from_pretrained(self.model, folder, adapter_name=name).eval()
+                else:
+                    self.model.load_adapter(folder, adapter_name=name)
+            except Exception as err:  # noqa: BLE001
+                raise PlaygroundError(
+                    f"Could not load adapter '{name}' on {self.ref}: {_first_line(err)}. Adapters must come from "
+                    "this base model, and soft-prompt adapters can't share a base with LoRA ones."
+                ) from err
+            self.adapters[name] = folder
+
+    @contextlib.contextmanager
+    def using(self, adapter: str | None):
+        """Run with one adapter active, or the untouched base (adapter None). Switching is
+        serialized, so concurrent requests never see each other's adapter."""
+        if not self.adapters:
+            if adapter:
+                raise PlaygroundError(f"Adapter '{adapter}' is not loaded: pick it under Adapters first.")
+            yield
+            return
+        if adapter and adapter not in self.adapters:
+            raise PlaygroundError(f"Adapter '{adapter}' is not loaded: pick it under Adapters first.")
+        with self._switch_lock:
+            if adapter is None:
+                with self.model.disable_adapter():
+                    yield
+            else:
+                self.model.set_adapter(adapter)
+                yield
 
     def describe(self) -> str:
         return (
@@ -173,16 +214,29 @@ class ModelManager:
         return entry
 
     # ---- weights ----
-    def get(self, ref: str, progress: ProgressFn = _no_progress) -> LoadedModel:
+    def get(self, ref: str, progress: ProgressFn = _no_progress, adapters: tuple[str, ...] = ()) -> LoadedModel:
+        """The loaded model for `ref` (loading it, and unloading any other, when needed), with
+        the named adapters (names in the adapters folder, or folders) attached."""
         with self._lock:
-            if self._loaded and self._loaded.ref == ref:
-                return self._loaded
-            source = self.resolve(ref)
-            progress(0.05, f"Loading {ref}…")
-            self.unload()
-            self._loaded = _load(ref, source, progress)
-            progress(1.0, f"Loaded {ref}")
+            if not (self._loaded and self._loaded.ref == ref):
+                source = self.resolve(ref)
+                progress(0.05, f"Loading {ref}…")
+                self.unload()
+                self._loaded = _load(ref, source, progress)
+                progress(1.0, f"Loaded {ref}")
+            for adapter in adapters:
+                self._loaded.attach(*self.adapter_folder(adapter))
             return self._loaded
+
+    def adapter_folder(self, adapter: str) -> tuple[str, str]:
+        """(name, folder) for an adapter given by name (in the adapters folder) or by path."""
+        path = Path(adapter).expanduser()
+        if not path.is_dir():
+            path = self.settings.adapters_dir / adapter
+        if not (path / "adapter_config.json").exists():
+            raise PlaygroundError(f"'{adapter}' is not a PEFT adapter folder (no adapter_config.json). "
+                                  "Full fine-tuned models are picked as models instead.")
+        return path.name, str(path)
 
     @property
     def loaded(self) -> LoadedModel | None:

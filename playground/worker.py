@@ -45,6 +45,8 @@ def execute(run: dict, settings: Settings, store: Store, callbacks: list | None 
     run_dir = Path(run["run_dir"])
     main = is_main_process()
     writer = EventWriter(run_dir / "events.jsonl")
+    if main:
+        writer.write("status", message="Starting")
     try:
         if (run_dir / STOP_FILE).exists():
             raise PlaygroundError("Stopped before it started.")

@@ -25,6 +25,7 @@ def test_page_shows_title_tabs_and_offline_notice(app_page):
     # HF_HUB_OFFLINE=1 and a fresh home: the default model can't be downloaded, so the app says
     # so in plain words and starts with the built-in tiny model.
     status = markdown(page, "model-status")
+    expect(status).to_contain_text("⚠️")
     expect(status).to_contain_text("offline")
-    expect(status).to_contain_text(f"Switched to '{TINY}'")
+    expect(status).to_contain_text(f"'{TINY}'")
     expect(page.locator("#model-picker input[role=combobox]")).to_have_value(TINY)

@@ -1,0 +1,118 @@
+"""The adapters folder: list, rename, delete, merge a LoRA into its base, push to the Hub.
+
+Each entry is a folder written by a finished run: PEFT adapter files (or a full model) plus
+run.json and a model card (README.md)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from playground.errors import PlaygroundError
+from playground.training.recipes import check_output_name
+
+PEFT_METHODS = ("lora", "qlora", "prompt_tuning", "ia3")
+MERGEABLE = ("lora", "qlora")
+
+
+def read_record(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def list_adapters(adapters_dir: Path) -> list[dict]:
+    """Every result folder, newest first, with its run.json fields and whether it is a PEFT adapter."""
+    out = []
+    if not adapters_dir.exists():
+        return out
+    for folder in adapters_dir.iterdir():
+        if not folder.is_dir():
+            continue
+        record = read_record(folder)
+        is_adapter = (folder / "adapter_config.json").exists()
+        if not record and not is_adapter and not (folder / "config.json").exists():
+            continue
+        out.append({"name": folder.name, "path": str(folder), "is_adapter": is_adapter,
+                    "method": record.get("method", "lora" if is_adapter else "full"),
+                    "base_model": record.get("base_model", _adapter_base(folder)),
+                    "status": record.get("status", ""), "trainable_params": record.get("trainable_params"),
+                    "metrics": record.get("metrics", {}), "finished": record.get("finished", folder.stat().st_mtime)})
+    return sorted(out, key=lambda a: a["finished"] or 0, reverse=True)
+
+
+def _adapter_base(folder: Path) -> str:
+    try:
+        return json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
+    except (OSError, ValueError, KeyError):
+        return ""
+
+
+def find(adapters_dir: Path, name: str) -> Path:
+    check_output_name(name)
+    folder = adapters_dir / name
+    if not folder.is_dir():
+        raise PlaygroundError(f"No adapter named '{name}' in {adapters_dir}.")
+    return folder
+
+
+def rename(adapters_dir: Path, old: str, new: str) -> Path:
+    folder = find(adapters_dir, old)
+    check_output_name(new)
+    target = adapters_dir / new
+    if target.exists():
+        raise PlaygroundError(f"'{new}' already exists: choose another name.")
+    folder.rename(target)
+    record = read_record(target)
+    if record:
+        record["name"] = new
+        (target / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return target
+
+
+def delete(adapters_dir: Path, name: str) -> None:
+    shutil.rmtree(find(adapters_dir, name))
+
+
+def merge(adapters_dir: Path, name: str, base_source: str, merged_name: str) -> Path:
+    """Fold a LoRA adapter into its base weights and save the result as a full model."""
+    folder = find(adapters_dir, name)
+    record = read_record(folder)
+    if record.get("method", "lora") not in MERGEABLE or not (folder / "adapter_config.json").exists():
+        raise PlaygroundError(f"'{name}' is a {record.get('method')} result: only LoRA adapters can be merged "
+                              "(soft prompts and full models have nothing to fold in).")
+    check_output_name(merged_name)
+    target = adapters_dir / merged_name
+    if target.exists():
+        raise PlaygroundError(f"'{merged_name}' already exists: choose another name.")
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = AutoModelForCausalLM.from_pretrained(base_source)
+    merged = PeftModel.from_pretrained(base, folder).merge_and_unload()
+    tmp = adapters_dir / f".{merged_name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    merged.save_pretrained(tmp)
+    AutoTokenizer.from_pretrained(folder).save_pretrained(tmp)
+    if record:
+        (tmp / "run.json").write_text(json.dumps(record | {"name": merged_name, "method": "full",
+                                                           "merged_from": name}, indent=2), encoding="utf-8")
+    tmp.rename(target)
+    return target
+
+
+def push_to_hub(adapters_dir: Path, name: str, repo_id: str, token: str | None, private: bool = True) -> str:
+    folder = find(adapters_dir, name)
+    if not token:
+        raise PlaygroundError("Set a Hugging Face token (HF_TOKEN) with write access to push.")
+    from huggingface_hub import HfApi
+
+    try:
+        api = HfApi(token=token)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=repo_id, ignore_patterns=["test.jsonl"])
+    except Exception as err:  # noqa: BLE001
+        raise PlaygroundError(f"Could not push to {repo_id}: {str(err).splitlines()[0]}") from err
+    return f"https://huggingface.co/{repo_id}"

@@ -1,0 +1,87 @@
+"""Before launch: trainable parameters (counted on the real architecture, without loading its
+weights) and an estimate of peak memory per method against what the device has free."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from playground.training.recipes import Recipe
+
+GIB = 2**30
+
+
+@dataclass
+class MemoryEstimate:
+    weights: float  # bytes
+    gradients: float
+    optimizer: float
+    activations: float
+    available: float
+    device: str
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.gradients + self.optimizer + self.activations
+
+    @property
+    def fits(self) -> bool:
+        return self.total < self.available * 0.9
+
+
+def count_trainable(recipe: Recipe, source: str) -> tuple[int, int, object]:
+    """(trainable, total, config) for the recipe's method on the model at `source`, built on the
+    meta device: exact counts, no weights loaded."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from playground.training.sft import count_params, freeze_for_selective, peft_config
+
+    config = AutoConfig.from_pretrained(source)
+    with torch.device("meta"):  # (accelerate's init_empty_weights unties tied embeddings)
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    if recipe.method == "selective":
+        freeze_for_selective(model, recipe)
+    elif recipe.method != "full":
+        from peft import get_peft_model
+
+        counting = recipe
+        if recipe.method == "prompt_tuning":  # the init text changes values, not the count
+            from dataclasses import replace
+
+            counting = replace(recipe, prompt_tuning_init="RANDOM")
+        model = get_peft_model(model, peft_config(counting, source))
+    trainable, total = count_params(model)
+    return trainable, total, config
+
+
+def estimate_memory(recipe: Recipe, config, trainable: int, total: int) -> MemoryEstimate:
+    """A back-of-the-envelope peak: weights + gradients + AdamW state + activations (including
+    the logits over the vocabulary, which dominate for small models with large vocabularies)."""
+    import psutil
+    import torch
+
+    cuda = torch.cuda.is_available()
+    width = 2 if cuda and torch.cuda.is_bf16_supported() else 4  # bytes per value
+    hidden, layers = config.hidden_size, config.num_hidden_layers
+    vocab = config.vocab_size
+    embeddings = vocab * hidden * (1 if getattr(config, "tie_word_embeddings", False) else 2)
+    if recipe.method == "qlora":  # linear layers in NF4 (~0.53 bytes with double quantization), the rest as is
+        weights = (total - trainable - embeddings) * 0.53 + embeddings * width + trainable * 4
+    else:
+        weights = total * width
+    gradients = trainable * 4 if width == 4 else trainable * 2
+    optimizer = trainable * 8  # AdamW: two fp32 moments per trainable value
+    batch, seq = recipe.per_device_train_batch_size, recipe.max_length
+    if recipe.method == "prompt_tuning":
+        seq += recipe.num_virtual_tokens
+    # Korthikanti et al. 2022, per layer in 16 bits: s*b*h*(34 + 5*a*s/h); PyTorch's SDPA never
+    # stores the a*s*s attention scores, so only the first term is kept, scaled to our width.
+    per_layer = seq * batch * hidden * 34 * width / 2
+    logits = batch * seq * vocab * 4 * 2  # fp32 logits and their gradient
+    activations = per_layer * layers + logits
+    if cuda:
+        free, _ = torch.cuda.mem_get_info()
+        device = torch.cuda.get_device_name()
+    else:
+        free, device = psutil.virtual_memory().available, "CPU (system memory)"
+    return MemoryEstimate(weights, gradients, optimizer, activations, float(free), device)

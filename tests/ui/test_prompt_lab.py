@@ -1,0 +1,300 @@
+"""Prompt Lab in the browser: each control used as a person would, checked by what the page shows.
+
+The tiny model has a 512-token context window and random weights, so completions are babble:
+the tests check that they appear and are scored, never what they say.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.ui.helpers import (
+    choose_option,
+    choose_radio,
+    drag_slider,
+    expect_no_crash,
+    fill_textbox,
+    markdown,
+    open_accordion,
+    plot_title,
+    plot_traces,
+    textbox,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SUMMARIES = [json.loads(line) for line in (ROOT / "assets/examples/summarization.jsonl").read_text().splitlines() if line.strip()]
+DROP = "Drop shots until it fits"
+CUT = "Cut tokens from the start of the prompt"
+ASK = "Ask me (run nothing that overflows)"
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0]
+
+
+def use_local_file(page: Page, path: Path) -> None:
+    choose_radio(page, "pl-source", "Local file")
+    file_input = page.locator("#pl-file input[type=file]")
+    expect(file_input).to_be_attached()
+    file_input.set_input_files(str(path))
+
+
+# ---- the built-in set and the three prompts ----
+def test_builtin_set_loads_on_page_load(app_page):
+    page = app_page
+    expect(markdown(page, "pl-data-status")).to_contain_text("✅ 40 examples from the built-in summarization set")
+    preview = page.locator("#pl-preview")
+    expect(preview.get_by_role("columnheader", name="dialogue")).to_be_visible()
+    expect(preview.get_by_role("columnheader", name="summary")).to_be_visible()
+    expect(preview).to_contain_text(SUMMARIES[0]["id"])
+    expect(page.locator("#pl-input-col input[role=combobox]")).to_have_value("dialogue")
+    expect(page.locator("#pl-ref-col input[role=combobox]")).to_have_value("summary")
+    expect(textbox(page, "pl-reference")).to_have_value(SUMMARIES[0]["summary"])
+    for i, name in enumerate(["Zero-shot", "One-shot", "Few-shot (k=3)"]):
+        expect(markdown(page, f"pl-title-{i}")).to_have_text(name)
+        expect(markdown(page, f"pl-badge-{i}")).to_contain_text("/ 512 tokens")
+        prompt = textbox(page, f"pl-prompt-{i}")
+        expect(prompt).to_have_value(
+            # every prompt starts with the instruction and ends with the question, cut at {output}
+            re.compile(r"^Summarize each conversation.*Summary:$", re.S)
+        )
+        assert first_line(SUMMARIES[0]["dialogue"]) in prompt.input_value()
+    # zero-shot has no solved example; the few-shot prompt has k=3 of them plus the question
+    assert textbox(page, "pl-prompt-0").input_value().count("Summary:") == 1
+    assert textbox(page, "pl-prompt-2").input_value().count("Summary:") == 4
+    expect(markdown(page, "pl-badge-0")).to_contain_text("% of the context window")
+
+
+def test_too_long_prompt_asks_and_run_does_nothing(app_page):
+    page = app_page
+    drag_slider(page, "pl-max-new", 8)
+    # k=3 summarization shots overflow the tiny model's 512-token window
+    expect(page.locator("#pl-k input[type=number]")).to_have_value("3")
+    badge = markdown(page, "pl-badge-2")
+    expect(badge).to_contain_text("too long")
+    expect(badge).to_contain_text("/ 512 tokens")
+    expect(badge).to_contain_text("only 504 fit")  # 512 minus the 8 kept for the answer
+    status = markdown(page, "pl-status")
+    expect(status).to_contain_text("Too long for the context window")
+    expect(status).to_contain_text("Choose 'Drop shots' or 'Cut the start'")
+    page.locator("#pl-run").click()
+    expect(status).to_contain_text("⚠️ Too long for the context window")
+    for i in range(3):
+        expect(textbox(page, f"pl-completion-{i}")).to_have_value("")
+        expect(markdown(page, f"pl-scores-{i}")).to_have_text("")
+    expect_no_crash(page)
+
+
+def test_drop_shots_fits_then_run_all_three_scores(app_page):
+    page = app_page
+    drag_slider(page, "pl-max-new", 8)
+    expect(markdown(page, "pl-badge-2")).to_contain_text("too long")
+    choose_radio(page, "pl-policy", DROP)
+    badge = markdown(page, "pl-badge-2")
+    expect(badge).to_contain_text("✅")
+    expect(badge).to_contain_text("dropped")
+    expect(badge).to_contain_text("to fit")
+    n_tokens = int(badge.inner_text().split("✅", 1)[1].split("/", 1)[0].strip().replace(",", ""))
+    assert n_tokens <= 504
+    expect(markdown(page, "pl-status")).to_have_text("")
+    page.locator("#pl-run").click()
+    for i in range(3):
+        scores = markdown(page, f"pl-scores-{i}")
+        expect(scores).to_contain_text("ROUGE-1", timeout=60_000)
+        expect(scores).to_contain_text("ROUGE-2")
+        expect(scores).to_contain_text("ROUGE-L")
+        expect(textbox(page, f"pl-completion-{i}")).not_to_have_value("")
+    expect(markdown(page, "pl-status")).to_have_text("")
+    expect_no_crash(page)
+
+
+def test_cut_the_start_fits(app_page):
+    page = app_page
+    drag_slider(page, "pl-max-new", 8)
+    expect(markdown(page, "pl-badge-2")).to_contain_text("too long")
+    choose_radio(page, "pl-policy", CUT)
+    badge = markdown(page, "pl-badge-2")
+    expect(badge).to_contain_text("cut the start of the prompt to fit")
+    expect(badge).to_contain_text("504 / 512 tokens")
+    assert not textbox(page, "pl-prompt-2").input_value().startswith("Summarize each conversation")
+
+
+def test_switching_the_builtin_task_changes_the_prompt(app_page):
+    page = app_page
+    choose_option(page, "pl-builtin", "Review sentiment (48 reviews)")
+    expect(markdown(page, "pl-data-status")).to_contain_text("48 examples from the built-in sentiment set")
+    expect(textbox(page, "pl-instruction")).to_have_value(
+        "Classify the sentiment of each review as positive or negative.")
+    expect(textbox(page, "pl-format")).to_have_value("Review: {input}\nSentiment: {output}")
+    expect(page.locator("#pl-input-col input[role=combobox]")).to_have_value("review")
+    expect(page.locator("#pl-ref-col input[role=combobox]")).to_have_value("label")
+    expect(page.locator("#pl-preview").get_by_role("columnheader", name="review")).to_be_visible()
+    prompt = textbox(page, "pl-prompt-2")
+    expect(prompt).to_have_value(re.compile(r"^Classify the sentiment.*Sentiment:$", re.S))
+    assert "Summarize" not in prompt.input_value()
+    expect(textbox(page, "pl-reference")).to_have_value(re.compile(r"^(positive|negative)$"))
+    # short reviews: every prompt fits, nothing to choose
+    for i in range(3):
+        expect(markdown(page, f"pl-badge-{i}")).to_contain_text("✅")
+    expect(markdown(page, "pl-status")).to_have_text("")
+
+
+def test_shots_by_index_are_the_ones_in_the_prompt(app_page):
+    page = app_page
+    choose_radio(page, "pl-shot-mode", "By index")
+    fill_textbox(page, "pl-indices", "1, 2")
+    expect(markdown(page, "pl-title-2")).to_have_text("Few-shot (k=2)")
+    few = textbox(page, "pl-prompt-2")
+    one = textbox(page, "pl-prompt-1")
+    expect(few).to_have_value(re.compile(re.escape(SUMMARIES[2]["summary"])))
+    text = few.input_value()
+    # shots in the order given, then the question (example #0)
+    shot1, shot2 = text.index(SUMMARIES[1]["summary"]), text.index(SUMMARIES[2]["summary"])
+    question = text.index(first_line(SUMMARIES[0]["dialogue"]))
+    assert shot1 < shot2 < question
+    one_text = one.input_value()
+    assert SUMMARIES[1]["summary"] in one_text and SUMMARIES[2]["summary"] not in one_text
+
+
+def test_bad_shot_indices_show_a_plain_message(app_page):
+    page = app_page
+    choose_radio(page, "pl-shot-mode", "By index")
+    status = markdown(page, "pl-status")
+    for indices, message in [
+        ("abc", "Shot indices must be whole numbers separated by commas, e.g. '3, 7, 12' (got 'abc')"),
+        ("999", "Shot indices [999] are out of range: pick from 0 to 39"),
+        ("0, 3", "Example #0 is the one being tested, so it can't also be a shot"),
+    ]:
+        fill_textbox(page, "pl-indices", indices)
+        expect(status).to_contain_text(message)
+        expect(status).to_contain_text("⚠️")
+        expect_no_crash(page)
+    # a good list clears the message
+    fill_textbox(page, "pl-indices", "3")
+    expect(markdown(page, "pl-title-2")).to_have_text("Few-shot (k=1)")
+    expect(status).not_to_contain_text("⚠️")
+
+
+def test_example_format_without_output_shows_a_message(app_page):
+    page = app_page
+    fill_textbox(page, "pl-format", "Dialogue:\n{input}\nSummary:")
+    status = markdown(page, "pl-status")
+    expect(status).to_contain_text("⚠️ The example format needs both {input} and {output}")
+    expect_no_crash(page)
+
+
+# ---- local files ----
+def test_upload_csv_with_custom_columns(app_page, tmp_path):
+    page = app_page
+    path = tmp_path / "quiz.csv"
+    path.write_text(
+        "q_text,gold,notes\n"
+        "What is 2+2?,4,easy\n"
+        "Capital of France?,Paris,geo\n"
+        "Color of the sky?,blue,\n"
+        "Largest planet?,Jupiter,space\n",
+        encoding="utf-8",
+    )
+    use_local_file(page, path)
+    preview = page.locator("#pl-preview")
+    for column in ("q_text", "gold", "notes"):
+        expect(preview.get_by_role("columnheader", name=column)).to_be_visible()
+    expect(preview).to_contain_text("Capital of France?")
+    # no column name to guess from: first column as input, last as reference
+    expect(page.locator("#pl-input-col input[role=combobox]")).to_have_value("q_text")
+    expect(page.locator("#pl-ref-col input[role=combobox]")).to_have_value("notes")
+    data_status = markdown(page, "pl-data-status")
+    expect(data_status).to_contain_text("✅ 3 examples from 'quiz.csv'")
+    expect(data_status).to_contain_text("Skipped 1 row(s)")
+    # the person picks the real reference column
+    choose_option(page, "pl-ref-col", "gold")
+    expect(data_status).to_contain_text("✅ 4 examples")
+    expect(textbox(page, "pl-reference")).to_have_value("4")
+    few = textbox(page, "pl-prompt-2")
+    expect(few).to_have_value(re.compile(r"What is 2\+2\?"))
+    assert "Jupiter" in few.input_value() or "Paris" in few.input_value() or "blue" in few.input_value()
+    expect(markdown(page, "pl-status")).to_have_text("")
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("one_column.csv", "text\nhello\nworld\n", "The input and reference columns must be different"),
+        ("blank_cells.csv", "question,answer\nhi,\n,there\n", "Every row of 'blank_cells.csv' has an empty"),
+        ("header_only.csv", "question,answer\n", "'header_only.csv' has no rows"),
+        ("empty.csv", "", "'empty.csv' is empty"),
+    ],
+)
+def test_unusable_csv_shows_a_message(app_page, tmp_path, name, content, message):
+    page = app_page
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    use_local_file(page, path)
+    data_status = markdown(page, "pl-data-status")
+    expect(data_status).to_contain_text("⚠️")
+    expect(data_status).to_contain_text(message)
+    expect_no_crash(page)
+
+
+def test_txt_file_is_refused(app_page, tmp_path):
+    page = app_page
+    path = tmp_path / "notes.txt"
+    path.write_text("just some notes\n", encoding="utf-8")
+    use_local_file(page, path)
+    # Gradio itself refuses the file type before the app sees it, in a pop-up message
+    expect(page.locator(".toast-body")).to_contain_text("Invalid file type: notes.txt")
+    expect(markdown(page, "pl-data-status")).not_to_contain_text("notes.txt")
+    expect(page.locator("body")).not_to_contain_text("Traceback")
+
+
+@pytest.mark.xfail(strict=True, reason="app gap: the .txt refusal is only a transient Gradio toast; "
+                   "#pl-data-status keeps saying the built-in set is loaded (see report)")
+def test_txt_file_message_in_data_status(app_page, tmp_path):
+    page = app_page
+    path = tmp_path / "notes.txt"
+    path.write_text("just some notes\n", encoding="utf-8")
+    use_local_file(page, path)
+    expect(markdown(page, "pl-data-status")).to_contain_text("not a supported file type", timeout=5_000)
+
+
+# ---- batch ----
+def test_batch_shows_chart_table_and_csv(app_page):
+    page = app_page
+    drag_slider(page, "pl-max-new", 8)
+    choose_radio(page, "pl-policy", DROP)
+    expect(markdown(page, "pl-badge-2")).to_contain_text("dropped")
+    open_accordion(page, "pl-batch-acc")
+    drag_slider(page, "pl-n", 3)
+    page.locator("#pl-batch-run").click()
+    expect(markdown(page, "pl-status")).to_contain_text("✅ Batch finished: 9 completions", timeout=90_000)
+    # the chart: mean ROUGE per prompt, one trace per metric over the three prompts
+    chart = page.locator("#pl-batch-chart .js-plotly-plot")
+    expect(chart).to_be_visible()
+    assert "Mean ROUGE per prompt" in plot_title(page, "pl-batch-chart")
+    traces = plot_traces(page, "pl-batch-chart")
+    assert [t["name"] for t in traces] == ["rouge1", "rouge2", "rougeL"]
+    assert traces[0]["x"] == ["Zero-shot", "One-shot", "Few-shot (k=3)"]
+    # the table: 3 examples x 3 prompts (+ the header row)
+    table = page.locator("#pl-batch-table")
+    expect(table.locator("[role=grid]")).to_have_attribute("aria-rowcount", "10")
+    for column in ("example", "variant", "completion", "reference", "rouge1"):
+        expect(table.get_by_role("columnheader", name=column, exact=True)).to_be_visible()
+    # the CSV download
+    link = page.locator("#pl-batch-csv a[download]")
+    expect(link).to_have_attribute("download", "prompt_lab_batch.csv")
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    saved = Path(download.path())
+    rows = list(csv.DictReader(saved.open(encoding="utf-8", newline="")))
+    assert len(rows) == 9
+    assert {r["variant"] for r in rows} == {"Zero-shot", "One-shot", "Few-shot (k=3)"}
+    assert {r["example"] for r in rows} == {"0", "1", "2"}
+    assert all(0.0 <= float(r["rougeL"]) <= 1.0 for r in rows)
+    expect_no_crash(page)

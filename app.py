@@ -12,8 +12,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from pages import decoding_lab, prompt_lab  # noqa: E402
+from pages import decoding_lab, finetune, prompt_lab  # noqa: E402
 from pages.common import AppContext, model_picker  # noqa: E402
+from playground.jobs import JobManager  # noqa: E402
 from playground.models import ModelManager  # noqa: E402
 from playground.settings import PROJECT_ROOT, Settings  # noqa: E402
 from playground.tiny_model import TINY_MODEL_NAME  # noqa: E402
@@ -21,7 +22,8 @@ from playground.tiny_model import TINY_MODEL_NAME  # noqa: E402
 INTRO = """
 # 🧪 LLM Fine-Tuning Playground
 See and try how large language models are adapted. **Prompt Lab**: teach a task with examples in
-the prompt. **Decoding Lab**: see how each next token is picked. Everything here also runs headless:
+the prompt. **Decoding Lab**: see how each next token is picked. **Fine-tune**: train full, LoRA, QLoRA or
+prompt-tuning runs in the background and reuse the adapters. Everything here also runs headless:
 `python -m playground --help`.
 """
 CSS_PATH = PROJECT_ROOT / "assets" / "style.css"
@@ -32,7 +34,9 @@ def make_context(settings: Settings) -> AppContext:
     problem = models.availability_notice(settings.default_model)
     notice = f"{problem} For now the picker is set to '{TINY_MODEL_NAME}'." if problem else None
     start_model = TINY_MODEL_NAME if problem else settings.default_model
-    return AppContext(models=models, start_model=start_model, startup_notice=notice)
+    jobs = JobManager(settings)
+    jobs.start_monitor()  # the queue moves and dead runs are noticed even with no page open
+    return AppContext(models=models, jobs=jobs, start_model=start_model, startup_notice=notice)
 
 
 def build_app(settings: Settings | None = None) -> gr.Blocks:
@@ -45,6 +49,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         with gr.Tabs():
             load_builtin, builtin, data_outputs, refresh = prompt_lab.build(ctx)
             show_distribution, controls, chart, status = decoding_lab.build(ctx)
+            finetune.build(ctx)
         demo.load(load_builtin, [builtin], data_outputs, api_name=False).then(**refresh, api_name=False)
         demo.load(show_distribution, controls, [chart, status], api_name=False)
     return demo

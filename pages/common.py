@@ -19,6 +19,7 @@ log = logging.getLogger("playground.ui")
 @dataclass
 class AppContext:
     models: ModelManager
+    jobs: object  # playground.jobs.JobManager
     start_model: str  # what the picker shows first (the tiny model when the default is unavailable)
     startup_notice: str | None = None
     model_picker: gr.Dropdown | None = None

@@ -20,9 +20,9 @@ from pathlib import Path
 from playground.errors import PlaygroundError
 from playground.settings import PROJECT_ROOT, Settings
 from playground.store import Store
-from playground.training.callbacks import STOP_FILE
 from playground.training.recipes import Recipe, check_output_name
 
+STOP_FILE = "STOP"  # its presence in a run folder asks the run to stop (checked after every step)
 STOP_GRACE_S = 60  # after this, a run asked to stop is killed
 
 

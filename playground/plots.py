@@ -103,3 +103,53 @@ def token_heatmap_html(pieces: Sequence[tuple[str, float]]) -> str:
         " (hover a token for its probability)</div>"
     )
     return f'<div class="token-heatmap" style="line-height:1.9">{"".join(spans)}</div>{legend}'
+
+
+TRAINING_PANELS = [
+    ("Loss", ("loss", "eval_loss")),
+    ("Learning rate", ("learning_rate",)),
+    ("Gradient norm", ("grad_norm",)),
+    ("Tokens / s (non-padding)", ("tokens_per_s",)),
+    ("Memory (MB)", ("memory_mb",)),
+    ("Validation token accuracy", ("eval_mean_token_accuracy",)),
+]
+SERIES_NAMES = {"loss": "training loss", "eval_loss": "validation loss"}
+
+
+def training_figure(events: Sequence[dict], title: str = "") -> go.Figure:
+    """Six small charts of a run's logged metrics against the training step."""
+    from plotly.subplots import make_subplots
+
+    logs = [e for e in events if e.get("type") == "log"]
+    figure = make_subplots(rows=2, cols=3, subplot_titles=[name for name, _ in TRAINING_PANELS],
+                           horizontal_spacing=0.07, vertical_spacing=0.16)
+    for index, (_, keys) in enumerate(TRAINING_PANELS):
+        row, col = index // 3 + 1, index % 3 + 1
+        for key in keys:
+            points = [(e["step"], e[key]) for e in logs if key in e]
+            if points:
+                figure.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
+                                   marker={"size": 4}, name=SERIES_NAMES.get(key, key), row=row, col=col,
+                                   showlegend=key in SERIES_NAMES)
+        figure.update_xaxes(title_text="step" if row == 2 else None, row=row, col=col)
+    figure.update_layout(title={"text": title, "font": {"size": 14}}, height=520, template="plotly_white",
+                         margin={"l": 10, "r": 10, "t": 60, "b": 10}, legend={"orientation": "h", "y": 1.12})
+    return figure
+
+
+def memory_figure(estimates: dict) -> go.Figure:
+    """Stacked bars of estimated peak memory per method (GiB), with the device's free memory.
+    estimates: method -> MemoryEstimate."""
+    parts = [("weights", "#64748b"), ("gradients", "#f59e0b"), ("optimizer", "#ef4444"), ("activations", "#3b82f6")]
+    methods = list(estimates)
+    figure = go.Figure()
+    for part, color in parts:
+        figure.add_bar(name=part, x=methods, y=[getattr(estimates[m], part) / 2**30 for m in methods], marker_color=color,
+                       hovertemplate="%{x}: %{y:.2f} GiB<extra>" + part + "</extra>")
+    available = next(iter(estimates.values())).available / 2**30 if estimates else 0
+    figure.add_hline(y=available, line_dash="dash", line_color="#111827",
+                     annotation_text=f"free now: {available:.1f} GiB", annotation_position="top left")
+    figure.update_layout(barmode="stack", title={"text": "Estimated peak memory per method", "font": {"size": 14}},
+                         yaxis={"title": "GiB"}, template="plotly_white", height=380,
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return figure

@@ -17,7 +17,8 @@ from pathlib import Path
 from playground.errors import PlaygroundError
 from playground.settings import Settings
 from playground.store import Store
-from playground.training.callbacks import STOP_FILE, EventWriter
+from playground.jobs import STOP_FILE
+from playground.training.callbacks import EventWriter
 from playground.training.recipes import recipe_from_dict
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-STOP_FILE = "STOP"
+from playground.jobs import STOP_FILE
 
 
 def memory_mb() -> float:

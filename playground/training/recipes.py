@@ -87,6 +87,13 @@ class Recipe:
 
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
+    def with_method(self, method: str) -> Recipe:
+        """The same data and schedule under another method, with that method's own defaults."""
+        shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(Recipe)}
+        if method == self.method:
+            return self
+        return RECIPES[method](**shared)
+
     def cli_command(self, recipe_path: str = "recipe.yaml") -> str:
         return f"python -m playground train {shlex.quote(recipe_path)}"
 

@@ -1,0 +1,377 @@
+"""Fine-tune tab: set up a run, check what it costs, launch it in the background, watch, stop,
+and manage the adapters it leaves."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from pages.common import AppContext, guarded
+from playground import adapters as adapter_store
+from playground import plots
+from playground.errors import PlaygroundError
+from playground.jobs import JobManager
+from playground.training.recipes import RECIPES, recipe_from_dict
+from playground.training.sft_data import TEMPLATES, build_splits
+
+EXPLAINER = """
+**Fine-tuning** keeps training a pretrained model on your examples, so the behaviour you want no
+longer has to be spelled out in the prompt. **Full fine-tuning** updates every weight (best quality,
+most memory). **Parameter-efficient** methods (PEFT) freeze the model and train a little:
+*reparameterization* (**LoRA**: small low-rank matrices beside the layers; **QLoRA**: the same on a
+4-bit base), *additive* (**prompt tuning**: learned "soft prompt" vectors; **(IA)³**: learned scaling
+vectors) and *selective* (only some existing weights, e.g. the last blocks). Training on one task can
+make a model worse at others (*catastrophic forgetting*); mixing several data sets (multitask
+fine-tuning) is the usual remedy. Runs go on in the background: close the page and come back.
+"""
+METHOD_TITLES = {"full": "Full fine-tuning", "lora": "LoRA", "qlora": "QLoRA (4-bit base)",
+                 "prompt_tuning": "Prompt tuning (soft prompt)", "selective": "Selective", "ia3": "(IA)³"}
+METHOD_BY_TITLE = {title: method for method, title in METHOD_TITLES.items()}
+RUN_COLUMNS = ["name", "status", "method", "base model", "progress", "started", "duration"]
+ADAPTER_COLUMNS = ["name", "method", "base model", "status", "trainable", "train loss", "val loss"]
+
+
+def _when(stamp) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if stamp else "-"
+
+
+def _duration(run) -> str:
+    if not run["started"]:
+        return "-"
+    seconds = int((run["finished"] or time.time()) - run["started"])
+    return f"{seconds // 60}m {seconds % 60:02d}s"
+
+
+def progress_of(events: list[dict]) -> tuple[int, int, float | None]:
+    last = next((e for e in reversed(events) if e.get("type") == "progress"), None)
+    return (last["step"], last["max_steps"], last.get("eta_s")) if last else (0, 0, None)
+
+
+def progress_html(run: dict, events: list[dict]) -> str:
+    step, total, eta = progress_of(events)
+    share = step / total if total else (1.0 if run["status"] == "finished" else 0.0)
+    status = run["status"]
+    eta_text = f" · about {int(eta // 60)}m {int(eta % 60):02d}s left" if eta and status == "running" else ""
+    label = f"{status} · step {step:,} of {total:,}{eta_text}" if total else status
+    color = {"failed": "#dc2626", "stopped": "#f59e0b", "cancelled": "#9ca3af"}.get(status, "#2563eb")
+    return (f'<div class="run-progress"><div style="background:#e5e7eb;border-radius:6px;height:14px">'
+            f'<div style="width:{share:.1%};background:{color};height:14px;border-radius:6px"></div></div>'
+            f'<div style="font-size:13px;margin-top:4px">{label}</div></div>')
+
+
+def build(ctx: AppContext) -> None:
+    jobs: JobManager = ctx.jobs
+    settings = ctx.models.settings
+    with gr.Tab("Fine-tune", id="finetune", elem_id="tab-finetune"):
+        gr.Markdown(EXPLAINER)
+        with gr.Accordion("1 · Data", open=True):
+            with gr.Row():
+                data_source = gr.Textbox("sentiment", label="Data", elem_id="ft-data", scale=3,
+                                         info="A built-in set (summarization, sentiment), a local .jsonl/.csv/.parquet path, or a Hub dataset id. "
+                                              "A file with prompt and completion columns needs no mapping.")
+                data_file = gr.File(label="…or upload a file", file_types=[".jsonl", ".json", ".csv", ".parquet"],
+                                    elem_id="ft-file", scale=2)
+            with gr.Row():
+                input_column = gr.Textbox("", label="Input column", placeholder="(guessed)", elem_id="ft-input-col")
+                output_column = gr.Textbox("", label="Output column", placeholder="(guessed)", elem_id="ft-output-col")
+                template = gr.Dropdown(list(TEMPLATES) + ["custom"], value="plain", label="Instruction template",
+                                       elem_id="ft-template", info="How each input is written into the training prompt.")
+                custom_template = gr.Textbox("", label="Custom template", placeholder="Classify: {input}\nLabel:",
+                                             elem_id="ft-custom-template")
+            data_mix = gr.Dataframe(headers=["data", "weight"], datatype=["str", "number"], value=[], row_count=(0, "dynamic"),
+                                    column_count=(2, "fixed"), interactive=True, label="Mix in more data sets (multitask)",
+                                    elem_id="ft-mix")
+            with gr.Row():
+                val_fraction = gr.Slider(0, 0.4, value=0.1, step=0.05, label="Validation share", elem_id="ft-val")
+                test_fraction = gr.Slider(0, 0.4, value=0.1, step=0.05, label="Test share", elem_id="ft-test",
+                                          info="Held out for the Evaluate tab.")
+                split_seed = gr.Number(0, label="Split seed", precision=0, elem_id="ft-split-seed")
+                preview_btn = gr.Button("Preview training examples", elem_id="ft-preview-btn")
+            preview = gr.Dataframe(label="Training examples", interactive=False, wrap=True, max_height=240, elem_id="ft-preview")
+
+        with gr.Accordion("2 · Method", open=True):
+            method = gr.Radio(list(METHOD_BY_TITLE), value=METHOD_TITLES["lora"], label="Method", elem_id="ft-method")
+            method_about = gr.Markdown(RECIPES["lora"].about, elem_id="ft-method-about")
+            with gr.Row(visible=True) as lora_row:
+                lora_r = gr.Slider(1, 128, value=16, step=1, label="LoRA rank (r)", elem_id="ft-lora-r",
+                                   info="Size of the low-rank update: more capacity, more parameters.")
+                lora_alpha = gr.Slider(1, 256, value=32, step=1, label="LoRA alpha", elem_id="ft-lora-alpha",
+                                       info="Scales the update (effective scale alpha/r).")
+                lora_dropout = gr.Slider(0, 0.5, value=0.05, step=0.01, label="LoRA dropout", elem_id="ft-lora-dropout")
+                target_modules = gr.Radio(["attention", "all-linear"], value="all-linear", label="Target modules",
+                                          elem_id="ft-targets", info="Attention projections only, or every linear layer.")
+            with gr.Row(visible=False) as prompt_row:
+                num_virtual_tokens = gr.Slider(1, 100, value=20, step=1, label="Virtual tokens", elem_id="ft-virtual",
+                                               info="Length of the learned soft prompt.")
+                prompt_init = gr.Radio(["TEXT", "RANDOM"], value="TEXT", label="Initialize from", elem_id="ft-pt-init")
+                prompt_init_text = gr.Textbox("Classify the sentiment of this review.", label="Initial text",
+                                              elem_id="ft-pt-text")
+            with gr.Row(visible=False) as selective_row:
+                trainable = gr.Radio(["last_n_blocks", "biases", "norms"], value="last_n_blocks", label="Train only",
+                                     elem_id="ft-selective")
+                last_n_blocks = gr.Slider(1, 48, value=2, step=1, label="Last N blocks", elem_id="ft-last-n")
+
+        with gr.Accordion("3 · Training", open=True):
+            with gr.Row():
+                learning_rate = gr.Number(2e-4, label="Learning rate", elem_id="ft-lr",
+                                          info="Step size; PEFT methods take larger ones than full fine-tuning.")
+                num_train_epochs = gr.Number(1, label="Epochs", elem_id="ft-epochs")
+                max_steps = gr.Number(-1, label="Max steps", precision=0, elem_id="ft-max-steps", info="-1: use epochs.")
+                batch_size = gr.Slider(1, 64, value=4, step=1, label="Batch size", elem_id="ft-batch")
+                grad_accum = gr.Slider(1, 64, value=1, step=1, label="Gradient accumulation", elem_id="ft-accum",
+                                       info="Batches summed per update (bigger effective batch, same memory).")
+            with gr.Row():
+                max_length = gr.Slider(16, 4096, value=512, step=16, label="Max sequence length", elem_id="ft-max-len")
+                packing = gr.Checkbox(False, label="Packing", elem_id="ft-packing",
+                                      info="Concatenate examples into full-length rows (no padding).")
+                seed = gr.Number(42, label="Seed", precision=0, elem_id="ft-seed")
+                num_processes = gr.Slider(1, 8, value=1, step=1, label="Processes / GPUs", elem_id="ft-procs",
+                                          info=">1 launches through accelerate (DDP).")
+                report_to = gr.Dropdown(["none", "tensorboard", "trackio", "wandb"], value="none", label="Also report to",
+                                        elem_id="ft-report")
+            with gr.Row():
+                output_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="ft-output-name",
+                                         info="Folder under adapters/: letters, digits, . _ -")
+                overwrite = gr.Checkbox(False, label="Overwrite an existing adapter of that name", elem_id="ft-overwrite")
+
+        with gr.Row():
+            check_btn = gr.Button("Check cost", elem_id="ft-check")
+            launch_btn = gr.Button("Launch run", variant="primary", elem_id="ft-launch")
+        status = gr.Markdown("", elem_id="ft-status")
+        with gr.Row():
+            params_md = gr.Markdown("", elem_id="ft-params")
+            memory_plot = gr.Plot(label="Memory estimate", elem_id="ft-memory")
+        with gr.Accordion("Copy as command", open=False, elem_id="ft-command-acc"):
+            recipe_yaml = gr.Code(language="yaml", label="recipe.yaml", elem_id="ft-yaml")
+            command = gr.Code(language="shell", label="Command", elem_id="ft-command")
+
+        gr.Markdown("### Runs")
+        runs_table = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, elem_id="ft-runs")
+        with gr.Row():
+            run_picker = gr.Dropdown([], label="Run", elem_id="ft-run-picker", scale=3)
+            stop_btn = gr.Button("Stop run", variant="stop", elem_id="ft-stop", scale=1)
+        run_progress = gr.HTML("", elem_id="ft-progress")
+        run_error = gr.Markdown("", elem_id="ft-run-error")
+        run_chart = gr.Plot(label="Training curves", elem_id="ft-chart")
+        run_log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="ft-log",
+                             autoscroll=True)
+        events_state = gr.State({"run": None, "offset": 0, "events": []})
+        timer = gr.Timer(2.0)
+
+        gr.Markdown("### Adapters")
+        adapters_table = gr.Dataframe(headers=ADAPTER_COLUMNS, interactive=False, elem_id="ft-adapters")
+        with gr.Row():
+            adapter_picker = gr.Dropdown([], label="Adapter", elem_id="ft-adapter-picker")
+            new_name = gr.Textbox("", label="New name / merged name / Hub repo id", elem_id="ft-adapter-name")
+        with gr.Row():
+            rename_btn = gr.Button("Rename", elem_id="ft-rename")
+            merge_btn = gr.Button("Merge LoRA into base", elem_id="ft-merge")
+            push_btn = gr.Button("Push to Hub", elem_id="ft-push")
+            confirm_delete = gr.Checkbox(False, label="Yes, delete it", elem_id="ft-confirm-delete")
+            delete_btn = gr.Button("Delete", variant="stop", elem_id="ft-delete")
+        adapter_status = gr.Markdown("", elem_id="ft-adapter-status")
+
+        # ---- handlers ----
+        form = [data_source, data_file, input_column, output_column, template, custom_template, data_mix, val_fraction,
+                test_fraction, split_seed, method, lora_r, lora_alpha, lora_dropout, target_modules, num_virtual_tokens,
+                prompt_init, prompt_init_text, trainable, last_n_blocks, learning_rate, num_train_epochs, max_steps,
+                batch_size, grad_accum, max_length, packing, seed, num_processes, report_to, output_name]
+
+        def recipe_of(model, data_, file_, in_col, out_col, template_, custom_, mix, val, test, split_seed_, method_,
+                      r, alpha, dropout, targets, virtual, init, init_text, trainable_, last_n, lr, epochs, steps,
+                      batch, accum, max_len, packing_, seed_, procs, report, name):
+            method_key = METHOD_BY_TITLE.get(method_, method_)
+            values = dict(method=method_key, base_model=model, data=(_file_path(file_) or data_ or "").strip(),
+                          input_column=in_col or "", output_column=out_col or "", template=template_,
+                          custom_template=custom_ or "", data_mix=_mix_rows(mix), val_fraction=float(val),
+                          test_fraction=float(test), split_seed=int(split_seed_ or 0), learning_rate=float(lr or 0),
+                          num_train_epochs=float(epochs or 0), max_steps=int(steps if steps is not None else -1),
+                          per_device_train_batch_size=int(batch), gradient_accumulation_steps=int(accum),
+                          max_length=int(max_len), packing=bool(packing_), seed=int(seed_ or 0),
+                          num_processes=int(procs), report_to=report, output_name=(name or "").strip())
+            if method_key in ("lora", "qlora"):
+                values.update(lora_r=int(r), lora_alpha=int(alpha), lora_dropout=float(dropout), target_modules=targets)
+            if method_key == "prompt_tuning":
+                values.update(num_virtual_tokens=int(virtual), prompt_tuning_init=init, prompt_tuning_init_text=init_text or "")
+            if method_key == "selective":
+                values.update(trainable=trainable_, last_n_blocks=int(last_n))
+            return recipe_from_dict(values)
+
+        def show_method(title):
+            key = METHOD_BY_TITLE[title]
+            defaults = RECIPES[key]()
+            return {method_about: RECIPES[key].about, lora_row: gr.update(visible=key in ("lora", "qlora")),
+                    prompt_row: gr.update(visible=key == "prompt_tuning"),
+                    selective_row: gr.update(visible=key == "selective"), learning_rate: defaults.learning_rate}
+
+        @guarded(status)
+        def preview_data(model, *form_values):
+            recipe = recipe_of(model, *form_values)
+            splits = build_splits(recipe)
+            rows = pd.DataFrame(splits.train[:20])[["prompt", "completion", "source"]]
+            return {preview: rows, status: f"✅ {len(splits.train):,} training, {len(splits.validation):,} validation and "
+                                           f"{len(splits.test):,} test examples."}
+
+        @guarded(status)
+        def check_cost(model, *form_values):
+            from playground.training.estimate import count_trainable, estimate_memory
+
+            recipe = recipe_of(model, *form_values)
+            source = ctx.models.resolve(recipe.base_model)
+            trainable_, total, config = count_trainable(recipe, source)
+            estimates = {}
+            for key in RECIPES:
+                other = recipe.with_method(key)
+                t, n, _ = (trainable_, total, None) if key == recipe.method else count_trainable(other, source)
+                estimates[METHOD_TITLES[key]] = estimate_memory(other, config, t, n)
+            mine = estimates[METHOD_TITLES[recipe.method]]
+            verdict = "fits" if mine.fits else "probably does NOT fit"
+            return {
+                params_md: f"**{trainable_:,}** trainable parameters of **{total:,}** ({trainable_ / total:.3%}).\n\n"
+                           f"Estimated peak memory for {METHOD_TITLES[recipe.method]}: **{mine.total / 2**30:.2f} GiB** "
+                           f"(weights {mine.weights / 2**30:.2f}, gradients {mine.gradients / 2**30:.2f}, optimizer "
+                           f"{mine.optimizer / 2**30:.2f}, activations {mine.activations / 2**30:.2f}); {mine.device} has "
+                           f"{mine.available / 2**30:.1f} GiB free: it {verdict}.",
+                memory_plot: plots.memory_figure(estimates),
+                recipe_yaml: recipe.to_yaml(), command: recipe.cli_command("recipe.yaml"), status: "",
+            }
+
+        @guarded(status)
+        def launch(model, *form_values_and_overwrite):
+            *form_values, overwrite_ = form_values_and_overwrite
+            recipe = recipe_of(model, *form_values)
+            run = jobs.submit(recipe, overwrite=bool(overwrite_))
+            where = "started" if run["status"] == "running" else "queued (one run at a time)"
+            return {status: f"✅ Run **{run['name']}** {where}. Follow it below.",
+                    run_picker: gr.update(choices=_run_choices(jobs), value=run["id"]),
+                    recipe_yaml: recipe.to_yaml(), command: recipe.cli_command("recipe.yaml")}
+
+        def poll(run_id, state):
+            """Every 2 s: the runs table, and new events of the chosen run (read from its byte offset)."""
+            runs = jobs.store.runs()
+            out = {runs_table: _runs_frame(runs, jobs)}
+            if run_id is None and runs:
+                run_id = runs[0]["id"]
+                out[run_picker] = gr.update(choices=_run_choices(jobs, runs), value=run_id)
+            elif runs:
+                out[run_picker] = gr.update(choices=_run_choices(jobs, runs))
+            if run_id is None:
+                return out
+            if state.get("run") != run_id:
+                state = {"run": run_id, "offset": 0, "events": []}
+            new, offset = jobs.events(run_id, state["offset"])
+            state = {"run": run_id, "offset": offset, "events": state["events"] + new}
+            run = jobs.get(run_id)
+            out.update({events_state: state, run_progress: progress_html(run, state["events"]),
+                        run_log: jobs.log_tail(run_id, 12),
+                        run_error: f"⚠️ {run['error']}" if run["error"] else ""})
+            if new or state["offset"] == 0:
+                out[run_chart] = plots.training_figure(state["events"], f"{run['name']} ({run['method']})")
+            return out
+
+        @guarded(status)
+        def stop(run_id):
+            if not run_id:
+                raise PlaygroundError("Choose a run to stop.")
+            return {status: f"✅ {jobs.cancel(run_id)}"}
+
+        def adapters_view():
+            items = adapter_store.list_adapters(settings.adapters_dir)
+            frame = pd.DataFrame([[a["name"], a["method"], a["base_model"], a["status"], a["trainable_params"],
+                                   _fmt(a["metrics"].get("train_loss")), _fmt(a["metrics"].get("eval_loss"))] for a in items],
+                                 columns=ADAPTER_COLUMNS)
+            return {adapters_table: frame, adapter_picker: gr.update(choices=[a["name"] for a in items])}
+
+        def _adapter_action(fn):
+            @guarded(adapter_status)
+            def act(name, text, *rest):
+                if not name:
+                    raise PlaygroundError("Choose an adapter first.")
+                message = fn(name, (text or "").strip(), *rest)
+                return {adapter_status: f"✅ {message}", **adapters_view()}
+
+            return act
+
+        def do_rename(name, new):
+            adapter_store.rename(settings.adapters_dir, name, new)
+            return f"Renamed '{name}' to '{new}'."
+
+        def do_merge(name, merged, model):
+            record = adapter_store.read_record(settings.adapters_dir / name)
+            base = ctx.models.resolve(record.get("base_model") or model)
+            target = adapter_store.merge(settings.adapters_dir, name, base, merged or f"{name}-merged")
+            return f"Merged into a full model at {target}. Pick it as a model (local folder) to use it."
+
+        def do_push(name, repo):
+            import os
+
+            url = adapter_store.push_to_hub(settings.adapters_dir, name, repo, os.environ.get("HF_TOKEN"))
+            return f"Pushed to {url}."
+
+        def do_delete(name, _text, confirmed):
+            if not confirmed:
+                raise PlaygroundError("Tick 'Yes, delete it' first: deleting cannot be undone.")
+            adapter_store.delete(settings.adapters_dir, name)
+            return f"Deleted '{name}'."
+
+        method.change(show_method, [method], [method_about, lora_row, prompt_row, selective_row, learning_rate], api_name=False)
+        preview_btn.click(preview_data, [ctx.model_picker, *form], [preview, status], api_name="preview_training_data")
+        check_btn.click(check_cost, [ctx.model_picker, *form], [params_md, memory_plot, recipe_yaml, command, status],
+                        api_name="check_training_cost")
+        launch_btn.click(launch, [ctx.model_picker, *form, overwrite], [status, run_picker, recipe_yaml, command],
+                         api_name="launch_run")
+        poll_outputs = [runs_table, run_picker, events_state, run_progress, run_log, run_error, run_chart]
+        timer.tick(poll, [run_picker, events_state], poll_outputs, show_progress="hidden", api_name=False)
+        run_picker.change(poll, [run_picker, events_state], poll_outputs, show_progress="hidden", api_name=False)
+        stop_btn.click(stop, [run_picker], [status], api_name="stop_run")
+        adapter_outputs = [adapter_status, adapters_table, adapter_picker]
+        rename_btn.click(_adapter_action(do_rename), [adapter_picker, new_name], adapter_outputs, api_name="rename_adapter")
+        merge_btn.click(_adapter_action(do_merge), [adapter_picker, new_name, ctx.model_picker], adapter_outputs,
+                        api_name="merge_adapter")
+        push_btn.click(_adapter_action(do_push), [adapter_picker, new_name], adapter_outputs, api_name="push_adapter")
+        delete_btn.click(_adapter_action(do_delete), [adapter_picker, new_name, confirm_delete], adapter_outputs,
+                         api_name="delete_adapter")
+        timer.tick(adapters_view, None, [adapters_table, adapter_picker], show_progress="hidden", api_name=False)
+        return poll, [run_picker, events_state], poll_outputs, adapters_view, [adapters_table, adapter_picker]
+
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else ""
+
+
+def _file_path(file) -> str:
+    if not file:
+        return ""
+    return str(Path(file if isinstance(file, str) else file.name))
+
+
+def _mix_rows(mix) -> list[dict]:
+    if mix is None:
+        return []
+    rows = mix.values.tolist() if hasattr(mix, "values") else list(mix)
+    out = []
+    for row in rows:
+        if not row or not str(row[0] or "").strip():
+            continue
+        try:
+            weight = float(row[1]) if len(row) > 1 and row[1] not in (None, "") else 1.0
+        except (TypeError, ValueError):
+            raise PlaygroundError(f"The weight of '{row[0]}' must be a number.") from None
+        out.append({"data": str(row[0]).strip(), "weight": weight})
+    return out
+
+
+def _run_choices(jobs: JobManager, runs: list[dict] | None = None) -> list[tuple[str, str]]:
+    return [(f"{r['name']} ({r['status']})", r["id"]) for r in (runs if runs is not None else jobs.store.runs())]
+
+
+def _runs_frame(runs: list[dict], jobs: JobManager) -> pd.DataFrame:
+    rows = []
+    for r in runs:
+        step, total, _ = progress_of(jobs.events(r["id"])[0]) if r["status"] in ("running",) else (0, 0, None)
+        progress = f"{step}/{total}" if total else ("done" if r["status"] == "finished" else "")
+        rows.append([r["name"], r["status"], r["method"], r["base_model"], progress, _when(r["started"]), _duration(r)])
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)

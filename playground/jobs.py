@@ -103,12 +103,13 @@ class JobManager:
         worker = ["-m", "playground.worker", run["run_dir"]]
         if processes <= 1:
             return [sys.executable, *worker]
-        import torch
-
-        launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes),
+        # torchrun through accelerate: DDP over NCCL on GPUs, over gloo on a CPU (`--cpu` would
+        # need mpirun for several processes). An accelerate config file picks FSDP or DeepSpeed.
+        launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
                   "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-        if not torch.cuda.is_available():
-            launch.append("--cpu")
+        config = self.settings.home / "accelerate.yaml"
+        if config.exists():
+            launch += ["--config_file", str(config)]
         return [*launch, "--module", "playground.worker", run["run_dir"]]
 
     def _spawn(self, run: dict) -> subprocess.Popen:

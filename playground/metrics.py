@@ -24,6 +24,17 @@ def rouge(prediction: str, reference: str) -> dict[str, float]:
     return {key: scores[key].fmeasure for key in ROUGE_KEYS}
 
 
+def normalize_answer(text: str) -> str:
+    return " ".join(text.lower().strip().strip(".!").split())
+
+
+def exact_match(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Share of predictions equal to their reference, ignoring case, surrounding spaces and a final period."""
+    if not predictions:
+        return 0.0
+    return sum(normalize_answer(p) == normalize_answer(r) for p, r in zip(predictions, references)) / len(predictions)
+
+
 def bootstrap_ci(
     values: Sequence[float], confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0
 ) -> tuple[float, float, float]:

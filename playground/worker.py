@@ -7,7 +7,6 @@ only the main one records."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import time
@@ -18,7 +17,7 @@ from playground.errors import PlaygroundError
 from playground.settings import Settings
 from playground.store import Store
 from playground.jobs import STOP_FILE
-from playground.training.callbacks import EventWriter
+from playground.training.callbacks import EventWriter, is_main_process
 from playground.training.recipes import recipe_from_dict
 
 
@@ -30,10 +29,6 @@ def plain_error(err: BaseException) -> str:
     if isinstance(err, PlaygroundError):
         return text
     return f"{type(err).__name__}: {text}"
-
-
-def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
 
 
 def execute(run: dict, settings: Settings, store: Store, callbacks: list | None = None) -> dict:

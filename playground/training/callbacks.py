@@ -24,15 +24,23 @@ def memory_mb() -> float:
     return psutil.Process(os.getpid()).memory_info().rss / 2**20
 
 
+def is_main_process() -> bool:
+    """Under `accelerate launch` every process trains; only rank 0 records and saves."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 class EventWriter:
     """Appends one JSON object per line; each write is flushed so a reader never sees half a line
-    for long (it skips a trailing partial line anyway)."""
+    for long (it skips a trailing partial line anyway). Silent on processes other than rank 0."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.enabled = is_main_process()
 
     def write(self, kind: str, **fields) -> None:
+        if not self.enabled:
+            return
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps({"type": kind, "time": time.time(), **fields}) + "\n")
 
@@ -42,7 +50,7 @@ class RunEvents(TrainerCallback):
         self.run_dir = Path(run_dir)
         self.writer = writer
         self.stop_requested = False
-        self._start = self._last_time = None
+        self._start = self._last_time = time.time()
         self._last_tokens = 0
         signal.signal(signal.SIGTERM, self._on_sigterm)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playground.errors import PlaygroundError
-from playground.training.callbacks import EventWriter, RunEvents, memory_mb
+from playground.training.callbacks import EventWriter, RunEvents, is_main_process, memory_mb
 from playground.training.recipes import Recipe
 from playground.training.sft_data import build_splits, to_conversational
 
@@ -23,6 +23,7 @@ class Outcome:
     metrics: dict
     trainable_params: int
     total_params: int
+    model: object = None  # the trained model, still in memory (for tests and in-process callers)
 
 
 def count_params(model) -> tuple[int, int]:
@@ -168,18 +169,23 @@ def train(recipe: Recipe, source: str, run_dir: Path, output_dir: Path, callback
     )
     trainable, total = count_params(trainer.model)
     writer.write("params", trainable=trainable, total=total)
+    before = {}
+    if trainer.eval_dataset is not None:  # the starting point, so a run shows how much it learned
+        writer.write("status", message="Measuring the validation loss before training")
+        before = {"eval_loss_before": trainer.evaluate()["eval_loss"]}
     started = time.time()
     result = trainer.train()
-    metrics = {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
+    metrics = before | {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
     if trainer.eval_dataset is not None:
         metrics.update({k: v for k, v in trainer.evaluate().items() if isinstance(v, (int, float))})
     metrics["train_seconds"] = time.time() - started
     metrics["peak_memory_mb"] = memory_mb()
     status = "stopped" if events.stop_requested else "finished"
 
-    output_dir.mkdir(parents=True, exist_ok=True)
-    trainer.model.save_pretrained(output_dir)
-    tokenizer.save_pretrained(output_dir)
-    (output_dir / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in splits.test), encoding="utf-8")
-    writer.write("saved", path=str(output_dir), status=status)
-    return Outcome(status, output_dir, metrics, trainable, total)
+    if is_main_process():
+        output_dir.mkdir(parents=True, exist_ok=True)
+        trainer.model.save_pretrained(output_dir)
+        tokenizer.save_pretrained(output_dir)
+        (output_dir / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in splits.test), encoding="utf-8")
+        writer.write("saved", path=str(output_dir), status=status)
+    return Outcome(status, output_dir, metrics, trainable, total, trainer.model)

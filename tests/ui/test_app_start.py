@@ -19,9 +19,12 @@ def test_page_shows_title_tabs_and_offline_notice(app_page):
     page = app_page
     expect(page).to_have_title("LLM Fine-Tuning Playground")
     expect(page.get_by_role("heading", level=1)).to_contain_text("LLM Fine-Tuning Playground")
-    tabs = page.get_by_role("tab")
-    expect(tabs).to_have_text(["Prompt Lab", "Decoding Lab"])
-    expect(page.get_by_role("tab", name="Prompt Lab")).to_have_attribute("aria-selected", "true")
+    prompt_tab = page.get_by_role("tab", name="Prompt Lab", exact=True)
+    decoding_tab = page.get_by_role("tab", name="Decoding Lab", exact=True)
+    expect(prompt_tab).to_be_visible()
+    expect(decoding_tab).to_be_visible()
+    expect(prompt_tab).to_have_attribute("aria-selected", "true")  # the first tab is open
+    expect(decoding_tab).to_have_attribute("aria-selected", "false")
     # HF_HUB_OFFLINE=1 and a fresh home: the default model can't be downloaded, so the app says
     # so in plain words and starts with the built-in tiny model.
     status = markdown(page, "model-status")

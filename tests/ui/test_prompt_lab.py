@@ -222,24 +222,30 @@ def test_upload_csv_with_custom_columns(app_page, tmp_path):
     expect(markdown(page, "pl-status")).to_have_text("")
 
 
-@pytest.mark.parametrize(
-    "name, content, message",
-    [
-        ("one_column.csv", "text\nhello\nworld\n", "The input and reference columns must be different"),
-        ("blank_cells.csv", "question,answer\nhi,\n,there\n", "Every row of 'blank_cells.csv' has an empty"),
-        ("header_only.csv", "question,answer\n", "'header_only.csv' has no rows"),
-        ("empty.csv", "", "'empty.csv' is empty"),
-    ],
-)
-def test_unusable_csv_shows_a_message(app_page, tmp_path, name, content, message):
+UNUSABLE = [
+    ("one_column.csv", "text\nhello\nworld\n", "The input and reference columns must be different"),
+    ("blank_cells.csv", "question,answer\nhi,\n,there\n", "Every row of 'blank_cells.csv' has an empty"),
+    ("header_only.csv", "question,answer\n", "'header_only.csv' has no rows"),
+    ("empty.csv", "", "'empty.csv' is empty"),
+]
+
+
+def test_unusable_csv_files_show_a_message(app_page, tmp_path):
     page = app_page
-    path = tmp_path / name
-    path.write_text(content, encoding="utf-8")
-    use_local_file(page, path)
+    choose_radio(page, "pl-source", "Local file")
     data_status = markdown(page, "pl-data-status")
-    expect(data_status).to_contain_text("⚠️")
-    expect(data_status).to_contain_text(message)
-    expect_no_crash(page)
+    for name, content, message in UNUSABLE:
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8")
+        file_input = page.locator("#pl-file input[type=file]")
+        expect(file_input).to_be_attached()
+        file_input.set_input_files(str(path))
+        expect(data_status).to_contain_text(message)
+        expect(data_status).to_contain_text("⚠️")
+        expect_no_crash(page)
+        # remove the file (the x on the file); the box is empty again for the next one
+        page.locator("#pl-file button[aria-label=Clear]").dispatch_event("click")
+        expect(data_status).to_contain_text("Choose a file to upload.")
 
 
 def test_txt_file_is_refused(app_page, tmp_path):

@@ -72,8 +72,13 @@ class JobManager:
     def prepare(self, recipe: Recipe, overwrite: bool = False, status: str = "queued") -> dict:
         """Validate, pick the output name, write the run folder and record the run (queued, or
         running for a run the caller starts itself)."""
+        from playground.models import ModelManager
+        from playground.training.sft_data import build_splits
+
         name = recipe.output_name or default_output_name(recipe)
         check_output_name(name)
+        ModelManager(self.settings).resolve(recipe.base_model)  # an unknown model starts nothing
+        build_splits(recipe)  # nor do missing columns, empty data or a bad template
         taken = [r for r in self.store.runs(("queued", "running")) if r["name"] == name]
         if taken:
             raise PlaygroundError(f"A run named '{name}' is already {taken[0]['status']}: choose another output name.")

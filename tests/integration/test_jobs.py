@@ -1,0 +1,173 @@
+"""Background runs as a user lives them: a queue of one, stop, an app restart in the middle, a
+worker killed from outside, the CLI in the foreground, and two processes through accelerate."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from playground.errors import PlaygroundError
+from playground.jobs import JobManager
+from playground.settings import Settings
+from playground.training.recipes import recipe_from_dict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def home(tmp_path, tiny_dir, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PLAYGROUND_ADAPTERS", str(tmp_path / "adapters"))
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    return settings
+
+
+def recipe(tiny_dir, name, steps, method="lora", **extra):
+    return recipe_from_dict({"method": method, "base_model": str(tiny_dir), "data": "sentiment", "max_steps": steps,
+                             "learning_rate": 3e-3, "per_device_train_batch_size": 4, "max_length": 96,
+                             "output_name": name, **extra})
+
+
+def wait_for(predicate, timeout=180, what="condition"):
+    start = time.time()
+    while time.time() - start < timeout:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def has_progress(jobs, run_id):
+    return any(e["type"] == "progress" for e in jobs.events(run_id)[0])
+
+
+def test_queue_stop_restart_and_next_run(home, tiny_dir):
+    jobs = JobManager(home)
+    long = jobs.submit(recipe(tiny_dir, "long-run", 5000, method="full", learning_rate=1e-4))
+    short = jobs.submit(recipe(tiny_dir, "short-run", 4))
+    assert long["status"] == "running" and short["status"] == "queued"  # one run at a time, in order
+    wait_for(lambda: has_progress(jobs, long["id"]), what="the first step")
+
+    restarted = JobManager(home)  # a new app process: state comes from SQLite and the run folder
+    assert restarted.get("long-run")["status"] == "running"
+    assert has_progress(restarted, long["id"])
+    asked = time.time()
+    restarted.cancel("long-run")
+
+    def stopped():
+        restarted.refresh()
+        return restarted.get("long-run")["status"] == "stopped"
+
+    wait_for(stopped, timeout=60, what="the stop")
+    assert time.time() - asked < 30
+    result = json.loads((home.adapters_dir / "long-run" / "run.json").read_text())
+    assert result["status"] == "stopped" and result["method"] == "full"
+    assert (home.adapters_dir / "long-run" / "model.safetensors").exists()  # kept where it stopped
+
+    def short_done():
+        restarted.refresh()
+        return restarted.get("short-run")["status"] in ("finished", "failed")
+
+    wait_for(short_done, what="the queued run")
+    done = restarted.get("short-run")
+    assert done["status"] == "finished", done["error"]
+    assert done["started"] >= restarted.get("long-run")["finished"] - 1
+    card = (home.adapters_dir / "short-run" / "README.md").read_text()
+    assert "base_model:" in card and "lora" in card
+    record = json.loads((home.adapters_dir / "short-run" / "run.json").read_text())
+    assert {"method", "base_model", "trainable_params", "total_params", "status", "metrics"} <= set(record)
+
+
+def test_killed_worker_is_marked_failed(home, tiny_dir):
+    jobs = JobManager(home)
+    run = jobs.submit(recipe(tiny_dir, "doomed", 5000, method="full"))
+    wait_for(lambda: has_progress(jobs, run["id"]), what="the first step")
+    os.killpg(jobs.get(run["id"])["pid"], signal.SIGKILL)
+
+    def failed():
+        jobs.refresh()
+        return jobs.get(run["id"])["status"] == "failed"
+
+    wait_for(failed, timeout=30, what="the failure to be noticed")
+    assert "ended unexpectedly" in jobs.get(run["id"])["error"]
+    assert not (home.adapters_dir / "doomed").exists()  # nothing half-written in the adapters folder
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(output_name="../escape"), "not allowed"),
+    (dict(input_column="no_such_column"), "is not in"),
+    (dict(base_model="nobody/missing-model"), "offline"),
+    (dict(template="custom", custom_template="no placeholder"), "{input}"),
+])
+def test_bad_recipes_start_nothing(home, tiny_dir, change, message):
+    jobs = JobManager(home)
+    values = recipe(tiny_dir, "bad", 5).to_dict() | change
+    with pytest.raises(PlaygroundError, match=message):
+        jobs.submit(recipe_from_dict(values))
+    assert jobs.store.runs() == []
+
+
+def test_existing_output_name_needs_confirmation(home, tiny_dir):
+    (home.adapters_dir / "taken").mkdir(parents=True)
+    jobs = JobManager(home)
+    with pytest.raises(PlaygroundError, match="already exists"):
+        jobs.submit(recipe(tiny_dir, "taken", 2))
+    assert jobs.store.runs() == []
+
+
+def run_cli(home, *args):
+    env = {**os.environ, "PLAYGROUND_HOME": str(home.home), "PLAYGROUND_ADAPTERS": str(home.adapters_dir)}
+    return subprocess.run([sys.executable, "-m", "playground", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_cli_train_two_processes_through_accelerate(home, tiny_dir, tmp_path):
+    path = tmp_path / "ddp.yaml"
+    path.write_text(yaml.safe_dump({"method": "lora", "base_model": str(tiny_dir), "data": "sentiment", "max_steps": 6,
+                                    "learning_rate": 0.003, "per_device_train_batch_size": 4, "max_length": 96,
+                                    "output_name": "ddp", "num_processes": 2}))
+    out = run_cli(home, "train", str(path))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("finished:")
+    record = json.loads((home.adapters_dir / "ddp" / "run.json").read_text())
+    assert record["status"] == "finished"
+    run_dir = Path(json.loads(run_cli(home, "runs", "show", "ddp").stdout)["run_dir"])
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert sum(e["type"] == "train_begin" for e in events) == 1  # only rank 0 records
+    last_epoch = max(e["epoch"] for e in events if e["type"] == "log")
+    assert last_epoch > 1.0  # 6 steps x 4 rows x 2 processes cover more than the 38 training rows
+
+
+def test_cli_train_set_overrides_list_and_errors(home, tiny_dir, tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({"method": "lora", "base_model": str(tiny_dir), "data": "sentiment", "max_steps": 2,
+                                    "max_length": 64, "output_name": "cli-run"}))
+    out = run_cli(home, "train", str(path), "--set", "lora_r=4", "--set", "learning_rate=0.01")
+    assert out.returncode == 0, out.stderr[-2000:]
+    recipe_saved = json.loads((home.adapters_dir / "cli-run" / "run.json").read_text())["recipe"]
+    assert recipe_saved["lora_r"] == 4 and recipe_saved["learning_rate"] == 0.01
+    listing = run_cli(home, "runs", "list").stdout
+    assert "cli-run" in listing and "finished" in listing
+    for args, message in [
+        (("train", str(path)), "already exists"),
+        (("train", str(path), "--set", "lora_r=0"), "lora_r"),
+        (("train", str(path), "--set", "method=magic"), "Unknown method"),
+        (("train", str(path), "--set", "learning_rate=-1"), "learning_rate"),
+        (("train", str(path), "--set", "max_length=0"), "max_length"),
+        (("train", str(tmp_path / "missing.yaml")), "not found"),
+        (("runs", "cancel", "nope"), "No run"),
+    ]:
+        bad = run_cli(home, *args)
+        errors = [line for line in bad.stderr.splitlines() if line.startswith("error:")]
+        assert bad.returncode != 0 and len(errors) == 1 and message in errors[0], bad.stderr[-1000:]
+    generated = run_cli(home, "generate", "--model", str(tiny_dir), "--adapter", "cli-run", "--prompt", "Hi",
+                        "--max-new-tokens", "3", "--json")
+    assert generated.returncode == 0 and "token_ids" in json.loads(generated.stdout)

@@ -60,6 +60,33 @@ def guarded(status: gr.components.Component):
     return wrap
 
 
+BASE_ONLY = "none (base model)"
+
+
+def adapter_choices(ctx: AppContext) -> list[str]:
+    from playground.adapters import list_adapters
+
+    return [BASE_ONLY] + [a["name"] for a in list_adapters(ctx.models.settings.adapters_dir) if a["is_adapter"]]
+
+
+def adapter_picker(ctx: AppContext, elem_id: str, multiselect: bool = False, label: str = "Adapter") -> gr.Dropdown:
+    """Fine-tuned adapters from the adapters folder, loaded on the chosen base model (refreshed on focus)."""
+    choices = adapter_choices(ctx)
+    picker = gr.Dropdown(choices[1:] if multiselect else choices, value=[] if multiselect else BASE_ONLY,
+                         multiselect=multiselect, label=label, elem_id=elem_id,
+                         info="Adapters from the Fine-tune tab, hot-swapped on the loaded base model (no reload).")
+    picker.focus(lambda: gr.update(choices=adapter_choices(ctx)[1:] if multiselect else adapter_choices(ctx)),
+                 None, picker, api_name=False, show_progress="hidden")
+    return picker
+
+
+def with_adapter(ctx: AppContext, model: str, adapter: str | None, progress: gr.Progress):
+    """(loaded model, adapter name or None) for a lab handler."""
+    adapter = None if not adapter or adapter == BASE_ONLY else adapter
+    lm = ctx.models.get(model, progress_fn(progress), adapters=(adapter,) if adapter else ())
+    return lm, adapter
+
+
 def progress_fn(progress: gr.Progress):
     return lambda fraction, message: progress(fraction, desc=message)
 

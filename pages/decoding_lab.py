@@ -7,7 +7,7 @@ import math
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, guarded, progress_fn
+from pages.common import BASE_ONLY, AppContext, adapter_picker, guarded, with_adapter
 from playground import generation, plots
 from playground.generation import DecodingParams
 from playground.metrics import distinct_n
@@ -33,6 +33,7 @@ def build(ctx: AppContext) -> None:
                                     info="The text the model continues.")
                 chat = gr.Checkbox(True, label="Use the model's chat template", elem_id="dec-chat",
                                    info="Wraps the prompt as a user message, as instruct models were trained; untick to continue the raw text.")
+                adapter = adapter_picker(ctx, "dec-adapter")
                 mode = gr.Radio(["Greedy", "Sampling"], value="Sampling", label="Decoding", elem_id="dec-mode",
                                 info="Greedy: always the most likely token. Sampling: draw at random from the reshaped distribution.")
                 temperature = gr.Slider(0.05, 2.0, value=1.0, step=0.05, label="Temperature", elem_id="dec-temperature",
@@ -69,7 +70,16 @@ def build(ctx: AppContext) -> None:
                                    interactive=False)
             diversity = gr.Markdown("", elem_id="dec-diversity")
 
-        controls = [ctx.model_picker, prompt, chat, mode, temperature, top_k, top_p, repetition, max_new, seed]
+        with gr.Accordion("Compare the base model and adapters side by side", open=False, elem_id="dec-compare-acc"):
+            gr.Markdown("The same prompt, settings and seed through the base model and each chosen adapter "
+                        "(all on one loaded base model; adapters are switched, never merged into it).")
+            with gr.Row():
+                compare_adapters = adapter_picker(ctx, "dec-compare-adapters", multiselect=True, label="Adapters")
+                compare_btn = gr.Button("Compare", elem_id="dec-compare")
+            comparison = gr.Dataframe(headers=["model", "completion", "tokens", "tokens/s"], wrap=True,
+                                      interactive=False, elem_id="dec-comparison")
+
+        controls = [ctx.model_picker, adapter, prompt, chat, mode, temperature, top_k, top_p, repetition, max_new, seed]
 
         def params_of(mode_, temperature_, top_k_, top_p_, repetition_, max_new_, seed_) -> DecodingParams:
             return DecodingParams(
@@ -79,18 +89,18 @@ def build(ctx: AppContext) -> None:
             )
 
         @guarded(status)
-        def show_distribution(model, prompt_, chat_, *settings, progress=gr.Progress()):
+        def show_distribution(model, adapter_, prompt_, chat_, *settings, progress=gr.Progress()):
             params = params_of(*settings)
-            lm = ctx.models.get(model, progress_fn(progress))
-            dist = generation.next_token_distribution(lm, prompt_, params, chat=chat_)
+            lm, adapter_ = with_adapter(ctx, model, adapter_, progress)
+            dist = generation.next_token_distribution(lm, prompt_, params, chat=chat_, adapter=adapter_)
             return {chart: plots.next_token_figure(dist), status: ""}
 
         @guarded(status)
-        def run_generation(model, prompt_, chat_, *settings, progress=gr.Progress()):
+        def run_generation(model, adapter_, prompt_, chat_, *settings, progress=gr.Progress()):
             params = params_of(*settings)
-            lm = ctx.models.get(model, progress_fn(progress))
+            lm, adapter_ = with_adapter(ctx, model, adapter_, progress)
             yield {status: "", output: "", stats: "Generating…", heatmap: gr.update(value="")}
-            for update in generation.stream(lm, prompt_, params, chat=chat_):
+            for update in generation.stream(lm, prompt_, params, chat=chat_, adapter=adapter_):
                 yield {output: update.text, stats: f"{update.n_tokens} tokens · {update.tokens_per_s:.1f} tokens/s"}
             result = update.result
             pieces = [(lm.tokenizer.decode([t]), math.exp(lp)) for t, lp in zip(result.token_ids, result.logprobs)]
@@ -103,12 +113,12 @@ def build(ctx: AppContext) -> None:
             }
 
         @guarded(status)
-        def run_samples(model, prompt_, chat_, *settings_and_n, progress=gr.Progress()):
+        def run_samples(model, adapter_, prompt_, chat_, *settings_and_n, progress=gr.Progress()):
             *settings, n = settings_and_n
             params = params_of(*settings)
-            lm = ctx.models.get(model, progress_fn(progress))
+            lm, adapter_ = with_adapter(ctx, model, adapter_, progress)
             progress(0.3, desc=f"Sampling {int(n)} completions…")
-            results = generation.sample_n(lm, prompt_, params, int(n), chat=chat_)
+            results = generation.sample_n(lm, prompt_, params, int(n), chat=chat_, adapter=adapter_)
             texts = [r.text for r in results]
             rows = pd.DataFrame(
                 {"seed": [params.seed + i for i in range(len(texts))], "completion": texts,
@@ -120,9 +130,22 @@ def build(ctx: AppContext) -> None:
                 diversity: f"**Distinct-1** {distinct_n(texts, 1):.2f} · **Distinct-2** {distinct_n(texts, 2):.2f}{note}",
             }
 
+        @guarded(status)
+        def run_comparison(model, _adapter, prompt_, chat_, *settings_and_adapters, progress=gr.Progress()):
+            *settings, chosen = settings_and_adapters
+            params = params_of(*settings)
+            names = [a for a in (chosen or []) if a != BASE_ONLY]
+            lm = ctx.models.get(model, lambda f, m: progress(f, desc=m), adapters=tuple(names))
+            rows = []
+            for name in [None, *names]:
+                progress(len(rows) / (len(names) + 1), desc=f"Generating with {name or 'the base model'}…")
+                out = generation.generate(lm, prompt_, params, chat=chat_, adapter=name)
+                rows.append([name or BASE_ONLY, out.text, len(out.token_ids), round(out.tokens_per_s, 1)])
+            return {comparison: pd.DataFrame(rows, columns=["model", "completion", "tokens", "tokens/s"]), status: ""}
+
         chart_event = dict(fn=show_distribution, inputs=controls, outputs=[chart, status],
                            show_progress="hidden", trigger_mode="always_last")
-        for control in (mode, temperature, top_k, top_p, repetition, chat):
+        for control in (mode, temperature, top_k, top_p, repetition, chat, adapter):
             control.change(**chart_event, api_name=False)
         prompt.change(**chart_event, api_name="next_token_distribution")
         ctx.model_picker.change(**chart_event, api_name=False)
@@ -131,5 +154,7 @@ def build(ctx: AppContext) -> None:
         stop.click(None, None, None, cancels=[gen_event], api_name=False)
         sample_btn.click(run_samples, controls + [n_samples], [samples, diversity, status], api_name="sample_n",
                          concurrency_limit=4)
+        compare_btn.click(run_comparison, controls + [compare_adapters], [comparison, status],
+                          api_name="compare_adapters", concurrency_limit=2)
         shade.change(lambda on: gr.update(visible=on), [shade], [heatmap], api_name=False)
         return show_distribution, controls, chart, status

@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, guarded, progress_fn
+from pages.common import AppContext, adapter_picker, guarded, progress_fn, with_adapter
 from playground import data, icl, plots
 from playground.errors import PlaygroundError
 from playground.generation import DecodingParams
@@ -93,6 +93,7 @@ def build(ctx: AppContext) -> None:
                                         elem_id="pl-temperature")
                 max_new = gr.Slider(1, 256, value=48, step=1, label="Max new tokens", elem_id="pl-max-new",
                                     info="Room kept for the answer in the context window.")
+                adapter = adapter_picker(ctx, "pl-adapter")
 
         reference = gr.Textbox(label="Reference answer (written by a person)", interactive=False, lines=2,
                                elem_id="pl-reference")
@@ -209,12 +210,13 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         def run_all(*inputs, progress=gr.Progress()):
-            *prompt_args, mode_, temperature_ = inputs
+            *prompt_args, mode_, temperature_, adapter_ = inputs
             examples, setup, prompts, _ = build_prompts(*prompt_args)
             params = params_of(mode_, temperature_, prompt_args[-1], prompt_args[7])
-            lm = ctx.models.get(prompt_args[0], progress_fn(progress))
+            lm, adapter_ = with_adapter(ctx, prompt_args[0], adapter_, progress)
             progress(0.5, desc="Generating the three completions…")
-            results = icl.run_variants(lm, prompts, examples.references[int(prompt_args[4] or 0)], params, setup.chat)
+            results = icl.run_variants(lm, prompts, examples.references[int(prompt_args[4] or 0)], params, setup.chat,
+                                       adapter=adapter_)
             out = {status: ""}
             for (_, _, _, completion, scores), result in zip(columns, results):
                 s = result.scores
@@ -224,12 +226,13 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         def run_batch(*inputs, progress=gr.Progress()):
-            *prompt_args, mode_, temperature_, n_ = inputs
+            *prompt_args, mode_, temperature_, n_, adapter_ = inputs
             model, examples = prompt_args[0], need_examples(prompt_args[1])
             setup = setup_of(*prompt_args[2:4], *prompt_args[5:11])
             params = params_of(mode_, temperature_, prompt_args[-1], prompt_args[7])
-            lm = ctx.models.get(model, progress_fn(progress))
-            result = icl.run_batch(lm, examples, setup, params, min(int(n_), len(examples)), progress_fn(progress))
+            lm, adapter_ = with_adapter(ctx, model, adapter_, progress)
+            result = icl.run_batch(lm, examples, setup, params, min(int(n_), len(examples)), progress_fn(progress),
+                                   adapter=adapter_)
             csv_path = Path(tempfile.mkdtemp(prefix="prompt-lab-")) / "prompt_lab_batch.csv"
             csv_path.write_text(result.to_csv(), encoding="utf-8")
             return {batch_chart: plots.rouge_bar_figure(result.summary), batch_table: pd.DataFrame(result.rows),
@@ -247,8 +250,8 @@ def build(ctx: AppContext) -> None:
         for control in (instruction, example_format, query_index, k, shot_mode, seed, shot_indices, policy, chat,
                         max_new, ctx.model_picker):
             control.change(**refresh, api_name=False)
-        run.click(run_all, prompt_inputs + [mode, temperature], [c[j] for c in columns for j in (3, 4)] + [status],
+        run.click(run_all, prompt_inputs + [mode, temperature, adapter], [c[j] for c in columns for j in (3, 4)] + [status],
                   api_name="run_prompts", concurrency_limit=2)
-        batch_run.click(run_batch, prompt_inputs + [mode, temperature, n_batch],
+        batch_run.click(run_batch, prompt_inputs + [mode, temperature, n_batch, adapter],
                         [batch_chart, batch_table, batch_csv, status], api_name="run_batch", concurrency_limit=2)
         return load_builtin, builtin, data_outputs, refresh

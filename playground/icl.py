@@ -92,14 +92,15 @@ def overflow_message(prompts: Sequence[VariantPrompt], where: str = "") -> str |
 
 
 def run_variants(
-    lm: LoadedModel, prompts: Sequence[VariantPrompt], reference: str, params: DecodingParams, chat: bool
+    lm: LoadedModel, prompts: Sequence[VariantPrompt], reference: str, params: DecodingParams, chat: bool,
+    adapter: str | None = None,
 ) -> list[VariantResult]:
     message = overflow_message(prompts)
     if message:
         raise PlaygroundError(message)
     results = []
     for prompt in prompts:
-        out = generate(lm, prompt.fitted.text, params, chat=chat)
+        out = generate(lm, prompt.fitted.text, params, chat=chat, adapter=adapter)
         completion = out.text.strip()
         results.append(VariantResult(prompt.name, prompt.fitted, completion, rouge(completion, reference), out.tokens_per_s))
     return results
@@ -112,6 +113,7 @@ def run_batch(
     params: DecodingParams,
     n_examples: int,
     progress: ProgressFn = lambda f, m: None,
+    adapter: str | None = None,
 ) -> BatchResult:
     """Each variant over the first n examples (shots drawn per example with the seed)."""
     if not 1 <= n_examples <= len(examples):
@@ -128,7 +130,7 @@ def run_batch(
     for index, prompts in planned:
         for prompt in prompts:
             progress(len(result.rows) / total, f"Example {index + 1}/{n_examples}: {prompt.name}")
-            completion = generate(lm, prompt.fitted.text, params, chat=setup.chat).text.strip()
+            completion = generate(lm, prompt.fitted.text, params, chat=setup.chat, adapter=adapter).text.strip()
             reference = examples.references[index]
             result.rows.append(
                 {

@@ -1,0 +1,62 @@
+import pytest
+import yaml
+
+from playground.errors import PlaygroundError
+from playground.training.recipes import RECIPES, load_recipe, recipe_from_dict
+
+
+def test_every_method_has_a_recipe_that_round_trips_through_yaml():
+    assert set(RECIPES) == {"full", "lora", "qlora", "prompt_tuning", "selective", "ia3"}
+    for method in RECIPES:
+        recipe = recipe_from_dict({"method": method, "data": "sentiment"})
+        again = recipe_from_dict(yaml.safe_load(recipe.to_yaml()))
+        assert again == recipe and again.method == method
+
+
+def test_set_overrides_are_coerced_to_field_types(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("method: lora\ndata: sentiment\n")
+    recipe = load_recipe(path, ["lora_r=4", "learning_rate=0.01", "packing=true", "data_mix=[{data: summarization, weight: 2}]"])
+    assert (recipe.lora_r, recipe.learning_rate, recipe.packing) == (4, 0.01, True)
+    assert recipe.data_mix == [{"data": "summarization", "weight": 2}]
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"method": "magic"}, "Unknown method"),
+    ({"method": "full", "learning_rate": 0}, "learning_rate"),
+    ({"method": "full", "learning_rate": -1e-4}, "learning_rate"),
+    ({"method": "lora", "lora_r": 0}, "lora_r"),
+    ({"method": "lora", "target_modules": "everything"}, "target_modules"),
+    ({"method": "full", "max_length": 0}, "max_length"),
+    ({"method": "full", "output_name": "a/b"}, "not allowed"),
+    ({"method": "full", "output_name": ".."}, "not allowed"),
+    ({"method": "full", "output_name": "x..y"}, "not allowed"),
+    ({"method": "full", "colour": "red"}, "Unknown recipe keys"),
+    ({"method": "full", "num_train_epochs": 0, "max_steps": -1}, "num_train_epochs"),
+    ({"method": "prompt_tuning", "num_virtual_tokens": 0}, "num_virtual_tokens"),
+    ({"method": "full", "report_to": "mlflow"}, "report_to"),
+    ({"method": "full", "template": "custom", "custom_template": "nothing"}, "{input}"),
+    ({"method": "full", "data_mix": [{"data": "x", "weight": 0}]}, "weight"),
+])
+def test_bad_recipes_are_explained(values, message):
+    with pytest.raises(PlaygroundError, match=message):
+        recipe_from_dict(values)
+
+
+def test_bad_yaml_and_bad_set(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("method: [unclosed\n")
+    with pytest.raises(PlaygroundError, match="not valid YAML"):
+        load_recipe(path)
+    path.write_text("method: lora\n")
+    with pytest.raises(PlaygroundError, match="key=value"):
+        load_recipe(path, ["lora_r"])
+    with pytest.raises(PlaygroundError, match="needs a int"):
+        load_recipe(path, ["lora_r=big"])
+
+
+def test_with_method_keeps_data_and_schedule():
+    lora = recipe_from_dict({"method": "lora", "data": "sentiment", "max_steps": 7, "lora_r": 4})
+    prompt = lora.with_method("prompt_tuning")
+    assert prompt.method == "prompt_tuning" and prompt.max_steps == 7 and prompt.data == "sentiment"
+    assert "python -m playground train" in lora.cli_command()

@@ -78,6 +78,12 @@ class JobManager:
         name = recipe.output_name or default_output_name(recipe)
         check_output_name(name)
         ModelManager(self.settings).resolve(recipe.base_model)  # an unknown model starts nothing
+        if recipe.report_to != "none":
+            import importlib.util
+
+            if importlib.util.find_spec(recipe.report_to) is None:
+                raise PlaygroundError(f"report_to: {recipe.report_to} needs the '{recipe.report_to}' package: "
+                                      f"pip install {recipe.report_to}, or choose none.")
         build_splits(recipe)  # nor do missing columns, empty data or a bad template
         taken = [r for r in self.store.runs(("queued", "running")) if r["name"] == name]
         if taken:

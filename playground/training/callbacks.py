@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -45,22 +46,48 @@ class EventWriter:
             f.write(json.dumps({"type": kind, "time": time.time(), **fields}) + "\n")
 
 
+class StopRequested(Exception):
+    """Raised inside a forward or backward pass when a stop is asked mid-step (single process)."""
+
+
 class RunEvents(TrainerCallback):
+    """Records progress and stops the run when asked. A stop is seen within half a second (a
+    watcher thread polls the STOP file); with `interrupt_steps`, hooks on the decoder layers end a
+    long step right away, leaving the weights of the last completed step, instead of waiting for
+    the step to finish (a step of a real model on a CPU can take a minute)."""
+
     def __init__(self, run_dir: Path, writer: EventWriter):
         self.run_dir = Path(run_dir)
         self.writer = writer
-        self.stop_requested = False
+        self.stop_event = threading.Event()
         self._start = self._last_time = time.time()
         self._last_tokens = 0
-        signal.signal(signal.SIGTERM, self._on_sigterm)
+        signal.signal(signal.SIGTERM, lambda signum, frame: self.stop_event.set())
+        threading.Thread(target=self._watch_stop_file, daemon=True, name="stop-watcher").start()
 
-    def _on_sigterm(self, signum, frame) -> None:
-        self.stop_requested = True
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_event.is_set()
+
+    def _watch_stop_file(self) -> None:
+        while not self.stop_event.wait(0.5):
+            if (self.run_dir / STOP_FILE).exists():
+                self.stop_event.set()
 
     def _should_stop(self) -> bool:
-        if (self.run_dir / STOP_FILE).exists():
-            self.stop_requested = True
-        return self.stop_requested
+        return self.stop_event.is_set()
+
+    def interrupt_steps(self, model) -> None:
+        """Make every decoder layer check for a stop in the forward and the backward pass."""
+
+        def check(*_):
+            if self.stop_event.is_set():
+                raise StopRequested()
+
+        for module in model.modules():
+            if type(module).__name__.endswith("DecoderLayer"):
+                module.register_forward_pre_hook(check)
+                module.register_full_backward_pre_hook(check)
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._start = self._last_time = time.time()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playground.errors import PlaygroundError
-from playground.training.callbacks import EventWriter, RunEvents, is_main_process, memory_mb
+from playground.training.callbacks import EventWriter, RunEvents, StopRequested, is_main_process, memory_mb
 from playground.training.recipes import Recipe
 from playground.training.sft_data import build_splits, to_conversational
 
@@ -173,10 +173,15 @@ def train(recipe: Recipe, source: str, run_dir: Path, output_dir: Path, callback
     if trainer.eval_dataset is not None:  # the starting point, so a run shows how much it learned
         writer.write("status", message="Measuring the validation loss before training")
         before = {"eval_loss_before": trainer.evaluate()["eval_loss"]}
+    if recipe.num_processes == 1:  # with several processes, one leaving mid-step would hang the others
+        events.interrupt_steps(trainer.model)
     started = time.time()
-    result = trainer.train()
-    metrics = before | {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
-    if trainer.eval_dataset is not None:
+    try:
+        result = trainer.train()
+        metrics = before | {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
+    except StopRequested:  # stopped mid-step: the weights are those of the last completed step
+        metrics = before | {"stopped_at_step": trainer.state.global_step}
+    if trainer.eval_dataset is not None and not events.stop_requested:
         metrics.update({k: v for k, v in trainer.evaluate().items() if isinstance(v, (int, float))})
     metrics["train_seconds"] = time.time() - started
     metrics["peak_memory_mb"] = memory_mb()

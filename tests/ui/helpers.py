@@ -113,6 +113,19 @@ def plot_traces(page: Page, elem_id: str) -> list[dict]:
     return page.evaluate(_TRACES_JS, elem_id)
 
 
+def wait_for_plot(page: Page, elem_id: str, n_traces: int = 1, trace_name: str | None = None,
+                  timeout: int = 20_000) -> list[dict]:
+    """Wait until the plot is drawn with at least `n_traces` traces (and one named `trace_name`,
+    if given); return them. `plot_traces` right after an action may still see the old (or no) plot."""
+    page.wait_for_function(
+        f"([id, n, name]) => {{ const traces = ({_TRACES_JS})(id);"
+        " return traces.length >= n && (name === null || traces.some(t => t.name === name)); }",
+        arg=[elem_id, n_traces, trace_name],
+        timeout=timeout,
+    )
+    return plot_traces(page, elem_id)
+
+
 def remember_plot(page: Page, elem_id: str) -> list[dict]:
     """Note the plot's traces in the page (for `wait_for_plot_change`) and return them."""
     return page.evaluate(

@@ -22,13 +22,14 @@ from tests.ui.helpers import (
     open_tab,
     plot_title,
     plot_traces,
+    record_textbox_values,
+    recorded_textbox_values,
     remember_plot,
     textbox,
     type_in_dropdown,
     type_in_slider,
+    wait_for_plot,
     wait_for_plot_change,
-    record_textbox_values,
-    recorded_textbox_values,
 )
 
 KEPT = re.compile(r"the sampler can pick ([\d,]+) of 2,048 tokens")
@@ -61,7 +62,7 @@ def test_chart_renders_on_tab_open(app_page):
     page = app_page
     open_decoding_lab(page)
     assert 1 <= kept(page) <= 50  # top-k 50 and top-p 0.9 by default
-    traces = plot_traces(page, "dec-chart")
+    traces = wait_for_plot(page, "dec-chart", n_traces=2)
     assert [t["name"] for t in traces] == ["model (raw logits)", "after your settings"]
     raw, final = traces
     assert len(raw["x"]) == len(final["x"]) == 20  # the 20 most likely tokens
@@ -70,13 +71,12 @@ def test_chart_renders_on_tab_open(app_page):
     expect(markdown(page, "dec-status")).to_have_text("")
 
 
-def test_sliders_redraw_the_chart(app_page):
+def test_sliders_and_greedy_redraw_the_chart(app_page):
     page = app_page
     open_decoding_lab(page)
     raw_before = plot_traces(page, "dec-chart")[0]
 
     # top-p off: only top-k 50 is left
-    remember_plot(page, "dec-chart")
     drag_slider(page, "dec-top-p", 1)
     expect_kept(page, 50)
 
@@ -102,18 +102,15 @@ def test_sliders_redraw_the_chart(app_page):
     raw_after, final_after = wait_for_plot_change(page, "dec-chart")
     assert raw_after["x"] == raw_before["x"]  # the model's own distribution never moves
     assert final_after["x"] != final["x"]
-    expect(markdown(page, "dec-status")).to_have_text("")
 
-
-def test_greedy_keeps_one_token(app_page):
-    page = app_page
-    open_decoding_lab(page)
+    # greedy: one token left, the most likely one, at 100%
     choose_radio(page, "dec-mode", "Greedy")
     expect_kept(page, 1)
-    raw, final = plot_traces(page, "dec-chart")
-    assert final["x"][0] == 1.0 and all(p == 0 for p in final["x"][1:])  # the most likely token
+    greedy = plot_traces(page, "dec-chart")[1]
+    assert greedy["x"][0] == 1.0 and all(p == 0 for p in greedy["x"][1:])
     choose_radio(page, "dec-mode", "Sampling")
     expect(page.locator("#dec-chart .gtitle")).not_to_contain_text("pick 1 of")
+    expect(markdown(page, "dec-status")).to_have_text("")
 
 
 def test_generate_streams_text_and_tokens_per_second(app_page):
@@ -128,7 +125,8 @@ def test_generate_streams_text_and_tokens_per_second(app_page):
     assert text.strip()
     seen = [v for v in recorded_textbox_values(page) if v]
     # the text grew in steps on the page before it was complete
-    assert len(seen) >= 3, seen
+    assert len(seen) >= 2, seen
+    assert len(seen[0]) < len(text), seen
     assert int(FINAL_STATS.match(stats.inner_text()).group(1)) <= 32
     expect(markdown(page, "dec-status")).to_have_text("")
     expect_no_crash(page)
@@ -192,18 +190,6 @@ def test_sample_n_shows_rows_and_distinct_n(app_page):
 
 
 # ---- mistakes get plain messages ----
-def test_empty_prompt_shows_a_message(app_page):
-    page = app_page
-    open_decoding_lab(page)
-    fill_textbox(page, "dec-prompt", "")
-    status = markdown(page, "dec-status")
-    expect(status).to_contain_text("⚠️ The prompt is empty. Type some text for the model to continue.")
-    page.locator("#dec-generate").click()
-    expect(status).to_contain_text("⚠️ The prompt is empty")
-    expect(textbox(page, "dec-output")).to_have_value("")
-    expect_no_crash(page)
-
-
 def test_max_new_tokens_beyond_the_window_shows_a_message(app_page):
     page = app_page
     open_decoding_lab(page)
@@ -217,13 +203,24 @@ def test_max_new_tokens_beyond_the_window_shows_a_message(app_page):
     expect_no_crash(page)
 
 
-def test_prompt_longer_than_the_window_shows_a_message(app_page):
+def test_empty_or_too_long_prompt_shows_a_message(app_page):
     page = app_page
     open_decoding_lab(page)
-    fill_textbox(page, "dec-prompt", " ".join(["word"] * 600))
     status = markdown(page, "dec-status")
+    fill_textbox(page, "dec-prompt", "")
+    expect(status).to_contain_text("⚠️ The prompt is empty. Type some text for the model to continue.")
+    page.locator("#dec-generate").click()
+    expect(status).to_contain_text("⚠️ The prompt is empty")
+    expect(textbox(page, "dec-output")).to_have_value("")
+    expect_no_crash(page)
+    # ~600 words: more tokens than the whole context window
+    fill_textbox(page, "dec-prompt", " ".join(["word"] * 600))
     expect(status).to_contain_text("more than the model's context window of 512")
     expect(status).to_contain_text("Shorten the prompt or lower max new tokens")
+    page.locator("#dec-generate").click()
+    expect(status).to_contain_text("64 new ones were asked for")  # Generate checks prompt + max new tokens
+    expect(status).to_contain_text("more than the model's context window of 512")
+    expect(textbox(page, "dec-output")).to_have_value("")
     expect_no_crash(page)
 
 

@@ -23,15 +23,15 @@ from tests.ui.helpers import (
     markdown,
     open_accordion,
     plot_title,
-    plot_traces,
     textbox,
+    wait_for_plot,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SUMMARIES = [json.loads(line) for line in (ROOT / "assets/examples/summarization.jsonl").read_text().splitlines() if line.strip()]
+SUMMARIES = [json.loads(line) for line in (ROOT / "assets/examples/summarization.jsonl").read_text().splitlines()
+             if line.strip()]
 DROP = "Drop shots until it fits"
 CUT = "Cut tokens from the start of the prompt"
-ASK = "Ask me (run nothing that overflows)"
 
 
 def first_line(text: str) -> str:
@@ -71,7 +71,7 @@ def test_builtin_set_loads_on_page_load(app_page):
     expect(markdown(page, "pl-badge-0")).to_contain_text("% of the context window")
 
 
-def test_too_long_prompt_asks_and_run_does_nothing(app_page):
+def test_too_long_prompt_asks_then_drop_shots_fits_and_runs(app_page):
     page = app_page
     drag_slider(page, "pl-max-new", 8)
     # k=3 summarization shots overflow the tiny model's 512-token window
@@ -83,6 +83,8 @@ def test_too_long_prompt_asks_and_run_does_nothing(app_page):
     status = markdown(page, "pl-status")
     expect(status).to_contain_text("Too long for the context window")
     expect(status).to_contain_text("Choose 'Drop shots' or 'Cut the start'")
+
+    # Run all three while it overflows: a warning, nothing runs
     page.locator("#pl-run").click()
     expect(status).to_contain_text("⚠️ Too long for the context window")
     for i in range(3):
@@ -90,19 +92,16 @@ def test_too_long_prompt_asks_and_run_does_nothing(app_page):
         expect(markdown(page, f"pl-scores-{i}")).to_have_text("")
     expect_no_crash(page)
 
-
-def test_drop_shots_fits_then_run_all_three_scores(app_page):
-    page = app_page
-    drag_slider(page, "pl-max-new", 8)
-    expect(markdown(page, "pl-badge-2")).to_contain_text("too long")
+    # the person chooses to drop shots: the few-shot prompt fits, the warning goes
     choose_radio(page, "pl-policy", DROP)
-    badge = markdown(page, "pl-badge-2")
     expect(badge).to_contain_text("✅")
     expect(badge).to_contain_text("dropped")
     expect(badge).to_contain_text("to fit")
     n_tokens = int(badge.inner_text().split("✅", 1)[1].split("/", 1)[0].strip().replace(",", ""))
     assert n_tokens <= 504
-    expect(markdown(page, "pl-status")).to_have_text("")
+    expect(status).to_have_text("")
+
+    # Run all three: three completions, each scored
     page.locator("#pl-run").click()
     for i in range(3):
         scores = markdown(page, f"pl-scores-{i}")
@@ -110,16 +109,11 @@ def test_drop_shots_fits_then_run_all_three_scores(app_page):
         expect(scores).to_contain_text("ROUGE-2")
         expect(scores).to_contain_text("ROUGE-L")
         expect(textbox(page, f"pl-completion-{i}")).not_to_have_value("")
-    expect(markdown(page, "pl-status")).to_have_text("")
+    expect(status).to_have_text("")
     expect_no_crash(page)
 
-
-def test_cut_the_start_fits(app_page):
-    page = app_page
-    drag_slider(page, "pl-max-new", 8)
-    expect(markdown(page, "pl-badge-2")).to_contain_text("too long")
+    # the other choice: cut the start of the prompt to exactly the budget
     choose_radio(page, "pl-policy", CUT)
-    badge = markdown(page, "pl-badge-2")
     expect(badge).to_contain_text("cut the start of the prompt to fit")
     expect(badge).to_contain_text("504 / 512 tokens")
     assert not textbox(page, "pl-prompt-2").input_value().startswith("Summarize each conversation")
@@ -243,8 +237,8 @@ def test_unusable_csv_files_show_a_message(app_page, tmp_path):
         expect(data_status).to_contain_text(message)
         expect(data_status).to_contain_text("⚠️")
         expect_no_crash(page)
-        # remove the file (the x on the file); the box is empty again for the next one
-        page.locator("#pl-file button[aria-label=Clear]").dispatch_event("click")
+        # remove the file (the x above it); the box is empty again for the next one
+        page.locator("#pl-file button[aria-label=Clear]").click()
         expect(data_status).to_contain_text("Choose a file to upload.")
 
 
@@ -266,7 +260,7 @@ def test_txt_file_message_in_data_status(app_page, tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("just some notes\n", encoding="utf-8")
     use_local_file(page, path)
-    expect(markdown(page, "pl-data-status")).to_contain_text("not a supported file type", timeout=5_000)
+    expect(markdown(page, "pl-data-status")).to_contain_text("not a supported file type", timeout=3_000)
 
 
 # ---- batch ----
@@ -283,7 +277,7 @@ def test_batch_shows_chart_table_and_csv(app_page):
     chart = page.locator("#pl-batch-chart .js-plotly-plot")
     expect(chart).to_be_visible()
     assert "Mean ROUGE per prompt" in plot_title(page, "pl-batch-chart")
-    traces = plot_traces(page, "pl-batch-chart")
+    traces = wait_for_plot(page, "pl-batch-chart", n_traces=3)
     assert [t["name"] for t in traces] == ["rouge1", "rouge2", "rougeL"]
     assert traces[0]["x"] == ["Zero-shot", "One-shot", "Few-shot (k=3)"]
     # the table: 3 examples x 3 prompts (+ the header row)
@@ -296,9 +290,8 @@ def test_batch_shows_chart_table_and_csv(app_page):
     expect(link).to_have_attribute("download", "prompt_lab_batch.csv")
     with page.expect_download() as info:
         link.click()
-    download = info.value
-    saved = Path(download.path())
-    rows = list(csv.DictReader(saved.open(encoding="utf-8", newline="")))
+    with Path(info.value.path()).open(encoding="utf-8", newline="") as saved:
+        rows = list(csv.DictReader(saved))
     assert len(rows) == 9
     assert {r["variant"] for r in rows} == {"Zero-shot", "One-shot", "Few-shot (k=3)"}
     assert {r["example"] for r in rows} == {"0", "1", "2"}

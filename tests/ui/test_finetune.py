@@ -1,0 +1,124 @@
+"""The Fine-tune tab as a person uses it: check the cost, launch, watch the curves, stop, reuse
+the adapter in the labs, and come back after the app restarted."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.ui.conftest import start_app, stop_app
+from tests.ui.helpers import choose_option, fill_textbox, markdown, open_accordion, open_tab, plot_traces
+
+RUN_TIMEOUT = 180_000
+
+
+def set_number(page: Page, elem_id: str, value) -> None:
+    box = page.locator(f"#{elem_id} input").first
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def fill_run(page: Page, name: str, steps: int, lr: float = 0.003, method: str = "LoRA") -> None:
+    open_tab(page, "Fine-tune")
+    page.locator("#ft-method").get_by_label(method, exact=True).check()
+    set_number(page, "ft-max-steps", steps)
+    set_number(page, "ft-lr", lr)
+    fill_textbox(page, "ft-output-name", name)
+
+
+def launch(page: Page) -> None:
+    page.locator("#ft-launch").click()
+    expect(markdown(page, "ft-status")).to_contain_text(re.compile("started|queued"), timeout=60_000)
+
+
+def test_check_launch_watch_and_reuse(app_page: Page):
+    page = app_page
+    fill_run(page, "ui-lora", 30)
+    page.locator("#ft-check").click()
+    expect(markdown(page, "ft-params")).to_contain_text("trainable parameters", timeout=60_000)
+    expect(markdown(page, "ft-params")).to_contain_text("Estimated peak memory for LoRA")
+    assert len(plot_traces(page, "ft-memory")) == 4  # weights, gradients, optimizer, activations
+    open_accordion(page, "ft-command-acc")
+    expect(page.locator("#ft-yaml")).to_contain_text("method: lora")
+    expect(page.locator("#ft-command")).to_contain_text("python -m playground train")
+
+    launch(page)
+    expect(page.locator("#ft-progress")).to_contain_text("finished", timeout=RUN_TIMEOUT)
+    names = [t.get("name") for t in plot_traces(page, "ft-chart")]
+    assert "training loss" in names and "validation loss" in names
+    expect(page.locator("#ft-runs")).to_contain_text("ui-lora")
+    expect(page.locator("#ft-adapters")).to_contain_text("ui-lora", timeout=10_000)
+
+    # reuse: the adapter on the base model in the Decoding Lab, then side by side with the base
+    open_tab(page, "Decoding Lab")
+    choose_option(page, "dec-adapter", "ui-lora")
+    page.locator("#dec-generate").click()
+    expect(markdown(page, "dec-stats")).to_contain_text("tokens/s", timeout=30_000)
+    open_accordion(page, "dec-compare-acc")
+    box = page.locator("#dec-compare-adapters input[role=combobox]")
+    box.click()
+    page.locator("#dec-compare-adapters [role=option]").filter(has_text="ui-lora").first.click()
+    page.keyboard.press("Escape")
+    page.locator("#dec-compare").click()
+    table = page.locator("#dec-comparison")
+    expect(table).to_contain_text("none (base model)", timeout=60_000)
+    expect(table).to_contain_text("ui-lora")
+
+
+def test_stop_a_running_run(app_page: Page):
+    page = app_page
+    fill_run(page, "ui-stop", 5000, lr=0.0001, method="Full fine-tuning")
+    launch(page)
+    expect(page.locator("#ft-progress")).to_contain_text("step", timeout=RUN_TIMEOUT)
+    page.locator("#ft-stop").click()
+    expect(markdown(page, "ft-status")).to_contain_text("Stopping")
+    expect(page.locator("#ft-progress")).to_contain_text("stopped", timeout=60_000)
+    expect(page.locator("#ft-adapters")).to_contain_text("ui-stop", timeout=10_000)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"ft-lr": 0}, "learning_rate must be above 0"),
+    ({"ft-output-name": "../escape"}, "is not allowed"),
+    ({"ft-data": "no/such-file.jsonl"}, "File not found"),
+])
+def test_bad_input_starts_nothing(app_page: Page, change, message):
+    page = app_page
+    fill_run(page, "ui-bad", 5)
+    for elem_id, value in change.items():
+        if elem_id in ("ft-output-name", "ft-data"):
+            fill_textbox(page, elem_id, str(value))
+        else:
+            set_number(page, elem_id, value)
+    page.locator("#ft-launch").click()
+    expect(markdown(page, "ft-status")).to_contain_text(message, timeout=30_000)
+    expect(markdown(page, "ft-status")).to_contain_text("⚠️")
+    expect(page.locator("#ft-runs")).not_to_contain_text("ui-bad")
+
+
+def test_page_reattaches_after_an_app_restart(page: Page):
+    """Launch in one app process, stop that process, start another: the run went on and the new
+    page shows it, its progress and its curves."""
+    log_dir = Path(tempfile.mkdtemp(prefix="playground-ui-restart-"))
+    first = start_app(log_dir)
+    try:
+        page.goto(first.url)
+        fill_run(page, "ui-survivor", 5000, lr=0.0001, method="Full fine-tuning")
+        launch(page)
+        expect(page.locator("#ft-progress")).to_contain_text("step", timeout=RUN_TIMEOUT)
+    finally:
+        stop_app(first)
+    second = start_app(log_dir)
+    try:
+        page.goto(second.url)
+        open_tab(page, "Fine-tune")
+        choose_option(page, "ft-run-picker", "ui-survivor (running)")
+        expect(page.locator("#ft-progress")).to_contain_text(re.compile(r"running · step \d+"), timeout=30_000)
+        assert any(t.get("name") == "training loss" for t in plot_traces(page, "ft-chart"))
+        page.locator("#ft-stop").click()
+        expect(page.locator("#ft-progress")).to_contain_text("stopped", timeout=60_000)
+    finally:
+        stop_app(second)

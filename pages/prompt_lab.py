@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, adapter_picker, guarded, progress_fn, with_adapter
+from pages.common import AppContext, adapter_picker, error_text, guarded, progress_fn, with_adapter
 from playground import data, icl, plots
 from playground.errors import PlaygroundError
 from playground.generation import DecodingParams
@@ -45,13 +45,16 @@ def build(ctx: AppContext) -> None:
         gr.Markdown(EXPLAINER)
         examples_state = gr.State(None)
         frame_state = gr.State(None)
+        source_name = gr.State("")  # e.g. "'reviews.csv'", for messages after a column change
 
         with gr.Accordion("1 · Task and examples", open=True):
             source = gr.Radio(SOURCES, value="Built-in", label="Where the examples come from", elem_id="pl-source")
             builtin = gr.Dropdown(list(TASK_BY_TITLE), value=next(iter(TASK_BY_TITLE)), label="Built-in task",
                                   elem_id="pl-builtin", info="Example sets written for this playground.")
+            # No file_types filter: the browser would refuse other files with only a passing pop-up;
+            # the library's check gives a lasting message that says which types work.
             upload = gr.File(label="Local file (.jsonl, .json, .csv, .parquet; up to 200 MB)", visible=False,
-                             file_types=list(data.SUPPORTED_SUFFIXES), elem_id="pl-file")
+                             elem_id="pl-file")
             with gr.Row(visible=False) as hub_row:
                 hub_id = gr.Textbox(label="Hub dataset id", placeholder="knkarthick/dialogsum", elem_id="pl-hub-id")
                 hub_split = gr.Textbox("train", label="Split", elem_id="pl-hub-split")
@@ -145,7 +148,7 @@ def build(ctx: AppContext) -> None:
             guess_in, guess_ref = data.guess_columns(cols)
             in_value, ref_value = in_guess or guess_in or cols[0], ref_guess or guess_ref or cols[-1]
             out = {
-                frame_state: frame, preview: frame.head(5),
+                frame_state: frame, source_name: name, preview: frame.head(5),
                 input_col: gr.update(choices=cols, value=in_value), ref_col: gr.update(choices=cols, value=ref_value),
             }
             if template:
@@ -157,7 +160,8 @@ def build(ctx: AppContext) -> None:
                 out[examples_state], out[data_status] = None, f"⚠️ {err} Choose the columns above."
             return out
 
-        data_outputs = [frame_state, preview, input_col, ref_col, instruction, example_format, examples_state, data_status]
+        data_outputs = [frame_state, source_name, preview, input_col, ref_col, instruction, example_format,
+                        examples_state, data_status]
 
         @guarded(data_status)
         def load_builtin(title):
@@ -165,12 +169,18 @@ def build(ctx: AppContext) -> None:
             return loaded(data.builtin_frame(task.name), f"the built-in {task.name} set",
                           task.input_column, task.output_column, task.template)
 
-        @guarded(data_status)
         def load_file(file):
+            """A new file replaces the examples in use; one that can't be used leaves none (so
+            nothing runs on the previous file by mistake) and says why."""
+            nothing = {frame_state: None, examples_state: None, preview: None,
+                       input_col: gr.update(choices=[], value=None), ref_col: gr.update(choices=[], value=None)}
             if not file:
-                return {data_status: "Choose a file to upload."}
+                return {**nothing, data_status: "Choose a file to upload."}
             path = Path(file if isinstance(file, str) else file.name)
-            return loaded(data.read_table(path), f"'{path.name}'")
+            try:
+                return loaded(data.read_table(path), f"'{path.name}'")
+            except Exception as err:  # noqa: BLE001
+                return {**nothing, data_status: error_text(err)}
 
         @guarded(data_status)
         def load_hub(dataset_id, split, progress=gr.Progress(track_tqdm=True)):
@@ -178,10 +188,10 @@ def build(ctx: AppContext) -> None:
             return loaded(data.read_hub(dataset_id, split or "train"), f"'{dataset_id}'")
 
         @guarded(data_status)
-        def apply_mapping(frame, in_col, r_col):
+        def apply_mapping(frame, in_col, r_col, name):
             if frame is None:
                 return {data_status: "Load a set of examples first."}
-            examples = data.to_examples(frame, in_col, r_col, "the loaded data")
+            examples = data.to_examples(frame, in_col, r_col, name or "the loaded data")
             return {examples_state: examples, data_status: f"✅ {examples.notice()}"}
 
         def show_source(kind):
@@ -245,7 +255,7 @@ def build(ctx: AppContext) -> None:
         upload.change(load_file, [upload], data_outputs, api_name="load_file").then(**refresh, api_name=False)
         hub_load.click(load_hub, [hub_id, hub_split], data_outputs, api_name="load_hub_dataset").then(**refresh, api_name=False)
         for dropdown in (input_col, ref_col):
-            dropdown.input(apply_mapping, [frame_state, input_col, ref_col], [examples_state, data_status],
+            dropdown.input(apply_mapping, [frame_state, input_col, ref_col, source_name], [examples_state, data_status],
                            api_name=False).then(**refresh, api_name=False)
         for control in (instruction, example_format, query_index, k, shot_mode, seed, shot_indices, policy, chat,
                         max_new, ctx.model_picker):

@@ -119,7 +119,7 @@ def encode(lm_or_tokenizer, prompt: str, chat: bool = False) -> list[int]:
 def check_fits(n_prompt_tokens: int, max_new_tokens: int, context_window: int) -> None:
     if n_prompt_tokens + max_new_tokens > context_window:
         raise PlaygroundError(
-            f"The prompt has {n_prompt_tokens:,} tokens and {max_new_tokens:,} new ones were asked for: "
+            f"The prompt has {n_prompt_tokens:,} tokens and {max_new_tokens:,} more were asked for: "
             f"{n_prompt_tokens + max_new_tokens:,} is more than the model's context window of {context_window:,}. "
             "Shorten the prompt or lower max new tokens."
         )

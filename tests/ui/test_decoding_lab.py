@@ -197,7 +197,7 @@ def test_max_new_tokens_beyond_the_window_shows_a_message(app_page):
     page.locator("#dec-generate").click()
     status = markdown(page, "dec-status")
     expect(status).to_contain_text("⚠️ The prompt has")
-    expect(status).to_contain_text("512 new ones were asked for")
+    expect(status).to_contain_text("512 more were asked for")
     expect(status).to_contain_text("the model's context window of 512")
     expect(textbox(page, "dec-output")).to_have_value("")
     expect_no_crash(page)
@@ -218,7 +218,7 @@ def test_empty_or_too_long_prompt_shows_a_message(app_page):
     expect(status).to_contain_text("more than the model's context window of 512")
     expect(status).to_contain_text("Shorten the prompt or lower max new tokens")
     page.locator("#dec-generate").click()
-    expect(status).to_contain_text("64 new ones were asked for")  # Generate checks prompt + max new tokens
+    expect(status).to_contain_text("64 more were asked for")  # Generate checks prompt + max new tokens
     expect(status).to_contain_text("more than the model's context window of 512")
     expect(textbox(page, "dec-output")).to_have_value("")
     expect_no_crash(page)

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.ui.conftest import start_app, stop_app
-from tests.ui.helpers import choose_option, fill_textbox, markdown, open_accordion, open_tab, plot_traces
+from tests.ui.helpers import choose_option, fill_textbox, markdown, open_accordion, open_tab, wait_for_plot
 
 RUN_TIMEOUT = 180_000
 
@@ -41,14 +41,14 @@ def test_check_launch_watch_and_reuse(app_page: Page):
     page.locator("#ft-check").click()
     expect(markdown(page, "ft-params")).to_contain_text("trainable parameters", timeout=60_000)
     expect(markdown(page, "ft-params")).to_contain_text("Estimated peak memory for LoRA")
-    assert len(plot_traces(page, "ft-memory")) == 4  # weights, gradients, optimizer, activations
+    assert len(wait_for_plot(page, "ft-memory", n_traces=4)) == 4  # weights, gradients, optimizer, activations
     open_accordion(page, "ft-command-acc")
     expect(page.locator("#ft-yaml")).to_contain_text("method: lora")
     expect(page.locator("#ft-command")).to_contain_text("python -m playground train")
 
     launch(page)
     expect(page.locator("#ft-progress")).to_contain_text("finished", timeout=RUN_TIMEOUT)
-    names = [t.get("name") for t in plot_traces(page, "ft-chart")]
+    names = [t.get("name") for t in wait_for_plot(page, "ft-chart", trace_name="validation loss")]
     assert "training loss" in names and "validation loss" in names
     expect(page.locator("#ft-runs")).to_contain_text("ui-lora")
     expect(page.locator("#ft-adapters")).to_contain_text("ui-lora", timeout=10_000)
@@ -117,7 +117,7 @@ def test_page_reattaches_after_an_app_restart(page: Page):
         open_tab(page, "Fine-tune")
         choose_option(page, "ft-run-picker", "ui-survivor (running)")
         expect(page.locator("#ft-progress")).to_contain_text(re.compile(r"running · step \d+"), timeout=30_000)
-        assert any(t.get("name") == "training loss" for t in plot_traces(page, "ft-chart"))
+        wait_for_plot(page, "ft-chart", trace_name="training loss")
         page.locator("#ft-stop").click()
         expect(page.locator("#ft-progress")).to_contain_text("stopped", timeout=60_000)
     finally:

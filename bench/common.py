@@ -34,10 +34,10 @@ def dialogsum_texts() -> list[str]:
     return texts
 
 
-def smollm2_135m_random(out_dir: Path, seed: int = 0) -> Path:
+def smollm2_135m_random(out_dir: Path, seed: int = 0, full_vocab: bool = True) -> Path:
     """Write the model and a ~10k-vocab tokenizer to out_dir (reused if already there).
-    Embedding rows past the tokenizer's vocabulary are zeroed, so the random model only emits
-    tokens that decode to text, while every matmul keeps SmolLM2's full 49,152-row shape."""
+    full_vocab: keep SmolLM2's 49,152-row embedding (rows past the tokenizer's vocabulary zeroed,
+    so the random model only emits tokens that decode to text); else size it to the tokenizer."""
     if (out_dir / "model.safetensors").exists():
         return out_dir
     import torch
@@ -47,7 +47,8 @@ def smollm2_135m_random(out_dir: Path, seed: int = 0) -> Path:
 
     tokenizer = build_tokenizer(vocab_size=10_000, texts=dialogsum_texts() or None)
     tokenizer.model_max_length = 8192
-    config = LlamaConfig(**SMOLLM2_135M, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+    shape = SMOLLM2_135M if full_vocab else {**SMOLLM2_135M, "vocab_size": len(tokenizer)}
+    config = LlamaConfig(**shape, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)

@@ -105,13 +105,17 @@ def test_stream_gives_the_same_result_as_generate(lm):
     assert texts == sorted(texts, key=len) and all(final.text.startswith(t) for t in texts)
 
 
-def test_closing_the_stream_stops_the_model(lm):
+def test_a_stop_ends_the_stream_within_a_token(lm):
     params = DecodingParams(max_new_tokens=400, do_sample=True, seed=0)
     stop = threading.Event()
-    iterator = generation.stream(lm, PROMPT, params, stop_event=stop)
-    next(iterator)
-    iterator.close()
-    assert stop.is_set()
+    updates = []
+    for update in generation.stream(lm, PROMPT, params, stop_event=stop):
+        updates.append(update)
+        if len(updates) == 3:
+            stop.set()
+    final = updates[-1].result
+    assert final.finish_reason == "stopped" and len(final.token_ids) <= 5
+    assert len(final.logprobs) == len(final.token_ids)
 
 
 def test_sample_n_row_zero_matches_generate_and_rows_differ(lm):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -27,6 +28,13 @@ prompt-tuning runs in the background and reuse the adapters. Everything here als
 `python -m playground --help`.
 """
 CSS_PATH = PROJECT_ROOT / "assets" / "style.css"
+
+
+def plotly_js() -> Path:
+    """plotly.js as shipped inside the plotly package (served locally: no CDN, works offline)."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
 def make_context(settings: Settings) -> AppContext:
@@ -59,11 +67,14 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     demo = build_app(settings)
+    script = plotly_js()
     demo.queue(default_concurrency_limit=4).launch(
         server_name=settings.host,
         server_port=settings.port,
         theme=gr.themes.Soft(),
         css=CSS_PATH.read_text(encoding="utf-8") if CSS_PATH.exists() else None,
+        head=f'<script src="/gradio_api/file={script}"></script>',
+        allowed_paths=[str(script)],
         ssr_mode=False,
     )
 

@@ -22,10 +22,25 @@ longer be picked. It redraws as you move a slider, without running the model aga
 """
 
 DEFAULT_PROMPT = "The best way to learn a new language is"
+CHART_DIV = "dec-chart-plot"
+# Draws the latest figure; the tab's content mounts only when first opened, so wait for the div.
+DRAW_CHART_JS = f"""(figure) => {{
+    if (!figure) return;
+    const f = JSON.parse(figure);
+    const draw = (tries) => {{
+        const div = document.getElementById("{CHART_DIV}");
+        if (div && window.Plotly) {{
+            window.Plotly.react(div, f.data, f.layout, {{displayModeBar: false, responsive: true}});
+        }} else if (tries > 0) {{
+            setTimeout(() => draw(tries - 1), 50);
+        }}
+    }};
+    draw(100);
+}}"""
 
 
 def build(ctx: AppContext) -> None:
-    with gr.Tab("Decoding Lab", id="decoding", elem_id="tab-decoding"):
+    with gr.Tab("Decoding Lab", id="decoding", elem_id="tab-decoding") as tab:
         gr.Markdown(EXPLAINER)
         with gr.Row():
             with gr.Column(scale=2):
@@ -49,7 +64,11 @@ def build(ctx: AppContext) -> None:
                 seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="dec-seed",
                                  info="Same seed + same settings = same sample.")
             with gr.Column(scale=3):
-                chart = gr.Plot(label="Next-token distribution", elem_id="dec-chart")
+                # Redrawn in place with Plotly.react (gr.Plot rebuilds the whole chart on every update,
+                # ~120 ms in the browser); the figure travels as JSON through a hidden textbox.
+                gr.HTML(f'<div id="{CHART_DIV}" style="height:520px"></div>', elem_id="dec-chart")
+                chart = gr.Textbox(visible=True, elem_classes=["hidden-data"], elem_id="dec-chart-json",
+                                   show_label=False, container=False)
         status = gr.Markdown("", elem_id="dec-status")
         with gr.Row():
             run = gr.Button("Generate", variant="primary", elem_id="dec-generate")
@@ -93,7 +112,7 @@ def build(ctx: AppContext) -> None:
             params = params_of(*settings)
             lm, adapter_ = with_adapter(ctx, model, adapter_, progress)
             dist = generation.next_token_distribution(lm, prompt_, params, chat=chat_, adapter=adapter_)
-            return {chart: plots.next_token_figure(dist), status: ""}
+            return {chart: plots.next_token_figure(dist).to_json(), status: ""}
 
         @guarded(status)
         def run_generation(model, adapter_, prompt_, chat_, *settings, progress=gr.Progress()):
@@ -148,6 +167,8 @@ def build(ctx: AppContext) -> None:
         for control in (mode, temperature, top_k, top_p, repetition, chat, adapter):
             control.change(**chart_event, api_name=False)
         prompt.change(**chart_event, api_name="next_token_distribution")
+        chart.change(None, [chart], None, js=DRAW_CHART_JS)
+        tab.select(None, [chart], None, js=DRAW_CHART_JS)
         ctx.model_picker.change(**chart_event, api_name=False)
         gen_event = run.click(run_generation, controls, [output, stats, heatmap, status],
                               api_name="generate", concurrency_limit=4)

@@ -163,3 +163,17 @@ def test_prompt_tokens_keep_last_fits_the_budget(lm):
     text = " ".join(["word"] * 300)
     trimmed = counter.keep_last(text, 50)
     assert counter.count(trimmed) <= 50 and text.endswith(trimmed.strip())
+
+
+def test_stream_resumed_on_other_threads_matches_generate(lm):
+    """A web server may call next() on a stream from different worker threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    params = DecodingParams(max_new_tokens=12, do_sample=True, seed=4)
+    iterator = generation.stream(lm, PROMPT, params)
+    updates = []
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        while (update := pool.submit(next, iterator, None).result()) is not None:
+            updates.append(update)
+    assert updates[-1].result.token_ids == generation.generate(lm, PROMPT, params).token_ids
+    assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()

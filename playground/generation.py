@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Iterator
 
 from playground.errors import PlaygroundError
@@ -92,7 +92,6 @@ class NextTokenDistribution:
     kept: int  # how many tokens of the vocabulary the sampler can still pick
     vocab_size: int
     prompt_tokens: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 # ---- prompts to token ids ----
@@ -179,7 +178,6 @@ def _presorted_top_p(top_p: float, ascending_order):
     """transformers' TopPLogitsWarper with its sort replaced by a known order. Valid when the
     scores are in the raw logits' order, i.e. after temperature and top-k (both keep the order)
     but not after a repetition penalty. Sorting 49k logits costs ~5 ms; a gather ~0.1 ms."""
-    import torch
     from transformers import LogitsProcessor
 
     class PresortedTopP(LogitsProcessor):

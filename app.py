@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from pages import decoding_lab, finetune, prompt_lab  # noqa: E402
-from pages.common import AppContext, model_picker  # noqa: E402
-from playground.jobs import JobManager  # noqa: E402
-from playground.models import ModelManager  # noqa: E402
-from playground.settings import PROJECT_ROOT, Settings  # noqa: E402
-from playground.tiny_model import TINY_MODEL_NAME  # noqa: E402
+from pages import decoding_lab, finetune, prompt_lab
+from pages.common import AppContext, model_picker
+from playground.errors import PlaygroundError
+from playground.jobs import JobManager
+from playground.models import ModelManager
+from playground.settings import PROJECT_ROOT, Settings
+from playground.tiny_model import TINY_MODEL_NAME
 
 INTRO = """
 # 🧪 LLM Fine-Tuning Playground
@@ -66,7 +68,11 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    demo = build_app(settings)
+    try:
+        demo = build_app(settings)
+    except PlaygroundError as err:  # e.g. a damaged database: say which file and what to do, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     script = plotly_js()
     demo.queue(default_concurrency_limit=4).launch(
         server_name=settings.host,

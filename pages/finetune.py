@@ -153,6 +153,11 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             run_picker = gr.Dropdown([], label="Run", elem_id="ft-run-picker", scale=3)
             stop_btn = gr.Button("Stop run", variant="stop", elem_id="ft-stop", scale=1)
+        with gr.Row():
+            confirm_remove = gr.Checkbox(False, label="Yes, remove (logs and charts of ended runs; adapters are kept)",
+                                         elem_id="ft-confirm-remove")
+            remove_btn = gr.Button("Remove run", elem_id="ft-remove-run")
+            clear_btn = gr.Button("Clear ended runs", elem_id="ft-clear-runs")
         run_progress = gr.HTML("", elem_id="ft-progress")
         run_error = gr.Markdown("", elem_id="ft-run-error")
         run_chart = gr.Plot(label="Training curves", elem_id="ft-chart")
@@ -243,9 +248,10 @@ def build(ctx: AppContext) -> None:
         def launch(model, *form_values_and_overwrite):
             *form_values, overwrite_ = form_values_and_overwrite
             recipe = recipe_of(model, *form_values)
-            run = jobs.submit(recipe, overwrite=bool(overwrite_))
+            run = jobs.submit("sft", recipe, overwrite=bool(overwrite_))
             where = "started" if run["status"] == "running" else "queued (one run at a time)"
-            return {status: f"✅ Run **{run['name']}** {where}. Follow it below.",
+            notes = "".join(f"\n\nℹ️ {note}" for note in run["notes"])
+            return {status: f"✅ Run **{run['name']}** {where}. Follow it below.{notes}",
                     run_picker: gr.update(choices=_run_choices(jobs), value=run["id"]),
                     recipe_yaml: recipe.to_yaml(), command: recipe.cli_command("recipe.yaml")}
 
@@ -264,10 +270,15 @@ def build(ctx: AppContext) -> None:
                 state = {"run": run_id, "offset": 0, "events": []}
             new, offset = jobs.events(run_id, state["offset"])
             state = {"run": run_id, "offset": offset, "events": state["events"] + new}
-            run = jobs.get(run_id)
+            run = jobs.store.run(run_id)
+            if run is None:  # removed meanwhile
+                return out | {run_picker: gr.update(choices=_run_choices(jobs, runs), value=None), run_progress: "",
+                              run_log: "", run_error: "", run_chart: None}
+            warnings = [e["message"] for e in state["events"] if e["type"] == "warning"]
+            problems = ([run["error"]] if run["error"] else []) + warnings
             out.update({events_state: state, run_progress: progress_html(run, state["events"]),
                         run_log: jobs.log_tail(run_id, 12),
-                        run_error: f"⚠️ {run['error']}" if run["error"] else ""})
+                        run_error: "\n\n".join(f"⚠️ {p}" for p in problems)})
             if new or state["offset"] == 0:
                 out[run_chart] = plots.training_figure(state["events"], f"{run['name']} ({run['method']})")
             return out
@@ -278,44 +289,60 @@ def build(ctx: AppContext) -> None:
                 raise PlaygroundError("Choose a run to stop.")
             return {status: f"✅ {jobs.cancel(run_id)}"}
 
-        def adapters_view():
+        @guarded(status)
+        def remove_runs(run_id, confirmed, everything):
+            if not confirmed:
+                raise PlaygroundError("Tick 'Yes, remove' first: removing a run deletes its logs and charts.")
+            if everything:
+                removed = jobs.clear_ended()
+            else:
+                if not run_id:
+                    raise PlaygroundError("Choose a run to remove.")
+                removed = jobs.delete([run_id])
+            runs = jobs.store.runs()
+            return {status: f"✅ Removed {len(removed)} ended run(s); their adapters are kept.",
+                    runs_table: _runs_frame(runs, jobs), confirm_remove: False,
+                    run_picker: gr.update(choices=_run_choices(jobs, runs), value=runs[0]["id"] if runs else None)}
+
+        def adapters_view(current=None):
             items = adapter_store.list_adapters(settings.adapters_dir)
             frame = pd.DataFrame([[a["name"], a["method"], a["base_model"], a["status"], a["trainable_params"],
                                    _fmt(a["metrics"].get("train_loss")), _fmt(a["metrics"].get("eval_loss"))] for a in items],
                                  columns=ADAPTER_COLUMNS)
-            return {adapters_table: frame, adapter_picker: gr.update(choices=[a["name"] for a in items])}
+            names = [a["name"] for a in items]
+            return {adapters_table: frame, adapter_picker: gr.update(choices=names, value=current if current in names else None)}
 
         def _adapter_action(fn):
             @guarded(adapter_status)
             def act(name, text, *rest):
                 if not name:
                     raise PlaygroundError("Choose an adapter first.")
-                message = fn(name, (text or "").strip(), *rest)
-                return {adapter_status: f"✅ {message}", **adapters_view()}
+                message, current = fn(name, (text or "").strip(), *rest)
+                return {adapter_status: f"✅ {message}", **adapters_view(current)}
 
             return act
 
         def do_rename(name, new):
-            adapter_store.rename(settings.adapters_dir, name, new)
-            return f"Renamed '{name}' to '{new}'."
+            adapter_store.rename(settings.adapters_dir, name, new, store=jobs.store)
+            return f"Renamed '{name}' to '{new}'.", new
 
         def do_merge(name, merged, model):
             record = adapter_store.read_record(settings.adapters_dir / name)
             base = ctx.models.resolve(record.get("base_model") or model)
             target = adapter_store.merge(settings.adapters_dir, name, base, merged or f"{name}-merged")
-            return f"Merged into a full model at {target}. Pick it as a model (local folder) to use it."
+            return f"Merged into a full model at {target}. Pick it as a model (local folder) to use it.", name
 
         def do_push(name, repo):
             import os
 
             url = adapter_store.push_to_hub(settings.adapters_dir, name, repo, os.environ.get("HF_TOKEN"))
-            return f"Pushed to {url}."
+            return f"Pushed to {url}.", name
 
         def do_delete(name, _text, confirmed):
             if not confirmed:
                 raise PlaygroundError("Tick 'Yes, delete it' first: deleting cannot be undone.")
             adapter_store.delete(settings.adapters_dir, name)
-            return f"Deleted '{name}'."
+            return f"Deleted '{name}'.", None
 
         method.change(show_method, [method], [method_about, lora_row, prompt_row, selective_row, learning_rate], api_name=False)
         preview_btn.click(preview_data, [ctx.model_picker, *form], [preview, status], api_name="preview_training_data")
@@ -327,6 +354,11 @@ def build(ctx: AppContext) -> None:
         timer.tick(poll, [run_picker, events_state], poll_outputs, show_progress="hidden", api_name=False)
         run_picker.change(poll, [run_picker, events_state], poll_outputs, show_progress="hidden", api_name=False)
         stop_btn.click(stop, [run_picker], [status], api_name="stop_run")
+        remove_outputs = [status, runs_table, confirm_remove, run_picker]
+        remove_btn.click(lambda run_id, ok: remove_runs(run_id, ok, False), [run_picker, confirm_remove], remove_outputs,
+                         api_name="remove_run")
+        clear_btn.click(lambda run_id, ok: remove_runs(run_id, ok, True), [run_picker, confirm_remove], remove_outputs,
+                        api_name="clear_ended_runs")
         adapter_outputs = [adapter_status, adapters_table, adapter_picker]
         rename_btn.click(_adapter_action(do_rename), [adapter_picker, new_name], adapter_outputs, api_name="rename_adapter")
         merge_btn.click(_adapter_action(do_merge), [adapter_picker, new_name, ctx.model_picker], adapter_outputs,
@@ -334,7 +366,7 @@ def build(ctx: AppContext) -> None:
         push_btn.click(_adapter_action(do_push), [adapter_picker, new_name], adapter_outputs, api_name="push_adapter")
         delete_btn.click(_adapter_action(do_delete), [adapter_picker, new_name, confirm_delete], adapter_outputs,
                          api_name="delete_adapter")
-        timer.tick(adapters_view, None, [adapters_table, adapter_picker], show_progress="hidden", api_name=False)
+        timer.tick(adapters_view, [adapter_picker], [adapters_table, adapter_picker], show_progress="hidden", api_name=False)
         return poll, [run_picker, events_state], poll_outputs, adapters_view, [adapters_table, adapter_picker]
 
 
@@ -373,5 +405,6 @@ def _runs_frame(runs: list[dict], jobs: JobManager) -> pd.DataFrame:
     for r in runs:
         step, total, _ = progress_of(jobs.events(r["id"])[0]) if r["status"] in ("running",) else (0, 0, None)
         progress = f"{step}/{total}" if total else ("done" if r["status"] == "finished" else "")
-        rows.append([r["name"], r["status"], r["method"], r["base_model"], progress, _when(r["started"]), _duration(r)])
+        rows.append([r["name"], r["status"], r["method"] or r["kind"], r["base_model"] or "", progress, _when(r["started"]),
+                     _duration(r)])
     return pd.DataFrame(rows, columns=RUN_COLUMNS)

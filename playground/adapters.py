@@ -10,10 +10,8 @@ import shutil
 from pathlib import Path
 
 from playground.errors import PlaygroundError
-from playground.training.recipes import check_output_name
-
-PEFT_METHODS = ("lora", "qlora", "prompt_tuning", "ia3")
-MERGEABLE = ("lora", "qlora")
+from playground.runs import ACTIVE
+from playground.runs import check_name as check_output_name
 
 
 def read_record(folder: Path) -> dict:
@@ -58,18 +56,33 @@ def find(adapters_dir: Path, name: str) -> Path:
     return folder
 
 
-def rename(adapters_dir: Path, old: str, new: str) -> Path:
+def rename(adapters_dir: Path, old: str, new: str, store=None) -> Path:
+    """Rename a result folder. With the app's store, a name that a queued or running run will
+    write to is refused, checked in the same transaction as the rename (a run's result must never
+    land inside another folder)."""
     folder = find(adapters_dir, old)
     check_output_name(new)
     target = adapters_dir / new
-    if target.exists():
-        raise PlaygroundError(f"'{new}' already exists: choose another name.")
-    folder.rename(target)
+    if store is None:
+        _rename(folder, target)
+    else:
+        with store.transaction() as db:
+            held = db.execute("SELECT status FROM runs WHERE name = ? AND output != 'result' AND status IN (?, ?)",
+                              (new, *map(str, ACTIVE))).fetchone()
+            if held:
+                raise PlaygroundError(f"A {held['status']} run will write its result as '{new}': choose another name.")
+            _rename(folder, target)
     record = read_record(target)
     if record:
         record["name"] = new
         (target / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
     return target
+
+
+def _rename(folder: Path, target: Path) -> None:
+    if target.exists():
+        raise PlaygroundError(f"'{target.name}' already exists: choose another name.")
+    folder.rename(target)
 
 
 def delete(adapters_dir: Path, name: str) -> None:
@@ -80,7 +93,10 @@ def merge(adapters_dir: Path, name: str, base_source: str, merged_name: str) -> 
     """Fold a LoRA adapter into its base weights and save the result as a full model."""
     folder = find(adapters_dir, name)
     record = read_record(folder)
-    if record.get("method", "lora") not in MERGEABLE or not (folder / "adapter_config.json").exists():
+    from playground.training.recipes import RECIPES
+
+    method = RECIPES.get(record.get("method", "lora"))
+    if not (method and method.mergeable) or not (folder / "adapter_config.json").exists():
         raise PlaygroundError(f"'{name}' is a {record.get('method')} result: only LoRA adapters can be merged "
                               "(soft prompts and full models have nothing to fold in).")
     check_output_name(merged_name)
@@ -113,6 +129,6 @@ def push_to_hub(adapters_dir: Path, name: str, repo_id: str, token: str | None, 
         api = HfApi(token=token)
         api.create_repo(repo_id, private=private, exist_ok=True)
         api.upload_folder(folder_path=str(folder), repo_id=repo_id, ignore_patterns=["test.jsonl"])
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         raise PlaygroundError(f"Could not push to {repo_id}: {str(err).splitlines()[0]}") from err
     return f"https://huggingface.co/{repo_id}"

@@ -71,9 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     runs_verbs = runs.add_subparsers(dest="runs_verb", required=True, metavar="ACTION")
     runs_verbs.add_parser("list", help="all runs, newest first")
     show = runs_verbs.add_parser("show", help="one run as JSON, with its last metrics")
-    show.add_argument("run", help="run id or name")
+    show.add_argument("run", help="run id, or name (the newest run of that name)")
     cancel = runs_verbs.add_parser("cancel", help="stop a running run (keeps its last state) or drop a queued one")
-    cancel.add_argument("run", help="run id or name")
+    cancel.add_argument("run", help="run id, or name (the newest run of that name)")
+    delete = runs_verbs.add_parser("delete", help="remove ended runs from the list, with their logs (results in the "
+                                                  "adapters folder are kept)")
+    delete.add_argument("run", nargs="+", help="run ids, or names")
+    clear = runs_verbs.add_parser("clear", help="remove every ended run (finished, stopped, failed, cancelled)")
+    clear.add_argument("--yes", action="store_true", help="confirm: this can't be undone")
 
     verbs.add_parser("serve", help="start the web app (what app.py does)")
     return parser
@@ -198,7 +203,7 @@ def cmd_train(args) -> int:
             elif event["type"] == "status":
                 bar.set_description(f"{recipe.method}: {event['message']}")
 
-    run = jobs.run_foreground(recipe, overwrite=args.overwrite, on_events=follow)
+    run = jobs.run_foreground("sft", recipe, overwrite=args.overwrite, on_events=follow)
     bar.close()
     metrics = {k: round(v, 4) for k, v in run["metrics"].items() if "loss" in k}
     if run["status"] == "finished":
@@ -223,22 +228,33 @@ def cmd_runs(args) -> int:
         for r in rows:
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"] or r["created"]))
             took = f"{(r['finished'] or time.time()) - r['started']:.0f}s" if r["started"] else "-"
-            print(f"{r['name']:<40} {r['status']:<9} {r['method']:<13} {r['base_model']:<40} {started}  {took}")
+            what = r["method"] or r["kind"]
+            print(f"{r['id']:<23} {r['name']:<40} {r['status']:<9} {what:<13} {r['base_model'] or '-':<40} {started}  {took}")
     elif args.runs_verb == "show":
         run = jobs.get(args.run)
         events, _ = jobs.events(run["id"])
         run["last_log"] = next((e for e in reversed(events) if e["type"] == "log"), None)
+        run["warnings"] = [e["message"] for e in events if e["type"] == "warning"]
         print(json.dumps(run, indent=2, default=str))
+    elif args.runs_verb == "delete":
+        removed = jobs.delete([jobs.get(ref)["id"] for ref in args.run])
+        print(f"removed {len(removed)} run(s)")
+    elif args.runs_verb == "clear":
+        if not args.yes:
+            raise PlaygroundError("runs clear removes every ended run and its logs: add --yes to confirm.")
+        print(f"removed {len(jobs.clear_ended())} run(s)")
     else:
         print(jobs.cancel(args.run))
     return 0
 
 
 def cmd_serve(args) -> int:
-    import app
+    """Start app.py in this process's place: the library itself never imports the web app."""
+    import os
 
-    app.main()
-    return 0
+    from playground.settings import PROJECT_ROOT
+
+    os.execv(sys.executable, [sys.executable, str(PROJECT_ROOT / "app.py")])
 
 
 COMMANDS = {

@@ -114,7 +114,7 @@ def read_table(path: str | Path, max_rows: int | None = MAX_ROWS):
             frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         else:
             frame = pd.read_parquet(path)
-    except Exception as err:  # noqa: BLE001 - any parse error becomes one readable sentence
+    except Exception as err:
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise PlaygroundError(f"Could not read '{path.name}' as {kind.upper()}: {detail}.") from err
     if frame.empty or len(frame.columns) == 0:
@@ -136,7 +136,7 @@ def read_hub(dataset_id: str, split: str = "train", config: str | None = None, m
         import datasets
 
         dataset = datasets.load_dataset(dataset_id, config or None, split=f"{split}[:{max_rows}]")
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise PlaygroundError(
             f"Could not load the Hub dataset '{dataset_id}' (split '{split}'): {first}. "
@@ -172,6 +172,12 @@ def to_examples(frame, input_column: str, output_column: str, name: str) -> Exam
         raise PlaygroundError("The input and reference columns must be different.")
     inputs, references, skipped = [], [], []
     for row, (x, y) in enumerate(zip(frame[input_column].tolist(), frame[output_column].tolist())):
+        for column, value in ((input_column, x), (output_column, y)):
+            if not _is_scalar(value):
+                raise PlaygroundError(
+                    f"Column '{column}' of {name} holds {type(value).__name__}s, not text (row {row}: "
+                    f"{str(value)[:60]}…). Pick a column of text, or flatten it into text first "
+                    "(e.g. join a conversation's turns into one string).")
         x, y = _cell_text(x), _cell_text(y)
         if not x or not y:
             skipped.append(row)
@@ -181,6 +187,11 @@ def to_examples(frame, input_column: str, output_column: str, name: str) -> Exam
     if not inputs:
         raise PlaygroundError(f"Every row of {name} has an empty '{input_column}' or '{output_column}'.")
     return ExampleSet(name=name, inputs=inputs, references=references, skipped_rows=skipped)
+
+
+def _is_scalar(value) -> bool:
+    """Text, a number or a date; not a list, a mapping or an array (which str() would turn into Python repr)."""
+    return not isinstance(value, (list, tuple, dict, set)) and not getattr(value, "ndim", 0)
 
 
 def _cell_text(value) -> str:

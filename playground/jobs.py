@@ -1,14 +1,13 @@
-"""Background runs: each in its own process (never the UI's), one at a time, the rest queued in
-order. State lives in SQLite and the run folder, not in a browser session, so a closed tab or an
-app restart loses nothing: the app re-attaches, and a run whose process died is marked failed.
-
-Run folder (PLAYGROUND_HOME/runs/<id>/): recipe.yaml, events.jsonl (one JSON object per line,
-read by byte offset), log.txt (the process's output), STOP (asks the run to stop), output/."""
+"""Background runs of every kind: each in its own process (never the UI's), one at a time, the
+rest queued in order. State lives in SQLite and the run folder (see playground.runs), not in a
+browser session, so a closed tab or an app restart loses nothing: the app re-attaches, and a run
+whose process died is marked failed. What a run does is its kind's business (playground.kinds)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,12 +16,12 @@ import time
 import uuid
 from pathlib import Path
 
+from playground import kinds
 from playground.errors import PlaygroundError
+from playground.runs import ACTIVE, ENDED, EVENTS_FILE, LOG_FILE, META_FILE, RECIPE_FILE, STOP_FILE, RunStatus, check_name, read_events
 from playground.settings import PROJECT_ROOT, Settings
 from playground.store import Store
-from playground.training.recipes import Recipe, check_output_name
 
-STOP_FILE = "STOP"  # its presence in a run folder asks the run to stop (checked after every step)
 STOP_GRACE_S = 60  # after this, a run asked to stop is killed
 
 
@@ -40,25 +39,6 @@ def process_alive(pid: int | None, started: float | None) -> bool:
         return False
 
 
-def read_events(path: Path, offset: int = 0) -> tuple[list[dict], int]:
-    """Complete lines after byte `offset`, and the offset to read from next time."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            chunk = f.read()
-    except FileNotFoundError:
-        return [], offset
-    end = chunk.rfind(b"\n") + 1
-    events = [json.loads(line) for line in chunk[:end].splitlines() if line.strip()]
-    return events, offset + end
-
-
-def default_output_name(recipe: Recipe) -> str:
-    base = Path(recipe.base_model.rstrip("/")).name.split("/")[-1].replace(" ", "-")[:30] or "model"
-    base = "".join(c for c in base if c.isalnum() or c in "._-") or "model"
-    return f"{recipe.method}-{base}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
 class JobManager:
     def __init__(self, settings: Settings, store: Store | None = None):
         self.settings = settings
@@ -67,50 +47,52 @@ class JobManager:
         self._children: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
         self._monitor: threading.Thread | None = None
+        self.recovered = self.recover_lost_runs()
 
     # ---- submitting ----
-    def prepare(self, recipe: Recipe, overwrite: bool = False, status: str = "queued") -> dict:
-        """Validate, pick the output name, write the run folder and record the run (queued, or
-        running for a run the caller starts itself)."""
-        from playground.models import ModelManager
-        from playground.training.sft_data import build_splits
-
-        name = recipe.output_name or default_output_name(recipe)
-        check_output_name(name)
-        ModelManager(self.settings).resolve(recipe.base_model)  # an unknown model starts nothing
-        if recipe.report_to != "none":
-            import importlib.util
-
-            if importlib.util.find_spec(recipe.report_to) is None:
-                raise PlaygroundError(f"report_to: {recipe.report_to} needs the '{recipe.report_to}' package: "
-                                      f"pip install {recipe.report_to}, or choose none.")
-        build_splits(recipe)  # nor do missing columns, empty data or a bad template
-        taken = [r for r in self.store.runs(("queued", "running")) if r["name"] == name]
-        if taken:
-            raise PlaygroundError(f"A run named '{name}' is already {taken[0]['status']}: choose another output name.")
-        if (self.settings.adapters_dir / name).exists() and not overwrite:
-            raise PlaygroundError(f"An adapter named '{name}' already exists in {self.settings.adapters_dir}. "
-                                  "Choose another output name, or confirm overwriting it.")
+    def prepare(self, kind_name: str, recipe, overwrite: bool = False, status: str = RunStatus.QUEUED) -> dict:
+        """Check the recipe (its kind's check: bad input starts nothing), write the run folder and
+        record the run, queued (or running, for a run the caller starts itself). The output name
+        is checked and taken in the same transaction as the run is recorded."""
+        kind = kinds.get(kind_name)
+        if getattr(recipe, "output_name", ""):
+            check_name(recipe.output_name)
+        notes = kind.check(recipe, self.settings)
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         run_dir = self.runs_dir / run_id
-        run_dir.mkdir(parents=True)
-        values = recipe.to_dict() | {"output_name": name}
+        values = recipe.to_dict()
+
+        def folder_free(name: str) -> None:
+            if kind.output.has_folder and (self.settings.adapters_dir / name).exists() and not overwrite:
+                raise PlaygroundError(f"An adapter named '{name}' already exists in {self.settings.adapters_dir}. "
+                                      "Choose another output name, or confirm overwriting it.")
+
+        summary = kind.summary(recipe)
+        row = {"id": run_id, "name": getattr(recipe, "output_name", "") or "", "kind": kind.name,
+               "output": kind.output.value, "method": summary.get("method"), "base_model": summary.get("base_model"),
+               "status": str(status), "recipe": values, "run_dir": str(run_dir)}
+        if status == RunStatus.RUNNING:
+            row["started"] = time.time()
+        run = self.store.add_run(row, name_stem=kind.default_name(recipe), folder_free=folder_free)
         import yaml
 
-        (run_dir / "recipe.yaml").write_text(yaml.safe_dump(values, sort_keys=False), encoding="utf-8")
-        (run_dir / "overwrite").write_text("1" if overwrite else "0")
-        self.store.add_run(run_id, name, recipe.method, recipe.base_model, values, str(run_dir), status=status)
-        if status == "running":
-            self.store.update_run(run_id, started=time.time())
-        return self.store.run(run_id)
+        run_dir.mkdir(parents=True)
+        (run_dir / RECIPE_FILE).write_text(yaml.safe_dump(values | {"output_name": run["name"]}, sort_keys=False),
+                                           encoding="utf-8")
+        meta = {"id": run_id, "name": run["name"], "kind": kind.name, "output": kind.output.value,
+                "method": run["method"], "base_model": run["base_model"], "created": run["created"],
+                "overwrite": bool(overwrite)}
+        (run_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        run["notes"] = notes
+        return run
 
-    def submit(self, recipe: Recipe, overwrite: bool = False) -> dict:
-        run = self.prepare(recipe, overwrite)
+    def submit(self, kind_name: str, recipe, overwrite: bool = False) -> dict:
+        run = self.prepare(kind_name, recipe, overwrite)
         self.refresh()
-        return self.store.run(run["id"])
+        return self.store.run(run["id"]) | {"notes": run["notes"]}
 
     def command(self, run: dict) -> list[str]:
-        processes = int(run["recipe"].get("num_processes", 1))
+        processes = int(run["recipe"].get("num_processes", 1) or 1)
         worker = ["-m", "playground.worker", run["run_dir"]]
         if processes <= 1:
             return [sys.executable, *worker]
@@ -130,16 +112,16 @@ class JobManager:
         env = {**os.environ, "PLAYGROUND_HOME": str(self.settings.home),
                "PLAYGROUND_ADAPTERS": str(self.settings.adapters_dir), "PYTHONUNBUFFERED": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
-        with open(run_dir / "log.txt", "ab") as log:
+        with open(run_dir / LOG_FILE, "ab") as log:
             proc = subprocess.Popen(self.command(run), cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         self._children[run["id"]] = proc
         self.store.update_run(run["id"], pid=proc.pid, pid_started=psutil.Process(proc.pid).create_time())
         return proc
 
-    def run_foreground(self, recipe: Recipe, overwrite: bool = False, on_events=None) -> dict:
+    def run_foreground(self, kind_name: str, recipe, overwrite: bool = False, on_events=None) -> dict:
         """Start a run now (not through the queue) and wait for it; on_events(events) sees its progress."""
-        run = self.prepare(recipe, overwrite, status="running")
+        run = self.prepare(kind_name, recipe, overwrite, status=RunStatus.RUNNING)
         proc = self._spawn(run)
         offset = 0
         try:
@@ -167,34 +149,33 @@ class JobManager:
             for run_id, proc in list(self._children.items()):
                 if proc.poll() is not None:
                     del self._children[run_id]
-            for run in self.store.runs(("running",)):
+            for run in self.store.runs((RunStatus.RUNNING,)):
                 self._check_running(run)
             nxt = self.store.claim_next_queued()
             if nxt:
                 try:
                     self._spawn(nxt)
                 except OSError as err:
-                    self.store.update_run(nxt["id"], status="failed", finished=time.time(),
-                                          error=f"Could not start the training process: {err}")
+                    self._end(nxt["id"], RunStatus.FAILED, f"Could not start the run's process: {err}")
+
+    def _end(self, run_id: str, status: RunStatus, error: str) -> None:
+        """Record how a run ended, unless its worker already recorded it."""
+        self.store.update_run_if(run_id, (RunStatus.RUNNING,), status=str(status), finished=time.time(), error=error)
 
     def _check_running(self, run: dict) -> None:
         if run["pid"] is None:
             if time.time() - (run["started"] or 0) > 30:
-                self.store.update_run(run["id"], status="failed", finished=time.time(),
-                                      error="The training process never started.")
+                self._end(run["id"], RunStatus.FAILED, "The run's process never started.")
             return
         alive = process_alive(run["pid"], run["pid_started"])
         if alive and run["stop_requested"] and time.time() - run["stop_requested"] > STOP_GRACE_S:
             self._kill(run["pid"])
-            self.store.update_run(run["id"], status="stopped", finished=time.time(),
-                                  error="Did not stop within a minute, so it was killed; its last checkpoint is kept.")
+            self._end(run["id"], RunStatus.STOPPED, "Did not stop within a minute, so it was killed; "
+                                                    "what it had saved before is kept.")
             return
         if not alive:
-            fresh = self.store.run(run["id"])
-            if fresh and fresh["status"] == "running":  # the worker would have recorded its own ending
-                self.store.update_run(run["id"], status="failed", finished=time.time(),
-                                      error="The training process ended unexpectedly (killed or crashed). "
-                                            "The end of its log is shown below.")
+            self._end(run["id"], RunStatus.FAILED, "The run's process ended unexpectedly (killed or crashed). "
+                                                   "The end of its log is shown below.")
 
     @staticmethod
     def _kill(pid: int) -> None:
@@ -219,32 +200,100 @@ class JobManager:
         self._monitor = threading.Thread(target=loop, daemon=True, name="job-monitor")
         self._monitor.start()
 
+    # ---- recovering ----
+    def recover_lost_runs(self) -> int:
+        """Runs whose folder is in runs/ but whose record is not in the database (an emptied or
+        replaced playground.db) are listed again, with the ending their events recorded."""
+        if not self.runs_dir.is_dir():
+            return 0
+        known = self.store.run_ids()
+        recovered = 0
+        for folder in sorted(self.runs_dir.iterdir()):
+            if not folder.is_dir() or folder.name in known:
+                continue
+            row = _row_from_folder(folder)
+            if row:
+                self.store.import_run(row)
+                recovered += 1
+        return recovered
+
     # ---- acting on runs ----
     def get(self, run_ref: str) -> dict:
-        run = self.store.run(run_ref)
+        """A run by id, or by name (the newest run of that name)."""
+        run = self.store.find(run_ref)
         if run is None:
             raise PlaygroundError(f"No run '{run_ref}'. `python -m playground runs list` shows them.")
         return run
 
     def cancel(self, run_ref: str) -> str:
         run = self.get(run_ref)
-        if run["status"] == "queued":
-            self.store.update_run(run["id"], status="cancelled", finished=time.time())
+        if self.store.update_run_if(run["id"], (RunStatus.QUEUED,), status=RunStatus.CANCELLED.value,
+                                    finished=time.time()):
             return f"Run '{run['name']}' was removed from the queue."
-        if run["status"] != "running":
-            raise PlaygroundError(f"Run '{run['name']}' is {run['status']}: there is nothing to stop.")
-        (Path(run["run_dir"]) / STOP_FILE).touch()
-        self.store.update_run(run["id"], stop_requested=time.time())
-        return f"Stopping '{run['name']}': it saves its last state and ends within a few seconds."
+        if self.store.update_run_if(run["id"], (RunStatus.RUNNING,), stop_requested=time.time()):
+            (Path(run["run_dir"]) / STOP_FILE).touch()
+            started = any(e["type"] == "train_begin" for e in self.events(run["id"])[0])
+            if started:
+                return f"Stopping '{run['name']}': it saves what it has learned so far and ends within a few seconds."
+            return f"Stopping '{run['name']}' before it started: nothing is saved."
+        run = self.get(run["id"])
+        raise PlaygroundError(f"Run '{run['name']}' is {run['status']}: there is nothing to stop.")
+
+    def delete(self, run_ids: list[str]) -> list[dict]:
+        """Remove ended runs from the list with their run folders (logs, events, checkpoints).
+        Their results in the adapters folder are kept. Queued or running runs can't be removed."""
+        active = [r["name"] for r in map(self.store.run, run_ids) if r and r["status"] in ACTIVE]
+        if active:
+            raise PlaygroundError(f"{', '.join(active)} is still queued or running: stop it first.")
+        removed = self.store.delete_runs(run_ids)
+        for run in removed:
+            folder = Path(run["run_dir"])
+            if folder.parent == self.runs_dir:  # never remove anything outside runs/
+                shutil.rmtree(folder, ignore_errors=True)
+        return removed
+
+    def clear_ended(self) -> list[dict]:
+        return self.delete([r["id"] for r in self.store.runs(tuple(ENDED))])
 
     def events(self, run_ref: str, offset: int = 0) -> tuple[list[dict], int]:
-        return read_events(Path(self.get(run_ref)["run_dir"]) / "events.jsonl", offset)
+        return read_events(Path(self.get(run_ref)["run_dir"]) / EVENTS_FILE, offset)
 
     def log_tail(self, run_ref: str, lines: int = 40) -> str:
-        path = Path(self.get(run_ref)["run_dir"]) / "log.txt"
+        path = Path(self.get(run_ref)["run_dir"]) / LOG_FILE
         if not path.exists():
             return ""
         with open(path, "rb") as f:
             f.seek(max(0, path.stat().st_size - 64_000))
             text = f.read().decode("utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _row_from_folder(folder: Path) -> dict | None:
+    """A run's database row rebuilt from its folder: meta.json (or, for older runs, recipe.yaml)
+    and how its events say it ended."""
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    try:
+        import yaml
+
+        recipe = yaml.safe_load((folder / RECIPE_FILE).read_text(encoding="utf-8")) or {}
+    except (OSError, ValueError):
+        recipe = {}
+    if not meta and not recipe:
+        return None
+    events, _ = read_events(folder / EVENTS_FILE)
+    ending = next((e for e in reversed(events) if e["type"] in ("done", "error")), None)
+    if ending and ending["type"] == "done":
+        status, error, output_dir = ending.get("status", "finished"), None, ending.get("output_dir")
+    else:
+        status, output_dir = RunStatus.FAILED.value, None
+        error = (ending or {}).get("message") or "The run's record was lost from the database before it ended."
+    first = events[0]["time"] if events else None
+    return {"id": folder.name, "name": meta.get("name") or recipe.get("output_name") or folder.name,
+            "kind": meta.get("kind", "sft"), "output": meta.get("output", "adapter"),
+            "method": meta.get("method", recipe.get("method")), "base_model": meta.get("base_model", recipe.get("base_model")),
+            "status": status, "recipe": recipe, "run_dir": str(folder), "output_dir": output_dir,
+            "created": meta.get("created") or first or folder.stat().st_mtime, "started": first,
+            "finished": ending["time"] if ending else None, "error": error}

@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+
+from playground.errors import PlaygroundError
+from playground.runs import ACTIVE, ENDED, RunStatus
 
 MIGRATIONS = [
     """
@@ -18,7 +22,32 @@ MIGRATIONS = [
         kind TEXT NOT NULL DEFAULT 'train',
         method TEXT NOT NULL,
         base_model TEXT NOT NULL,
-        status TEXT NOT NULL,            -- queued, running, finished, stopped, failed, cancelled
+        status TEXT NOT NULL,
+        recipe TEXT NOT NULL,
+        run_dir TEXT NOT NULL,
+        output_dir TEXT,
+        pid INTEGER,
+        pid_started REAL,
+        created REAL NOT NULL,
+        started REAL,
+        finished REAL,
+        stop_requested REAL,
+        error TEXT,
+        metrics TEXT
+    );
+    CREATE INDEX runs_status ON runs(status, created);
+    """,
+    # Every kind of run, not only fine-tuning: the kind is recorded (the old 'train' rows are
+    # supervised fine-tuning, 'sft'), with what it produces; method and base model are optional.
+    """
+    CREATE TABLE runs_new (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        output TEXT NOT NULL,            -- adapter, reward_model or result (playground.kinds.Output)
+        method TEXT,
+        base_model TEXT,
+        status TEXT NOT NULL,            -- playground.runs.RunStatus
         recipe TEXT NOT NULL,            -- JSON
         run_dir TEXT NOT NULL,
         output_dir TEXT,
@@ -29,23 +58,40 @@ MIGRATIONS = [
         finished REAL,
         stop_requested REAL,
         error TEXT,
-        metrics TEXT                     -- JSON
+        metrics TEXT,                    -- JSON
+        result TEXT                      -- JSON: what a run of a result kind (e.g. an evaluation) found
     );
+    INSERT INTO runs_new (id, name, kind, output, method, base_model, status, recipe, run_dir, output_dir, pid,
+                          pid_started, created, started, finished, stop_requested, error, metrics)
+        SELECT id, name, CASE kind WHEN 'train' THEN 'sft' ELSE kind END, 'adapter', method, base_model, status,
+               recipe, run_dir, output_dir, pid, pid_started, created, started, finished, stop_requested, error, metrics
+        FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_new RENAME TO runs;
     CREATE INDEX runs_status ON runs(status, created);
+    CREATE INDEX runs_name ON runs(name, created);
     """,
 ]
-ACTIVE = ("queued", "running")
+JSON_COLUMNS = ("recipe", "metrics", "result")
 
 
 class Store:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+        try:
+            with self._connect() as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                    db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
+                db.execute("SELECT id FROM runs LIMIT 1")
+        except sqlite3.DatabaseError as err:
+            raise PlaygroundError(
+                f"The database {self.path} is damaged or is not a SQLite database ({err}). Move it aside "
+                f"(mv '{self.path}' '{self.path}.damaged') and start again: the list of runs is rebuilt from "
+                f"the run folders in {self.path.parent / 'runs'}."
+            ) from err
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -56,6 +102,8 @@ class Store:
 
     @contextmanager
     def transaction(self):
+        """One write transaction, taken at once (BEGIN IMMEDIATE), so a check and the write that
+        depends on it can't be interleaved with another process's."""
         db = self._connect()
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -67,24 +115,83 @@ class Store:
         finally:
             db.close()
 
-    # ---- runs ----
-    def add_run(self, run_id: str, name: str, method: str, base_model: str, recipe: dict, run_dir: str,
-                status: str = "queued", kind: str = "train") -> None:
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO runs (id, name, kind, method, base_model, status, recipe, run_dir, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run_id, name, kind, method, base_model, status, json.dumps(recipe), run_dir, time.time()),
-            )
+    @contextmanager
+    def _reading(self):
+        db = self._connect()
+        try:
+            yield db
+        finally:
+            db.close()
 
+    # ---- adding runs ----
+    def add_run(self, run: dict, name_stem: str = "", folder_free: Callable[[str], None] | None = None) -> dict:
+        """Record a new run, checking in the same transaction that its output name is free: no
+        queued or running run that writes a folder holds it, and `folder_free(name)` (which raises
+        when the name is taken on disk) passes. With no name, the first free one of `name_stem`,
+        `name_stem-2`, ... is used. Returns the run as recorded."""
+        with self.transaction() as db:
+            if run.get("name"):
+                self._check_name_free(db, run["name"], run["output"], folder_free)
+                name = run["name"]
+            else:
+                name = self._free_name(db, name_stem, run["output"], folder_free)
+            row = {**run, "name": name, "created": run.get("created", time.time())}
+            for key in JSON_COLUMNS:
+                if key in row and not isinstance(row[key], str):
+                    row[key] = json.dumps(row[key])
+            columns = ", ".join(row)
+            db.execute(f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+            return _run_dict(db.execute("SELECT * FROM runs WHERE id = ?", (run["id"],)).fetchone())
+
+    @staticmethod
+    def _check_name_free(db, name: str, output: str, folder_free) -> None:
+        if output != "result":
+            held = db.execute(
+                "SELECT status FROM runs WHERE name = ? AND output != 'result' AND status IN (?, ?) LIMIT 1",
+                (name, *map(str, ACTIVE))).fetchone()
+            if held:
+                raise PlaygroundError(f"A run named '{name}' is already {held['status']}: choose another output name.")
+        if folder_free:
+            folder_free(name)
+
+    def _free_name(self, db, stem: str, output: str, folder_free) -> str:
+        for n in range(1, 10_000):
+            name = stem if n == 1 else f"{stem}-{n}"
+            if db.execute("SELECT 1 FROM runs WHERE name = ? LIMIT 1", (name,)).fetchone():
+                continue  # automatic names are never reused, so each names one run
+            try:
+                self._check_name_free(db, name, output, folder_free)
+            except PlaygroundError:
+                continue
+            return name
+        raise PlaygroundError(f"No free automatic name starting with '{stem}': choose an output name.")
+
+    def import_run(self, row: dict) -> None:
+        """Add a run rebuilt from its folder (after the database lost it); does nothing if it is there."""
+        row = {k: (json.dumps(v) if k in JSON_COLUMNS and not isinstance(v, str) else v) for k, v in row.items()}
+        with self.transaction() as db:
+            db.execute(f"INSERT OR IGNORE INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                       tuple(row.values()))
+
+    # ---- changing runs ----
     def update_run(self, run_id: str, **fields) -> None:
-        if "metrics" in fields and not isinstance(fields["metrics"], str):
-            fields["metrics"] = json.dumps(fields["metrics"])
-        columns = ", ".join(f"{key} = ?" for key in fields)
-        with self.transaction() as db:
-            db.execute(f"UPDATE runs SET {columns} WHERE id = ?", (*fields.values(), run_id))
+        self.update_run_if(run_id, None, **fields)
 
-    def claim_next_queued(self, pid_placeholder: int = 0) -> dict | None:
+    def update_run_if(self, run_id: str, statuses: tuple[str, ...] | None, **fields) -> bool:
+        """Update a run only while its status is one of `statuses` (any, for None), in one
+        statement; whether it was updated."""
+        for key in JSON_COLUMNS:
+            if key in fields and not isinstance(fields[key], str):
+                fields[key] = json.dumps(fields[key])
+        columns = ", ".join(f"{key} = ?" for key in fields)
+        where, args = "id = ?", [run_id]
+        if statuses:
+            where += f" AND status IN ({', '.join('?' * len(statuses))})"
+            args += [str(s) for s in statuses]
+        with self.transaction() as db:
+            return db.execute(f"UPDATE runs SET {columns} WHERE {where}", (*fields.values(), *args)).rowcount > 0
+
+    def claim_next_queued(self) -> dict | None:
         """Atomically mark the oldest queued run as running (so two app processes never start the same run)."""
         with self.transaction() as db:
             if db.execute("SELECT 1 FROM runs WHERE status = 'running'").fetchone():
@@ -93,32 +200,53 @@ class Store:
             if row is None:
                 return None
             db.execute("UPDATE runs SET status = 'running', started = ? WHERE id = ?", (time.time(), row["id"]))
-            return _run_dict(row) | {"status": "running"}
+            return _run_dict(row) | {"status": RunStatus.RUNNING.value}
 
+    def delete_runs(self, run_ids: list[str]) -> list[dict]:
+        """Remove ended runs from the list (one transaction); returns the rows removed. Active runs are kept."""
+        if not run_ids:
+            return []
+        marks = ", ".join("?" * len(run_ids))
+        ended = ", ".join("?" * len(ENDED))
+        with self.transaction() as db:
+            rows = db.execute(f"SELECT * FROM runs WHERE id IN ({marks}) AND status IN ({ended})",
+                              (*run_ids, *map(str, ENDED))).fetchall()
+            db.execute(f"DELETE FROM runs WHERE id IN ({', '.join('?' * len(rows))})", [r["id"] for r in rows])
+            return [_run_dict(r) for r in rows]
+
+    # ---- reading runs ----
     def run(self, run_id: str) -> dict | None:
-        db = self._connect()
-        try:
-            row = db.execute("SELECT * FROM runs WHERE id = ? OR name = ? ORDER BY created DESC LIMIT 1",
-                             (run_id, run_id)).fetchone()
-        finally:
-            db.close()
+        """The run with this id (ids are unique; names repeat across runs)."""
+        with self._reading() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return _run_dict(row) if row else None
 
-    def runs(self, statuses: tuple[str, ...] | None = None) -> list[dict]:
-        db = self._connect()
-        try:
-            if statuses:
-                marks = ", ".join("?" * len(statuses))
-                rows = db.execute(f"SELECT * FROM runs WHERE status IN ({marks}) ORDER BY created DESC", statuses)
-            else:
-                rows = db.execute("SELECT * FROM runs ORDER BY created DESC")
-            return [_run_dict(r) for r in rows.fetchall()]
-        finally:
-            db.close()
+    def find(self, ref: str) -> dict | None:
+        """A run by id, or else the newest run with that name (for people typing at the CLI)."""
+        with self._reading() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (ref,)).fetchone() or db.execute(
+                "SELECT * FROM runs WHERE name = ? ORDER BY created DESC LIMIT 1", (ref,)).fetchone()
+        return _run_dict(row) if row else None
+
+    def runs(self, statuses: tuple[str, ...] | None = None, kind: str | None = None) -> list[dict]:
+        where, args = [], []
+        if statuses:
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            args += [str(s) for s in statuses]
+        if kind:
+            where.append("kind = ?")
+            args.append(kind)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created DESC"
+        with self._reading() as db:
+            return [_run_dict(r) for r in db.execute(sql, args).fetchall()]
+
+    def run_ids(self) -> set[str]:
+        with self._reading() as db:
+            return {r[0] for r in db.execute("SELECT id FROM runs").fetchall()}
 
 
 def _run_dict(row: sqlite3.Row) -> dict:
     out = dict(row)
-    out["recipe"] = json.loads(out["recipe"]) if out.get("recipe") else {}
-    out["metrics"] = json.loads(out["metrics"]) if out.get("metrics") else {}
+    for key in JSON_COLUMNS:
+        out[key] = json.loads(out[key]) if out.get(key) else {}
     return out

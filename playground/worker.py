@@ -1,24 +1,27 @@
-"""`python -m playground.worker RUN_DIR`: run one recorded run to its end, in its own process.
+"""`python -m playground.worker RUN_DIR`: run one recorded run to its end, in its own process,
+whatever its kind.
 
-Writes its progress to RUN_DIR/events.jsonl and its outcome to the database; the adapter (or
-full model) is written to RUN_DIR/output and moved into the adapters folder only when complete,
-so a crash never leaves half an adapter there. Under `accelerate launch` every process trains and
-only the main one records."""
+The kind's run function writes progress to RUN_DIR/events.jsonl; the worker records the outcome
+in the database. A kind with a folder output writes it to RUN_DIR/output; the worker publishes it
+into the adapters folder only when complete, so a crash never leaves half a result there, and a
+result never lands inside another folder. Under `accelerate launch` every process runs and only
+the main one records."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sys
 import time
 import traceback
 from pathlib import Path
 
+from playground import kinds
 from playground.errors import PlaygroundError
+from playground.runs import EVENTS_FILE, META_FILE, EventWriter, RunStatus, StopWatcher, is_main_process
 from playground.settings import Settings
 from playground.store import Store
-from playground.jobs import STOP_FILE
-from playground.training.callbacks import EventWriter, is_main_process
-from playground.training.recipes import recipe_from_dict
 
 
 def plain_error(err: BaseException) -> str:
@@ -31,44 +34,97 @@ def plain_error(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}"
 
 
-def execute(run: dict, settings: Settings, store: Store, callbacks: list | None = None) -> dict:
-    """Train a run recorded in the store; returns its final record. Raises nothing: a failure is
-    recorded as the run's status and error."""
-    from playground.models import ModelManager
-    from playground.training.run_card import run_record, write_run_files
-    from playground.training.sft import train
+class StoppedBeforeStart(PlaygroundError):
+    pass
 
+
+def publish(output_dir: Path, adapters_dir: Path, name: str, overwrite: bool, run_id: str) -> Path:
+    """Move a complete result to adapters/<name>. It is copied beside its destination first, then
+    renamed in one step: a rename onto an existing folder fails instead of nesting inside it. If
+    the name was taken meanwhile (and not to be overwritten), the result keeps a unique name."""
+    adapters_dir.mkdir(parents=True, exist_ok=True)
+    staging = adapters_dir / f".{name}.{run_id}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.move(str(output_dir), staging)  # staging does not exist: this moves, never nests
+    final = adapters_dir / name
+    if overwrite and final.is_dir():
+        retired = adapters_dir / f".{name}.{run_id}.replaced"
+        os.rename(final, retired)
+        shutil.rmtree(retired, ignore_errors=True)
+    for candidate in (final, adapters_dir / f"{name}-{run_id[-6:]}"):
+        try:
+            os.rename(staging, candidate)
+            return candidate
+        except OSError:
+            continue
+    raise PlaygroundError(f"Could not move the result into {adapters_dir}: {name} is taken. It is kept at {staging}.")
+
+
+def execute(run: dict, settings: Settings, store: Store) -> dict:
+    """Run a recorded run; returns its final record. Raises nothing: a failure is recorded as the
+    run's status and error."""
     run_dir = Path(run["run_dir"])
     main = is_main_process()
-    writer = EventWriter(run_dir / "events.jsonl")
+    writer = EventWriter(run_dir / EVENTS_FILE)
+    stop = StopWatcher(run_dir)
     if main:
         writer.write("status", message="Starting")
     try:
-        if (run_dir / STOP_FILE).exists():
-            raise PlaygroundError("Stopped before it started.")
-        recipe = recipe_from_dict(run["recipe"])
-        source = ModelManager(settings).resolve(recipe.base_model)
-        outcome = train(recipe, source, run_dir, run_dir / "output", callbacks)
+        if stop.requested:
+            raise StoppedBeforeStart("Stopped before it started: nothing was trained or saved.")
+        kind = kinds.get(run["kind"])
+        recipe = kind.recipe_class.from_dict(run["recipe"])
+        ctx = kinds.RunContext(run_id=run["id"], name=run["name"], run_dir=run_dir, settings=settings,
+                               writer=writer, stop=stop.event)
+        outcome = kind.run(recipe, ctx)
         if main:
-            record = run_record(run, outcome.status, outcome.metrics, outcome.trainable_params, outcome.total_params)
-            write_run_files(outcome.output_dir, record)
-            final = settings.adapters_dir / run["name"]
-            if final.exists() and (run_dir / "overwrite").read_text().strip() == "1":
-                shutil.rmtree(final)
-            settings.adapters_dir.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(outcome.output_dir), final)
-            store.update_run(run["id"], status=outcome.status, finished=time.time(), output_dir=str(final),
-                             metrics=outcome.metrics)
-            writer.write("done", status=outcome.status, output_dir=str(final))
-    except BaseException as err:  # noqa: BLE001 - every ending is recorded
-        traceback.print_exc()
+            fields = {"status": outcome.status, "finished": time.time(), "metrics": outcome.metrics}
+            if kind.output.has_folder:
+                record = _record(run, kind, outcome)
+                if kind.write_card:
+                    kind.write_card(ctx.output_dir, record)
+                final = publish(ctx.output_dir, settings.adapters_dir, run["name"], _overwrite(run_dir), run["id"])
+                fields["output_dir"] = str(final)
+                if final.name != run["name"]:
+                    fields["error"] = f"'{run['name']}' was taken while this run ran: the result is saved as '{final.name}'."
+            else:
+                fields["result"] = outcome.record
+            store.update_run(run["id"], **fields)
+            writer.write("done", status=outcome.status, output_dir=fields.get("output_dir"))
+    except BaseException as err:
+        if not isinstance(err, PlaygroundError):
+            traceback.print_exc()
+        else:
+            print(f"error: {err}", file=sys.stderr)
         if main:
-            status = "stopped" if (run_dir / STOP_FILE).exists() and isinstance(err, PlaygroundError) else "failed"
-            store.update_run(run["id"], status=status, finished=time.time(), error=plain_error(err))
-            writer.write("error", message=plain_error(err))
+            if isinstance(err, StoppedBeforeStart):
+                status = RunStatus.CANCELLED
+            elif stop.requested and isinstance(err, PlaygroundError):
+                status = RunStatus.STOPPED
+            else:
+                status = RunStatus.FAILED
+            store.update_run(run["id"], status=status.value, finished=time.time(), error=plain_error(err))
+            writer.write("error", message=plain_error(err), status=status.value)
         if isinstance(err, KeyboardInterrupt):
             raise
     return store.run(run["id"])
+
+
+def _overwrite(run_dir: Path) -> bool:
+    try:
+        return bool(json.loads((run_dir / META_FILE).read_text(encoding="utf-8")).get("overwrite"))
+    except (OSError, ValueError):
+        return False
+
+
+def _record(run: dict, kind, outcome) -> dict:
+    """run.json of a published result: what made it and what it is."""
+    from playground import __version__
+
+    return {"name": run["name"], "run_id": run["id"], "kind": kind.name, "output": kind.output.value,
+            "method": run.get("method"), "base_model": run.get("base_model"), "status": outcome.status,
+            **outcome.record, "metrics": outcome.metrics, "recipe": run["recipe"], "created": run["created"],
+            "finished": time.time(), "playground_version": __version__}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no run recorded for {argv[0]}", file=sys.stderr)
         return 2
     final = execute(run, settings, store)
-    return 0 if final["status"] in ("finished", "stopped") else 1
+    return 0 if final["status"] in (RunStatus.FINISHED, RunStatus.STOPPED) else 1
 
 
 if __name__ == "__main__":

@@ -1,18 +1,16 @@
 """A TrainerCallback that appends each logged step to the run's events.jsonl (read by the UI by
-byte offset) and stops the run when asked: a STOP file in the run folder, or SIGTERM."""
+byte offset) and stops the run when asked (playground.runs.StopWatcher: a STOP file or SIGTERM)."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import threading
 import time
 from pathlib import Path
 
 from transformers import TrainerCallback
 
-from playground.jobs import STOP_FILE
+from playground.runs import EventWriter, StopWatcher
 
 
 def memory_mb() -> float:
@@ -25,27 +23,6 @@ def memory_mb() -> float:
     return psutil.Process(os.getpid()).memory_info().rss / 2**20
 
 
-def is_main_process() -> bool:
-    """Under `accelerate launch` every process trains; only rank 0 records and saves."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-class EventWriter:
-    """Appends one JSON object per line; each write is flushed so a reader never sees half a line
-    for long (it skips a trailing partial line anyway). Silent on processes other than rank 0."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.enabled = is_main_process()
-
-    def write(self, kind: str, **fields) -> None:
-        if not self.enabled:
-            return
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps({"type": kind, "time": time.time(), **fields}) + "\n")
-
-
 class StopRequested(Exception):
     """Raised inside a forward or backward pass when a stop is asked mid-step (single process)."""
 
@@ -56,23 +33,16 @@ class RunEvents(TrainerCallback):
     long step right away, leaving the weights of the last completed step, instead of waiting for
     the step to finish (a step of a real model on a CPU can take a minute)."""
 
-    def __init__(self, run_dir: Path, writer: EventWriter):
+    def __init__(self, run_dir: Path, writer: EventWriter, stop_event: threading.Event | None = None):
         self.run_dir = Path(run_dir)
         self.writer = writer
-        self.stop_event = threading.Event()
+        self.stop_event = stop_event if stop_event is not None else StopWatcher(run_dir).event
         self._start = self._last_time = time.time()
         self._last_tokens = 0
-        signal.signal(signal.SIGTERM, lambda signum, frame: self.stop_event.set())
-        threading.Thread(target=self._watch_stop_file, daemon=True, name="stop-watcher").start()
 
     @property
     def stop_requested(self) -> bool:
         return self.stop_event.is_set()
-
-    def _watch_stop_file(self) -> None:
-        while not self.stop_event.wait(0.5):
-            if (self.run_dir / STOP_FILE).exists():
-                self.stop_event.set()
 
     def _should_stop(self) -> bool:
         return self.stop_event.is_set()

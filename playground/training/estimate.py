@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from playground.training.recipes import Recipe
+from playground.training.recipes import SFTRecipe
 
 GIB = 2**30
 
@@ -28,33 +28,27 @@ class MemoryEstimate:
         return self.total < self.available * 0.9
 
 
-def count_trainable(recipe: Recipe, source: str) -> tuple[int, int, object]:
+def count_trainable(recipe: SFTRecipe, source: str) -> tuple[int, int, object]:
     """(trainable, total, config) for the recipe's method on the model at `source`, built on the
     meta device: exact counts, no weights loaded."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from playground.training.sft import count_params, freeze_for_selective, peft_config
+    from playground.training.sft import count_params
 
     config = AutoConfig.from_pretrained(source)
     with torch.device("meta"):  # (accelerate's init_empty_weights unties tied embeddings)
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    if recipe.method == "selective":
-        freeze_for_selective(model, recipe)
-    elif recipe.method != "full":
+    recipe.prepare(model)
+    if recipe.is_peft:
         from peft import get_peft_model
 
-        counting = recipe
-        if recipe.method == "prompt_tuning":  # the init text changes values, not the count
-            from dataclasses import replace
-
-            counting = replace(recipe, prompt_tuning_init="RANDOM")
-        model = get_peft_model(model, peft_config(counting, source))
+        model = get_peft_model(model, recipe.counting_recipe().peft_config(source))
     trainable, total = count_params(model)
     return trainable, total, config
 
 
-def estimate_memory(recipe: Recipe, config, trainable: int, total: int) -> MemoryEstimate:
+def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> MemoryEstimate:
     """A back-of-the-envelope peak: weights + gradients + AdamW state + activations (including
     the logits over the vocabulary, which dominate for small models with large vocabularies)."""
     import psutil
@@ -65,7 +59,7 @@ def estimate_memory(recipe: Recipe, config, trainable: int, total: int) -> Memor
     hidden, layers = config.hidden_size, config.num_hidden_layers
     vocab = config.vocab_size
     embeddings = vocab * hidden * (1 if getattr(config, "tie_word_embeddings", False) else 2)
-    if recipe.method == "qlora":  # linear layers in NF4 (~0.53 bytes with double quantization), the rest as is
+    if recipe.quantized_base:  # linear layers in NF4 (~0.53 bytes with double quantization), the rest as is
         weights = (total - trainable - embeddings) * 0.53 + embeddings * width + trainable * 4
     else:
         weights = total * width

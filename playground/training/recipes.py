@@ -1,123 +1,191 @@
-"""Training recipes: one dataclass per method, validated on construction, to and from YAML.
+"""Training recipes, validated on construction, to and from YAML.
 
-The UI form, the CLI (`python -m playground train RECIPE.yaml --set key=value`) and the run card
-all use these objects. Hyperparameters keep the names TRL and PEFT use."""
+`RunRecipe` is what every training run has (model, schedule, seed); `SFTRecipe` adds what
+supervised fine-tuning needs (data, templates, column mapping, mixing, packing). Each method is a
+subclass of SFTRecipe that owns its behaviour: its PEFT config, how its base model is loaded and
+what it freezes. `RECIPES` maps a method to its class, as PEFT maps a method to its config.
+
+A key that is not a field of the recipe passes through to the method's PEFT config (e.g.
+`use_dora`) or to TRL's SFTConfig (e.g. `weight_decay`), checked against their fields, so a new
+TRL or PEFT hyperparameter needs no code here. The UI form, the CLI (`python -m playground train
+RECIPE.yaml --set key=value`) and the run card all use these objects."""
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from playground.errors import PlaygroundError
+from playground.runs import check_name
 from playground.settings import DEFAULT_MODEL
 
-OUTPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 TARGETS = ("attention", "all-linear")
+ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 REPORT_TO = ("none", "tensorboard", "trackio", "wandb")
+RESERVED_TRAINER_ARGS = {"output_dir", "disable_tqdm", "use_cpu", "report_to"}  # set by the playground itself
+
+
+def check_output_name(name: str) -> None:
+    check_name(name)
 
 
 @dataclass
-class Recipe:
-    """What every method shares: base model, data, split, and the optimizer schedule."""
-
-    method: ClassVar[str] = ""
-    about: ClassVar[str] = ""
+class RunRecipe:
+    """What every training run has: a base model, the optimizer schedule and a seed."""
 
     base_model: str = DEFAULT_MODEL
-    data: str = "summarization"  # a built-in name, a local file, or a Hub dataset id
-    data_mix: list[dict] = field(default_factory=list)  # [{"data": ..., "weight": ...}] for multitask mixing
-    input_column: str = ""  # empty: the data's own prompt/completion or the built-in mapping
-    output_column: str = ""
-    template: str = "plain"  # a named instruction template (prompting.TEMPLATES) or "custom"
-    custom_template: str = ""  # with {input}; used when template == "custom"
     output_name: str = ""
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    split_seed: int = 0
     learning_rate: float = 2e-4
     num_train_epochs: float = 1.0
     max_steps: int = -1  # > 0 overrides epochs
     per_device_train_batch_size: int = 4
     gradient_accumulation_steps: int = 1
-    max_length: int = 512
-    packing: bool = False
     seed: int = 42
     logging_steps: int = 1
     eval_steps: int = 0  # 0: evaluate about 10 times over the run
     report_to: str = "none"
     num_processes: int = 1  # > 1 launches through `accelerate launch`
+    trainer_args: dict = field(default_factory=dict)  # more TRL config keys, checked against its fields
 
     def __post_init__(self) -> None:
         self._check(bool(str(self.base_model).strip()), "base_model is empty: name a Hub id, a local folder or 'tiny'.")
-        self._check(bool(str(self.data).strip()) or bool(self.data_mix), "data is empty: name a built-in set, a file or a Hub dataset.")
         self._check(self.learning_rate > 0, f"learning_rate must be above 0 (got {self.learning_rate}).")
         self._check(self.num_train_epochs > 0 or self.max_steps > 0,
                     "Set num_train_epochs above 0, or max_steps above 0.")
         self._check(self.max_steps == -1 or self.max_steps > 0, f"max_steps must be above 0, or -1 for epochs (got {self.max_steps}).")
         self._check(self.per_device_train_batch_size >= 1, "per_device_train_batch_size must be at least 1.")
         self._check(self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps must be at least 1.")
-        self._check(self.max_length >= 8, f"max_length must be at least 8 tokens (got {self.max_length}).")
-        self._check(0 <= self.val_fraction < 0.5 and 0 <= self.test_fraction < 0.5,
-                    "val_fraction and test_fraction must each be between 0 and 0.5.")
+        self._check(self.seed >= 0, f"seed must be 0 or more (got {self.seed}).")
         self._check(self.report_to in REPORT_TO, f"report_to must be one of {', '.join(REPORT_TO)} (got '{self.report_to}').")
         self._check(self.num_processes >= 1, "num_processes must be at least 1.")
-        if self.template == "custom":
-            self._check("{input}" in self.custom_template, "A custom template needs an {input} placeholder.")
-        for part in self.data_mix:
-            self._check(isinstance(part, dict) and part.get("data") and float(part.get("weight", 1)) > 0,
-                        "Each data_mix entry needs 'data' and a weight above 0.")
+        self._check(isinstance(self.trainer_args, dict), "trainer_args must be a mapping of TRL config keys to values.")
+        reserved = sorted(RESERVED_TRAINER_ARGS & set(self.trainer_args))
+        self._check(not reserved, f"trainer_args can't set {', '.join(reserved)}: the playground sets it.")
         if self.output_name:
-            check_output_name(self.output_name)
+            check_name(self.output_name)
 
     @staticmethod
     def _check(ok: bool, message: str) -> None:
         if not ok:
             raise PlaygroundError(message)
 
-    # ---- serialization ----
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, **dataclasses.asdict(self)}
+        return dataclasses.asdict(self)
 
     def to_yaml(self) -> str:
         import yaml
 
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
-    def with_method(self, method: str) -> Recipe:
+
+@dataclass
+class SFTRecipe(RunRecipe):
+    """Supervised fine-tuning: what the data is and how each example becomes a training prompt.
+    Subclasses are the methods."""
+
+    method: ClassVar[str] = ""
+    about: ClassVar[str] = ""
+    is_peft: ClassVar[bool] = False  # saved as a PEFT adapter on an untouched base
+    mergeable: ClassVar[bool] = False  # can be folded into its base weights (LoRA)
+    quantized_base: ClassVar[bool] = False  # the frozen base is stored in 4 bits
+    peft_config_class: ClassVar[str] = ""  # the peft class whose fields extra keys may set
+
+    data: str = "summarization"  # a built-in name, a local file, or a Hub dataset id
+    data_mix: list[dict] = field(default_factory=list)  # [{"data": ..., "weight": ...}] for multitask mixing
+    input_column: str = ""  # empty: the data's own prompt/completion or the built-in mapping
+    output_column: str = ""
+    template: str = "plain"  # a named instruction template (sft_data.TEMPLATES) or "custom"
+    custom_template: str = ""  # with {input}; used when template == "custom"
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_seed: int = 0
+    max_length: int = 512
+    packing: bool = False
+    peft_args: dict = field(default_factory=dict)  # more keys of the method's PEFT config
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check(bool(str(self.data).strip()) or bool(self.data_mix), "data is empty: name a built-in set, a file or a Hub dataset.")
+        self._check(self.max_length >= 8, f"max_length must be at least 8 tokens (got {self.max_length}).")
+        self._check(0 <= self.val_fraction < 0.5 and 0 <= self.test_fraction < 0.5,
+                    "val_fraction and test_fraction must each be between 0 and 0.5.")
+        if self.template == "custom":
+            self._check("{input}" in self.custom_template, "A custom template needs an {input} placeholder.")
+        for part in self.data_mix:
+            self._check(isinstance(part, dict) and part.get("data") and float(part.get("weight", 1)) > 0,
+                        "Each data_mix entry needs 'data' and a weight above 0.")
+        self._check(isinstance(self.peft_args, dict), "peft_args must be a mapping of PEFT config keys to values.")
+        self._check(not self.peft_args or self.is_peft, f"{self.method} has no PEFT config: remove peft_args.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> SFTRecipe:
+        return recipe_from_dict(values)
+
+    def with_method(self, method: str) -> SFTRecipe:
         """The same data and schedule under another method, with that method's own defaults."""
-        shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(Recipe)}
         if method == self.method:
             return self
+        shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(SFTRecipe)
+                  if f.name not in ("learning_rate", "peft_args")}
         return RECIPES[method](**shared)
 
     def cli_command(self, recipe_path: str = "recipe.yaml") -> str:
         return f"python -m playground train {shlex.quote(recipe_path)}"
 
+    # ---- the method's behaviour ----
+    def quantization_config(self, dtype):
+        """A transformers quantization config for the base model, or None."""
+        return None
 
-def check_output_name(name: str) -> None:
-    if "/" in name or "\\" in name or ".." in name or not OUTPUT_NAME.match(name):
-        raise PlaygroundError(
-            f"Output name '{name}' is not allowed: use letters, digits, '.', '_' and '-' (no path separators or '..'), "
-            "at most 80 characters."
-        )
+    def load_base(self, source: str):
+        """The base model in the dtype and quantization the method needs."""
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        cuda = torch.cuda.is_available()
+        dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+        quant = self.quantization_config(dtype)
+        if quant is None:
+            return AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+        from peft import prepare_model_for_kbit_training
+
+        model = AutoModelForCausalLM.from_pretrained(source, quantization_config=quant, dtype=dtype,
+                                                     device_map="auto" if cuda else "cpu")
+        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+
+    def peft_config(self, source: str):
+        """The method's PEFT config, or None when the model's own weights train."""
+        return None
+
+    def prepare(self, model) -> None:
+        """Freeze what the method does not train (PEFT methods are frozen by PEFT itself)."""
+
+    def counting_recipe(self) -> SFTRecipe:
+        """The recipe to count trainable parameters with (on the meta device, where values can't be set)."""
+        return self
 
 
 @dataclass
-class FullRecipe(Recipe):
+class FullRecipe(SFTRecipe):
     method: ClassVar[str] = "full"
     about: ClassVar[str] = "Every weight of the model trains. Best quality; needs the most memory (weights, gradients and optimizer state)."
     learning_rate: float = 5e-5
 
 
 @dataclass
-class LoraRecipe(Recipe):
+class LoraRecipe(SFTRecipe):
     method: ClassVar[str] = "lora"
     about: ClassVar[str] = ("LoRA freezes the model and trains small low-rank matrices beside chosen layers "
                             "(reparameterization): a few MB of adapter, far less memory.")
+    is_peft: ClassVar[bool] = True
+    mergeable: ClassVar[bool] = True
+    peft_config_class: ClassVar[str] = "LoraConfig"
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -130,12 +198,20 @@ class LoraRecipe(Recipe):
         self._check(0 <= self.lora_dropout < 1, f"lora_dropout must be in [0, 1) (got {self.lora_dropout}).")
         self._check(self.target_modules in TARGETS, f"target_modules must be one of {', '.join(TARGETS)}.")
 
+    def peft_config(self, source: str):
+        from peft import LoraConfig, TaskType
+
+        targets = "all-linear" if self.target_modules == "all-linear" else ATTENTION
+        return LoraConfig(task_type=TaskType.CAUSAL_LM, r=self.lora_r, lora_alpha=self.lora_alpha,
+                          lora_dropout=self.lora_dropout, target_modules=targets, **self.peft_args)
+
 
 @dataclass
 class QLoraRecipe(LoraRecipe):
     method: ClassVar[str] = "qlora"
     about: ClassVar[str] = ("QLoRA: LoRA on a base model stored in 4 bits (NF4, double quantization), "
                             "so a model ~4x larger fits in the same memory.")
+    quantized_base: ClassVar[bool] = True
     bnb_4bit_quant_type: str = "nf4"
     bnb_4bit_use_double_quant: bool = True
 
@@ -143,12 +219,20 @@ class QLoraRecipe(LoraRecipe):
         super().__post_init__()
         self._check(self.bnb_4bit_quant_type in ("nf4", "fp4"), "bnb_4bit_quant_type must be nf4 or fp4.")
 
+    def quantization_config(self, dtype):
+        from transformers import BitsAndBytesConfig
+
+        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=self.bnb_4bit_quant_type,
+                                  bnb_4bit_use_double_quant=self.bnb_4bit_use_double_quant, bnb_4bit_compute_dtype=dtype)
+
 
 @dataclass
-class PromptTuningRecipe(Recipe):
+class PromptTuningRecipe(SFTRecipe):
     method: ClassVar[str] = "prompt_tuning"
     about: ClassVar[str] = ("Prompt tuning (additive): the model is frozen; only a few 'virtual token' "
                             "embeddings put before every input are learned (a soft prompt).")
+    is_peft: ClassVar[bool] = True
+    peft_config_class: ClassVar[str] = "PromptTuningConfig"
     learning_rate: float = 3e-2
     num_virtual_tokens: int = 20
     prompt_tuning_init: str = "TEXT"  # TEXT or RANDOM
@@ -161,9 +245,23 @@ class PromptTuningRecipe(Recipe):
         if self.prompt_tuning_init == "TEXT":
             self._check(bool(self.prompt_tuning_init_text.strip()), "prompt_tuning_init_text is empty: write a text or use RANDOM.")
 
+    def peft_config(self, source: str):
+        from peft import PromptTuningConfig, PromptTuningInit, TaskType
+
+        text = self.prompt_tuning_init == "TEXT"
+        return PromptTuningConfig(
+            task_type=TaskType.CAUSAL_LM, num_virtual_tokens=self.num_virtual_tokens,
+            prompt_tuning_init=PromptTuningInit.TEXT if text else PromptTuningInit.RANDOM,
+            prompt_tuning_init_text=self.prompt_tuning_init_text if text else None,
+            tokenizer_name_or_path=source if text else None, **self.peft_args,
+        )
+
+    def counting_recipe(self) -> SFTRecipe:
+        return dataclasses.replace(self, prompt_tuning_init="RANDOM")  # the init text changes values, not the count
+
 
 @dataclass
-class SelectiveRecipe(Recipe):
+class SelectiveRecipe(SFTRecipe):
     method: ClassVar[str] = "selective"
     about: ClassVar[str] = ("Selective fine-tuning: only chosen parameters train (the last N blocks, "
                             "or only the biases / norms); the rest stays frozen.")
@@ -177,21 +275,44 @@ class SelectiveRecipe(Recipe):
                     "trainable must be last_n_blocks, biases or norms.")
         self._check(self.last_n_blocks >= 1, "last_n_blocks must be at least 1.")
 
+    def prepare(self, model) -> None:
+        for param in model.parameters():
+            param.requires_grad = False
+        if self.trainable == "last_n_blocks":
+            layers = model.model.layers
+            for block in layers[-min(self.last_n_blocks, len(layers)):]:
+                for param in block.parameters():
+                    param.requires_grad = True
+            return
+        suffix = "bias" if self.trainable == "biases" else "norm"
+        chosen = [p for name, p in model.named_parameters() if name.endswith(suffix) or (suffix == "norm" and "norm" in name)]
+        if not chosen:
+            raise PlaygroundError(f"This model has no {self.trainable} to train: choose last_n_blocks instead.")
+        for param in chosen:
+            param.requires_grad = True
+
 
 @dataclass
-class IA3Recipe(Recipe):
+class IA3Recipe(SFTRecipe):
     method: ClassVar[str] = "ia3"
     about: ClassVar[str] = ("(IA)³ (additive): learned vectors rescale the keys, values and feed-forward "
                             "activations; even fewer parameters than LoRA.")
+    is_peft: ClassVar[bool] = True
+    peft_config_class: ClassVar[str] = "IA3Config"
     learning_rate: float = 3e-3
 
+    def peft_config(self, source: str):
+        from peft import IA3Config, TaskType
 
-RECIPES: dict[str, type[Recipe]] = {
+        return IA3Config(task_type=TaskType.CAUSAL_LM, **self.peft_args)
+
+
+RECIPES: dict[str, type[SFTRecipe]] = {
     cls.method: cls for cls in (FullRecipe, LoraRecipe, QLoraRecipe, PromptTuningRecipe, SelectiveRecipe, IA3Recipe)
 }
 
 
-def recipe_from_dict(values: dict[str, Any]) -> Recipe:
+def recipe_from_dict(values: dict[str, Any]) -> SFTRecipe:
     values = dict(values or {})
     method = str(values.pop("method", "")).strip()
     if method not in RECIPES:
@@ -200,14 +321,51 @@ def recipe_from_dict(values: dict[str, Any]) -> Recipe:
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise PlaygroundError(f"Unknown recipe keys for method '{method}': {', '.join(unknown)}. "
-                              f"Known keys: {', '.join(sorted(known))}.")
+        _pass_through(cls, values, unknown)
     try:
         return cls(**{k: _coerce(known[k], v) for k, v in values.items()})
     except (TypeError, ValueError) as err:
         if isinstance(err, PlaygroundError):
             raise
         raise PlaygroundError(f"Bad recipe value: {err}") from err
+
+
+def _pass_through(cls: type[SFTRecipe], values: dict, unknown: list[str]) -> None:
+    """Move keys that are not recipe fields into peft_args (fields of the method's PEFT config)
+    or trainer_args (fields of TRL's SFTConfig); anything else is refused, with what is known."""
+    peft_fields: set[str] = set()
+    if cls.peft_config_class:
+        import peft
+
+        peft_fields = {f.name for f in dataclasses.fields(getattr(peft, cls.peft_config_class))}
+    from trl import SFTConfig
+
+    trainer_fields = {f.name for f in dataclasses.fields(SFTConfig)} - RESERVED_TRAINER_ARGS
+    rest = []
+    for key in unknown:
+        value = _yaml_value(values.pop(key))
+        if key in peft_fields:
+            values.setdefault("peft_args", {})[key] = value
+        elif key in trainer_fields:
+            values.setdefault("trainer_args", {})[key] = value
+        else:
+            rest.append(key)
+    if rest:
+        where = f"{cls.peft_config_class} or " if cls.peft_config_class else ""
+        raise PlaygroundError(f"Unknown recipe keys for method '{cls.method}': {', '.join(rest)}. They are neither recipe "
+                              f"keys ({', '.join(sorted(f.name for f in dataclasses.fields(cls)))}) nor fields of "
+                              f"{where}TRL's SFTConfig.")
+
+
+def _yaml_value(value: Any) -> Any:
+    if isinstance(value, str):
+        import yaml
+
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    return value
 
 
 def _coerce(f: dataclasses.Field, value: Any) -> Any:
@@ -226,14 +384,14 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
             return float(value)
     except ValueError:
         raise PlaygroundError(f"'{f.name}' needs a {kind}, got '{value}'.") from None
-    if kind.startswith("list"):
+    if kind.startswith(("list", "dict")):
         import yaml
 
         return yaml.safe_load(value)
     return value
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> SFTRecipe:
     import yaml
 
     path = Path(path)
@@ -251,3 +409,6 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
             raise PlaygroundError(f"--set takes key=value (got '{item}').")
         values[key.strip()] = value
     return recipe_from_dict(values)
+
+
+Recipe = SFTRecipe  # the name the rest of the code used before the split

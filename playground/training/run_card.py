@@ -4,35 +4,15 @@ model card for people and the Hub)."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
-
-from playground import __version__
-
-
-def run_record(run: dict, status: str, metrics: dict, trainable: int, total: int) -> dict:
-    recipe = run["recipe"]
-    return {
-        "name": run["name"],
-        "run_id": run["id"],
-        "kind": run.get("kind", "train"),
-        "method": run["method"],
-        "base_model": run["base_model"],
-        "status": status,
-        "trainable_params": trainable,
-        "total_params": total,
-        "trainable_share": trainable / total if total else 0.0,
-        "metrics": metrics,
-        "recipe": recipe,
-        "created": run["created"],
-        "finished": time.time(),
-        "playground_version": __version__,
-    }
 
 
 def model_card(record: dict) -> str:
     recipe, metrics = record["recipe"], record["metrics"]
-    peft = record["method"] not in ("full", "selective")
+    from playground.training.recipes import RECIPES
+
+    method = RECIPES.get(record["method"])
+    peft = bool(method and method.is_peft)
     lines = [
         "---",
         f"base_model: {record['base_model']}",

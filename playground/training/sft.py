@@ -8,12 +8,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from playground.errors import PlaygroundError
-from playground.training.callbacks import EventWriter, RunEvents, StopRequested, is_main_process, memory_mb
-from playground.training.recipes import Recipe
-from playground.training.sft_data import build_splits, to_conversational
-
-ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
+from playground.runs import EVENTS_FILE, EventWriter, is_main_process
+from playground.training.callbacks import RunEvents, StopRequested, memory_mb
+from playground.training.recipes import SFTRecipe
+from playground.training.sft_data import build_splits, drop_rows_without_room, to_conversational
 
 
 @dataclass
@@ -38,67 +36,7 @@ def count_params(model) -> tuple[int, int]:
     return trainable, total
 
 
-def load_base(recipe: Recipe, source: str):
-    """The base model in the dtype and quantization the method needs."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    cuda = torch.cuda.is_available()
-    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
-    if recipe.method == "qlora":
-        from peft import prepare_model_for_kbit_training
-        from transformers import BitsAndBytesConfig
-
-        quant = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type=recipe.bnb_4bit_quant_type,
-            bnb_4bit_use_double_quant=recipe.bnb_4bit_use_double_quant, bnb_4bit_compute_dtype=dtype,
-        )
-        model = AutoModelForCausalLM.from_pretrained(source, quantization_config=quant, dtype=dtype,
-                                                     device_map="auto" if cuda else "cpu")
-        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-    return AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
-
-
-def peft_config(recipe: Recipe, source: str):
-    """The PEFT config of the method, or None for full and selective fine-tuning."""
-    from peft import IA3Config, LoraConfig, PromptTuningConfig, PromptTuningInit, TaskType
-
-    if recipe.method in ("lora", "qlora"):
-        targets = "all-linear" if recipe.target_modules == "all-linear" else ATTENTION
-        return LoraConfig(task_type=TaskType.CAUSAL_LM, r=recipe.lora_r, lora_alpha=recipe.lora_alpha,
-                          lora_dropout=recipe.lora_dropout, target_modules=targets)
-    if recipe.method == "prompt_tuning":
-        text = recipe.prompt_tuning_init == "TEXT"
-        return PromptTuningConfig(
-            task_type=TaskType.CAUSAL_LM, num_virtual_tokens=recipe.num_virtual_tokens,
-            prompt_tuning_init=PromptTuningInit.TEXT if text else PromptTuningInit.RANDOM,
-            prompt_tuning_init_text=recipe.prompt_tuning_init_text if text else None,
-            tokenizer_name_or_path=source if text else None,
-        )
-    if recipe.method == "ia3":
-        return IA3Config(task_type=TaskType.CAUSAL_LM)
-    return None
-
-
-def freeze_for_selective(model, recipe: Recipe) -> None:
-    """Selective fine-tuning: everything frozen but the chosen parameters."""
-    for param in model.parameters():
-        param.requires_grad = False
-    if recipe.trainable == "last_n_blocks":
-        layers = model.model.layers
-        for block in layers[-min(recipe.last_n_blocks, len(layers)):]:
-            for param in block.parameters():
-                param.requires_grad = True
-    else:
-        suffix = "bias" if recipe.trainable == "biases" else "norm"
-        chosen = [p for name, p in model.named_parameters() if name.endswith(suffix) or (suffix == "norm" and "norm" in name)]
-        if not chosen:
-            raise PlaygroundError(f"This model has no {recipe.trainable} to train: choose last_n_blocks instead.")
-        for param in chosen:
-            param.requires_grad = True
-
-
-def sft_config(recipe: Recipe, run_dir: Path, n_train: int):
+def sft_config(recipe: SFTRecipe, run_dir: Path, n_train: int):
     import torch
     from trl import SFTConfig
 
@@ -132,39 +70,46 @@ def sft_config(recipe: Recipe, run_dir: Path, n_train: int):
         gradient_checkpointing=False,
         dataloader_pin_memory=cuda,
         disable_tqdm=True,
+        **recipe.trainer_args,
     )
 
 
-def train(recipe: Recipe, source: str, run_dir: Path, output_dir: Path, callbacks: list | None = None) -> Outcome:
-    """Train `recipe` on the model at `source`, log to run_dir/events.jsonl, save to output_dir."""
+def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callbacks: list | None = None,
+          stop_event=None) -> Outcome:
+    """Train `recipe` on the model at `source`, log to run_dir/events.jsonl, save to output_dir.
+    `stop_event` (a threading.Event) ends the run early, keeping what it learned."""
     import datasets
     from transformers import AutoTokenizer
     from trl import SFTTrainer
 
     run_dir, output_dir = Path(run_dir), Path(output_dir)
-    writer = EventWriter(run_dir / "events.jsonl")
+    writer = EventWriter(run_dir / EVENTS_FILE)
     writer.write("status", message="Loading data")
     splits = build_splits(recipe)
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     chat = bool(getattr(tokenizer, "chat_template", None))
+    train_rows, dropped = drop_rows_without_room(splits.train, tokenizer, recipe.max_length, chat)
+    validation_rows, _ = drop_rows_without_room(splits.validation, tokenizer, recipe.max_length, chat)
+    if dropped:
+        writer.write("warning", message=f"{dropped} training example(s) left no room for their completion within "
+                                         f"max_length {recipe.max_length} and were left out.")
     as_dataset = lambda rows: datasets.Dataset.from_list(to_conversational(rows) if chat else  # noqa: E731
                                                          [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
 
     writer.write("status", message="Loading the model")
-    model = load_base(recipe, source)
-    if recipe.method == "selective":
-        freeze_for_selective(model, recipe)
-    config = sft_config(recipe, run_dir, len(splits.train))
-    events = RunEvents(run_dir, writer)
+    model = recipe.load_base(source)
+    recipe.prepare(model)
+    config = sft_config(recipe, run_dir, len(train_rows))
+    events = RunEvents(run_dir, writer, stop_event)
     trainer = SFTTrainer(
         model=model,
         args=config,
-        train_dataset=as_dataset(splits.train),
-        eval_dataset=as_dataset(splits.validation) if splits.validation and recipe.val_fraction > 0 else None,
+        train_dataset=as_dataset(train_rows),
+        eval_dataset=as_dataset(validation_rows) if validation_rows and recipe.val_fraction > 0 else None,
         processing_class=tokenizer,
-        peft_config=peft_config(recipe, source),
+        peft_config=recipe.peft_config(source),
         callbacks=[events, *(callbacks or [])],
     )
     trainable, total = count_params(trainer.model)

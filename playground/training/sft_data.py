@@ -3,6 +3,8 @@ mixing of several sets (multitask fine-tuning), and a seeded train/validation/te
 
 from __future__ import annotations
 
+import difflib
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,10 +50,44 @@ def load_pairs(source: str, input_column: str = "", output_column: str = "") -> 
         if path.suffix.lower() in data.SUPPORTED_SUFFIXES or path.exists():
             frame, name = data.read_table(path), path.name
         else:
+            check_hub_id(source)
             frame, name = data.read_hub(source), source
         guess_in, guess_out = data.guess_columns(list(frame.columns))
         input_column, output_column = input_column or guess_in or "", output_column or guess_out or ""
     return data.to_examples(frame, input_column, output_column, name).pairs()
+
+
+def check_hub_id(source: str) -> None:
+    """Before waiting on the Hub: a name that is no built-in set, no file and not a Hub id that
+    could be reached is refused at once, with the built-in set it is closest to."""
+    from playground.models import hub_reachable
+    from playground.settings import Settings
+
+    near = difflib.get_close_matches(source.lower(), list(data.BUILTIN_TASKS), n=1, cutoff=0.6)
+    hint = f" Did you mean the built-in set '{near[0]}'?" if near else ""
+    looks_like_hub = "/" in source and not source.startswith(("/", ".", "~"))
+    if near and not looks_like_hub:
+        raise PlaygroundError(f"'{source}' is not a built-in set ({', '.join(data.BUILTIN_TASKS)}) nor a file.{hint}")
+    if not hub_reachable(Settings.from_env()):
+        raise PlaygroundError(f"'{source}' is not a built-in set ({', '.join(data.BUILTIN_TASKS)}) nor an existing file, "
+                              f"and the Hugging Face Hub can't be reached to look for a dataset of that id.{hint}")
+
+
+def drop_rows_without_room(rows: list[dict], tokenizer, max_length: int, chat: bool) -> tuple[list[dict], int]:
+    """The rows whose prompt (as the trainer formats it) leaves at least one token of the
+    completion within max_length, and how many were left out. Training truncates at max_length,
+    so a longer prompt would train on nothing."""
+    kept = []
+    for row in rows:
+        if chat:
+            ids = tokenizer.apply_chat_template([{"role": "user", "content": row["prompt"]}], tokenize=True,
+                                                add_generation_prompt=True)
+            ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
+        else:
+            ids = tokenizer(row["prompt"], verbose=False)["input_ids"]
+        if len(ids) < max_length:
+            kept.append(row)
+    return kept, len(rows) - len(kept)
 
 
 def build_splits(recipe) -> Splits:
@@ -68,8 +104,14 @@ def build_splits(recipe) -> Splits:
         rng.shuffle(rows)
         n_val = round(len(rows) * recipe.val_fraction)
         n_test = round(len(rows) * recipe.test_fraction)
+        if recipe.val_fraction > 0 and n_val == 0:
+            need = math.floor(0.5 / recipe.val_fraction) + 1
+            raise PlaygroundError(
+                f"'{part['data']}' has {len(rows)} usable row(s): a validation share of {recipe.val_fraction:.0%} leaves "
+                f"none to validate on. Add rows (at least {need}), raise the validation share, or set it to 0.")
         if len(rows) - n_val - n_test < 1:
-            raise PlaygroundError(f"'{part['data']}' has too few rows ({len(rows)}) for the validation and test split.")
+            raise PlaygroundError(f"'{part['data']}' has too few rows ({len(rows)}) for the validation and test split: "
+                                  "add rows or lower the validation and test shares.")
         splits.validation += rows[:n_val]
         splits.test += rows[n_val:n_val + n_test]
         splits.train.append((float(part.get("weight", 1.0)), rows[n_val + n_test:]))

@@ -51,8 +51,8 @@ def has_progress(jobs, run_id):
 
 def test_queue_stop_restart_and_next_run(home, tiny_dir):
     jobs = JobManager(home)
-    long = jobs.submit(recipe(tiny_dir, "long-run", 5000, method="full", learning_rate=1e-4))
-    short = jobs.submit(recipe(tiny_dir, "short-run", 4))
+    long = jobs.submit("sft", recipe(tiny_dir, "long-run", 5000, method="full", learning_rate=1e-4))
+    short = jobs.submit("sft", recipe(tiny_dir, "short-run", 4))
     assert long["status"] == "running" and short["status"] == "queued"  # one run at a time, in order
     wait_for(lambda: has_progress(jobs, long["id"]), what="the first step")
 
@@ -88,7 +88,7 @@ def test_queue_stop_restart_and_next_run(home, tiny_dir):
 
 def test_killed_worker_is_marked_failed(home, tiny_dir):
     jobs = JobManager(home)
-    run = jobs.submit(recipe(tiny_dir, "doomed", 5000, method="full"))
+    run = jobs.submit("sft", recipe(tiny_dir, "doomed", 5000, method="full"))
     wait_for(lambda: has_progress(jobs, run["id"]), what="the first step")
     os.killpg(jobs.get(run["id"])["pid"], signal.SIGKILL)
 
@@ -111,7 +111,7 @@ def test_bad_recipes_start_nothing(home, tiny_dir, change, message):
     jobs = JobManager(home)
     values = recipe(tiny_dir, "bad", 5).to_dict() | change
     with pytest.raises(PlaygroundError, match=message):
-        jobs.submit(recipe_from_dict(values))
+        jobs.submit("sft", recipe_from_dict(values))
     assert jobs.store.runs() == []
 
 
@@ -119,7 +119,7 @@ def test_existing_output_name_needs_confirmation(home, tiny_dir):
     (home.adapters_dir / "taken").mkdir(parents=True)
     jobs = JobManager(home)
     with pytest.raises(PlaygroundError, match="already exists"):
-        jobs.submit(recipe(tiny_dir, "taken", 2))
+        jobs.submit("sft", recipe(tiny_dir, "taken", 2))
     assert jobs.store.runs() == []
 
 
@@ -171,3 +171,36 @@ def test_cli_train_set_overrides_list_and_errors(home, tiny_dir, tmp_path):
     generated = run_cli(home, "generate", "--model", str(tiny_dir), "--adapter", "cli-run", "--prompt", "Hi",
                         "--max-new-tokens", "3", "--json")
     assert generated.returncode == 0 and "token_ids" in json.loads(generated.stdout)
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def test_doomed_data_is_refused_before_launch_with_what_to_change(home, tiny_dir, tmp_path):
+    few = _jsonl(tmp_path / "few.jsonl", [{"prompt": f"p{i}", "completion": f"c{i}"} for i in range(5)])
+    long = _jsonl(tmp_path / "long.jsonl", [{"prompt": "word " * 300, "completion": "yes"} for _ in range(20)])
+    objects = _jsonl(tmp_path / "objects.jsonl", [{"prompt": [{"role": "user", "content": "hi"}], "completion": "x"}] * 20)
+    jobs = JobManager(home)
+    for change, message in [
+        (dict(data=few), "none to validate on"),
+        (dict(data=long, max_length=32), "Every training prompt is at least max_length"),
+        (dict(data=objects), "holds lists"),
+        (dict(data="Sentiment"), "Did you mean the built-in set 'sentiment'"),
+    ]:
+        started = time.time()
+        with pytest.raises(PlaygroundError, match=message):
+            jobs.submit("sft", recipe(tiny_dir, "doomed", 5, **change))
+        assert time.time() - started < 10  # said at once, not after a Hub timeout
+    assert jobs.store.runs() == []
+    ok = jobs.prepare("sft", recipe(tiny_dir, "some-long", 5, data=few, val_fraction=0.0))
+    assert ok["notes"] == []
+
+
+def test_examples_too_long_for_max_length_are_named_before_launch(home, tiny_dir, tmp_path):
+    rows = [{"prompt": "word " * 300, "completion": "yes"}] * 5 + [{"prompt": "short", "completion": "yes"}] * 15
+    mixed = _jsonl(tmp_path / "mixed.jsonl", rows)
+    run = JobManager(home).prepare("sft", recipe(tiny_dir, "mixed", 5, data=mixed, max_length=64, val_fraction=0.0,
+                                                 test_fraction=0.0))
+    assert run["notes"] and "5 of 20 training examples" in run["notes"][0]

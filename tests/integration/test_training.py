@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from playground import adapters as adapter_store
+from playground.errors import PlaygroundError
 from playground.generation import DecodingParams, generate
 from playground.metrics import exact_match
 from playground.training.recipes import recipe_from_dict
@@ -115,7 +116,8 @@ def test_merged_lora_matches_the_adapter(trained, tiny_dir, tmp_path):
         adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_dir), folder / "lora-result").eval()
         full = AutoModelForCausalLM.from_pretrained(merged).eval()
         assert torch.allclose(full(input_ids=ids).logits, adapter(input_ids=ids).logits, atol=1e-4)
-    with pytest.raises(Exception, match="only LoRA adapters can be merged"):
-        shutil.copytree(trained("prompt_tuning")[1].output_dir, folder / "soft")
-        (folder / "soft" / "run.json").write_text('{"method": "prompt_tuning"}')
+    shutil.copytree(trained("prompt_tuning")[1].output_dir, folder / "soft")
+    (folder / "soft" / "run.json").write_text('{"method": "prompt_tuning"}')
+    with pytest.raises(PlaygroundError, match="only LoRA adapters can be merged"):
         adapter_store.merge(folder, "soft", str(tiny_dir), "soft-merged")
+    assert not (folder / "soft-merged").exists()

@@ -7,9 +7,9 @@ import pytest
 
 from playground.adapters import delete, list_adapters, rename
 from playground.errors import PlaygroundError
-from playground.jobs import read_events
 from playground.plots import memory_figure, training_figure
-from playground.store import Store
+from playground.runs import read_events
+from playground.store import MIGRATIONS, Store
 from playground.training.estimate import count_trainable, estimate_memory
 from playground.training.recipes import recipe_from_dict
 from playground.training.sft_data import TEMPLATES, build_splits, render
@@ -46,7 +46,10 @@ def test_trainable_counts_and_memory_order(tiny_dir):
     full, lora, qlora = (counts[m][2] for m in ("full", "lora", "qlora"))
     assert full.optimizer > lora.optimizer and lora.weights > qlora.weights
     assert full.total > lora.total > qlora.total
-    assert memory_figure({m: c[2] for m, c in counts.items()}).data
+    figure = memory_figure({m: c[2] for m, c in counts.items()})
+    drawn = {name: sum(trace.y[list(trace.x).index(name)] for trace in figure.data if name in list(trace.x))
+             for name in counts}
+    assert drawn["full"] == pytest.approx(full.total / 2**30, rel=1e-6) and drawn["full"] > drawn["qlora"]
 
 
 def test_events_are_read_by_byte_offset_and_skip_a_partial_line(tmp_path):
@@ -62,17 +65,82 @@ def test_events_are_read_by_byte_offset_and_skip_a_partial_line(tmp_path):
     assert list(figure.data[0].y) == [2.0, 1.5]
 
 
-def test_store_is_wal_and_migrated(tmp_path):
+def _run_row(run_id, name="", status="queued", output="adapter"):
+    return {"id": run_id, "name": name, "kind": "sft", "output": output, "method": "lora", "base_model": "tiny",
+            "status": status, "recipe": {"a": 1}, "run_dir": "/tmp/" + run_id}
+
+
+def test_store_is_wal_and_claims_one_run_at_a_time(tmp_path):
     store = Store(tmp_path / "db.sqlite")
-    store.add_run("r1", "one", "lora", "tiny", {"a": 1}, str(tmp_path))
+    store.add_run(_run_row("r1", "one"))
     assert store.claim_next_queued()["id"] == "r1"
     assert store.claim_next_queued() is None  # one running at a time
     store.update_run("r1", status="finished", metrics={"loss": 1.0})
     again = Store(tmp_path / "db.sqlite")  # re-opening migrates nothing twice
-    assert again.run("one")["metrics"] == {"loss": 1.0}
+    assert again.run("r1")["metrics"] == {"loss": 1.0}
+    assert again.run("one") is None  # by id alone: names repeat across runs
+    assert again.find("one")["id"] == "r1"
     db = sqlite3.connect(tmp_path / "db.sqlite")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_a_database_of_the_first_schema_is_migrated_with_its_runs(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0] + "; PRAGMA user_version=1;")
+    db.execute("INSERT INTO runs (id, name, kind, method, base_model, status, recipe, run_dir, created) "
+               "VALUES ('old1', 'lora-run', 'train', 'lora', 'tiny', 'finished', '{}', '/tmp/x', 1.0)")
+    db.commit()
+    db.close()
+    run = Store(path).run("old1")
+    assert (run["kind"], run["output"], run["method"], run["status"]) == ("sft", "adapter", "lora", "finished")
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) > 1
+    Store(path).add_run(_run_row("new1") | {"method": None, "base_model": None})  # optional for other kinds
+
+
+def test_names_are_checked_and_taken_in_one_step_and_automatic_names_never_repeat(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    store.add_run(_run_row("r1", "same"))
+    with pytest.raises(PlaygroundError, match="already queued"):
+        store.add_run(_run_row("r2", "same"))
+    store.add_run(_run_row("r3", "same", output="result"))  # a result writes no folder: the name is free
+    first = store.add_run(_run_row("a1"), name_stem="lora-tiny-20261127-120000")
+    second = store.add_run(_run_row("a2"), name_stem="lora-tiny-20261127-120000")
+    assert first["name"] == "lora-tiny-20261127-120000" and second["name"] == "lora-tiny-20261127-120000-2"
+
+    def taken_on_disk(name):
+        if name == "on-disk":
+            raise PlaygroundError("exists")
+
+    with pytest.raises(PlaygroundError, match="exists"):
+        store.add_run(_run_row("r4", "on-disk"), folder_free=taken_on_disk)
+    assert store.run("r4") is None and store.run("r2") is None
+
+
+def test_a_conditional_status_change_does_not_overwrite_a_claimed_run(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    store.add_run(_run_row("r1", "x"))
+    store.claim_next_queued()  # a worker claims it between a reader's look and its write
+    assert not store.update_run_if("r1", ("queued",), status="cancelled")
+    assert store.run("r1")["status"] == "running"
+    assert store.delete_runs(["r1"]) == []  # an active run is never removed
+
+
+def test_a_file_that_is_not_a_database_is_named_with_what_to_do(tmp_path):
+    path = tmp_path / "playground.db"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(PlaygroundError, match="damaged or is not a SQLite database") as err:
+        Store(path)
+    assert str(path) in str(err.value) and "mv" in str(err.value)
+
+
+def test_damaged_event_lines_are_skipped_and_reported(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"type": "log", "step": 1, "loss": 2.0}\nnot json at all\n[1, 2]\n{"type": "log", "step": 2, "loss": 1.0}\n')
+    events, offset = read_events(path)
+    assert [e["step"] for e in events if e["type"] == "log"] == [1, 2]
+    warnings = [e for e in events if e["type"] == "warning"]
+    assert len(warnings) == 1 and "2 damaged line" in warnings[0]["message"] and offset == path.stat().st_size
 
 
 def test_adapter_folder_management(tmp_path):

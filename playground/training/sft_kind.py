@@ -1,0 +1,89 @@
+"""Supervised fine-tuning as a run kind: its recipe (one class per method), its check before
+launch, the worker's function and where its result goes (adapters/, offered in the labs)."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+from playground.errors import PlaygroundError
+from playground.kinds import Outcome, Output, RunContext, RunKind
+from playground.settings import Settings
+from playground.training.recipes import SFTRecipe
+
+
+def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
+    """Everything that can be known before training starts; raises with what to change. Returns
+    notes worth showing (e.g. examples that will be left out)."""
+    from playground.models import ModelManager
+    from playground.training.sft_data import build_splits, drop_rows_without_room
+
+    if recipe.report_to != "none" and importlib.util.find_spec(recipe.report_to) is None:
+        raise PlaygroundError(f"report_to: {recipe.report_to} needs the '{recipe.report_to}' package: "
+                              f"pip install {recipe.report_to}, or choose none.")
+    models = ModelManager(settings)
+    models.resolve(recipe.base_model)  # an unknown model starts nothing
+    splits = build_splits(recipe)  # nor do missing columns, empty data, a bad template or too few rows
+    tokenizer, _ = models.tokenizer(recipe.base_model)
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    train, dropped = drop_rows_without_room(splits.train, tokenizer, recipe.max_length, chat)
+    if not train:
+        raise PlaygroundError(
+            f"Every training prompt is at least max_length ({recipe.max_length}) tokens long once formatted, so "
+            "nothing of the completions would be trained. Raise max_length, or shorten the inputs or the template.")
+    if recipe.val_fraction > 0 and not drop_rows_without_room(splits.validation, tokenizer, recipe.max_length, chat)[0]:
+        raise PlaygroundError(f"Every validation prompt is at least max_length ({recipe.max_length}) tokens long: "
+                              "raise max_length, or set the validation share to 0.")
+    if recipe.trainer_args:
+        _check_trainer_args(recipe)
+    notes = []
+    if dropped:
+        notes.append(f"{dropped} of {len(splits.train)} training examples are longer than max_length "
+                     f"({recipe.max_length}) before their completion starts: they are left out. Raise max_length to keep them.")
+    return notes
+
+
+def _check_trainer_args(recipe: SFTRecipe) -> None:
+    from playground.training.sft import sft_config
+
+    try:
+        sft_config(recipe, Path("/nonexistent"), 1)
+    except (TypeError, ValueError) as err:
+        raise PlaygroundError(f"trainer_args is not accepted by TRL's SFTConfig: {str(err).splitlines()[0]}") from err
+
+
+def run(recipe: SFTRecipe, ctx: RunContext) -> Outcome:
+    from playground.models import ModelManager
+    from playground.training.sft import train
+
+    source = ModelManager(ctx.settings).resolve(recipe.base_model)
+    result = train(recipe, source, ctx.run_dir, ctx.output_dir, stop_event=ctx.stop)
+    record = {"trainable_params": result.trainable_params, "total_params": result.total_params,
+              "trainable_share": result.trainable_params / result.total_params if result.total_params else 0.0}
+    return Outcome(result.status, result.metrics, record, result.model)
+
+
+def default_name(recipe: SFTRecipe) -> str:
+    base = Path(recipe.base_model.rstrip("/")).name.replace(" ", "-")[:30]
+    base = "".join(c for c in base if c.isalnum() or c in "._-").lstrip("._-") or "model"
+    return f"{recipe.method}-{base}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def write_card(folder: Path, record: dict) -> None:
+    from playground.training.run_card import write_run_files
+
+    write_run_files(folder, record)
+
+
+KIND = RunKind(
+    name="sft",
+    title="Supervised fine-tuning",
+    output=Output.ADAPTER,
+    recipe_class=SFTRecipe,
+    check=check,
+    run=run,
+    default_name=default_name,
+    summary=lambda recipe: {"method": recipe.method, "base_model": recipe.base_model},
+    write_card=write_card,
+)

@@ -53,7 +53,7 @@ def dialogsum_rows(limit: int = 500) -> list[dict]:
 def run_baseline(model_dir: Path, data: Path, method: str, steps: int, work: Path) -> dict:
     out = subprocess.run([sys.executable, "-c", BASELINE, str(model_dir), str(data), method, str(steps), str(work / "trl")],
                          capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
+    line = next((row for row in out.stdout.splitlines() if row.startswith("RESULT ")), None)
     if line is None:
         sys.exit(out.stderr[-3000:])
     return json.loads(line[7:])
@@ -76,7 +76,7 @@ def run_ours(model_dir: Path, data: Path, method: str, steps: int, work: Path) -
     if out.returncode != 0:
         sys.exit(out.stderr[-3000:])
     run_dir = sorted((work / "home" / "runs").iterdir())[-1]
-    events = [json.loads(l) for l in (run_dir / "events.jsonl").read_text().splitlines()]
+    events = [json.loads(row) for row in (run_dir / "events.jsonl").read_text().splitlines()]
     first_step = next(e["time"] for e in events if e["type"] == "progress")
     record = json.loads((work / "adapters" / recipe["output_name"] / "run.json").read_text())
     metrics = record["metrics"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from playground.data import ExampleSet
 from playground.errors import PlaygroundError

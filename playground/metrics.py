@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 

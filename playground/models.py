@@ -12,9 +12,9 @@ import re
 import socket
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlparse
 
 from playground.errors import PlaygroundError
@@ -66,7 +66,7 @@ class LoadedModel:
                     self.model = PeftModel.from_pretrained(self.model, folder, adapter_name=name).eval()
                 else:
                     self.model.load_adapter(folder, adapter_name=name)
-            except Exception as err:  # noqa: BLE001
+            except Exception as err:
                 raise PlaygroundError(
                     f"Could not load adapter '{name}' on {self.ref}: {_first_line(err)}. Adapters must come from "
                     "this base model, and soft-prompt adapters can't share a base with LoRA ones."
@@ -204,7 +204,7 @@ class ModelManager:
         try:
             tokenizer = AutoTokenizer.from_pretrained(source)
             config = AutoConfig.from_pretrained(source)
-        except Exception as err:  # noqa: BLE001 - any loading failure becomes a user message
+        except Exception as err:
             raise PlaygroundError(f"Could not load the tokenizer of '{ref}': {_first_line(err)}") from err
         entry = (tokenizer, context_window_of(config, tokenizer))
         with self._lock:
@@ -271,7 +271,7 @@ def _load(ref: str, source: str, progress: ProgressFn) -> LoadedModel:
         tokenizer = AutoTokenizer.from_pretrained(source)
         progress(0.2, f"Loading the weights of {ref}…")
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:
         raise PlaygroundError(
             f"Could not load '{ref}' as a causal language model: {_first_line(err)}. "
             "Check the id (it must be a text-generation model) or pick another one."

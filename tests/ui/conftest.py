@@ -90,7 +90,7 @@ def start_app(log_dir: Path) -> AppServer:
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "PYTHONUNBUFFERED": "1"}
     log_path = log_dir / "app.log"
-    log_file = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed with the process
+    log_file = open(log_path, "w", encoding="utf-8")
     process = subprocess.Popen(
         [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
     )
@@ -157,8 +157,9 @@ def pytest_runtest_makereport(item, call):
 # ---- the browser: Debian's Chromium, never a downloaded one ----
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium; never `playwright install`)")
+    if not Path(CHROMIUM).exists():  # a failure, not a skip: a suite that skips its browser tests proves nothing
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium (never `playwright install`), "
+                    'or leave the browser tests out with -m "not ui".', pytrace=False)
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 

@@ -1,6 +1,7 @@
 """The CLI as a script would use it: real subprocesses, JSON on stdout, one line on bad input."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,8 +42,11 @@ def test_generate_json_is_seeded(model_dir):
 
 
 def test_generate_greedy_chat_plain_text(model_dir):
-    out = run("generate", "--model", model_dir, "--prompt", "Hi", "--chat", "--greedy", "--max-new-tokens", "5")
-    assert out.stdout.strip() != "" or "tokens" in out.stderr
+    args = ("generate", "--model", model_dir, "--prompt", "Hi", "--chat", "--greedy", "--max-new-tokens", "5")
+    out, as_json = run(*args), json.loads(run(*args, "--json").stdout)
+    assert out.stdout[:-1] == as_json["text"]  # the completion, then a newline
+    stats = re.fullmatch(r"\[(\d+) tokens, [\d.]+ tokens/s, (eos|length)\]", out.stderr.strip().splitlines()[-1])
+    assert stats and int(stats[1]) == len(as_json["token_ids"]) and stats[2] == as_json["finish_reason"]
 
 
 def test_next_token_json(model_dir):

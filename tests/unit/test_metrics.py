@@ -1,5 +1,4 @@
 import pytest
-from rouge_score import rouge_scorer
 
 from playground.metrics import bootstrap_ci, distinct_n, rouge
 
@@ -7,9 +6,10 @@ from playground.metrics import bootstrap_ci, distinct_n, rouge
 def test_rouge_identical_empty_and_known_values():
     assert rouge("the cat sat", "the cat sat") == {"rouge1": 1.0, "rouge2": 1.0, "rougeL": 1.0}
     assert rouge("", "the cat sat") == {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
-    pred, ref = "#Person1# is buying jackets", "#Person1# buys a jacket in green"
-    expected = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True).score(ref, pred)
-    assert rouge(pred, ref) == {k: v.fmeasure for k, v in expected.items()}
+    # Worked by hand: tokens (lower-cased, stemmed) person1 is buy jacket vs person1 buy a jacket in green.
+    # Unigrams shared: person1, buy, jacket: P 3/4, R 3/6, F 0.6; no shared bigram; LCS 3 words: F 0.6.
+    scores = rouge("#Person1# is buying jackets", "#Person1# buys a jacket in green")
+    assert scores == pytest.approx({"rouge1": 0.6, "rouge2": 0.0, "rougeL": 0.6})
     assert rouge("jackets", "jacket")["rouge1"] == 1.0  # stemming, as evaluate's rouge with use_stemmer=True
 
 

@@ -58,10 +58,10 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         model_picker(ctx)
         with gr.Tabs():
             load_builtin, builtin, data_outputs, refresh = prompt_lab.build(ctx)
-            show_distribution, controls, chart, status = decoding_lab.build(ctx)
+            show_distribution, controls, chart, status, decoding_defaults = decoding_lab.build(ctx)
             finetune.build(ctx)
         demo.load(load_builtin, [builtin], data_outputs, api_name=False).then(**refresh, api_name=False)
-        demo.load(show_distribution, controls, [chart, status], api_name=False)
+        demo.load(**decoding_defaults, api_name=False).then(show_distribution, controls, [chart, status], api_name=False)
     return demo
 
 

@@ -61,8 +61,9 @@ def build(ctx: AppContext) -> None:
                                        info="Above 1 makes tokens already in the text less likely (1 = off).")
                 max_new = gr.Slider(1, 512, value=64, step=1, label="Max new tokens", elem_id="dec-max-new",
                                     info="The most tokens to generate; it also stops at the end-of-text token.")
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="dec-seed",
+                seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=generation.MAX_SEED, elem_id="dec-seed",
                                  info="Same seed + same settings = same sample.")
+                defaults_note = gr.Markdown("", elem_id="dec-defaults")
             with gr.Column(scale=3):
                 # Redrawn in place with Plotly.react (gr.Plot rebuilds the whole chart on every update,
                 # ~120 ms in the browser); the figure travels as JSON through a hidden textbox.
@@ -113,6 +114,15 @@ def build(ctx: AppContext) -> None:
             lm, adapter_ = with_adapter(ctx, model, adapter_, progress)
             dist = generation.next_token_distribution(lm, prompt_, params, chat=chat_, adapter=adapter_)
             return {chart: plots.next_token_figure(dist).to_json(), status: ""}
+
+        @guarded(status)
+        def open_at_model_defaults(model):
+            """Sliders at the model's own settings (its generation_config.json), which is what it samples with."""
+            d = generation.model_defaults(ctx.models.generation_config(model))
+            return {mode: "Sampling" if d.do_sample else "Greedy", temperature: d.temperature, top_k: d.top_k,
+                    top_p: d.top_p, repetition: d.repetition_penalty,
+                    defaults_note: f"ℹ️ Opened at **{model}**'s own settings ({d.describe()}): what its "
+                                   "generation_config.json sets, and transformers' defaults for the rest. Change any of them."}
 
         @guarded(status)
         def run_generation(model, adapter_, prompt_, chat_, *settings, progress=gr.Progress()):
@@ -170,6 +180,9 @@ def build(ctx: AppContext) -> None:
         chart.change(None, [chart], None, js=DRAW_CHART_JS)
         tab.select(None, [chart], None, js=DRAW_CHART_JS)
         ctx.model_picker.change(**chart_event, api_name=False)
+        defaults_outputs = [mode, temperature, top_k, top_p, repetition, defaults_note, status]
+        ctx.model_picker.change(open_at_model_defaults, [ctx.model_picker], defaults_outputs, api_name=False)
+
         gen_event = run.click(run_generation, controls, [output, stats, heatmap, status],
                               api_name="generate", concurrency_limit=4)
         stop.click(None, None, None, cancels=[gen_event], api_name=False)
@@ -178,4 +191,5 @@ def build(ctx: AppContext) -> None:
         compare_btn.click(run_comparison, controls + [compare_adapters], [comparison, status],
                           api_name="compare_adapters", concurrency_limit=2)
         shade.change(lambda on: gr.update(visible=on), [shade], [heatmap], api_name=False)
-        return show_distribution, controls, chart, status
+        defaults_event = dict(fn=open_at_model_defaults, inputs=[ctx.model_picker], outputs=defaults_outputs)
+        return show_distribution, controls, chart, status, defaults_event

@@ -11,7 +11,7 @@ import pandas as pd
 from pages.common import AppContext, adapter_picker, error_text, guarded, progress_fn, with_adapter
 from playground import data, icl, plots
 from playground.errors import PlaygroundError
-from playground.generation import DecodingParams
+from playground.generation import DecodingParams, defaults_of
 from playground.prompts import OVERFLOW_POLICIES, PromptTemplate, parse_indices
 
 EXPLAINER = """
@@ -134,9 +134,10 @@ def build(ctx: AppContext) -> None:
                 policy=POLICY_BY_LABEL.get(policy_, "ask"), chat=bool(chat_),
             )
 
-        def params_of(mode_, temperature_, max_new_, seed_) -> DecodingParams:
-            return DecodingParams(max_new_tokens=int(max_new_), do_sample=mode_ == "Sampling",
-                                  temperature=float(temperature_), seed=int(seed_ or 0))
+        def params_of(lm, mode_, temperature_, max_new_, seed_) -> DecodingParams:
+            """The model's own decoding settings, with the ones this tab sets."""
+            return defaults_of(lm).with_settings(max_new_tokens=int(max_new_), do_sample=mode_ == "Sampling",
+                                                 temperature=float(temperature_), seed=int(seed_ or 0))
 
         def need_examples(examples):
             if examples is None:
@@ -221,9 +222,11 @@ def build(ctx: AppContext) -> None:
         @guarded(status)
         def run_all(*inputs, progress=gr.Progress()):
             *prompt_args, mode_, temperature_, adapter_ = inputs
+            # Clear the previous answers first, so a refused run never leaves them on screen as if they were its own.
+            yield {status: "", **{c[j]: "" for c in columns for j in (3, 4)}}
             examples, setup, prompts, _ = build_prompts(*prompt_args)
-            params = params_of(mode_, temperature_, prompt_args[-1], prompt_args[7])
             lm, adapter_ = with_adapter(ctx, prompt_args[0], adapter_, progress)
+            params = params_of(lm, mode_, temperature_, prompt_args[-1], prompt_args[7])
             progress(0.5, desc="Generating the three completions…")
             results = icl.run_variants(lm, prompts, examples.references[int(prompt_args[4] or 0)], params, setup.chat,
                                        adapter=adapter_)
@@ -232,15 +235,15 @@ def build(ctx: AppContext) -> None:
                 s = result.scores
                 out[completion] = result.completion
                 out[scores] = f"**ROUGE-1** {s['rouge1']:.3f} · **ROUGE-2** {s['rouge2']:.3f} · **ROUGE-L** {s['rougeL']:.3f}"
-            return out
+            yield out
 
         @guarded(status)
         def run_batch(*inputs, progress=gr.Progress()):
             *prompt_args, mode_, temperature_, n_, adapter_ = inputs
             model, examples = prompt_args[0], need_examples(prompt_args[1])
             setup = setup_of(*prompt_args[2:4], *prompt_args[5:11])
-            params = params_of(mode_, temperature_, prompt_args[-1], prompt_args[7])
             lm, adapter_ = with_adapter(ctx, model, adapter_, progress)
+            params = params_of(lm, mode_, temperature_, prompt_args[-1], prompt_args[7])
             result = icl.run_batch(lm, examples, setup, params, min(int(n_), len(examples)), progress_fn(progress),
                                    adapter=adapter_)
             csv_path = Path(tempfile.mkdtemp(prefix="prompt-lab-")) / "prompt_lab_batch.csv"

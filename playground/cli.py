@@ -14,10 +14,10 @@ from playground.errors import PlaygroundError
 def _decoding_args(parser: argparse.ArgumentParser, greedy_flag: bool = True) -> None:
     if greedy_flag:
         parser.add_argument("--greedy", action="store_true", help="always pick the most likely token (ignores sampling flags)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="<1 sharpens, >1 flattens the distribution (default 1.0)")
-    parser.add_argument("--top-k", type=int, default=0, help="keep only the k most likely tokens (0 = off)")
-    parser.add_argument("--top-p", type=float, default=1.0, help="keep the smallest set with this total probability (1.0 = off)")
-    parser.add_argument("--repetition-penalty", type=float, default=1.0, help="divide logits of tokens already seen (1.0 = off)")
+    parser.add_argument("--temperature", type=float, default=None, help="<1 sharpens, >1 flattens the distribution (default: the model's own)")
+    parser.add_argument("--top-k", type=int, default=None, help="keep only the k most likely tokens (0 = off; default: the model's own)")
+    parser.add_argument("--top-p", type=float, default=None, help="keep the smallest set with this total probability (1.0 = off; default: the model's own)")
+    parser.add_argument("--repetition-penalty", type=float, default=None, help="divide logits of tokens already seen (1.0 = off; default: the model's own)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for sampling (default 0)")
 
 
@@ -93,17 +93,13 @@ def _manager():
     return ModelManager(settings)
 
 
-def _params(args, max_new_tokens: int = 1, sample_default: bool = False):
-    from playground.generation import DecodingParams
+def _params(args, lm, max_new_tokens: int = 1, sample_default: bool = False):
+    """The model's own decoding settings (its generation_config.json), overridden by the flags given."""
+    from playground.generation import defaults_of
 
-    do_sample = not getattr(args, "greedy", not sample_default)
-    return DecodingParams(
-        max_new_tokens=max_new_tokens,
-        do_sample=do_sample,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        repetition_penalty=args.repetition_penalty,
+    return defaults_of(lm).with_settings(
+        max_new_tokens=max_new_tokens, do_sample=not getattr(args, "greedy", not sample_default),
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
         seed=args.seed,
     )
 
@@ -120,10 +116,10 @@ def cmd_generate(args) -> int:
 
     from playground.generation import stream
 
-    params = _params(args, args.max_new_tokens)
     manager = _manager()
     adapter = manager.adapter_folder(args.adapter)[0] if args.adapter else None
     lm = manager.get(args.model, adapters=(args.adapter,) if args.adapter else ())
+    params = _params(args, lm, args.max_new_tokens)
     result = None
     with tqdm(total=params.max_new_tokens, unit="tok", disable=args.json or not sys.stderr.isatty()) as bar:
         for update in stream(lm, args.prompt, params, chat=args.chat, adapter=adapter):
@@ -142,8 +138,8 @@ def cmd_next_token(args) -> int:
 
     if args.top < 1:
         raise PlaygroundError(f"--top must be at least 1 (got {args.top}).")
-    params = _params(args, sample_default=True)
-    dist = next_token_distribution(_manager().get(args.model), args.prompt, params, chat=args.chat, top=args.top)
+    lm = _manager().get(args.model)
+    dist = next_token_distribution(lm, args.prompt, _params(args, lm, sample_default=True), chat=args.chat, top=args.top)
     if args.json:
         print(json.dumps({"tokens": [vars(t) for t in dist.tokens], "kept": dist.kept, "vocab_size": dist.vocab_size}))
     else:

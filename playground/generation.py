@@ -12,12 +12,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from playground.errors import PlaygroundError
 from playground.models import LoadedModel
 
 LOGITS_CACHE_SIZE = 16
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed's range
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,33 @@ class DecodingParams:
             raise PlaygroundError(
                 f"Repetition penalty must be above 0 (got {self.repetition_penalty}); 1 switches it off."
             )
-        if int(self.seed) != self.seed or self.seed < 0:
-            raise PlaygroundError(f"Seed must be a whole number ≥ 0 (got {self.seed}).")
+        if int(self.seed) != self.seed or not 0 <= self.seed <= MAX_SEED:
+            raise PlaygroundError(f"Seed must be a whole number from 0 to {MAX_SEED:,} (got {self.seed:g}).")
+
+    def with_settings(self, **settings) -> DecodingParams:
+        """These settings (the model's defaults, say) overridden by the ones given; None keeps the default."""
+        return replace(self, **{k: v for k, v in settings.items() if v is not None})
+
+    def describe(self) -> str:
+        mode = "sampling" if self.do_sample else "greedy"
+        return (f"{mode}, temperature {self.temperature:g}, top-k {self.top_k}, top-p {self.top_p:g}, "
+                f"repetition penalty {self.repetition_penalty:g}")
+
+
+# transformers' values when a model's generation_config.json leaves a setting out
+GLOBAL_DEFAULTS = {"do_sample": False, "temperature": 1.0, "top_k": 50, "top_p": 1.0, "repetition_penalty": 1.0}
+
+
+def model_defaults(generation_config) -> DecodingParams:
+    """The decoding settings a model ships in its generation_config.json (e.g. Qwen2.5-Instruct:
+    sampling, temperature 0.7, top-k 20, top-p 0.8, repetition penalty 1.05), with transformers'
+    own defaults for what it leaves out. The UI opens its sliders at these; every path (chart,
+    sampler, stream, generate) uses them merged with the user's settings, never on its own."""
+    values = {}
+    for name, default in GLOBAL_DEFAULTS.items():
+        value = getattr(generation_config, name, None) if generation_config is not None else None
+        values[name] = default if value is None else type(default)(value)
+    return DecodingParams(**values)
 
 
 @dataclass
@@ -92,6 +118,11 @@ class NextTokenDistribution:
     kept: int  # how many tokens of the vocabulary the sampler can still pick
     vocab_size: int
     prompt_tokens: int = 0
+
+
+def defaults_of(lm: LoadedModel) -> DecodingParams:
+    """The loaded model's own decoding settings (see model_defaults)."""
+    return model_defaults(getattr(lm.model, "generation_config", None))
 
 
 # ---- prompts to token ids ----
@@ -159,18 +190,20 @@ def _last_logits(lm: LoadedModel, ids: list[int], adapter: str | None = None):
     prompt, then from the cache."""
     import torch
 
-    key = (adapter, tuple(ids))
-    cached = lm.logits_cache.get(key)
-    if cached is not None:
-        lm.logits_cache.move_to_end(key)
-        return cached
-    with torch.inference_mode(), lm.using(adapter):
+    key = (adapter, lm.adapters.get(adapter), tuple(ids))
+    with lm.locked():
+        cached = lm.logits_cache.get(key)
+        if cached is not None:
+            lm.logits_cache.move_to_end(key)
+            return cached
+    with torch.inference_mode(), lm.using(adapter) as model:
         input_ids = torch.tensor([ids], device=lm.device)
-        logits = lm.model(input_ids=input_ids, logits_to_keep=1).logits[:, -1].float().cpu()
-    lm.forward_passes += 1
-    lm.logits_cache[key] = cached = (logits, logits.argsort(dim=-1))
-    while len(lm.logits_cache) > LOGITS_CACHE_SIZE:
-        lm.logits_cache.popitem(last=False)
+        logits = model(input_ids=input_ids, logits_to_keep=1).logits[:, -1].float().cpu()
+    with lm.locked():
+        lm.forward_passes += 1
+        lm.logits_cache[key] = cached = (logits, logits.argsort(dim=-1))
+        while len(lm.logits_cache) > LOGITS_CACHE_SIZE:
+            lm.logits_cache.popitem(last=False)
     return cached
 
 
@@ -192,7 +225,7 @@ def _presorted_top_p(top_p: float, ascending_order):
 
 
 def _token_text(lm: LoadedModel, token_id: int) -> str:
-    text = lm.token_texts.get(token_id)
+    text = lm.token_texts.get(token_id)  # a dict read or write is atomic: no lock needed
     if text is None:
         text = lm.token_texts[token_id] = lm.tokenizer.decode([token_id])
     return text
@@ -271,16 +304,23 @@ def _run(lm: LoadedModel, ids: list[int], params: DecodingParams, rows: int = 1,
 
     tokenizer = lm.tokenizer
     sampler = _sampler_class()(params, lm.device, rows)
+    # SeededSampler has already chosen; greedy keeps its choice. generate() fills settings left
+    # unset from the model's generation_config, so every processor that would act in greedy mode
+    # is switched off explicitly: the model's defaults reach decoding only through `params`.
     config = GenerationConfig(
         max_new_tokens=params.max_new_tokens,
-        do_sample=False,  # SeededSampler has already chosen; greedy keeps its choice
+        do_sample=False,
+        repetition_penalty=1.0,
+        encoder_repetition_penalty=1.0,
+        no_repeat_ngram_size=0,
+        min_length=0,
         eos_token_id=lm.model.generation_config.eos_token_id or tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     input_ids = torch.tensor([ids] * rows, device=lm.device)
     start = time.perf_counter()
-    with torch.inference_mode(), lm.using(adapter):
-        out = lm.model.generate(
+    with torch.inference_mode(), lm.using(adapter) as model:
+        out = model.generate(
             input_ids=input_ids,
             attention_mask=torch.ones_like(input_ids),
             generation_config=config,
@@ -354,11 +394,6 @@ def _decode_increment(tokenizer, ids: list[int], prefix_offset: int, read_offset
     return "", prefix_offset, read_offset
 
 
-def _uses_soft_prompt(lm: LoadedModel, adapter: str | None) -> bool:
-    config = getattr(lm.model, "peft_config", {}).get(adapter) if adapter else None
-    return bool(getattr(config, "is_prompt_learning", False))
-
-
 def _decode_steps(lm: LoadedModel, ids: list[int], params: DecodingParams, sampler, adapter: str | None):
     """Decode one token at a time in the caller's thread, reusing the KV cache; yields token ids.
     (generate() in a helper thread with a streamer measured 7% slower than a bare generate on a
@@ -371,11 +406,11 @@ def _decode_steps(lm: LoadedModel, ids: list[int], params: DecodingParams, sampl
     input_ids = torch.tensor([ids], device=lm.device)
     cache = None
     for _ in range(params.max_new_tokens):
-        with torch.inference_mode(), lm.using(adapter):
+        with torch.inference_mode(), lm.using(adapter) as model:
             if cache is None:
-                out = lm.model(input_ids=input_ids, use_cache=True, logits_to_keep=1)
+                out = model(input_ids=input_ids, use_cache=True, logits_to_keep=1)
             else:
-                out = lm.model(input_ids=input_ids[:, -1:], cache=cache, use_cache=True)
+                out = model(input_ids=input_ids[:, -1:], cache=cache, use_cache=True)
             cache = out.cache
             token = sampler.pick(input_ids, out.logits[:, -1])
             input_ids = torch.cat([input_ids, token[:, None]], dim=-1)
@@ -396,7 +431,7 @@ def stream(
     runs only while the caller reads, so closing the iterator (a Stop button, a closed browser
     tab) or setting stop_event stops it within one token."""
     ids = _prepare(lm, prompt, params, chat)
-    if _uses_soft_prompt(lm, adapter):  # PEFT prepends soft prompts inside generate() only
+    if lm.is_prompt_learning(adapter):  # PEFT prepends soft prompts inside generate() only
         result = generate(lm, prompt, params, chat, adapter)
         yield StreamUpdate(result.text, len(result.token_ids), result.tokens_per_s, result)
         return

@@ -36,12 +36,22 @@ def _no_progress(fraction: float, message: str) -> None:
     pass
 
 
+PROMPT_LEARNING = {"PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING", "MULTITASK_PROMPT_TUNING"}
+
+
 @dataclass
 class LoadedModel:
-    """A model ready to run, with what the UI shows about it."""
+    """A model ready to run, with what the UI shows about it.
+
+    Adapters of any PEFT type share this one base, used in any order. PEFT can't hold adapters
+    of different types in one PeftModel ("Cannot combine adapters with different peft types"),
+    so the base carries the adapters of one type at a time: asking for an adapter of another
+    type takes the current ones off (`unload()`, never a merge) and loads the new type's. Every
+    use of the model goes through `using()`, under one lock, so a request never sees another's
+    adapter, nor a half-attached one."""
 
     ref: str
-    model: object  # transformers PreTrainedModel (typed loosely: torch imports lazily)
+    model: object  # transformers PreTrainedModel, or the PeftModel around it (typed loosely: torch imports lazily)
     tokenizer: object
     device: str
     dtype: str
@@ -51,46 +61,78 @@ class LoadedModel:
     logits_cache: OrderedDict = field(default_factory=OrderedDict)
     token_texts: dict = field(default_factory=dict)  # id -> decoded text, for chart labels
     forward_passes: int = 0
-    adapters: dict = field(default_factory=dict)  # name -> folder, attached with PEFT on this one base
-    _switch_lock: threading.RLock = field(default_factory=threading.RLock)
+    adapters: dict = field(default_factory=dict)  # name -> folder: known adapters of this base
+    adapter_types: dict = field(default_factory=dict)  # name -> PEFT type (LORA, IA3, PROMPT_TUNING, ...)
+    _on_model: set = field(default_factory=set)  # names loaded into the current PeftModel
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def attach(self, name: str, folder: str) -> None:
-        """Load an adapter beside the others on the same base (no reload of the base weights)."""
-        if self.adapters.get(name) == folder:
-            return
-        with self._switch_lock:
-            try:
-                if not self.adapters:
-                    from peft import PeftModel
+        """Make an adapter available by name (it is loaded onto the base when first used)."""
+        import json
 
-                    self.model = PeftModel.from_pretrained(self.model, folder, adapter_name=name).eval()
-                else:
-                    self.model.load_adapter(folder, adapter_name=name)
-            except Exception as err:
-                raise PlaygroundError(
-                    f"Could not load adapter '{name}' on {self.ref}: {_first_line(err)}. Adapters must come from "
-                    "this base model, and soft-prompt adapters can't share a base with LoRA ones."
-                ) from err
+        try:
+            peft_type = json.loads((Path(folder) / "adapter_config.json").read_text(encoding="utf-8"))["peft_type"]
+        except (OSError, ValueError, KeyError) as err:
+            raise PlaygroundError(f"'{folder}' has no readable adapter_config.json: it is not a PEFT adapter.") from err
+        with self._lock:
+            if self.adapters.get(name) != folder:
+                self._on_model.discard(name)
             self.adapters[name] = folder
+            self.adapter_types[name] = str(peft_type)
+            self._load(name)  # now, so a bad adapter is reported when it is picked
+
+    def is_prompt_learning(self, adapter: str | None) -> bool:
+        return bool(adapter) and self.adapter_types.get(adapter) in PROMPT_LEARNING
+
+    def _current_type(self) -> str | None:
+        return next((self.adapter_types[n] for n in self._on_model), None)
+
+    def _load(self, name: str) -> None:
+        """Put adapter `name` on the model, taking off adapters of another PEFT type first."""
+        if name in self._on_model:
+            return
+        current = self._current_type()
+        if current is not None and current != self.adapter_types[name]:
+            self.model = self.model.get_base_model() if current in PROMPT_LEARNING else self.model.unload()
+            self._on_model.clear()
+        try:
+            if not self._on_model:
+                from peft import PeftModel
+
+                self.model = PeftModel.from_pretrained(self.model, self.adapters[name], adapter_name=name).eval()
+            else:
+                self.model.load_adapter(self.adapters[name], adapter_name=name)
+        except Exception as err:
+            del self.adapters[name]
+            raise PlaygroundError(
+                f"Could not load adapter '{name}' on {self.ref}: {_first_line(err)}. Adapters must come from this base model."
+            ) from err
+        self._on_model.add(name)
 
     @contextlib.contextmanager
     def using(self, adapter: str | None):
-        """Run with one adapter active, or the untouched base (adapter None). Switching is
-        serialized, so concurrent requests never see each other's adapter."""
-        if not self.adapters:
-            if adapter:
-                raise PlaygroundError(f"Adapter '{adapter}' is not loaded: pick it under Adapters first.")
-            yield
-            return
+        """The model to call with one adapter active, or the untouched base (adapter None), held
+        for the duration of the block."""
         if adapter and adapter not in self.adapters:
             raise PlaygroundError(f"Adapter '{adapter}' is not loaded: pick it under Adapters first.")
-        with self._switch_lock:
-            if adapter is None:
-                with self.model.disable_adapter():
-                    yield
-            else:
+        with self._lock:
+            if adapter:
+                self._load(adapter)
                 self.model.set_adapter(adapter)
-                yield
+                yield self.model
+            elif not self._on_model:
+                yield self.model
+            elif self._current_type() in PROMPT_LEARNING:
+                yield self.model.get_base_model()  # soft prompts live outside the base: the base is untouched
+            else:
+                with self.model.disable_adapter():
+                    yield self.model
+
+    @contextlib.contextmanager
+    def locked(self):
+        """For the small shared caches (logits, token texts)."""
+        with self._lock:
+            yield
 
     def describe(self) -> str:
         return (
@@ -143,6 +185,7 @@ class ModelManager:
         self._lock = threading.RLock()
         self._loaded: LoadedModel | None = None
         self._tokenizers: OrderedDict[str, tuple[object, int]] = OrderedDict()
+        self._generation_configs: dict[str, object] = {}
         self._online: bool | None = None
 
     # ---- resolving references ----
@@ -212,6 +255,23 @@ class ModelManager:
             while len(self._tokenizers) > 4:
                 self._tokenizers.popitem(last=False)
         return entry
+
+    def generation_config(self, ref: str):
+        """The model's generation_config.json (its own decoding defaults) without loading weights, or None."""
+        with self._lock:
+            if self._loaded and self._loaded.ref == ref:
+                return self._loaded.model.generation_config
+            if ref in self._generation_configs:
+                return self._generation_configs[ref]
+        from transformers import GenerationConfig
+
+        try:
+            config = GenerationConfig.from_pretrained(self.resolve(ref))
+        except (OSError, ValueError):
+            config = None  # the model ships none: transformers' defaults apply
+        with self._lock:
+            self._generation_configs[ref] = config
+        return config
 
     # ---- weights ----
     def get(self, ref: str, progress: ProgressFn = _no_progress, adapters: tuple[str, ...] = ()) -> LoadedModel:

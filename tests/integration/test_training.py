@@ -121,3 +121,30 @@ def test_merged_lora_matches_the_adapter(trained, tiny_dir, tmp_path):
     with pytest.raises(PlaygroundError, match="only LoRA adapters can be merged"):
         adapter_store.merge(folder, "soft", str(tiny_dir), "soft-merged")
     assert not (folder / "soft-merged").exists()
+
+
+def test_adapters_of_every_type_work_in_any_order_on_one_base(trained, tiny_dir, settings, tmp_path):
+    """A prompt-tuning adapter after a LoRA one (PEFT can't mix their types on one PeftModel),
+    then (IA)³, then LoRA again and the base: each gives what it gives when loaded alone."""
+    import shutil
+
+    from playground.models import ModelManager
+
+    folders = {}
+    for method in ("lora", "prompt_tuning", "ia3"):
+        folders[method] = tmp_path / f"{method}-adapter"
+        shutil.copytree(trained(method)[1].output_dir, folders[method])
+    prompt = "Review: I loved every minute of it.\nSentiment:"
+    params = DecodingParams(max_new_tokens=4)
+    alone = {}
+    for method, folder in folders.items():
+        lm = ModelManager(settings).get(str(tiny_dir), adapters=(str(folder),))
+        alone[method] = generate(lm, prompt, params, chat=True, adapter=folder.name).token_ids
+    base_alone = generate(ModelManager(settings).get(str(tiny_dir)), prompt, params, chat=True).token_ids
+    assert len({tuple(v) for v in alone.values()} | {tuple(base_alone)}) > 1  # the adapters do change the output
+
+    shared = ModelManager(settings).get(str(tiny_dir), adapters=tuple(str(f) for f in folders.values()))
+    for method in ("lora", "prompt_tuning", "ia3", "lora", None, "prompt_tuning", None):
+        adapter = folders[method].name if method else None
+        got = generate(shared, prompt, params, chat=True, adapter=adapter).token_ids
+        assert got == (alone[method] if method else base_alone), method

@@ -177,3 +177,50 @@ def test_stream_resumed_on_other_threads_matches_generate(lm):
             updates.append(update)
     assert updates[-1].result.token_ids == generation.generate(lm, PROMPT, params).token_ids
     assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+
+
+@pytest.fixture(scope="module")
+def opinionated(tiny_dir, settings, tmp_path_factory):
+    """The tiny model with a generation_config.json that sets every warper, as Qwen2.5-Instruct's does."""
+    import shutil
+
+    from transformers import GenerationConfig
+
+    from playground.models import ModelManager
+
+    folder = tmp_path_factory.mktemp("opinionated") / "model"
+    shutil.copytree(tiny_dir, folder)
+    config = GenerationConfig.from_pretrained(folder)
+    config.update(do_sample=True, temperature=0.7, top_k=20, top_p=0.8, repetition_penalty=1.3)
+    config.save_pretrained(folder)
+    return ModelManager(settings).get(str(folder))
+
+
+def test_the_models_own_settings_drive_the_chart_the_stream_generate_and_sample_n(opinionated):
+    from playground.generation import defaults_of, generate, sample_n, stream
+
+    lm = opinionated
+    params = defaults_of(lm).with_settings(max_new_tokens=12, seed=3)
+    assert (params.do_sample, params.temperature, params.top_k, params.top_p, params.repetition_penalty) == (True, 0.7, 20, 0.8, 1.3)
+    streamed = list(stream(lm, PROMPT, params))[-1].result.token_ids
+    assert streamed == generate(lm, PROMPT, params).token_ids == sample_n(lm, PROMPT, params, 2)[0].token_ids
+    greedy = params.with_settings(do_sample=False)  # the repro: a repetition penalty set only by the model
+    assert list(stream(lm, PROMPT, greedy))[-1].result.token_ids == generate(lm, PROMPT, greedy).token_ids
+    plain = greedy.with_settings(repetition_penalty=1.0)  # the user's setting wins over the model's, on every path
+    assert list(stream(lm, PROMPT, plain))[-1].result.token_ids == generate(lm, PROMPT, plain).token_ids
+
+    # The chart is what transformers' own generate() samples from with the model's settings.
+    dist = next_token_distribution(lm, PROMPT, params, top=lm.model.config.vocab_size)
+    ids = torch.tensor([encode(lm, PROMPT)])
+    out = lm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=1, output_scores=True,
+                            return_dict_in_generate=True, pad_token_id=lm.tokenizer.pad_token_id)
+    expected = torch.softmax(out.scores[0][0].float(), dim=-1)
+    ours = torch.zeros_like(expected)
+    for t in dist.tokens:
+        ours[t.id] = t.p_final
+    assert torch.allclose(ours, expected, atol=1e-6) and dist.kept == int((expected > 0).sum()) <= 20
+
+
+def test_a_seed_beyond_the_generators_range_is_explained():
+    with pytest.raises(PlaygroundError, match="from 0 to 9,223,372,036,854,775,807"):
+        DecodingParams(seed=10**30)

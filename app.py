@@ -18,7 +18,7 @@ from pages import decoding_lab, finetune, prompt_lab
 from pages.common import AppContext, model_picker
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
-from playground.models import ModelManager
+from playground.models import ModelManager, warm_up
 from playground.settings import PROJECT_ROOT, Settings
 from playground.tiny_model import TINY_MODEL_NAME
 
@@ -40,6 +40,7 @@ def plotly_js() -> Path:
 
 
 def make_context(settings: Settings) -> AppContext:
+    warm_up()  # before any request: transformers' lazy imports are not thread-safe
     models = ModelManager(settings)
     problem = models.availability_notice(settings.default_model)
     notice = f"{problem} For now the picker is set to '{TINY_MODEL_NAME}'." if problem else None
@@ -57,10 +58,9 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         gr.Markdown(INTRO)
         model_picker(ctx)
         with gr.Tabs():
-            load_builtin, builtin, data_outputs, refresh = prompt_lab.build(ctx)
+            prompt_lab.build(ctx)
             show_distribution, controls, chart, status, decoding_defaults = decoding_lab.build(ctx)
             finetune.build(ctx)
-        demo.load(load_builtin, [builtin], data_outputs, api_name=False).then(**refresh, api_name=False)
         demo.load(**decoding_defaults, api_name=False).then(show_distribution, controls, [chart, status], api_name=False)
     return demo
 

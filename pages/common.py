@@ -32,9 +32,11 @@ def error_text(err: BaseException) -> str:
     return f"⚠️ Something went wrong: {type(err).__name__}: {err}. The page is still usable; please try again."
 
 
-def guarded(status: gr.components.Component):
-    """Handlers return/yield a dict {component: value}; on any error only `status` is updated with
-    a plain message, so nothing half-done reaches the page and no traceback is shown."""
+def guarded(status: gr.components.Component, clear: dict | None = None):
+    """Handlers return/yield a dict {component: value}; on any error `status` gets a plain message
+    and the outputs in `clear` are reset to the values given (so nothing stale or half-done, such
+    as "Generating…" or the previous prompt's chart, stays on the page), and no traceback is shown."""
+    reset = dict(clear or {})
 
     def wrap(fn):
         if inspect.isgeneratorfunction(fn):
@@ -44,7 +46,7 @@ def guarded(status: gr.components.Component):
                 try:
                     yield from fn(*args, **kwargs)
                 except Exception as err:  # noqa: BLE001
-                    yield {status: error_text(err)}
+                    yield {**reset, status: error_text(err)}
 
             return gen
 
@@ -53,11 +55,19 @@ def guarded(status: gr.components.Component):
             try:
                 return fn(*args, **kwargs)
             except Exception as err:  # noqa: BLE001
-                return {status: error_text(err)}
+                return {**reset, status: error_text(err)}
 
         return call
 
     return wrap
+
+
+def on_page_load(fn, inputs, outputs, **kwargs):
+    """Run `fn` when a page is opened: each tab wires its own load events (the Blocks being built is
+    the one the tab is inside)."""
+    from gradio.context import Context
+
+    return Context.root_block.load(fn, inputs, outputs, api_name=False, **kwargs)
 
 
 BASE_ONLY = "none (base model)"

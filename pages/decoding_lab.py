@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
+import uuid
+from collections import OrderedDict
 
 import gradio as gr
 import pandas as pd
@@ -22,6 +26,7 @@ longer be picked. It redraws as you move a slider, without running the model aga
 """
 
 DEFAULT_PROMPT = "The best way to learn a new language is"
+UPDATE_INTERVAL_S = 0.05
 CHART_DIV = "dec-chart-plot"
 # Draws the latest figure; the tab's content mounts only when first opened, so wait for the div.
 DRAW_CHART_JS = f"""(figure) => {{
@@ -37,6 +42,36 @@ DRAW_CHART_JS = f"""(figure) => {{
     }};
     draw(100);
 }}"""
+
+
+class StopSignals:
+    """A stop event per generation, keyed by an id the page makes when Generate is clicked (before
+    the generation is queued), so a Stop pressed while it waits or runs always reaches it. The
+    stream ends within a token and its last update says it was stopped (cancelling the Gradio event
+    instead would drop that update)."""
+
+    def __init__(self, keep: int = 1000):
+        self._events: OrderedDict[str, threading.Event] = OrderedDict()
+        self._lock = threading.Lock()
+        self._keep = keep
+
+    def event(self, generation_id: str) -> threading.Event:
+        with self._lock:
+            event = self._events.setdefault(generation_id or "", threading.Event())
+            while len(self._events) > self._keep:  # ids stopped but never started don't pile up
+                self._events.popitem(last=False)
+            return event
+
+    def stop(self, generation_id: str) -> None:
+        if generation_id:
+            self.event(generation_id).set()
+
+    def end(self, generation_id: str) -> None:
+        with self._lock:
+            self._events.pop(generation_id or "", None)
+
+
+STOPS = StopSignals()
 
 
 def build(ctx: AppContext) -> None:
@@ -61,7 +96,7 @@ def build(ctx: AppContext) -> None:
                                        info="Above 1 makes tokens already in the text less likely (1 = off).")
                 max_new = gr.Slider(1, 512, value=64, step=1, label="Max new tokens", elem_id="dec-max-new",
                                     info="The most tokens to generate; it also stops at the end-of-text token.")
-                seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=generation.MAX_SEED, elem_id="dec-seed",
+                seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="dec-seed",
                                  info="Same seed + same settings = same sample.")
                 defaults_note = gr.Markdown("", elem_id="dec-defaults")
             with gr.Column(scale=3):
@@ -108,7 +143,7 @@ def build(ctx: AppContext) -> None:
                 seed=int(seed_ if seed_ is not None else 0),
             )
 
-        @guarded(status)
+        @guarded(status, clear={chart: plots.message_figure("No distribution: see the message below the chart.").to_json()})
         def show_distribution(model, adapter_, prompt_, chat_, *settings, progress=gr.Progress()):
             params = params_of(*settings)
             lm, adapter_ = with_adapter(ctx, model, adapter_, progress)
@@ -124,16 +159,27 @@ def build(ctx: AppContext) -> None:
                     defaults_note: f"ℹ️ Opened at **{model}**'s own settings ({d.describe()}): what its "
                                    "generation_config.json sets, and transformers' defaults for the rest. Change any of them."}
 
-        @guarded(status)
-        def run_generation(model, adapter_, prompt_, chat_, *settings, progress=gr.Progress()):
+        @guarded(status, clear={stats: "", output: ""})
+        def run_generation(generation_id, model, adapter_, prompt_, chat_, *settings, progress=gr.Progress()):
             params = params_of(*settings)
             lm, adapter_ = with_adapter(ctx, model, adapter_, progress)
+            stop_event = STOPS.event(generation_id)
             yield {status: "", output: "", stats: "Generating…", heatmap: gr.update(value="")}
-            for update in generation.stream(lm, prompt_, params, chat=chat_, adapter=adapter_):
-                yield {output: update.text, stats: f"{update.n_tokens} tokens · {update.tokens_per_s:.1f} tokens/s"}
+            try:
+                shown_at = 0.0
+                for update in generation.stream(lm, prompt_, params, chat=chat_, adapter=adapter_, stop_event=stop_event):
+                    # At most ~20 redraws a second: a small model makes hundreds of tokens a second, and redrawing
+                    # each one keeps the browser too busy to send a Stop click for a second or more.
+                    if update.result is None and time.monotonic() - shown_at < UPDATE_INTERVAL_S:
+                        continue
+                    shown_at = time.monotonic()
+                    yield {output: update.text, stats: f"{update.n_tokens} tokens · {update.tokens_per_s:.1f} tokens/s"}
+            finally:
+                STOPS.end(generation_id)
             result = update.result
             pieces = [(lm.tokenizer.decode([t]), math.exp(lp)) for t, lp in zip(result.token_ids, result.logprobs)]
-            reason = {"eos": "the model ended its answer", "length": "reached max new tokens", "stopped": "stopped"}
+            reason = {"eos": "the model ended its answer", "length": "reached max new tokens",
+                      "stopped": "stopped by you"}
             yield {
                 output: result.text,
                 stats: f"{len(result.token_ids)} tokens · {result.tokens_per_s:.1f} tokens/s · "
@@ -183,9 +229,14 @@ def build(ctx: AppContext) -> None:
         defaults_outputs = [mode, temperature, top_k, top_p, repetition, defaults_note, status]
         ctx.model_picker.change(open_at_model_defaults, [ctx.model_picker], defaults_outputs, api_name=False)
 
-        gen_event = run.click(run_generation, controls, [output, stats, heatmap, status],
-                              api_name="generate", concurrency_limit=4)
-        stop.click(None, None, None, cancels=[gen_event], api_name=False)
+        # The id travels as a hidden textbox, not a gr.State: Gradio serializes a session's events that
+        # use its State, so a Stop reading a State would wait for the generation to end.
+        generation_id = gr.Textbox("", visible=False, elem_id="dec-generation-id")
+        run.click(lambda: uuid.uuid4().hex, None, generation_id, queue=False, api_name=False).then(
+            run_generation, [generation_id, *controls], [output, stats, heatmap, status], api_name="generate",
+            concurrency_limit=4)
+        stop.click(STOPS.stop, [generation_id], None, api_name="stop_generation", queue=False,
+                   show_progress="hidden")
         sample_btn.click(run_samples, controls + [n_samples], [samples, diversity, status], api_name="sample_n",
                          concurrency_limit=4)
         compare_btn.click(run_comparison, controls + [compare_adapters], [comparison, status],

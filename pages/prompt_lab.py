@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, adapter_picker, error_text, guarded, progress_fn, with_adapter
+from pages.common import AppContext, adapter_picker, error_text, guarded, on_page_load, progress_fn, with_adapter
 from playground import data, icl, plots
 from playground.errors import PlaygroundError
 from playground.generation import DecodingParams, defaults_of
@@ -152,8 +152,11 @@ def build(ctx: AppContext) -> None:
                 frame_state: frame, source_name: name, preview: frame.head(5),
                 input_col: gr.update(choices=cols, value=in_value), ref_col: gr.update(choices=cols, value=ref_value),
             }
-            if template:
-                out[instruction], out[example_format] = template.instruction, template.example_format
+            # A file or Hub set gets a plain template named after its own columns: the built-in task's
+            # instruction (e.g. "Summarize…") would be wrong for it.
+            template = template or PromptTemplate(instruction="Complete the last example the way the examples are completed.",
+                                                  example_format=f"{in_value}: {{input}}\n{ref_value}: {{output}}")
+            out[instruction], out[example_format] = template.instruction, template.example_format
             try:
                 examples = data.to_examples(frame, in_value, ref_value, name)
                 out[examples_state], out[data_status] = examples, f"✅ {examples.notice()}"
@@ -162,13 +165,28 @@ def build(ctx: AppContext) -> None:
             return out
 
         data_outputs = [frame_state, source_name, preview, input_col, ref_col, instruction, example_format,
-                        examples_state, data_status]
+                        examples_state, data_status, k]
 
         @guarded(data_status)
-        def load_builtin(title):
+        def load_builtin(title, model=None, chat_=True, max_new_=48, k_=3):
+            """The built-in set; with the model, the shots (k) are lowered until the few-shot prompt of
+            the first example fits its context window, so the first screen runs as it opens."""
             task = TASK_BY_TITLE[title]
-            return loaded(data.builtin_frame(task.name), f"the built-in {task.name} set",
-                          task.input_column, task.output_column, task.template)
+            out = loaded(data.builtin_frame(task.name), f"the built-in {task.name} set",
+                         task.input_column, task.output_column, task.template)
+            if model and out.get(examples_state) is not None:
+                tokenizer, window = ctx.models.tokenizer(model)
+                setup = icl.Setup(template=task.template, k=int(k_), chat=bool(chat_))
+                fitting = icl.largest_fitting_k(out[examples_state], setup, 0, tokenizer, window, int(max_new_))
+                if fitting < int(k_):
+                    out[k] = max(fitting, 1)
+                    out[data_status] += (f" Shots set to {max(fitting, 1)} so the few-shot prompt fits "
+                                         f"{model}'s context window of {window:,} tokens.")
+            return out
+
+        def load_chosen_source(kind, title, model, chat_, max_new_, k_):
+            """Back to Built-in after a file or a Hub set: the built-in examples are in use again."""
+            return load_builtin(title, model, chat_, max_new_, k_) if kind == "Built-in" else {}
 
         def load_file(file):
             """A new file replaces the examples in use; one that can't be used leaves none (so
@@ -230,11 +248,17 @@ def build(ctx: AppContext) -> None:
             progress(0.5, desc="Generating the three completions…")
             results = icl.run_variants(lm, prompts, examples.references[int(prompt_args[4] or 0)], params, setup.chat,
                                        adapter=adapter_)
-            out = {status: ""}
-            for (_, _, _, completion, scores), result in zip(columns, results):
+            note = (" · *The built-in tiny model has random weights: it babbles, so scores near 0 are expected. "
+                    "Pick a real model to see the shots help.*" if lm.random_weights else "")
+            out = {status: icl.overflow_message(prompts) or ""}
+            for (title, _, _, completion, scores), result in zip(columns, results):
                 s = result.scores
+                out[title] = f"### {result.name}"
+                if not result.ran:
+                    out[completion], out[scores] = "", "⛔ Not run: too long for the context window (see the message below)."
+                    continue
                 out[completion] = result.completion
-                out[scores] = f"**ROUGE-1** {s['rouge1']:.3f} · **ROUGE-2** {s['rouge2']:.3f} · **ROUGE-L** {s['rougeL']:.3f}"
+                out[scores] = f"**ROUGE-1** {s['rouge1']:.3f} · **ROUGE-2** {s['rouge2']:.3f} · **ROUGE-L** {s['rougeL']:.3f}{note}"
             yield out
 
         @guarded(status)
@@ -254,7 +278,10 @@ def build(ctx: AppContext) -> None:
         source.change(show_source, [source], [builtin, upload, hub_row], api_name=False)
         refresh = dict(fn=update_prompts, inputs=prompt_inputs, outputs=variant_outputs, show_progress="hidden",
                        trigger_mode="always_last")
-        builtin.change(load_builtin, [builtin], data_outputs, api_name="load_builtin_task").then(**refresh, api_name=False)
+        builtin_inputs = [builtin, ctx.model_picker, chat, max_new, k]
+        source.change(load_chosen_source, [source, *builtin_inputs], data_outputs, api_name=False).then(**refresh, api_name=False)
+        on_page_load(load_builtin, builtin_inputs, data_outputs).then(**refresh, api_name=False)
+        builtin.change(load_builtin, builtin_inputs, data_outputs, api_name="load_builtin_task").then(**refresh, api_name=False)
         upload.change(load_file, [upload], data_outputs, api_name="load_file").then(**refresh, api_name=False)
         hub_load.click(load_hub, [hub_id, hub_split], data_outputs, api_name="load_hub_dataset").then(**refresh, api_name=False)
         for dropdown in (input_col, ref_col):
@@ -263,8 +290,8 @@ def build(ctx: AppContext) -> None:
         for control in (instruction, example_format, query_index, k, shot_mode, seed, shot_indices, policy, chat,
                         max_new, ctx.model_picker):
             control.change(**refresh, api_name=False)
-        run.click(run_all, prompt_inputs + [mode, temperature, adapter], [c[j] for c in columns for j in (3, 4)] + [status],
+        run.click(run_all, prompt_inputs + [mode, temperature, adapter], [c[j] for c in columns for j in (0, 3, 4)] + [status],
                   api_name="run_prompts", concurrency_limit=2)
         batch_run.click(run_batch, prompt_inputs + [mode, temperature, n_batch, adapter],
                         [batch_chart, batch_table, batch_csv, status], api_name="run_batch", concurrency_limit=2)
-        return load_builtin, builtin, data_outputs, refresh
+

@@ -385,13 +385,29 @@ def sample_n(
     ]
 
 
-def _decode_increment(tokenizer, ids: list[int], prefix_offset: int, read_offset: int) -> tuple[str, int, int]:
-    """New text since the last call, never splitting a multi-byte character (as TGI does)."""
-    prefix_text = tokenizer.decode(ids[prefix_offset:read_offset], skip_special_tokens=True)
-    new_text = tokenizer.decode(ids[prefix_offset:], skip_special_tokens=True)
-    if len(new_text) > len(prefix_text) and not new_text.endswith("\ufffd"):
-        return new_text[len(prefix_text) :], read_offset, len(ids)
-    return "", prefix_offset, read_offset
+def _text_stream(tokenizer):
+    """A function of one new token id -> the text it completes (maybe ""), never splitting a
+    multi-byte character: tokenizers' own DecodeStream for fast tokenizers, else prefix offsets
+    (as TGI does) for the rest."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        from tokenizers.decoders import DecodeStream
+
+        decoder = DecodeStream(skip_special_tokens=True)
+        return lambda token: decoder.step(backend, token) or ""
+    ids: list[int] = []
+    offsets = [0, 0]  # prefix, read
+
+    def step(token: int) -> str:
+        ids.append(token)
+        prefix_text = tokenizer.decode(ids[offsets[0]:offsets[1]], skip_special_tokens=True)
+        new_text = tokenizer.decode(ids[offsets[0]:], skip_special_tokens=True)
+        if len(new_text) > len(prefix_text) and not new_text.endswith("\ufffd"):
+            offsets[:] = [offsets[1], len(ids)]
+            return new_text[len(prefix_text):]
+        return ""
+
+    return step
 
 
 def _decode_steps(lm: LoadedModel, ids: list[int], params: DecodingParams, sampler, adapter: str | None):
@@ -438,8 +454,8 @@ def stream(
     sampler = _sampler_class()(params, lm.device, 1)
     eos = _eos_ids(lm)
     generated: list[int] = []
-    shown: list[int] = []
-    text, prefix_offset, read_offset = "", 0, 0
+    shown = 0
+    text, next_text = "", _text_stream(lm.tokenizer)
     stopped = False
     start = time.perf_counter()
     steps = _decode_steps(lm, ids, params, sampler, adapter)
@@ -447,11 +463,11 @@ def stream(
         for token in steps:
             generated.append(token)
             if token not in eos:
-                shown.append(token)
-                piece, prefix_offset, read_offset = _decode_increment(lm.tokenizer, shown, prefix_offset, read_offset)
+                shown += 1
+                piece = next_text(token)
                 if piece:
                     text += piece
-                    yield StreamUpdate(text=text, n_tokens=len(shown), tokens_per_s=len(shown) / (time.perf_counter() - start))
+                    yield StreamUpdate(text=text, n_tokens=shown, tokens_per_s=shown / (time.perf_counter() - start))
             if stop_event is not None and stop_event.is_set():
                 stopped = True
                 break

@@ -32,17 +32,30 @@ class Setup:
 
 @dataclass
 class VariantPrompt:
-    name: str
+    kind: str  # Zero-shot, One-shot or Few-shot
+    asked: int  # the shots asked for
     fitted: FittedPrompt
+
+    @property
+    def name(self) -> str:
+        """The variant with the shots it really has (fewer than asked when shots were dropped to fit)."""
+        used = len(self.fitted.shot_indices)
+        if self.kind == "Few-shot":
+            return f"Few-shot (k={used})" if used == self.asked else f"Few-shot (k={used} of {self.asked} asked)"
+        return self.kind if used == self.asked else f"{self.kind} ({used} shots: dropped to fit)"
 
 
 @dataclass
 class VariantResult:
     name: str
     prompt: FittedPrompt
-    completion: str
-    scores: dict[str, float]
-    tokens_per_s: float
+    completion: str | None  # None when the prompt did not fit and was not run
+    scores: dict[str, float] | None
+    tokens_per_s: float = 0.0
+
+    @property
+    def ran(self) -> bool:
+        return self.completion is not None
 
 
 @dataclass
@@ -70,11 +83,21 @@ def build_variant_prompts(
     pairs = examples.pairs()
     return [
         VariantPrompt(
-            variant.name,
+            variant.name.split(" (")[0], len(variant.shot_indices),
             fit_prompt(setup.template, pairs, variant.shot_indices, examples.inputs[query_index], counter, budget, setup.policy),
         )
         for variant in standard_variants(few)
     ]
+
+
+def largest_fitting_k(examples: ExampleSet, setup: Setup, query_index: int, tokenizer, context_window: int,
+                      max_new_tokens: int) -> int:
+    """The most shots (up to setup.k) whose few-shot prompt fits the window with room for the answer."""
+    for k in range(setup.k, 0, -1):
+        trial = Setup(template=setup.template, k=k, seed=setup.seed, policy="ask", chat=setup.chat)
+        if build_variant_prompts(examples, trial, query_index, tokenizer, context_window, max_new_tokens)[2].fitted.fits:
+            return k
+    return 0
 
 
 def overflow_message(prompts: Sequence[VariantPrompt], where: str = "") -> str | None:
@@ -95,15 +118,27 @@ def run_variants(
     lm: LoadedModel, prompts: Sequence[VariantPrompt], reference: str, params: DecodingParams, chat: bool,
     adapter: str | None = None,
 ) -> list[VariantResult]:
-    message = overflow_message(prompts)
-    if message:
-        raise PlaygroundError(message)
+    """Runs the prompts that fit; one that does not is not run (its result has no completion),
+    and `overflow_message` says what to choose."""
     results = []
     for prompt in prompts:
+        if not prompt.fitted.fits:
+            results.append(VariantResult(prompt.name, prompt.fitted, None, None))
+            continue
         out = generate(lm, prompt.fitted.text, params, chat=chat, adapter=adapter)
         completion = out.text.strip()
         results.append(VariantResult(prompt.name, prompt.fitted, completion, rouge(completion, reference), out.tokens_per_s))
     return results
+
+
+def _batch_labels(rows: list[dict]) -> dict[str, str]:
+    """Each variant's label with the shots it really used over the batch (fewer where dropped to fit)."""
+    labels = {}
+    for kind in dict.fromkeys(r["variant"] for r in rows):
+        counts = sorted({len(r["shots"].split()) for r in rows if r["variant"] == kind})
+        k = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+        labels[kind] = f"Few-shot (k={k})" if kind == "Few-shot" else kind if counts in ([0], [1]) else f"{kind} (k={k})"
+    return labels
 
 
 def run_batch(
@@ -135,7 +170,7 @@ def run_batch(
             result.rows.append(
                 {
                     "example": index,
-                    "variant": prompt.name,
+                    "variant": prompt.kind,
                     "shots": " ".join(map(str, prompt.fitted.shot_indices)),
                     "prompt_tokens": prompt.fitted.n_tokens,
                     "completion": completion,
@@ -143,6 +178,9 @@ def run_batch(
                     **{key: round(value, 4) for key, value in rouge(completion, reference).items()},
                 }
             )
+    labels = _batch_labels(result.rows)
+    for row in result.rows:
+        row["variant"] = labels[row["variant"]]
     for name in dict.fromkeys(r["variant"] for r in result.rows):
         for key in ROUGE_KEYS:
             mean, low, high = bootstrap_ci([r[key] for r in result.rows if r["variant"] == name])

@@ -81,6 +81,11 @@ class LoadedModel:
             self.adapter_types[name] = str(peft_type)
             self._load(name)  # now, so a bad adapter is reported when it is picked
 
+    @property
+    def random_weights(self) -> bool:
+        """The built-in tiny model: its weights are random, so it babbles."""
+        return self.ref in TINY_ALIASES
+
     def is_prompt_learning(self, adapter: str | None) -> bool:
         return bool(adapter) and self.adapter_types.get(adapter) in PROMPT_LEARNING
 
@@ -242,7 +247,7 @@ class ModelManager:
                 self._tokenizers.move_to_end(ref)
                 return self._tokenizers[ref]
         source = self.resolve(ref)
-        from transformers import AutoConfig, AutoTokenizer
+        AutoConfig, AutoTokenizer = _from_transformers("AutoConfig", "AutoTokenizer")
 
         try:
             tokenizer = AutoTokenizer.from_pretrained(source)
@@ -263,7 +268,7 @@ class ModelManager:
                 return self._loaded.model.generation_config
             if ref in self._generation_configs:
                 return self._generation_configs[ref]
-        from transformers import GenerationConfig
+        (GenerationConfig,) = _from_transformers("GenerationConfig")
 
         try:
             config = GenerationConfig.from_pretrained(self.resolve(ref))
@@ -316,6 +321,32 @@ class ModelManager:
                 torch.cuda.empty_cache()
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
+WARM_UP_NAMES = ("AutoConfig", "AutoTokenizer", "AutoModelForCausalLM", "GenerationConfig", "LogitsProcessor",
+                 "LogitsProcessorList", "RepetitionPenaltyLogitsProcessor", "TemperatureLogitsWarper", "TopKLogitsWarper",
+                 "TopPLogitsWarper")
+
+
+def _from_transformers(*names: str) -> tuple:
+    """transformers' lazy module is not safe to import from several threads at once: web requests
+    arriving together at a cold start saw "cannot import name 'AutoConfig'". Imports of these
+    names are serialized here, and `warm_up()` makes them before the first request."""
+    with _IMPORT_LOCK:
+        import transformers
+
+        return tuple(getattr(transformers, name) for name in names)
+
+
+def warm_up() -> threading.Thread:
+    """Import what handlers need from transformers in the background (the app starts serving at
+    once; a request that needs transformers waits for this)."""
+    thread = threading.Thread(target=_from_transformers, args=WARM_UP_NAMES, daemon=True, name="import-warm-up")
+    thread.start()
+    return thread
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
@@ -323,7 +354,7 @@ def _first_line(err: BaseException) -> str:
 
 def _load(ref: str, source: str, progress: ProgressFn) -> LoadedModel:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    AutoModelForCausalLM, AutoTokenizer = _from_transformers("AutoModelForCausalLM", "AutoTokenizer")
 
     cuda = torch.cuda.is_available()
     dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32

@@ -153,3 +153,13 @@ def memory_figure(estimates: dict) -> go.Figure:
                          yaxis={"title": "GiB"}, template="plotly_white", height=380,
                          margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure
+
+
+def message_figure(text: str) -> go.Figure:
+    """An empty chart that says why it is empty (instead of a previous, unrelated chart)."""
+    figure = go.Figure()
+    figure.add_annotation(text=text, showarrow=False, font={"size": 14, "color": "#6b7280"}, x=0.5, y=0.5,
+                          xref="paper", yref="paper")
+    figure.update_layout(template="plotly_white", height=520, xaxis={"visible": False}, yaxis={"visible": False},
+                         title={"text": "Next-token probabilities: none to show", "font": {"size": 14}})
+    return figure

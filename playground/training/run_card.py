@@ -7,19 +7,17 @@ import json
 from pathlib import Path
 
 
-def model_card(record: dict) -> str:
-    recipe, metrics = record["recipe"], record["metrics"]
+def model_card(record: dict):
+    """A huggingface_hub ModelCard: metadata the Hub reads (base model, library, tags), then the run."""
+    from huggingface_hub import ModelCard, ModelCardData
+
     from playground.training.recipes import RECIPES
 
+    recipe, metrics = record["recipe"], record["metrics"]
     method = RECIPES.get(record["method"])
-    peft = bool(method and method.is_peft)
+    data = ModelCardData(base_model=record["base_model"], library_name="peft" if method and method.is_peft else "transformers",
+                         tags=["llm-fine-tuning-playground", record["method"]])
     lines = [
-        "---",
-        f"base_model: {record['base_model']}",
-        "library_name: " + ("peft" if peft else "transformers"),
-        "tags: [llm-fine-tuning-playground, " + record["method"] + "]",
-        "---",
-        "",
         f"# {record['name']}",
         "",
         f"Fine-tuned from `{record['base_model']}` with **{record['method']}** in the LLM Fine-Tuning Playground "
@@ -40,10 +38,10 @@ def model_card(record: dict) -> str:
     import yaml
 
     lines += [yaml.safe_dump({"method": record["method"], **recipe}, sort_keys=False).rstrip(), "```", ""]
-    return "\n".join(lines)
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines))
 
 
 def write_run_files(folder: Path, record: dict) -> None:
     folder = Path(folder)
     (folder / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
-    (folder / "README.md").write_text(model_card(record), encoding="utf-8")
+    model_card(record).save(folder / "README.md")

@@ -25,7 +25,10 @@ class Outcome:
 
 
 def count_params(model) -> tuple[int, int]:
-    """(trainable, total); 4-bit weights are packed two per byte, so count them unpacked."""
+    """(trainable, total); 4-bit weights are packed two per byte, so count them unpacked. A PEFT
+    model counts itself (PEFT's get_nb_trainable_parameters)."""
+    if hasattr(model, "get_nb_trainable_parameters"):
+        return model.get_nb_trainable_parameters()
     trainable = total = 0
     for param in model.parameters():
         n = param.numel()

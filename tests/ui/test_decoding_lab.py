@@ -36,9 +36,15 @@ KEPT = re.compile(r"the sampler can pick ([\d,]+) of 2,048 tokens")
 FINAL_STATS = re.compile(r"^\s*(\d+) tokens · [\d.]+ tokens/s · [\d.]+ s · (reached max new tokens|the model ended its answer)\s*$")
 
 
-def open_decoding_lab(page: Page) -> None:
+def open_decoding_lab(page: Page, sampling: bool = True) -> None:
+    """Open the tab (its sliders open at the model's own settings: greedy for the tiny model), then
+    switch to sampling, which most tests explore."""
     open_tab(page, "Decoding Lab")
+    expect(markdown(page, "dec-defaults")).to_contain_text("own settings")
     expect(page.locator("#dec-chart .gtitle")).to_contain_text("the sampler can pick")
+    if sampling:
+        choose_radio(page, "dec-mode", "Sampling")
+        expect_kept(page, 50)
 
 
 def kept(page: Page) -> int:
@@ -60,8 +66,14 @@ def generate(page: Page) -> str:
 
 def test_chart_renders_on_tab_open(app_page):
     page = app_page
-    open_decoding_lab(page)
-    assert 1 <= kept(page) <= 50  # top-k 50 and top-p 0.9 by default
+    open_decoding_lab(page, sampling=False)
+    # the tiny model's generation_config sets no sampling: transformers' defaults, greedy
+    expect(markdown(page, "dec-defaults")).to_contain_text(
+        "greedy, temperature 1, top-k 50, top-p 1, repetition penalty 1")
+    expect(page.locator("#dec-mode").get_by_label("Greedy", exact=True)).to_be_checked()
+    expect_kept(page, 1)
+    choose_radio(page, "dec-mode", "Sampling")
+    expect_kept(page, 50)  # top-k 50 and top-p 1: transformers' defaults
     traces = wait_for_plot(page, "dec-chart", n_traces=2)
     assert [t["name"] for t in traces] == ["model (raw logits)", "after your settings"]
     raw, final = traces
@@ -207,11 +219,15 @@ def test_empty_or_too_long_prompt_shows_a_message(app_page):
     page = app_page
     open_decoding_lab(page)
     status = markdown(page, "dec-status")
+    generate(page)  # a completion and its stats on screen, then the prompt is emptied
     fill_textbox(page, "dec-prompt", "")
     expect(status).to_contain_text("⚠️ The prompt is empty. Type some text for the model to continue.")
+    # the chart no longer shows the previous prompt's distribution
+    expect(page.locator("#dec-chart .gtitle")).to_contain_text("none to show")
     page.locator("#dec-generate").click()
     expect(status).to_contain_text("⚠️ The prompt is empty")
     expect(textbox(page, "dec-output")).to_have_value("")
+    expect(markdown(page, "dec-stats")).to_have_text("")  # not stuck on "Generating…"
     expect_no_crash(page)
     # ~600 words: more tokens than the whole context window
     fill_textbox(page, "dec-prompt", " ".join(["word"] * 600))
@@ -221,6 +237,38 @@ def test_empty_or_too_long_prompt_shows_a_message(app_page):
     expect(status).to_contain_text("64 more were asked for")  # Generate checks prompt + max new tokens
     expect(status).to_contain_text("more than the model's context window of 512")
     expect(textbox(page, "dec-output")).to_have_value("")
+    expect_no_crash(page)
+
+
+def test_stop_ends_the_stream_and_says_so(app_page):
+    page = app_page
+    open_decoding_lab(page)
+    type_in_slider(page, "dec-max-new", 440)
+    box = page.locator("#dec-seed input")
+    box.fill("1")  # with this seed the tiny model writes all 440 tokens (about 2 s) without ending its answer
+    box.press("Enter")
+    page.locator("#dec-generate").click()
+    expect(markdown(page, "dec-stats")).to_contain_text("tokens/s", timeout=30_000)
+    # force: the growing completion keeps moving the page, and Playwright would wait for the button to hold still
+    page.locator("#dec-stop").click(force=True)
+    stats = markdown(page, "dec-stats")
+    expect(stats).to_contain_text("stopped by you", timeout=30_000)
+    n_tokens = int(stats.inner_text().split("tokens", 1)[0].strip())
+    assert 0 <= n_tokens < 440
+    expect(markdown(page, "dec-status")).to_have_text("")
+    expect_no_crash(page)
+
+
+def test_a_seed_out_of_range_is_explained(app_page):
+    page = app_page
+    open_decoding_lab(page)
+    box = page.locator("#dec-seed input")
+    box.fill("1e30")
+    box.press("Enter")
+    page.locator("#dec-generate").click()
+    status = markdown(page, "dec-status")
+    expect(status).to_contain_text("⚠️")
+    expect(status).to_contain_text("Seed must be a whole number from 0 to 9,223,372,036,854,775,807")
     expect_no_crash(page)
 
 

@@ -224,3 +224,21 @@ def test_the_models_own_settings_drive_the_chart_the_stream_generate_and_sample_
 def test_a_seed_beyond_the_generators_range_is_explained():
     with pytest.raises(PlaygroundError, match="from 0 to 9,223,372,036,854,775,807"):
         DecodingParams(seed=10**30)
+
+
+@pytest.mark.parametrize("backend", [True, False])
+def test_incremental_text_never_splits_a_character(lm, backend):
+    """tokenizers' DecodeStream (fast tokenizers), or prefix offsets for the others: the pieces
+    join to the whole text, and none ends half-way through a multi-byte character."""
+
+    class NoBackend:  # a tokenizer without a Rust backend
+        def __init__(self, tokenizer):
+            self.decode = tokenizer.decode
+
+    text = "héllo wörld — ok 🎉 naïve"
+    ids = lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+    step = generation._text_stream(lm.tokenizer if backend else NoBackend(lm.tokenizer))
+    pieces = [step(i) for i in ids]
+    assert "".join(pieces) == lm.tokenizer.decode(ids) == text
+    assert not any("\ufffd" in piece for piece in pieces)
+    assert len(ids) > len(text.encode("utf-8")) / 4  # byte-level tokens really do split characters here

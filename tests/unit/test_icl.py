@@ -28,15 +28,14 @@ def test_three_variants_with_token_counts_against_the_window(lm, summaries):
     assert summaries.references[0] not in prompts[2].fitted.text  # the answer is never among the shots
 
 
-def test_overflow_is_flagged_before_anything_runs(lm, summaries):
+def test_what_fits_runs_and_what_overflows_is_flagged_not_run(lm, summaries):
     prompts = icl.build_variant_prompts(summaries, setup(k=4), 0, lm.tokenizer, lm.context_window, 32)
-    assert not prompts[2].fitted.fits
+    assert [p.fitted.fits for p in prompts] == [True, True, False]
     message = icl.overflow_message(prompts)
     assert "Few-shot (k=4)" in message and "Drop shots" in message
-    before = lm.forward_passes
-    with pytest.raises(PlaygroundError, match="Too long"):
-        icl.run_variants(lm, prompts, summaries.references[0], DecodingParams(max_new_tokens=4), chat=True)
-    assert lm.forward_passes == before
+    results = icl.run_variants(lm, prompts, summaries.references[0], DecodingParams(max_new_tokens=4), chat=True)
+    assert [r.ran for r in results] == [True, True, False]
+    assert results[2].completion is None and results[2].scores is None
 
 
 @pytest.mark.parametrize("policy, note", [("drop_shots", "dropped"), ("truncate", "cut the start")])
@@ -44,6 +43,9 @@ def test_overflow_policies_make_it_fit(lm, summaries, policy, note):
     prompts = icl.build_variant_prompts(summaries, setup(policy, k=4), 0, lm.tokenizer, lm.context_window, 32)
     assert all(p.fitted.fits for p in prompts)
     assert note in prompts[2].fitted.note
+    if policy == "drop_shots":  # the title says the shots it really has
+        used = len(prompts[2].fitted.shot_indices)
+        assert used < 4 and prompts[2].name == f"Few-shot (k={used} of 4 asked)"
 
 
 def test_run_variants_scores_each_completion(lm, summaries):

@@ -60,3 +60,20 @@ def test_with_method_keeps_data_and_schedule():
     prompt = lora.with_method("prompt_tuning")
     assert prompt.method == "prompt_tuning" and prompt.max_steps == 7 and prompt.data == "sentiment"
     assert "python -m playground train" in lora.cli_command()
+
+
+def test_keys_of_the_peft_config_or_trls_config_pass_through_checked(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("method: lora\ndata: sentiment\nuse_dora: true\nweight_decay: 0.01\n")
+    recipe = load_recipe(path, ["lr_scheduler_type=cosine"])
+    assert recipe.peft_args == {"use_dora": True}
+    assert recipe.trainer_args == {"weight_decay": 0.01, "lr_scheduler_type": "cosine"}
+    assert recipe.peft_config("tiny").use_dora is True
+    again = recipe_from_dict(yaml.safe_load(recipe.to_yaml()))
+    assert again == recipe  # round-trips through YAML
+    with pytest.raises(PlaygroundError, match="neither recipe keys .* nor fields of LoraConfig or TRL's SFTConfig"):
+        recipe_from_dict({"method": "lora", "data": "sentiment", "no_such_knob": 1})
+    with pytest.raises(PlaygroundError, match="neither recipe keys"):
+        recipe_from_dict({"method": "full", "data": "sentiment", "use_dora": True})  # full fine-tuning has no PEFT config
+    with pytest.raises(PlaygroundError, match="can't set output_dir"):
+        recipe_from_dict({"method": "full", "data": "sentiment", "trainer_args": {"output_dir": "/tmp/x"}})

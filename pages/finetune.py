@@ -4,6 +4,7 @@ and manage the adapters it leaves."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -14,7 +15,7 @@ from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
-from playground.training.recipes import RECIPES, recipe_from_dict
+from playground.training.recipes import RECIPES, SFTRecipe, own_options, recipe_from_dict
 from playground.training.sft_data import TEMPLATES, build_splits
 
 EXPLAINER = """
@@ -62,6 +63,59 @@ def progress_html(run: dict, events: list[dict]) -> str:
             f'<div style="font-size:13px;margin-top:4px">{label}</div></div>')
 
 
+@dataclass
+class FineTuneForm:
+    """The Fine-tune form's values by recipe key (not 32 positional arguments)."""
+
+    model: str
+    method: str  # a method key of RECIPES
+    data: str
+    data_mix: list[dict]
+    shared: dict  # SFTRecipe keys every method has
+    own: dict  # the chosen method's own settings
+
+    def recipe(self) -> SFTRecipe:
+        return recipe_from_dict({"method": self.method, "base_model": self.model, "data": self.data,
+                                 "data_mix": self.data_mix, **self.shared, **self.own})
+
+
+@dataclass
+class FormLayout:
+    """The order of the form's inputs: model, method, data, upload, mix, shared keys, then each method's own."""
+
+    shared: list[str]
+    own: dict[str, list[str]]
+
+    def read(self, values) -> FineTuneForm:
+        model, method_title, data_text, data_file, mix, *rest = values
+        shared = dict(zip(self.shared, rest[:len(self.shared)]))
+        position, own = len(self.shared), {}
+        method = METHOD_BY_TITLE.get(method_title, method_title)
+        for key, names in self.own.items():
+            chunk = rest[position:position + len(names)]
+            position += len(names)
+            if key == method:
+                own = dict(zip(names, chunk))
+        # an emptied number box leaves the recipe's default
+        shared = {k: v.strip() if isinstance(v, str) else v for k, v in shared.items() if v is not None}
+        return FineTuneForm(model=model, method=method, data=(_file_path(data_file) or data_text or "").strip(),
+                            data_mix=_mix_rows(mix), shared=shared, own=own)
+
+
+def option_control(method: str, option) -> gr.components.Component:
+    """The form control of a method's own setting, from its recipe field (see recipes.option)."""
+    meta, elem_id = option.metadata, f"ft-{method}-{option.name.replace('_', '-')}"
+    common = dict(label=meta["label"], info=meta["help"] or None, elem_id=elem_id)
+    if meta.get("choices"):
+        return gr.Radio(list(meta["choices"]), value=option.default, **common)
+    if meta.get("range"):
+        low, high, step = meta["range"]
+        return gr.Slider(low, high, value=option.default, step=step, **common)
+    if isinstance(option.default, bool):
+        return gr.Checkbox(option.default, **common)
+    return gr.Textbox(str(option.default), **common)
+
+
 def build(ctx: AppContext) -> None:
     jobs: JobManager = ctx.jobs
     settings = ctx.models.settings
@@ -95,24 +149,11 @@ def build(ctx: AppContext) -> None:
         with gr.Accordion("2 · Method", open=True):
             method = gr.Radio(list(METHOD_BY_TITLE), value=METHOD_TITLES["lora"], label="Method", elem_id="ft-method")
             method_about = gr.Markdown(RECIPES["lora"].about, elem_id="ft-method-about")
-            with gr.Row(visible=True) as lora_row:
-                lora_r = gr.Slider(1, 128, value=16, step=1, label="LoRA rank (r)", elem_id="ft-lora-r",
-                                   info="Size of the low-rank update: more capacity, more parameters.")
-                lora_alpha = gr.Slider(1, 256, value=32, step=1, label="LoRA alpha", elem_id="ft-lora-alpha",
-                                       info="Scales the update (effective scale alpha/r).")
-                lora_dropout = gr.Slider(0, 0.5, value=0.05, step=0.01, label="LoRA dropout", elem_id="ft-lora-dropout")
-                target_modules = gr.Radio(["attention", "all-linear"], value="all-linear", label="Target modules",
-                                          elem_id="ft-targets", info="Attention projections only, or every linear layer.")
-            with gr.Row(visible=False) as prompt_row:
-                num_virtual_tokens = gr.Slider(1, 100, value=20, step=1, label="Virtual tokens", elem_id="ft-virtual",
-                                               info="Length of the learned soft prompt.")
-                prompt_init = gr.Radio(["TEXT", "RANDOM"], value="TEXT", label="Initialize from", elem_id="ft-pt-init")
-                prompt_init_text = gr.Textbox("Classify the sentiment of this review.", label="Initial text",
-                                              elem_id="ft-pt-text")
-            with gr.Row(visible=False) as selective_row:
-                trainable = gr.Radio(["last_n_blocks", "biases", "norms"], value="last_n_blocks", label="Train only",
-                                     elem_id="ft-selective")
-                last_n_blocks = gr.Slider(1, 48, value=2, step=1, label="Last N blocks", elem_id="ft-last-n")
+            method_groups, method_controls = {}, {}
+            for key, cls in RECIPES.items():
+                with gr.Row(visible=key == "lora", elem_id=f"ft-options-{key}") as group:
+                    method_controls[key] = {f.name: option_control(key, f) for f in own_options(cls)}
+                method_groups[key] = group
 
         with gr.Accordion("3 · Training", open=True):
             with gr.Row():
@@ -180,51 +221,37 @@ def build(ctx: AppContext) -> None:
         adapter_status = gr.Markdown("", elem_id="ft-adapter-status")
 
         # ---- handlers ----
-        form = [data_source, data_file, input_column, output_column, template, custom_template, data_mix, val_fraction,
-                test_fraction, split_seed, method, lora_r, lora_alpha, lora_dropout, target_modules, num_virtual_tokens,
-                prompt_init, prompt_init_text, trainable, last_n_blocks, learning_rate, num_train_epochs, max_steps,
-                batch_size, grad_accum, max_length, packing, seed, num_processes, report_to, output_name]
+        shared = {"input_column": input_column, "output_column": output_column, "template": template,
+                  "custom_template": custom_template, "val_fraction": val_fraction, "test_fraction": test_fraction,
+                  "split_seed": split_seed, "learning_rate": learning_rate, "num_train_epochs": num_train_epochs,
+                  "max_steps": max_steps, "per_device_train_batch_size": batch_size,
+                  "gradient_accumulation_steps": grad_accum, "max_length": max_length, "packing": packing, "seed": seed,
+                  "num_processes": num_processes, "report_to": report_to, "output_name": output_name}
+        layout = FormLayout(shared=list(shared), own={key: list(controls) for key, controls in method_controls.items()})
+        form = [ctx.model_picker, method, data_source, data_file, data_mix, *shared.values(),
+                *[c for controls in method_controls.values() for c in controls.values()]]
 
-        def recipe_of(model, data_, file_, in_col, out_col, template_, custom_, mix, val, test, split_seed_, method_,
-                      r, alpha, dropout, targets, virtual, init, init_text, trainable_, last_n, lr, epochs, steps,
-                      batch, accum, max_len, packing_, seed_, procs, report, name):
-            method_key = METHOD_BY_TITLE.get(method_, method_)
-            values = dict(method=method_key, base_model=model, data=(_file_path(file_) or data_ or "").strip(),
-                          input_column=in_col or "", output_column=out_col or "", template=template_,
-                          custom_template=custom_ or "", data_mix=_mix_rows(mix), val_fraction=float(val),
-                          test_fraction=float(test), split_seed=int(split_seed_ or 0), learning_rate=float(lr or 0),
-                          num_train_epochs=float(epochs or 0), max_steps=int(steps if steps is not None else -1),
-                          per_device_train_batch_size=int(batch), gradient_accumulation_steps=int(accum),
-                          max_length=int(max_len), packing=bool(packing_), seed=int(seed_ or 0),
-                          num_processes=int(procs), report_to=report, output_name=(name or "").strip())
-            if method_key in ("lora", "qlora"):
-                values.update(lora_r=int(r), lora_alpha=int(alpha), lora_dropout=float(dropout), target_modules=targets)
-            if method_key == "prompt_tuning":
-                values.update(num_virtual_tokens=int(virtual), prompt_tuning_init=init, prompt_tuning_init_text=init_text or "")
-            if method_key == "selective":
-                values.update(trainable=trainable_, last_n_blocks=int(last_n))
-            return recipe_from_dict(values)
+        def recipe_of(*values):
+            return layout.read(values).recipe()
 
         def show_method(title):
             key = METHOD_BY_TITLE[title]
-            defaults = RECIPES[key]()
-            return {method_about: RECIPES[key].about, lora_row: gr.update(visible=key in ("lora", "qlora")),
-                    prompt_row: gr.update(visible=key == "prompt_tuning"),
-                    selective_row: gr.update(visible=key == "selective"), learning_rate: defaults.learning_rate}
+            return {method_about: RECIPES[key].about, learning_rate: RECIPES[key]().learning_rate,
+                    **{group: gr.update(visible=other == key) for other, group in method_groups.items()}}
 
         @guarded(status)
-        def preview_data(model, *form_values):
-            recipe = recipe_of(model, *form_values)
+        def preview_data(*form_values):
+            recipe = recipe_of(*form_values)
             splits = build_splits(recipe)
             rows = pd.DataFrame(splits.train[:20])[["prompt", "completion", "source"]]
             return {preview: rows, status: f"✅ {len(splits.train):,} training, {len(splits.validation):,} validation and "
                                            f"{len(splits.test):,} test examples."}
 
         @guarded(status)
-        def check_cost(model, *form_values):
+        def check_cost(*form_values):
             from playground.training.estimate import count_trainable, estimate_memory
 
-            recipe = recipe_of(model, *form_values)
+            recipe = recipe_of(*form_values)
             source = ctx.models.resolve(recipe.base_model)
             trainable_, total, config = count_trainable(recipe, source)
             estimates = {}
@@ -245,9 +272,9 @@ def build(ctx: AppContext) -> None:
             }
 
         @guarded(status)
-        def launch(model, *form_values_and_overwrite):
+        def launch(*form_values_and_overwrite):
             *form_values, overwrite_ = form_values_and_overwrite
-            recipe = recipe_of(model, *form_values)
+            recipe = recipe_of(*form_values)
             run = jobs.submit("sft", recipe, overwrite=bool(overwrite_))
             where = "started" if run["status"] == "running" else "queued (one run at a time)"
             notes = "".join(f"\n\nℹ️ {note}" for note in run["notes"])
@@ -327,10 +354,13 @@ def build(ctx: AppContext) -> None:
             return f"Renamed '{name}' to '{new}'.", new
 
         def do_merge(name, merged, model):
-            record = adapter_store.read_record(settings.adapters_dir / name)
-            base = ctx.models.resolve(record.get("base_model") or model)
-            target = adapter_store.merge(settings.adapters_dir, name, base, merged or f"{name}-merged")
-            return f"Merged into a full model at {target}. Pick it as a model (local folder) to use it.", name
+            from playground.merge_kind import MergeRecipe
+
+            run = jobs.submit("merge", MergeRecipe(adapter=name, output_name=merged))
+            where = "started" if run["status"] == "running" else "queued"
+            return (f"Merging '{name}' into its base in the background (run **{run['name']}**, {where}): follow it "
+                    "under Runs. The full model appears in this list when it is done; pick it as a model (local folder).",
+                    name)
 
         def do_push(name, repo):
             import os
@@ -344,12 +374,11 @@ def build(ctx: AppContext) -> None:
             adapter_store.delete(settings.adapters_dir, name)
             return f"Deleted '{name}'.", None
 
-        method.change(show_method, [method], [method_about, lora_row, prompt_row, selective_row, learning_rate], api_name=False)
-        preview_btn.click(preview_data, [ctx.model_picker, *form], [preview, status], api_name="preview_training_data")
-        check_btn.click(check_cost, [ctx.model_picker, *form], [params_md, memory_plot, recipe_yaml, command, status],
+        method.change(show_method, [method], [method_about, learning_rate, *method_groups.values()], api_name=False)
+        preview_btn.click(preview_data, form, [preview, status], api_name="preview_training_data")
+        check_btn.click(check_cost, form, [params_md, memory_plot, recipe_yaml, command, status],
                         api_name="check_training_cost")
-        launch_btn.click(launch, [ctx.model_picker, *form, overwrite], [status, run_picker, recipe_yaml, command],
-                         api_name="launch_run")
+        launch_btn.click(launch, [*form, overwrite], [status, run_picker, recipe_yaml, command], api_name="launch_run")
         poll_outputs = [runs_table, run_picker, events_state, run_progress, run_log, run_error, run_chart]
         timer.tick(poll, [run_picker, events_state], poll_outputs, show_progress="hidden", api_name=False)
         run_picker.change(poll, [run_picker, events_state], poll_outputs, show_progress="hidden", api_name=False)

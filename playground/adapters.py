@@ -89,8 +89,8 @@ def delete(adapters_dir: Path, name: str) -> None:
     shutil.rmtree(find(adapters_dir, name))
 
 
-def merge(adapters_dir: Path, name: str, base_source: str, merged_name: str) -> Path:
-    """Fold a LoRA adapter into its base weights and save the result as a full model."""
+def check_mergeable(adapters_dir: Path, name: str) -> Path:
+    """The folder of a LoRA adapter that can be folded into its base, or a PlaygroundError."""
     folder = find(adapters_dir, name)
     record = read_record(folder)
     from playground.training.recipes import RECIPES
@@ -99,19 +99,31 @@ def merge(adapters_dir: Path, name: str, base_source: str, merged_name: str) -> 
     if not (method and method.mergeable) or not (folder / "adapter_config.json").exists():
         raise PlaygroundError(f"'{name}' is a {record.get('method')} result: only LoRA adapters can be merged "
                               "(soft prompts and full models have nothing to fold in).")
-    check_output_name(merged_name)
-    target = adapters_dir / merged_name
-    if target.exists():
-        raise PlaygroundError(f"'{merged_name}' already exists: choose another name.")
+    return folder
+
+
+def merge_into(folder: Path, base_source: str, target: Path) -> None:
+    """Fold the LoRA adapter at `folder` into its base weights and save the full model at `target`."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     base = AutoModelForCausalLM.from_pretrained(base_source)
     merged = PeftModel.from_pretrained(base, folder).merge_and_unload()
+    merged.save_pretrained(target)
+    AutoTokenizer.from_pretrained(folder).save_pretrained(target)
+
+
+def merge(adapters_dir: Path, name: str, base_source: str, merged_name: str) -> Path:
+    """Merge in this process, into adapters/<merged_name> (the app runs it as a background run: merge_kind)."""
+    folder = check_mergeable(adapters_dir, name)
+    check_output_name(merged_name)
+    target = adapters_dir / merged_name
+    if target.exists():
+        raise PlaygroundError(f"'{merged_name}' already exists: choose another name.")
     tmp = adapters_dir / f".{merged_name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
-    merged.save_pretrained(tmp)
-    AutoTokenizer.from_pretrained(folder).save_pretrained(tmp)
+    merge_into(folder, base_source, tmp)
+    record = read_record(folder)
     if record:
         (tmp / "run.json").write_text(json.dumps(record | {"name": merged_name, "method": "full",
                                                            "merged_from": name}, indent=2), encoding="utf-8")

@@ -16,6 +16,7 @@ from playground.settings import PROJECT_ROOT
 EXAMPLES_DIR = PROJECT_ROOT / "assets" / "examples"
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_ROWS = 100_000
+HUB_TIME_LIMIT_S = 120.0
 SUPPORTED_SUFFIXES = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -127,22 +128,41 @@ def read_table(path: str | Path, max_rows: int | None = MAX_ROWS):
     return frame
 
 
-def read_hub(dataset_id: str, split: str = "train", config: str | None = None, max_rows: int = MAX_ROWS):
-    """The first `max_rows` rows of a Hub dataset split as a DataFrame."""
+def read_hub(dataset_id: str, split: str = "train", config: str | None = None, max_rows: int = MAX_ROWS,
+             time_limit_s: float = HUB_TIME_LIMIT_S):
+    """The first `max_rows` rows of a Hub dataset split as a DataFrame. Said at once when the Hub
+    can't be reached; given up (with what to try) after `time_limit_s`, so a page never hangs on it."""
+    import concurrent.futures
+
+    from playground.models import hub_reachable
+    from playground.settings import Settings
+
     dataset_id = (dataset_id or "").strip()
     if not dataset_id:
         raise PlaygroundError("Type a Hub dataset id, e.g. 'knkarthick/dialogsum'.")
-    try:
+    if not hub_reachable(Settings.from_env()):
+        raise PlaygroundError(f"'{dataset_id}' is not a built-in set or a file, and the Hugging Face Hub can't be reached "
+                              "(offline): use a built-in set or a local file.")
+
+    def load():
         import datasets
 
-        dataset = datasets.load_dataset(dataset_id, config or None, split=f"{split}[:{max_rows}]")
+        return datasets.load_dataset(dataset_id, config or None, split=f"{split}[:{max_rows}]").to_pandas()
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-dataset")
+    try:
+        return pool.submit(load).result(timeout=time_limit_s)
+    except concurrent.futures.TimeoutError:
+        raise PlaygroundError(f"Loading '{dataset_id}' took more than {time_limit_s:.0f} s, so it was given up. Try a smaller "
+                              "split, or download it once and use the local file.") from None
     except Exception as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise PlaygroundError(
             f"Could not load the Hub dataset '{dataset_id}' (split '{split}'): {first}. "
             "Check the id and split, or that the Hub can be reached (offline, use a local file)."
         ) from err
-    return dataset.to_pandas()
+    finally:
+        pool.shutdown(wait=False)
 
 
 def builtin_frame(task: str):

@@ -33,6 +33,7 @@ ENV_EXTRA_KINDS = "PLAYGROUND_RUN_KINDS"
 # kind name -> "module:attribute" of its RunKind. One line per kind.
 KINDS: dict[str, str] = {
     "sft": "playground.training.sft_kind:KIND",
+    "merge": "playground.merge_kind:KIND",
 }
 
 

@@ -32,6 +32,19 @@ def check_output_name(name: str) -> None:
     check_name(name)
 
 
+def option(default, label: str, help: str = "", range: tuple | None = None, choices: tuple | None = None):
+    """A method's own setting, with what a form needs to show it (label, a plain explanation, and
+    a numeric range or the choices), so a new setting is added here and nowhere else."""
+    meta = {"label": label, "help": help, "range": range, "choices": choices}
+    return field(default=default, metadata=meta)
+
+
+def own_options(cls: type) -> list[dataclasses.Field]:
+    """The settings a method adds to SFTRecipe (its own and its parents' up to SFTRecipe)."""
+    shared = {f.name for f in dataclasses.fields(SFTRecipe)}
+    return [f for f in dataclasses.fields(cls) if f.name not in shared and f.metadata.get("label")]
+
+
 @dataclass
 class RunRecipe:
     """What every training run has: a base model, the optimizer schedule and a seed."""
@@ -186,10 +199,12 @@ class LoraRecipe(SFTRecipe):
     is_peft: ClassVar[bool] = True
     mergeable: ClassVar[bool] = True
     peft_config_class: ClassVar[str] = "LoraConfig"
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    target_modules: str = "all-linear"
+    lora_r: int = option(16, "LoRA rank (r)", "Size of the low-rank update: more capacity, more parameters.", (1, 128, 1))
+    lora_alpha: int = option(32, "LoRA alpha", "Scales the update (effective scale alpha/r).", (1, 256, 1))
+    lora_dropout: float = option(0.05, "LoRA dropout", "Drops part of the update's input while training (regularization).",
+                                 (0.0, 0.5, 0.01))
+    target_modules: str = option("all-linear", "Target modules", "Attention projections only, or every linear layer.",
+                                 choices=TARGETS)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -212,8 +227,10 @@ class QLoraRecipe(LoraRecipe):
     about: ClassVar[str] = ("QLoRA: LoRA on a base model stored in 4 bits (NF4, double quantization), "
                             "so a model ~4x larger fits in the same memory.")
     quantized_base: ClassVar[bool] = True
-    bnb_4bit_quant_type: str = "nf4"
-    bnb_4bit_use_double_quant: bool = True
+    bnb_4bit_quant_type: str = option("nf4", "4-bit type", "NF4 suits normally distributed weights (QLoRA's choice); FP4 is plain 4-bit float.",
+                                      choices=("nf4", "fp4"))
+    bnb_4bit_use_double_quant: bool = option(True, "Double quantization",
+                                             "Quantize the quantization constants too (~0.4 bits per weight saved).")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -234,9 +251,11 @@ class PromptTuningRecipe(SFTRecipe):
     is_peft: ClassVar[bool] = True
     peft_config_class: ClassVar[str] = "PromptTuningConfig"
     learning_rate: float = 3e-2
-    num_virtual_tokens: int = 20
-    prompt_tuning_init: str = "TEXT"  # TEXT or RANDOM
-    prompt_tuning_init_text: str = "Summarize the following conversation."
+    num_virtual_tokens: int = option(20, "Virtual tokens", "Length of the learned soft prompt.", (1, 100, 1))
+    prompt_tuning_init: str = option("TEXT", "Initialize from", "Start the soft prompt from the embeddings of a text, or at random.",
+                                     choices=("TEXT", "RANDOM"))
+    prompt_tuning_init_text: str = option("Summarize the following conversation.", "Initial text",
+                                          "Used with TEXT: words that describe the task.")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -266,8 +285,9 @@ class SelectiveRecipe(SFTRecipe):
     about: ClassVar[str] = ("Selective fine-tuning: only chosen parameters train (the last N blocks, "
                             "or only the biases / norms); the rest stays frozen.")
     learning_rate: float = 1e-4
-    trainable: str = "last_n_blocks"  # last_n_blocks, biases or norms
-    last_n_blocks: int = 2
+    trainable: str = option("last_n_blocks", "Train only", "The last N transformer blocks, or only the biases, or only the norms.",
+                            choices=("last_n_blocks", "biases", "norms"))
+    last_n_blocks: int = option(2, "Last N blocks", "Used with last_n_blocks.", (1, 48, 1))
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -371,6 +391,8 @@ def _yaml_value(value: Any) -> Any:
 def _coerce(f: dataclasses.Field, value: Any) -> Any:
     """Values from YAML or --set key=value strings, turned into the field's type."""
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    if kind == "int" and isinstance(value, float) and value.is_integer():
+        return int(value)  # a whole number from a form's number box
     if not isinstance(value, str) or kind == "str":
         return value
     try:

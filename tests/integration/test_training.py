@@ -148,3 +148,42 @@ def test_adapters_of_every_type_work_in_any_order_on_one_base(trained, tiny_dir,
         adapter = folders[method].name if method else None
         got = generate(shared, prompt, params, chat=True, adapter=adapter).token_ids
         assert got == (alone[method] if method else base_alone), method
+
+
+def test_merging_runs_in_the_background_as_a_run_of_its_own(trained, tiny_dir, tmp_path, monkeypatch):
+    """The Fine-tune tab's Merge button: a 'merge' run, queued and published like a training run."""
+    import shutil
+    import time
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from playground.jobs import JobManager
+    from playground.merge_kind import MergeRecipe
+    from playground.settings import Settings
+
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PLAYGROUND_ADAPTERS", str(tmp_path / "adapters"))
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    shutil.copytree(trained("lora")[1].output_dir, settings.adapters_dir / "my-lora")
+    (settings.adapters_dir / "my-lora" / "run.json").write_text(f'{{"method": "lora", "base_model": "{tiny_dir}"}}')
+    jobs = JobManager(settings)
+    shutil.copytree(trained("ia3")[1].output_dir, settings.adapters_dir / "my-ia3")
+    (settings.adapters_dir / "my-ia3" / "run.json").write_text('{"method": "ia3"}')
+    with pytest.raises(PlaygroundError, match="only LoRA adapters can be merged"):
+        jobs.submit("merge", MergeRecipe(adapter="my-ia3"))
+    assert jobs.store.runs() == []
+    run = jobs.submit("merge", MergeRecipe(adapter="my-lora"))
+    assert run["kind"] == "merge" and run["name"] == "my-lora-merged"
+    deadline = time.time() + 180
+    while jobs.store.run(run["id"])["status"] in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.5)
+        jobs.refresh()
+    done = jobs.store.run(run["id"])
+    assert done["status"] == "finished", done["error"]
+    ids = torch.tensor([[3, 14, 15, 92, 65, 35]])
+    with torch.no_grad():
+        adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_dir), settings.adapters_dir / "my-lora").eval()
+        merged = AutoModelForCausalLM.from_pretrained(done["output_dir"]).eval()
+        assert torch.allclose(merged(input_ids=ids).logits, adapter(input_ids=ids).logits, atol=1e-4)

@@ -69,6 +69,23 @@ def test_check_launch_watch_and_reuse(app_page: Page):
     expect(table).to_contain_text("none (base model)", timeout=60_000)
     expect(table).to_contain_text("ui-lora")
 
+    # merge: a background run of its own, whose full model lands in the adapters list
+    open_tab(page, "Fine-tune")
+    choose_option(page, "ft-adapter-picker", "ui-lora")
+    page.locator("#ft-merge").click()
+    expect(markdown(page, "ft-adapter-status")).to_contain_text("Merging 'ui-lora' into its base in the background")
+    expect(page.locator("#ft-runs")).to_contain_text("ui-lora-merged")
+    expect(page.locator("#ft-adapters")).to_contain_text("ui-lora-merged", timeout=RUN_TIMEOUT)
+
+    # removing ended runs: asked to confirm, then gone from the list (their adapters stay)
+    page.locator("#ft-clear-runs").click()
+    expect(markdown(page, "ft-status")).to_contain_text("Tick 'Yes, remove' first")
+    page.locator("#ft-confirm-remove input").check()
+    page.locator("#ft-clear-runs").click()
+    expect(markdown(page, "ft-status")).to_contain_text("✅ Removed")
+    expect(page.locator("#ft-runs")).not_to_contain_text("ui-lora-merged")
+    expect(page.locator("#ft-adapters")).to_contain_text("ui-lora-merged")
+
 
 def test_stop_a_running_run(app_page: Page):
     page = app_page

@@ -89,11 +89,38 @@ def test_all_rows_empty_is_an_error():
         data.to_examples(frame, "question", "answer", "blank.csv")
 
 
-def test_hub_dataset_offline_is_explained():
-    with pytest.raises(PlaygroundError, match="Could not load the Hub dataset"):
+def test_hub_dataset_offline_is_explained_at_once():
+    import time
+
+    started = time.time()
+    with pytest.raises(PlaygroundError, match="the Hugging Face Hub can't be reached"):
         data.read_hub("nobody/no-such-dataset")
+    assert time.time() - started < 5
     with pytest.raises(PlaygroundError, match="Type a Hub dataset id"):
         data.read_hub("  ")
+
+
+def test_a_hub_dataset_that_takes_too_long_is_given_up(monkeypatch):
+    import time
+
+    import datasets
+
+    import playground.models
+
+    monkeypatch.setattr(playground.models, "hub_reachable", lambda settings, timeout=2.0: True)
+    monkeypatch.setattr(datasets, "load_dataset", lambda *args, **kwargs: time.sleep(5))
+    started = time.time()
+    with pytest.raises(PlaygroundError, match="took more than 1 s, so it was given up"):
+        data.read_hub("someone/slow-dataset", time_limit_s=1.0)
+    assert time.time() - started < 3
+
+
+def test_cells_holding_lists_are_refused_not_turned_into_repr():
+    import pandas as pd
+
+    frame = pd.DataFrame({"prompt": [[{"role": "user", "content": "hi"}], ["x"]], "completion": ["a", "b"]})
+    with pytest.raises(PlaygroundError, match="Column 'prompt' of chat.jsonl holds lists, not text"):
+        data.to_examples(frame, "prompt", "completion", "chat.jsonl")
 
 
 def test_real_dialogsum_file_loads(dialogsum_dev):

@@ -1,0 +1,37 @@
+"""The Fine-tune form without a browser: values by name become the recipe of the chosen method,
+and each method's own settings come from its recipe class (one place to add a setting)."""
+
+import dataclasses
+
+from pages.finetune import METHOD_TITLES, FormLayout
+from playground.training.recipes import RECIPES, own_options
+
+
+def layout():
+    return FormLayout(shared=["learning_rate", "max_steps", "output_name", "seed"],
+                      own={key: [f.name for f in own_options(cls)] for key, cls in RECIPES.items()})
+
+
+def values_for(method, own_values):
+    values = ["tiny", METHOD_TITLES[method], "sentiment", None, None, 0.01, 7, " my-run ", None]
+    for key, cls in RECIPES.items():
+        for f in own_options(cls):
+            values.append(own_values.get(f.name, f.default) if key == method else "ignored")
+    return values
+
+
+def test_the_form_becomes_the_chosen_methods_recipe():
+    form = layout().read(values_for("lora", {"lora_r": 8.0, "target_modules": "attention"}))
+    recipe = form.recipe()
+    assert (recipe.method, recipe.base_model, recipe.data) == ("lora", "tiny", "sentiment")
+    assert (recipe.lora_r, recipe.target_modules, recipe.learning_rate, recipe.max_steps) == (8, "attention", 0.01, 7)
+    assert isinstance(recipe.lora_r, int) and recipe.output_name == "my-run"
+    assert recipe.seed == RECIPES["lora"]().seed  # an emptied number box keeps the default
+
+
+def test_every_methods_own_settings_are_on_the_form():
+    for key, cls in RECIPES.items():
+        own = {f.name for f in dataclasses.fields(cls)} - {f.name for f in dataclasses.fields(RECIPES["full"])}
+        assert own == {f.name for f in own_options(cls)}, key  # none is left without a label and a control
+        recipe = layout().read(values_for(key, {})).recipe()
+        assert recipe.method == key

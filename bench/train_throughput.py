@@ -100,7 +100,7 @@ def stop_to_exit(model_dir: Path, data: Path, work: Path) -> float:
     settings = Settings.from_env()
     settings.ensure_dirs()
     jobs = JobManager(settings)
-    run = jobs.submit(recipe_from_dict({"method": "lora", "base_model": str(model_dir), "data": str(data),
+    run = jobs.submit("sft", recipe_from_dict({"method": "lora", "base_model": str(model_dir), "data": str(data),
                                         "max_steps": 1000, "max_length": 512, "val_fraction": 0.0, "template": "plain"}))
     while not any(e["type"] == "progress" for e in jobs.events(run["id"])[0]):
         time.sleep(0.2)

@@ -149,7 +149,10 @@ def measure(url: str, moves: int, warmup: int, timeout_ms: int) -> tuple[list[fl
             # two frames: right after a tab click Gradio 6 may re-render and reset a slider
             page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
             expect(page.locator(f"#{CHART} .gtitle")).to_contain_text("the sampler can pick", timeout=60_000)
-            expect(page.locator("#dec-mode input[value=Sampling]")).to_be_checked()
+            # the sliders open at the model's own settings (greedy for the tiny model): temperature acts when sampling
+            expect(page.locator("#dec-defaults [data-testid=markdown]")).to_contain_text("own settings")
+            page.locator("#dec-mode input[value=Sampling]").check()
+            expect(page.locator(f"#{CHART} .gtitle")).to_contain_text("pick 50 of", timeout=60_000)
             page.evaluate("() => performance.setResourceTimingBufferSize(1000)")
             values = temperatures(warmup + moves)
             samples, phases, missed = [], [], 0

@@ -74,9 +74,9 @@ BASE_ONLY = "none (base model)"
 
 
 def adapter_choices(ctx: AppContext) -> list[str]:
-    from playground.adapters import list_adapters
+    from playground.adapters import for_generation, list_adapters
 
-    return [BASE_ONLY] + [a["name"] for a in list_adapters(ctx.models.settings.adapters_dir) if a["is_adapter"]]
+    return [BASE_ONLY] + [a["name"] for a in for_generation(list_adapters(ctx.models.settings.adapters_dir))]
 
 
 def adapter_picker(ctx: AppContext, elem_id: str, multiselect: bool = False, label: str = "Adapter") -> gr.Dropdown:

@@ -333,7 +333,8 @@ def build(ctx: AppContext) -> None:
 
         def adapters_view(current=None):
             items = adapter_store.list_adapters(settings.adapters_dir)
-            frame = pd.DataFrame([[a["name"], a["method"], a["base_model"], a["status"], a["trainable_params"],
+            frame = pd.DataFrame([[a["name"], a["method"] + (" · reward model" if a["output"] == "reward_model" else ""),
+                                   a["base_model"], a["status"], a["trainable_params"],
                                    _fmt(a["metrics"].get("train_loss")), _fmt(a["metrics"].get("eval_loss"))] for a in items],
                                  columns=ADAPTER_COLUMNS)
             names = [a["name"] for a in items]

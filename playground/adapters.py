@@ -34,11 +34,18 @@ def list_adapters(adapters_dir: Path) -> list[dict]:
         if not record and not is_adapter and not (folder / "config.json").exists():
             continue
         out.append({"name": folder.name, "path": str(folder), "is_adapter": is_adapter,
+                    # what its run kind produced: a generation model or adapter, or a reward model (kinds.Output)
+                    "output": record.get("output", "adapter"),
                     "method": record.get("method", "lora" if is_adapter else "full"),
                     "base_model": record.get("base_model", _adapter_base(folder)),
                     "status": record.get("status", ""), "trainable_params": record.get("trainable_params"),
                     "metrics": record.get("metrics", {}), "finished": record.get("finished", folder.stat().st_mtime)})
     return sorted(out, key=lambda a: a["finished"] or 0, reverse=True)
+
+
+def for_generation(items: list[dict]) -> list[dict]:
+    """The PEFT adapters the labs can generate with: never a reward model (a scalar head, no text)."""
+    return [a for a in items if a["is_adapter"] and a["output"] == "adapter"]
 
 
 def _adapter_base(folder: Path) -> str:

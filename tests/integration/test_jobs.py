@@ -16,6 +16,7 @@ from playground.errors import PlaygroundError
 from playground.jobs import JobManager
 from playground.settings import Settings
 from playground.training.recipes import recipe_from_dict
+from tests.integration.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,16 +34,6 @@ def recipe(tiny_dir, name, steps, method="lora", **extra):
     return recipe_from_dict({"method": method, "base_model": str(tiny_dir), "data": "sentiment", "max_steps": steps,
                              "learning_rate": 3e-3, "per_device_train_batch_size": 4, "max_length": 96,
                              "output_name": name, **extra})
-
-
-def wait_for(predicate, timeout=180, what="condition"):
-    start = time.time()
-    while time.time() - start < timeout:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def has_progress(jobs, run_id):

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from playground.settings import Settings
 from playground.training.recipes import recipe_from_dict
 from playground.worker import publish
 from tests.integration.echo_kind import EchoRecipe
+from tests.integration.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,16 +34,6 @@ def home(tmp_path, monkeypatch):
     settings = Settings.from_env()
     settings.ensure_dirs()
     return settings
-
-
-def wait_for(predicate, timeout=60, what="condition"):
-    start = time.time()
-    while time.time() - start < timeout:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def settled(jobs, run_id, statuses=("finished", "stopped", "failed", "cancelled")):

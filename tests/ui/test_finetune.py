@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.ui.conftest import start_app, stop_app
-from tests.ui.helpers import choose_option, fill_textbox, markdown, open_accordion, open_tab, wait_for_plot
+from tests.ui.helpers import choose_option, expect_no_crash, fill_textbox, markdown, open_accordion, open_tab, wait_for_plot
 
 RUN_TIMEOUT = 180_000
 
@@ -85,6 +85,17 @@ def test_check_launch_watch_and_reuse(app_page: Page):
     expect(markdown(page, "ft-status")).to_contain_text("✅ Removed")
     expect(page.locator("#ft-runs")).not_to_contain_text("ui-lora-merged")
     expect(page.locator("#ft-adapters")).to_contain_text("ui-lora-merged")
+
+    # delete the merged model; the picker then holds nothing, and the buttons say so plainly
+    choose_option(page, "ft-adapter-picker", "ui-lora-merged")
+    page.locator("#ft-confirm-delete input").check()
+    page.locator("#ft-delete").click()
+    status = markdown(page, "ft-adapter-status")
+    expect(status).to_contain_text("✅ Deleted 'ui-lora-merged'")
+    expect(page.locator("#ft-adapters")).not_to_contain_text("ui-lora-merged")
+    page.locator("#ft-rename").click()
+    expect(status).to_contain_text("⚠️ Choose an adapter first.")
+    expect_no_crash(page)
 
 
 def test_stop_a_running_run(app_page: Page):

@@ -221,6 +221,15 @@ def test_upload_csv_with_custom_columns(app_page, tmp_path):
     expect(few).to_have_value(re.compile(r"What is 2\+2\?"))
     assert "Jupiter" in few.input_value() or "Paris" in few.input_value() or "blue" in few.input_value()
     expect(markdown(page, "pl-status")).to_have_text("")
+    # the built-in task's instruction is not kept for this file: a template named after its own columns
+    expect(textbox(page, "pl-instruction")).not_to_have_value(re.compile("Summarize"))
+    expect(textbox(page, "pl-format")).to_have_value("q_text: {input}\nnotes: {output}")
+
+    # back to Built-in: the built-in examples are in use again, not the file
+    choose_radio(page, "pl-source", "Built-in")
+    expect(data_status).to_contain_text("✅ 40 examples from the built-in summarization set")
+    expect(textbox(page, "pl-instruction")).to_have_value(re.compile("^Summarize each conversation"))
+    expect(textbox(page, "pl-reference")).to_have_value(SUMMARIES[0]["summary"])
 
 
 UNUSABLE = [

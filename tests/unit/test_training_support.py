@@ -157,3 +157,14 @@ def test_adapter_folder_management(tmp_path):
         delete(tmp_path, "a")
     delete(tmp_path, "b")
     assert list_adapters(tmp_path) == []
+
+
+def test_a_reward_model_is_never_offered_for_generation(tmp_path):
+    from playground.adapters import for_generation
+
+    for name, output in (("policy", "adapter"), ("judge", "reward_model")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "adapter_config.json").write_text("{}")
+        (tmp_path / name / "run.json").write_text(json.dumps({"name": name, "output": output, "finished": 1}))
+    assert {a["name"] for a in list_adapters(tmp_path)} == {"policy", "judge"}
+    assert [a["name"] for a in for_generation(list_adapters(tmp_path))] == ["policy"]

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import gradio as gr
 import pandas as pd
@@ -42,6 +43,30 @@ DRAW_CHART_JS = f"""(figure) => {{
     }};
     draw(100);
 }}"""
+
+
+@dataclass
+class DecodingForm:
+    """The Decoding Lab's controls by name, in the order of `controls` in build()."""
+
+    model: str
+    adapter: str | None
+    prompt: str
+    chat: bool
+    mode: str
+    temperature: float
+    top_k: float
+    top_p: float
+    repetition: float
+    max_new: float
+    seed: float | None
+
+    def params(self) -> DecodingParams:
+        return DecodingParams(
+            max_new_tokens=int(self.max_new), do_sample=self.mode == "Sampling", temperature=float(self.temperature),
+            top_k=int(self.top_k), top_p=float(self.top_p), repetition_penalty=float(self.repetition),
+            seed=int(self.seed if self.seed is not None else 0),
+        )
 
 
 class StopSignals:
@@ -136,18 +161,11 @@ def build(ctx: AppContext) -> None:
 
         controls = [ctx.model_picker, adapter, prompt, chat, mode, temperature, top_k, top_p, repetition, max_new, seed]
 
-        def params_of(mode_, temperature_, top_k_, top_p_, repetition_, max_new_, seed_) -> DecodingParams:
-            return DecodingParams(
-                max_new_tokens=int(max_new_), do_sample=mode_ == "Sampling", temperature=float(temperature_),
-                top_k=int(top_k_), top_p=float(top_p_), repetition_penalty=float(repetition_),
-                seed=int(seed_ if seed_ is not None else 0),
-            )
-
         @guarded(status, clear={chart: plots.message_figure("No distribution: see the message below the chart.").to_json()})
-        def show_distribution(model, adapter_, prompt_, chat_, *settings, progress=gr.Progress()):
-            params = params_of(*settings)
-            lm, adapter_ = with_adapter(ctx, model, adapter_, progress)
-            dist = generation.next_token_distribution(lm, prompt_, params, chat=chat_, adapter=adapter_)
+        def show_distribution(progress=gr.Progress(), *values):  # (progress first: Gradio injects it only before *values)
+            form = DecodingForm(*values)
+            lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
+            dist = generation.next_token_distribution(lm, form.prompt, form.params(), chat=form.chat, adapter=adapter_)
             return {chart: plots.next_token_figure(dist).to_json(), status: ""}
 
         @guarded(status)
@@ -160,14 +178,15 @@ def build(ctx: AppContext) -> None:
                                    "generation_config.json sets, and transformers' defaults for the rest. Change any of them."}
 
         @guarded(status, clear={stats: "", output: ""})
-        def run_generation(generation_id, model, adapter_, prompt_, chat_, *settings, progress=gr.Progress()):
-            params = params_of(*settings)
-            lm, adapter_ = with_adapter(ctx, model, adapter_, progress)
+        def run_generation(progress=gr.Progress(), generation_id="", *values):
+            form = DecodingForm(*values)
+            lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
             stop_event = STOPS.event(generation_id)
             yield {status: "", output: "", stats: "Generating…", heatmap: gr.update(value="")}
             try:
                 shown_at = 0.0
-                for update in generation.stream(lm, prompt_, params, chat=chat_, adapter=adapter_, stop_event=stop_event):
+                for update in generation.stream(lm, form.prompt, form.params(), chat=form.chat, adapter=adapter_,
+                                                stop_event=stop_event):
                     # At most ~20 redraws a second: a small model makes hundreds of tokens a second, and redrawing
                     # each one keeps the browser too busy to send a Stop click for a second or more.
                     if update.result is None and time.monotonic() - shown_at < UPDATE_INTERVAL_S:
@@ -188,12 +207,13 @@ def build(ctx: AppContext) -> None:
             }
 
         @guarded(status)
-        def run_samples(model, adapter_, prompt_, chat_, *settings_and_n, progress=gr.Progress()):
-            *settings, n = settings_and_n
-            params = params_of(*settings)
-            lm, adapter_ = with_adapter(ctx, model, adapter_, progress)
+        def run_samples(progress=gr.Progress(), *values):
+            *settings, n = values
+            form = DecodingForm(*settings)
+            params = form.params()
+            lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
             progress(0.3, desc=f"Sampling {int(n)} completions…")
-            results = generation.sample_n(lm, prompt_, params, int(n), chat=chat_, adapter=adapter_)
+            results = generation.sample_n(lm, form.prompt, params, int(n), chat=form.chat, adapter=adapter_)
             texts = [r.text for r in results]
             rows = pd.DataFrame(
                 {"seed": [params.seed + i for i in range(len(texts))], "completion": texts,
@@ -206,15 +226,16 @@ def build(ctx: AppContext) -> None:
             }
 
         @guarded(status)
-        def run_comparison(model, _adapter, prompt_, chat_, *settings_and_adapters, progress=gr.Progress()):
-            *settings, chosen = settings_and_adapters
-            params = params_of(*settings)
+        def run_comparison(progress=gr.Progress(), *values):
+            *settings, chosen = values
+            form = DecodingForm(*settings)
+            params = form.params()
             names = [a for a in (chosen or []) if a != BASE_ONLY]
-            lm = ctx.models.get(model, lambda f, m: progress(f, desc=m), adapters=tuple(names))
+            lm = ctx.models.get(form.model, lambda f, m: progress(f, desc=m), adapters=tuple(names))
             rows = []
             for name in [None, *names]:
                 progress(len(rows) / (len(names) + 1), desc=f"Generating with {name or 'the base model'}…")
-                out = generation.generate(lm, prompt_, params, chat=chat_, adapter=name)
+                out = generation.generate(lm, form.prompt, params, chat=form.chat, adapter=name)
                 rows.append([name or BASE_ONLY, out.text, len(out.token_ids), round(out.tokens_per_s, 1)])
             return {comparison: pd.DataFrame(rows, columns=["model", "completion", "tokens", "tokens/s"]), status: ""}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -38,6 +39,57 @@ def _badge(fitted, window: int) -> str:
                 "answer). Choose what to do under *If a prompt is too long*.")
     note = f" · {fitted.note}" if fitted.note else ""
     return f"✅ {fitted.n_tokens:,} / {window:,} tokens ({share:.0%} of the context window){note}"
+
+
+@dataclass
+class PromptForm:
+    """The Prompt Lab's inputs by name, in the order of `form_inputs` in build()."""
+
+    model: str
+    examples: object  # data.ExampleSet, or None before step 1
+    instruction: str
+    example_format: str
+    query: float
+    k: float
+    shot_mode: str
+    seed: float
+    shot_indices: str
+    policy: str
+    chat: bool
+    max_new: float
+    mode: str
+    temperature: float
+    adapter: str | None
+    n: float
+
+    def need_examples(self):
+        if self.examples is None:
+            raise PlaygroundError("Load a set of examples first (step 1).")
+        return self.examples
+
+    @property
+    def query_index(self) -> int:
+        return int(self.query or 0)
+
+    def setup(self) -> icl.Setup:
+        return icl.Setup(
+            template=PromptTemplate(instruction=self.instruction or "", example_format=self.example_format or ""),
+            k=int(self.k), seed=int(self.seed or 0),
+            shot_indices=parse_indices(self.shot_indices or "") if self.shot_mode == "By index" else (),
+            policy=POLICY_BY_LABEL.get(self.policy, "ask"), chat=bool(self.chat),
+        )
+
+    def params(self, lm) -> DecodingParams:
+        """The model's own decoding settings, with the ones this tab sets."""
+        return defaults_of(lm).with_settings(max_new_tokens=int(self.max_new), do_sample=self.mode == "Sampling",
+                                             temperature=float(self.temperature), seed=int(self.seed or 0))
+
+    def prompts(self, models) -> tuple[list, int]:
+        """The three prompts of the chosen example, fitted to the model's window, and the window."""
+        tokenizer, window = models.tokenizer(self.model)
+        prompts = icl.build_variant_prompts(self.need_examples(), self.setup(), self.query_index, tokenizer, window,
+                                            int(self.max_new))
+        return prompts, window
 
 
 def build(ctx: AppContext) -> None:
@@ -126,24 +178,6 @@ def build(ctx: AppContext) -> None:
             batch_csv = gr.File(label="Download CSV", interactive=False, elem_id="pl-batch-csv")
 
         # ---- handlers ----
-        def setup_of(instruction_, format_, k_, shot_mode_, seed_, indices_, policy_, chat_) -> icl.Setup:
-            return icl.Setup(
-                template=PromptTemplate(instruction=instruction_ or "", example_format=format_ or ""),
-                k=int(k_), seed=int(seed_ or 0),
-                shot_indices=parse_indices(indices_ or "") if shot_mode_ == "By index" else (),
-                policy=POLICY_BY_LABEL.get(policy_, "ask"), chat=bool(chat_),
-            )
-
-        def params_of(lm, mode_, temperature_, max_new_, seed_) -> DecodingParams:
-            """The model's own decoding settings, with the ones this tab sets."""
-            return defaults_of(lm).with_settings(max_new_tokens=int(max_new_), do_sample=mode_ == "Sampling",
-                                                 temperature=float(temperature_), seed=int(seed_ or 0))
-
-        def need_examples(examples):
-            if examples is None:
-                raise PlaygroundError("Load a set of examples first (step 1).")
-            return examples
-
         def loaded(frame, name, in_guess=None, ref_guess=None, template=None):
             cols = list(frame.columns)
             guess_in, guess_ref = data.guess_columns(cols)
@@ -218,35 +252,27 @@ def build(ctx: AppContext) -> None:
                     hub_row: gr.update(visible=kind == "Hub dataset")}
 
         variant_outputs = [c[j] for c in columns for j in (0, 1, 2)] + [reference, status]
-        prompt_inputs = [ctx.model_picker, examples_state, instruction, example_format, query_index, k, shot_mode,
-                         seed, shot_indices, policy, chat, max_new]
-
-        def build_prompts(model, examples, instruction_, format_, query_, k_, shot_mode_, seed_, indices_, policy_,
-                          chat_, max_new_):
-            examples = need_examples(examples)
-            setup = setup_of(instruction_, format_, k_, shot_mode_, seed_, indices_, policy_, chat_)
-            tokenizer, window = ctx.models.tokenizer(model)
-            prompts = icl.build_variant_prompts(examples, setup, int(query_ or 0), tokenizer, window, int(max_new_))
-            return examples, setup, prompts, window
+        form_inputs = [ctx.model_picker, examples_state, instruction, example_format, query_index, k, shot_mode,
+                       seed, shot_indices, policy, chat, max_new, mode, temperature, adapter, n_batch]
 
         @guarded(status)
-        def update_prompts(*inputs):
-            examples, _, prompts, window = build_prompts(*inputs)
-            out = {reference: examples.references[int(inputs[4] or 0)], status: icl.overflow_message(prompts) or ""}
+        def update_prompts(*values):
+            form = PromptForm(*values)
+            prompts, window = form.prompts(ctx.models)
+            out = {reference: form.examples.references[form.query_index], status: icl.overflow_message(prompts) or ""}
             for (title, badge, text, _, _), prompt in zip(columns, prompts):
                 out[title], out[badge], out[text] = f"### {prompt.name}", _badge(prompt.fitted, window), prompt.fitted.text
             return out
 
         @guarded(status)
-        def run_all(*inputs, progress=gr.Progress()):
-            *prompt_args, mode_, temperature_, adapter_ = inputs
+        def run_all(progress=gr.Progress(), *values):  # (progress first: Gradio injects it only before *values)
+            form = PromptForm(*values)
             # Clear the previous answers first, so a refused run never leaves them on screen as if they were its own.
             yield {status: "", **{c[j]: "" for c in columns for j in (3, 4)}}
-            examples, setup, prompts, _ = build_prompts(*prompt_args)
-            lm, adapter_ = with_adapter(ctx, prompt_args[0], adapter_, progress)
-            params = params_of(lm, mode_, temperature_, prompt_args[-1], prompt_args[7])
+            prompts, _ = form.prompts(ctx.models)
+            lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
             progress(0.5, desc="Generating the three completions…")
-            results = icl.run_variants(lm, prompts, examples.references[int(prompt_args[4] or 0)], params, setup.chat,
+            results = icl.run_variants(lm, prompts, form.examples.references[form.query_index], form.params(lm), form.chat,
                                        adapter=adapter_)
             note = (" · *The built-in tiny model has random weights: it babbles, so scores near 0 are expected. "
                     "Pick a real model to see the shots help.*" if lm.random_weights else "")
@@ -262,21 +288,19 @@ def build(ctx: AppContext) -> None:
             yield out
 
         @guarded(status)
-        def run_batch(*inputs, progress=gr.Progress()):
-            *prompt_args, mode_, temperature_, n_, adapter_ = inputs
-            model, examples = prompt_args[0], need_examples(prompt_args[1])
-            setup = setup_of(*prompt_args[2:4], *prompt_args[5:11])
-            lm, adapter_ = with_adapter(ctx, model, adapter_, progress)
-            params = params_of(lm, mode_, temperature_, prompt_args[-1], prompt_args[7])
-            result = icl.run_batch(lm, examples, setup, params, min(int(n_), len(examples)), progress_fn(progress),
-                                   adapter=adapter_)
+        def run_batch(progress=gr.Progress(), *values):
+            form = PromptForm(*values)
+            examples = form.need_examples()
+            lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
+            result = icl.run_batch(lm, examples, form.setup(), form.params(lm), min(int(form.n), len(examples)),
+                                   progress_fn(progress), adapter=adapter_)
             csv_path = Path(tempfile.mkdtemp(prefix="prompt-lab-")) / "prompt_lab_batch.csv"
             csv_path.write_text(result.to_csv(), encoding="utf-8")
             return {batch_chart: plots.rouge_bar_figure(result.summary), batch_table: pd.DataFrame(result.rows),
                     batch_csv: str(csv_path), status: f"✅ Batch finished: {len(result.rows)} completions."}
 
         source.change(show_source, [source], [builtin, upload, hub_row], api_name=False)
-        refresh = dict(fn=update_prompts, inputs=prompt_inputs, outputs=variant_outputs, show_progress="hidden",
+        refresh = dict(fn=update_prompts, inputs=form_inputs, outputs=variant_outputs, show_progress="hidden",
                        trigger_mode="always_last")
         builtin_inputs = [builtin, ctx.model_picker, chat, max_new, k]
         source.change(load_chosen_source, [source, *builtin_inputs], data_outputs, api_name=False).then(**refresh, api_name=False)
@@ -290,8 +314,8 @@ def build(ctx: AppContext) -> None:
         for control in (instruction, example_format, query_index, k, shot_mode, seed, shot_indices, policy, chat,
                         max_new, ctx.model_picker):
             control.change(**refresh, api_name=False)
-        run.click(run_all, prompt_inputs + [mode, temperature, adapter], [c[j] for c in columns for j in (0, 3, 4)] + [status],
+        run.click(run_all, form_inputs, [c[j] for c in columns for j in (0, 3, 4)] + [status],
                   api_name="run_prompts", concurrency_limit=2)
-        batch_run.click(run_batch, prompt_inputs + [mode, temperature, n_batch, adapter],
+        batch_run.click(run_batch, form_inputs,
                         [batch_chart, batch_table, batch_csv, status], api_name="run_batch", concurrency_limit=2)
 

@@ -367,8 +367,21 @@ def generate(
     lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool = False, adapter: str | None = None
 ) -> Generation:
     ids = _prepare(lm, prompt, params, chat)
+    if lm.has_soft_prompt(adapter):
+        return _generate_by_steps(lm, ids, params, adapter)
     new_ids, sampler, seconds = _run(lm, ids, params, adapter=adapter)
     return _finish(lm, new_ids[0], sampler.logprobs[0], sampler.final_logprobs[0], len(ids), seconds, params, False)
+
+
+def _generate_by_steps(lm: LoadedModel, ids: list[int], params: DecodingParams, adapter: str | None) -> Generation:
+    """A soft-prompt adapter's completion through the step loop. PEFT's own generate() keeps
+    counting positions without the virtual tokens after the first step (measured: it goes on
+    past the label a prompt-tuned model learned to end with EOS), while training saw them."""
+    sampler = _sampler_class()(params, lm.device, 1)
+    start = time.perf_counter()
+    new_ids = list(_decode_steps(lm, ids, params, sampler, adapter))
+    seconds = time.perf_counter() - start
+    return _finish(lm, new_ids, sampler.logprobs[0], sampler.final_logprobs[0], len(ids), seconds, params, False)
 
 
 def sample_n(
@@ -378,6 +391,8 @@ def sample_n(
     if not 1 <= n <= 32:
         raise PlaygroundError(f"Number of samples must be between 1 and 32 (got {n}).")
     ids = _prepare(lm, prompt, params, chat)
+    if lm.has_soft_prompt(adapter):  # one row at a time through the step loop, row i seeded seed + i as below
+        return [_generate_by_steps(lm, ids, replace(params, seed=params.seed + r), adapter) for r in range(n)]
     new_ids, sampler, seconds = _run(lm, ids, params, rows=n, adapter=adapter)
     return [
         _finish(lm, new_ids[r], sampler.logprobs[r], sampler.final_logprobs[r], len(ids), seconds, params, False)
@@ -420,13 +435,22 @@ def _decode_steps(lm: LoadedModel, ids: list[int], params: DecodingParams, sampl
 
     eos = _eos_ids(lm)
     input_ids = torch.tensor([ids], device=lm.device)
+    soft_prompt = lm.has_soft_prompt(adapter)
     cache = None
     for _ in range(params.max_new_tokens):
         with torch.inference_mode(), lm.using(adapter) as model:
-            if cache is None:
+            if cache is None and soft_prompt:
+                # PEFT puts a soft prompt's learned virtual tokens before the prompt only inside its own
+                # generate(); here the first step does the same, and the cache carries them after that.
+                embeds = model.word_embeddings(input_ids)
+                virtual = model.get_prompt(batch_size=input_ids.shape[0]).to(embeds.dtype)
+                out = model.get_base_model()(inputs_embeds=torch.cat([virtual, embeds], dim=1), use_cache=True,
+                                             logits_to_keep=1)
+            elif cache is None:
                 out = model(input_ids=input_ids, use_cache=True, logits_to_keep=1)
             else:
-                out = model(input_ids=input_ids[:, -1:], cache=cache, use_cache=True)
+                step_model = model.get_base_model() if soft_prompt else model
+                out = step_model(input_ids=input_ids[:, -1:], cache=cache, use_cache=True)
             cache = out.cache
             token = sampler.pick(input_ids, out.logits[:, -1])
             input_ids = torch.cat([input_ids, token[:, None]], dim=-1)
@@ -447,7 +471,7 @@ def stream(
     runs only while the caller reads, so closing the iterator (a Stop button, a closed browser
     tab) or setting stop_event stops it within one token."""
     ids = _prepare(lm, prompt, params, chat)
-    if lm.is_prompt_learning(adapter):  # PEFT prepends soft prompts inside generate() only
+    if lm.is_prompt_learning(adapter) and not lm.has_soft_prompt(adapter):  # prefix tuning: PEFT's generate() only
         result = generate(lm, prompt, params, chat, adapter)
         yield StreamUpdate(result.text, len(result.token_ids), result.tokens_per_s, result)
         return

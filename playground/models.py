@@ -37,6 +37,7 @@ def _no_progress(fraction: float, message: str) -> None:
 
 
 PROMPT_LEARNING = {"PROMPT_TUNING", "P_TUNING", "PREFIX_TUNING", "MULTITASK_PROMPT_TUNING"}
+SOFT_PROMPTS = {"PROMPT_TUNING", "P_TUNING"}
 
 
 @dataclass
@@ -75,8 +76,8 @@ class LoadedModel:
         except (OSError, ValueError, KeyError) as err:
             raise PlaygroundError(f"'{folder}' has no readable adapter_config.json: it is not a PEFT adapter.") from err
         with self._lock:
-            if self.adapters.get(name) != folder:
-                self._on_model.discard(name)
+            if name in self._on_model and self.adapters.get(name) != folder:
+                self._take_adapters_off()  # the name now means another folder: load it afresh
             self.adapters[name] = folder
             self.adapter_types[name] = str(peft_type)
             self._load(name)  # now, so a bad adapter is reported when it is picked
@@ -85,6 +86,10 @@ class LoadedModel:
     def random_weights(self) -> bool:
         """The built-in tiny model: its weights are random, so it babbles."""
         return self.ref in TINY_ALIASES
+
+    def has_soft_prompt(self, adapter: str | None) -> bool:
+        """Prompt tuning or P-tuning: learned embeddings put before the prompt's (decoding can add them itself)."""
+        return bool(adapter) and self.adapter_types.get(adapter) in SOFT_PROMPTS
 
     def is_prompt_learning(self, adapter: str | None) -> bool:
         return bool(adapter) and self.adapter_types.get(adapter) in PROMPT_LEARNING
@@ -98,8 +103,7 @@ class LoadedModel:
             return
         current = self._current_type()
         if current is not None and current != self.adapter_types[name]:
-            self.model = self.model.get_base_model() if current in PROMPT_LEARNING else self.model.unload()
-            self._on_model.clear()
+            self._take_adapters_off()
         try:
             if not self._on_model:
                 from peft import PeftModel
@@ -113,6 +117,12 @@ class LoadedModel:
                 f"Could not load adapter '{name}' on {self.ref}: {_first_line(err)}. Adapters must come from this base model."
             ) from err
         self._on_model.add(name)
+
+    def _take_adapters_off(self) -> None:
+        """Back to the bare base: LoRA/(IA)³ layers removed (unload, never merged), soft prompts dropped."""
+        if self._on_model:
+            self.model = self.model.get_base_model() if self._current_type() in PROMPT_LEARNING else self.model.unload()
+            self._on_model.clear()
 
     @contextlib.contextmanager
     def using(self, adapter: str | None):

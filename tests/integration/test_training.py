@@ -7,7 +7,7 @@ import torch
 
 from playground import adapters as adapter_store
 from playground.errors import PlaygroundError
-from playground.generation import DecodingParams, generate
+from playground.generation import DecodingParams, generate, stream
 from playground.metrics import exact_match
 from playground.training.recipes import recipe_from_dict
 from playground.training.sft import train
@@ -69,7 +69,7 @@ def test_qlora_trains_a_4bit_base(trained):
     assert "Params4bit" in kinds  # the frozen base really was NF4
 
 
-@pytest.mark.parametrize("method", ["full", "lora"])
+@pytest.mark.parametrize("method", ["full", "lora", "prompt_tuning"])
 def test_exact_match_of_greedy_outputs_rises(trained, manager, tiny_dir, method):
     r, outcome = trained(method)
     rows = build_splits(r).validation
@@ -148,6 +148,13 @@ def test_adapters_of_every_type_work_in_any_order_on_one_base(trained, tiny_dir,
         adapter = folders[method].name if method else None
         got = generate(shared, prompt, params, chat=True, adapter=adapter).token_ids
         assert got == (alone[method] if method else base_alone), method
+        # the stream's own step loop (soft prompt added in its first step) gives what PEFT's generate() gives
+        streamed = list(stream(shared, prompt, params, chat=True, adapter=adapter))[-1].result.token_ids
+        assert streamed == got, method
+    sampled = DecodingParams(max_new_tokens=6, do_sample=True, top_k=20, temperature=1.5, seed=2)
+    soft = folders["prompt_tuning"].name
+    assert (list(stream(shared, prompt, sampled, chat=True, adapter=soft))[-1].result.token_ids
+            == generate(shared, prompt, sampled, chat=True, adapter=soft).token_ids)
 
 
 def test_merging_runs_in_the_background_as_a_run_of_its_own(trained, tiny_dir, tmp_path, monkeypatch):

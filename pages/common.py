@@ -129,3 +129,34 @@ def model_picker(ctx: AppContext) -> gr.Dropdown:
     load.click(load_model, [picker], [model_status], api_name="load_model")
     ctx.model_picker = picker
     return picker
+
+
+# ---- decoding settings, shared by the labs (one explanation of each) ----
+MODES = ["Greedy", "Sampling"]
+
+
+def decoding_mode(elem_id: str, value: str = "Greedy", info: str = "") -> gr.Radio:
+    return gr.Radio(MODES, value=value, label="Decoding", elem_id=elem_id,
+                    info=info or "Greedy: always the most likely token. Sampling: draw at random from the reshaped distribution.")
+
+
+def temperature_slider(elem_id: str, value: float = 1.0, label: str = "Temperature") -> gr.Slider:
+    return gr.Slider(0.05, 2.0, value=value, step=0.05, label=label, elem_id=elem_id,
+                     info="Divides the logits when sampling: below 1 sharpens (safer, repetitive), above 1 flattens "
+                          "(more surprising).")
+
+
+def max_new_tokens_slider(elem_id: str, maximum: int, value: int, info: str = "") -> gr.Slider:
+    return gr.Slider(1, maximum, value=value, step=1, label="Max new tokens", elem_id=elem_id,
+                     info=info or "The most tokens to generate; it also stops at the end-of-text token.")
+
+
+def warper_sliders(prefix: str) -> tuple[gr.Slider, gr.Slider, gr.Slider]:
+    """Top-k, top-p and repetition penalty (opened at the model's own values by the page)."""
+    top_k = gr.Slider(0, 200, value=50, step=1, label="Top-k", elem_id=f"{prefix}-top-k",
+                      info="Keep only the k most likely tokens (0 = off).")
+    top_p = gr.Slider(0.01, 1.0, value=1.0, step=0.01, label="Top-p (nucleus)", elem_id=f"{prefix}-top-p",
+                      info="Keep the smallest set of tokens whose probabilities add up to p (1 = off).")
+    repetition = gr.Slider(0.5, 2.0, value=1.0, step=0.05, label="Repetition penalty", elem_id=f"{prefix}-repetition",
+                           info="Above 1 makes tokens already in the text less likely (1 = off).")
+    return top_k, top_p, repetition

@@ -12,7 +12,17 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from pages.common import BASE_ONLY, AppContext, adapter_picker, guarded, with_adapter
+from pages.common import (
+    BASE_ONLY,
+    AppContext,
+    adapter_picker,
+    decoding_mode,
+    guarded,
+    max_new_tokens_slider,
+    temperature_slider,
+    warper_sliders,
+    with_adapter,
+)
 from playground import generation, plots
 from playground.generation import DecodingParams
 from playground.metrics import distinct_n
@@ -109,18 +119,10 @@ def build(ctx: AppContext) -> None:
                 chat = gr.Checkbox(True, label="Use the model's chat template", elem_id="dec-chat",
                                    info="Wraps the prompt as a user message, as instruct models were trained; untick to continue the raw text.")
                 adapter = adapter_picker(ctx, "dec-adapter")
-                mode = gr.Radio(["Greedy", "Sampling"], value="Sampling", label="Decoding", elem_id="dec-mode",
-                                info="Greedy: always the most likely token. Sampling: draw at random from the reshaped distribution.")
-                temperature = gr.Slider(0.05, 2.0, value=1.0, step=0.05, label="Temperature", elem_id="dec-temperature",
-                                        info="Divides the logits: below 1 sharpens (safer, repetitive), above 1 flattens (more surprising).")
-                top_k = gr.Slider(0, 200, value=50, step=1, label="Top-k", elem_id="dec-top-k",
-                                  info="Keep only the k most likely tokens (0 = off).")
-                top_p = gr.Slider(0.01, 1.0, value=0.9, step=0.01, label="Top-p (nucleus)", elem_id="dec-top-p",
-                                  info="Keep the smallest set of tokens whose probabilities add up to p (1 = off).")
-                repetition = gr.Slider(0.5, 2.0, value=1.0, step=0.05, label="Repetition penalty", elem_id="dec-repetition",
-                                       info="Above 1 makes tokens already in the text less likely (1 = off).")
-                max_new = gr.Slider(1, 512, value=64, step=1, label="Max new tokens", elem_id="dec-max-new",
-                                    info="The most tokens to generate; it also stops at the end-of-text token.")
+                mode = decoding_mode("dec-mode", "Sampling")
+                temperature = temperature_slider("dec-temperature", 1.0)
+                top_k, top_p, repetition = warper_sliders("dec")
+                max_new = max_new_tokens_slider("dec-max-new", 512, 64)
                 seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="dec-seed",
                                  info="Same seed + same settings = same sample.")
                 defaults_note = gr.Markdown("", elem_id="dec-defaults")

@@ -9,7 +9,18 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, adapter_picker, error_text, guarded, on_page_load, progress_fn, with_adapter
+from pages.common import (
+    AppContext,
+    adapter_picker,
+    decoding_mode,
+    error_text,
+    guarded,
+    max_new_tokens_slider,
+    on_page_load,
+    progress_fn,
+    temperature_slider,
+    with_adapter,
+)
 from playground import data, icl, plots
 from playground.errors import PlaygroundError
 from playground.generation import DecodingParams, defaults_of
@@ -142,12 +153,9 @@ def build(ctx: AppContext) -> None:
                 policy = gr.Radio(list(POLICY_BY_LABEL), value=OVERFLOW_POLICIES["ask"], label="If a prompt is too long",
                                   elem_id="pl-policy", info="Nothing is ever cut without you choosing it here.")
             with gr.Row():
-                mode = gr.Radio(["Greedy", "Sampling"], value="Greedy", label="Decoding", elem_id="pl-mode",
-                                info="The same for all three prompts (see the Decoding Lab).")
-                temperature = gr.Slider(0.05, 2.0, value=0.7, step=0.05, label="Temperature (sampling)",
-                                        elem_id="pl-temperature")
-                max_new = gr.Slider(1, 256, value=48, step=1, label="Max new tokens", elem_id="pl-max-new",
-                                    info="Room kept for the answer in the context window.")
+                mode = decoding_mode("pl-mode", "Greedy", info="The same for all three prompts (see the Decoding Lab).")
+                temperature = temperature_slider("pl-temperature", 0.7, label="Temperature (sampling)")
+                max_new = max_new_tokens_slider("pl-max-new", 256, 48, info="Room kept for the answer in the context window.")
                 adapter = adapter_picker(ctx, "pl-adapter")
 
         reference = gr.Textbox(label="Reference answer (written by a person)", interactive=False, lines=2,

@@ -102,6 +102,89 @@ class FormLayout:
                             data_mix=_mix_rows(mix), shared=shared, own=own)
 
 
+# ---- what the tab does, testable without a browser (handlers in build() only map results to components) ----
+def training_preview(recipe: SFTRecipe) -> tuple[pd.DataFrame, str]:
+    splits = build_splits(recipe)
+    rows = pd.DataFrame(splits.train[:20])[["prompt", "completion", "source"]]
+    return rows, (f"✅ {len(splits.train):,} training, {len(splits.validation):,} validation and "
+                  f"{len(splits.test):,} test examples.")
+
+
+def cost_report(models, recipe: SFTRecipe):
+    """(markdown, memory chart): trainable parameters on the real architecture and peak memory per method."""
+    from playground.training.estimate import count_trainable, estimate_memory
+
+    source = models.resolve(recipe.base_model)
+    trainable, total, config = count_trainable(recipe, source)
+    estimates = {}
+    for key in RECIPES:
+        other = recipe.with_method(key)
+        t, n, _ = (trainable, total, None) if key == recipe.method else count_trainable(other, source)
+        estimates[METHOD_TITLES[key]] = estimate_memory(other, config, t, n)
+    mine = estimates[METHOD_TITLES[recipe.method]]
+    verdict = "fits" if mine.fits else "probably does NOT fit"
+    report = (f"**{trainable:,}** trainable parameters of **{total:,}** ({trainable / total:.3%}).\n\n"
+              f"Estimated peak memory for {METHOD_TITLES[recipe.method]}: **{mine.total / 2**30:.2f} GiB** "
+              f"(weights {mine.weights / 2**30:.2f}, gradients {mine.gradients / 2**30:.2f}, optimizer "
+              f"{mine.optimizer / 2**30:.2f}, activations {mine.activations / 2**30:.2f}); {mine.device} has "
+              f"{mine.available / 2**30:.1f} GiB free: it {verdict}.")
+    return report, plots.memory_figure(estimates)
+
+
+def launch_run(jobs: JobManager, recipe: SFTRecipe, overwrite: bool) -> tuple[dict, str]:
+    run = jobs.submit("sft", recipe, overwrite=overwrite)
+    where = "started" if run["status"] == "running" else "queued (one run at a time)"
+    notes = "".join(f"\n\nℹ️ {note}" for note in run["notes"])
+    return run, f"✅ Run **{run['name']}** {where}. Follow it below.{notes}"
+
+
+def remove_ended_runs(jobs: JobManager, run_id: str | None, confirmed: bool, everything: bool) -> str:
+    if not confirmed:
+        raise PlaygroundError("Tick 'Yes, remove' first: removing a run deletes its logs and charts.")
+    if everything:
+        removed = jobs.clear_ended()
+    elif not run_id:
+        raise PlaygroundError("Choose a run to remove.")
+    else:
+        removed = jobs.delete([run_id])
+    return f"✅ Removed {len(removed)} ended run(s); their adapters are kept."
+
+
+def adapters_frame(items: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([[a["name"], a["method"] + (" · reward model" if a["output"] == "reward_model" else ""),
+                          a["base_model"], a["status"], a["trainable_params"], _fmt(a["metrics"].get("train_loss")),
+                          _fmt(a["metrics"].get("eval_loss"))] for a in items], columns=ADAPTER_COLUMNS)
+
+
+# Each adapter action returns (message, the adapter to keep selected afterwards).
+def rename_adapter(ctx: AppContext, name: str, new: str) -> tuple[str, str]:
+    adapter_store.rename(ctx.models.settings.adapters_dir, name, new, store=ctx.jobs.store)
+    return f"Renamed '{name}' to '{new}'.", new
+
+
+def merge_adapter(ctx: AppContext, name: str, merged: str) -> tuple[str, str]:
+    from playground.merge_kind import MergeRecipe
+
+    run = ctx.jobs.submit("merge", MergeRecipe(adapter=name, output_name=merged))
+    where = "started" if run["status"] == "running" else "queued"
+    return (f"Merging '{name}' into its base in the background (run **{run['name']}**, {where}): follow it under Runs. "
+            "The full model appears in this list when it is done; pick it as a model (local folder).", name)
+
+
+def push_adapter(ctx: AppContext, name: str, repo: str) -> tuple[str, str]:
+    import os
+
+    url = adapter_store.push_to_hub(ctx.models.settings.adapters_dir, name, repo, os.environ.get("HF_TOKEN"))
+    return f"Pushed to {url}.", name
+
+
+def delete_adapter(ctx: AppContext, name: str, _text: str, confirmed: bool) -> tuple[str, None]:
+    if not confirmed:
+        raise PlaygroundError("Tick 'Yes, delete it' first: deleting cannot be undone.")
+    adapter_store.delete(ctx.models.settings.adapters_dir, name)
+    return f"Deleted '{name}'.", None
+
+
 def option_control(method: str, option) -> gr.components.Component:
     """The form control of a method's own setting, from its recipe field (see recipes.option)."""
     meta, elem_id = option.metadata, f"ft-{method}-{option.name.replace('_', '-')}"
@@ -241,45 +324,22 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         def preview_data(*form_values):
-            recipe = recipe_of(*form_values)
-            splits = build_splits(recipe)
-            rows = pd.DataFrame(splits.train[:20])[["prompt", "completion", "source"]]
-            return {preview: rows, status: f"✅ {len(splits.train):,} training, {len(splits.validation):,} validation and "
-                                           f"{len(splits.test):,} test examples."}
+            rows, message = training_preview(recipe_of(*form_values))
+            return {preview: rows, status: message}
 
         @guarded(status)
         def check_cost(*form_values):
-            from playground.training.estimate import count_trainable, estimate_memory
-
             recipe = recipe_of(*form_values)
-            source = ctx.models.resolve(recipe.base_model)
-            trainable_, total, config = count_trainable(recipe, source)
-            estimates = {}
-            for key in RECIPES:
-                other = recipe.with_method(key)
-                t, n, _ = (trainable_, total, None) if key == recipe.method else count_trainable(other, source)
-                estimates[METHOD_TITLES[key]] = estimate_memory(other, config, t, n)
-            mine = estimates[METHOD_TITLES[recipe.method]]
-            verdict = "fits" if mine.fits else "probably does NOT fit"
-            return {
-                params_md: f"**{trainable_:,}** trainable parameters of **{total:,}** ({trainable_ / total:.3%}).\n\n"
-                           f"Estimated peak memory for {METHOD_TITLES[recipe.method]}: **{mine.total / 2**30:.2f} GiB** "
-                           f"(weights {mine.weights / 2**30:.2f}, gradients {mine.gradients / 2**30:.2f}, optimizer "
-                           f"{mine.optimizer / 2**30:.2f}, activations {mine.activations / 2**30:.2f}); {mine.device} has "
-                           f"{mine.available / 2**30:.1f} GiB free: it {verdict}.",
-                memory_plot: plots.memory_figure(estimates),
-                recipe_yaml: recipe.to_yaml(), command: recipe.cli_command("recipe.yaml"), status: "",
-            }
+            report, figure = cost_report(ctx.models, recipe)
+            return {params_md: report, memory_plot: figure, recipe_yaml: recipe.to_yaml(),
+                    command: recipe.cli_command("recipe.yaml"), status: ""}
 
         @guarded(status)
         def launch(*form_values_and_overwrite):
             *form_values, overwrite_ = form_values_and_overwrite
             recipe = recipe_of(*form_values)
-            run = jobs.submit("sft", recipe, overwrite=bool(overwrite_))
-            where = "started" if run["status"] == "running" else "queued (one run at a time)"
-            notes = "".join(f"\n\nℹ️ {note}" for note in run["notes"])
-            return {status: f"✅ Run **{run['name']}** {where}. Follow it below.{notes}",
-                    run_picker: gr.update(choices=_run_choices(jobs), value=run["id"]),
+            run, message = launch_run(jobs, recipe, bool(overwrite_))
+            return {status: message, run_picker: gr.update(choices=_run_choices(jobs), value=run["id"]),
                     recipe_yaml: recipe.to_yaml(), command: recipe.cli_command("recipe.yaml")}
 
         def poll(run_id, state):
@@ -318,62 +378,26 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         def remove_runs(run_id, confirmed, everything):
-            if not confirmed:
-                raise PlaygroundError("Tick 'Yes, remove' first: removing a run deletes its logs and charts.")
-            if everything:
-                removed = jobs.clear_ended()
-            else:
-                if not run_id:
-                    raise PlaygroundError("Choose a run to remove.")
-                removed = jobs.delete([run_id])
+            message = remove_ended_runs(jobs, run_id, confirmed, everything)
             runs = jobs.store.runs()
-            return {status: f"✅ Removed {len(removed)} ended run(s); their adapters are kept.",
-                    runs_table: _runs_frame(runs, jobs), confirm_remove: False,
+            return {status: message, runs_table: _runs_frame(runs, jobs), confirm_remove: False,
                     run_picker: gr.update(choices=_run_choices(jobs, runs), value=runs[0]["id"] if runs else None)}
 
         def adapters_view(current=None):
             items = adapter_store.list_adapters(settings.adapters_dir)
-            frame = pd.DataFrame([[a["name"], a["method"] + (" · reward model" if a["output"] == "reward_model" else ""),
-                                   a["base_model"], a["status"], a["trainable_params"],
-                                   _fmt(a["metrics"].get("train_loss")), _fmt(a["metrics"].get("eval_loss"))] for a in items],
-                                 columns=ADAPTER_COLUMNS)
             names = [a["name"] for a in items]
-            return {adapters_table: frame, adapter_picker: gr.update(choices=names, value=current if current in names else None)}
+            return {adapters_table: adapters_frame(items),
+                    adapter_picker: gr.update(choices=names, value=current if current in names else None)}
 
-        def _adapter_action(fn):
+        def _adapter_action(action):
             @guarded(adapter_status)
             def act(name, text, *rest):
                 if not name:
                     raise PlaygroundError("Choose an adapter first.")
-                message, current = fn(name, (text or "").strip(), *rest)
+                message, current = action(ctx, name, (text or "").strip(), *rest)
                 return {adapter_status: f"✅ {message}", **adapters_view(current)}
 
             return act
-
-        def do_rename(name, new):
-            adapter_store.rename(settings.adapters_dir, name, new, store=jobs.store)
-            return f"Renamed '{name}' to '{new}'.", new
-
-        def do_merge(name, merged, model):
-            from playground.merge_kind import MergeRecipe
-
-            run = jobs.submit("merge", MergeRecipe(adapter=name, output_name=merged))
-            where = "started" if run["status"] == "running" else "queued"
-            return (f"Merging '{name}' into its base in the background (run **{run['name']}**, {where}): follow it "
-                    "under Runs. The full model appears in this list when it is done; pick it as a model (local folder).",
-                    name)
-
-        def do_push(name, repo):
-            import os
-
-            url = adapter_store.push_to_hub(settings.adapters_dir, name, repo, os.environ.get("HF_TOKEN"))
-            return f"Pushed to {url}.", name
-
-        def do_delete(name, _text, confirmed):
-            if not confirmed:
-                raise PlaygroundError("Tick 'Yes, delete it' first: deleting cannot be undone.")
-            adapter_store.delete(settings.adapters_dir, name)
-            return f"Deleted '{name}'.", None
 
         method.change(show_method, [method], [method_about, learning_rate, *method_groups.values()], api_name=False)
         preview_btn.click(preview_data, form, [preview, status], api_name="preview_training_data")
@@ -390,11 +414,10 @@ def build(ctx: AppContext) -> None:
         clear_btn.click(lambda run_id, ok: remove_runs(run_id, ok, True), [run_picker, confirm_remove], remove_outputs,
                         api_name="clear_ended_runs")
         adapter_outputs = [adapter_status, adapters_table, adapter_picker]
-        rename_btn.click(_adapter_action(do_rename), [adapter_picker, new_name], adapter_outputs, api_name="rename_adapter")
-        merge_btn.click(_adapter_action(do_merge), [adapter_picker, new_name, ctx.model_picker], adapter_outputs,
-                        api_name="merge_adapter")
-        push_btn.click(_adapter_action(do_push), [adapter_picker, new_name], adapter_outputs, api_name="push_adapter")
-        delete_btn.click(_adapter_action(do_delete), [adapter_picker, new_name, confirm_delete], adapter_outputs,
+        rename_btn.click(_adapter_action(rename_adapter), [adapter_picker, new_name], adapter_outputs, api_name="rename_adapter")
+        merge_btn.click(_adapter_action(merge_adapter), [adapter_picker, new_name], adapter_outputs, api_name="merge_adapter")
+        push_btn.click(_adapter_action(push_adapter), [adapter_picker, new_name], adapter_outputs, api_name="push_adapter")
+        delete_btn.click(_adapter_action(delete_adapter), [adapter_picker, new_name, confirm_delete], adapter_outputs,
                          api_name="delete_adapter")
         timer.tick(adapters_view, [adapter_picker], [adapters_table, adapter_picker], show_progress="hidden", api_name=False)
         return poll, [run_picker, events_state], poll_outputs, adapters_view, [adapters_table, adapter_picker]

@@ -35,3 +35,37 @@ def test_every_methods_own_settings_are_on_the_form():
         assert own == {f.name for f in own_options(cls)}, key  # none is left without a label and a control
         recipe = layout().read(values_for(key, {})).recipe()
         assert recipe.method == key
+
+
+def test_the_tabs_actions_work_without_a_browser(tmp_path, tiny_dir, monkeypatch):
+    import pytest
+
+    from pages.common import AppContext
+    from pages.finetune import cost_report, delete_adapter, remove_ended_runs, rename_adapter, training_preview
+    from playground.errors import PlaygroundError
+    from playground.jobs import JobManager
+    from playground.models import ModelManager
+    from playground.settings import Settings
+    from playground.training.recipes import recipe_from_dict
+
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PLAYGROUND_ADAPTERS", str(tmp_path / "adapters"))
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    ctx = AppContext(models=ModelManager(settings), jobs=JobManager(settings), start_model="tiny")
+    recipe = recipe_from_dict({"method": "lora", "base_model": str(tiny_dir), "data": "sentiment"})
+
+    rows, message = training_preview(recipe)
+    assert len(rows) == 20 and list(rows.columns) == ["prompt", "completion", "source"] and "training" in message
+    report, figure = cost_report(ctx.models, recipe)
+    assert "trainable parameters" in report and "Estimated peak memory for LoRA" in report
+    assert list(figure.data[0].x) == list(METHOD_TITLES.values())  # every method compared
+
+    with pytest.raises(PlaygroundError, match="Tick 'Yes, remove' first"):
+        remove_ended_runs(ctx.jobs, None, confirmed=False, everything=True)
+    (settings.adapters_dir / "a").mkdir()
+    with pytest.raises(PlaygroundError, match="Tick 'Yes, delete it' first"):
+        delete_adapter(ctx, "a", "", False)
+    assert (settings.adapters_dir / "a").is_dir()
+    assert rename_adapter(ctx, "a", "b") == ("Renamed 'a' to 'b'.", "b")
+    assert delete_adapter(ctx, "b", "", True) == ("Deleted 'b'.", None) and not (settings.adapters_dir / "b").exists()

@@ -59,9 +59,8 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         model_picker(ctx)
         with gr.Tabs():
             prompt_lab.build(ctx)
-            show_distribution, controls, chart, status, decoding_defaults = decoding_lab.build(ctx)
+            decoding_lab.build(ctx)
             finetune.build(ctx)
-        demo.load(**decoding_defaults, api_name=False).then(show_distribution, controls, [chart, status], api_name=False)
     return demo
 
 

@@ -19,6 +19,7 @@ from pages.common import (
     decoding_mode,
     guarded,
     max_new_tokens_slider,
+    on_page_load,
     temperature_slider,
     warper_sliders,
     with_adapter,
@@ -265,5 +266,6 @@ def build(ctx: AppContext) -> None:
         compare_btn.click(run_comparison, controls + [compare_adapters], [comparison, status],
                           api_name="compare_adapters", concurrency_limit=2)
         shade.change(lambda on: gr.update(visible=on), [shade], [heatmap], api_name=False)
-        defaults_event = dict(fn=open_at_model_defaults, inputs=[ctx.model_picker], outputs=defaults_outputs)
-        return show_distribution, controls, chart, status, defaults_event
+        # on opening the page: the sliders at the model's own settings, then the chart for them
+        on_page_load(open_at_model_defaults, [ctx.model_picker], defaults_outputs).then(
+            show_distribution, controls, [chart, status], api_name=False)

@@ -420,7 +420,6 @@ def build(ctx: AppContext) -> None:
         delete_btn.click(_adapter_action(delete_adapter), [adapter_picker, new_name, confirm_delete], adapter_outputs,
                          api_name="delete_adapter")
         timer.tick(adapters_view, [adapter_picker], [adapters_table, adapter_picker], show_progress="hidden", api_name=False)
-        return poll, [run_picker, events_state], poll_outputs, adapters_view, [adapters_table, adapter_picker]
 
 
 def _fmt(value) -> str:

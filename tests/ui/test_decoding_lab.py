@@ -128,7 +128,8 @@ def test_sliders_and_greedy_redraw_the_chart(app_page):
 def test_generate_streams_text_and_tokens_per_second(app_page):
     page = app_page
     open_decoding_lab(page)
-    drag_slider(page, "dec-max-new", 32)
+    # long enough to stream for a while: the page redraws at most ~20 times a second
+    drag_slider(page, "dec-max-new", 200)
     record_textbox_values(page, "dec-output")
     page.locator("#dec-generate").click()
     stats = markdown(page, "dec-stats")
@@ -139,7 +140,7 @@ def test_generate_streams_text_and_tokens_per_second(app_page):
     # the text grew in steps on the page before it was complete
     assert len(seen) >= 2, seen
     assert len(seen[0]) < len(text), seen
-    assert int(FINAL_STATS.match(stats.inner_text()).group(1)) <= 32
+    assert int(FINAL_STATS.match(stats.inner_text()).group(1)) <= 200
     expect(markdown(page, "dec-status")).to_have_text("")
     expect_no_crash(page)
 

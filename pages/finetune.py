@@ -219,7 +219,7 @@ def build(ctx: AppContext) -> None:
                 custom_template = gr.Textbox("", label="Custom template", placeholder="Classify: {input}\nLabel:",
                                              elem_id="ft-custom-template")
             data_mix = gr.Dataframe(headers=["data", "weight"], datatype=["str", "number"], value=[], row_count=(0, "dynamic"),
-                                    column_count=(2, "fixed"), interactive=True, label="Mix in more data sets (multitask)",
+                                    column_count=(2, "fixed"), interactive=True, label="Mix in more data sets (multitask): each training example comes from a set with probability proportional to its weight (the main data weighs 1), until every example of every set has been used",
                                     elem_id="ft-mix")
             with gr.Row():
                 val_fraction = gr.Slider(0, 0.4, value=0.1, step=0.05, label="Validation share", elem_id="ft-val")

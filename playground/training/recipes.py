@@ -107,7 +107,7 @@ class SFTRecipe(RunRecipe):
     peft_config_class: ClassVar[str] = ""  # the peft class whose fields extra keys may set
 
     data: str = "summarization"  # a built-in name, a local file, or a Hub dataset id
-    data_mix: list[dict] = field(default_factory=list)  # [{"data": ..., "weight": ...}] for multitask mixing
+    data_mix: list[dict] = field(default_factory=list)  # [{"data": ..., "weight": ...}] mixed in (data weighs 1 unless listed)
     input_column: str = ""  # empty: the data's own prompt/completion or the built-in mapping
     output_column: str = ""
     template: str = "plain"  # a named instruction template (sft_data.TEMPLATES) or "custom"

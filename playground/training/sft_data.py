@@ -94,7 +94,9 @@ def build_splits(recipe) -> Splits:
     """Rows {"prompt", "completion"}; several data sets are mixed by weight (the smaller ones
     are sampled with replacement up to their share)."""
     rng = random.Random(recipe.split_seed)
-    parts = recipe.data_mix or [{"data": recipe.data, "weight": 1.0}]
+    parts = list(recipe.data_mix)
+    if recipe.data and not any(str(part.get("data")) == str(recipe.data) for part in parts):
+        parts.insert(0, {"data": recipe.data, "weight": 1.0})  # the main data is part of the mix, weighing 1
     splits = Splits([], [], [])
     for part in parts:
         pairs = load_pairs(part["data"], part.get("input_column", recipe.input_column),
@@ -115,21 +117,23 @@ def build_splits(recipe) -> Splits:
         splits.validation += rows[:n_val]
         splits.test += rows[n_val:n_val + n_test]
         splits.train.append((float(part.get("weight", 1.0)), rows[n_val + n_test:]))
-    splits.train = _mix(splits.train, rng)
+    splits.train = _mix(splits.train, recipe.split_seed)
     return splits
 
 
-def _mix(weighted: list[tuple[float, list[dict]]], rng: random.Random) -> list[dict]:
+def _mix(weighted: list[tuple[float, list[dict]]], seed: int) -> list[dict]:
+    """Multitask mixing with datasets' interleave_datasets: each next row comes from a set with
+    probability proportional to its weight, until every row of every set has been used at least
+    once (smaller sets are seen again: "all_exhausted"), the way LLaMA-Factory's interleave mix works."""
     if len(weighted) == 1:
         return weighted[0][1]
-    total_rows = sum(len(rows) for _, rows in weighted)
-    total_weight = sum(w for w, _ in weighted)
-    mixed = []
-    for weight, rows in weighted:
-        want = max(1, round(total_rows * weight / total_weight))
-        mixed += rows[:want] if want <= len(rows) else rows + rng.choices(rows, k=want - len(rows))
-    rng.shuffle(mixed)
-    return mixed
+    import datasets
+
+    total = sum(weight for weight, _ in weighted)
+    parts = [datasets.Dataset.from_list(rows) for _, rows in weighted]
+    mixed = datasets.interleave_datasets(parts, probabilities=[weight / total for weight, _ in weighted], seed=seed,
+                                         stopping_strategy="all_exhausted")
+    return mixed.to_list()
 
 
 def to_conversational(rows: list[dict]) -> list[dict]:

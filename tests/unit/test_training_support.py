@@ -29,8 +29,17 @@ def test_splits_are_seeded_disjoint_and_templated():
 def test_multitask_mix_follows_the_weights():
     recipe = recipe_from_dict({"method": "lora", "data": "sentiment", "val_fraction": 0.0, "test_fraction": 0.0,
                                "data_mix": [{"data": "sentiment", "weight": 1}, {"data": "summarization", "weight": 3}]})
-    sources = [r["source"] for r in build_splits(recipe).train]
-    assert sources.count("summarization") == 3 * sources.count("sentiment")
+    train = build_splits(recipe).train
+    sources = [r["source"] for r in train]
+    # interleave_datasets draws each row from a set with probability weight/total until every row was used
+    assert 2.5 < sources.count("summarization") / sources.count("sentiment") < 3.6
+    assert len({r["prompt"] for r in train if r["source"] == "sentiment"}) == 48  # no row of the light set is dropped
+    assert len({r["prompt"] for r in train if r["source"] == "summarization"}) == 40
+    assert [r["prompt"] for r in build_splits(recipe).train] == [r["prompt"] for r in train]  # seeded
+    # "mix in more data sets": the main data stays in the mix (weight 1) when the mix does not list it
+    more = recipe_from_dict({"method": "lora", "data": "sentiment", "val_fraction": 0.0, "test_fraction": 0.0,
+                             "data_mix": [{"data": "summarization", "weight": 2}]})
+    assert {r["source"] for r in build_splits(more).train} == {"sentiment", "summarization"}
 
 
 def test_trainable_counts_and_memory_order(tiny_dir):

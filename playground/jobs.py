@@ -209,7 +209,7 @@ class JobManager:
         known = self.store.run_ids()
         recovered = 0
         for folder in sorted(self.runs_dir.iterdir()):
-            if not folder.is_dir() or folder.name in known:
+            if not folder.is_dir() or folder.name in known or folder.name.startswith("."):
                 continue
             row = _row_from_folder(folder)
             if row:
@@ -242,14 +242,18 @@ class JobManager:
     def delete(self, run_ids: list[str]) -> list[dict]:
         """Remove ended runs from the list with their run folders (logs, events, checkpoints).
         Their results in the adapters folder are kept. Queued or running runs can't be removed."""
-        active = [r["name"] for r in map(self.store.run, run_ids) if r and r["status"] in ACTIVE]
+        runs = [r for r in map(self.store.run, run_ids) if r]
+        active = [r["name"] for r in runs if r["status"] in ACTIVE]
         if active:
             raise PlaygroundError(f"{', '.join(active)} is still queued or running: stop it first.")
-        removed = self.store.delete_runs(run_ids)
-        for run in removed:
+        hidden = []
+        for run in runs:  # an ended run never becomes active again, so its folder can go first
             folder = Path(run["run_dir"])
-            if folder.parent == self.runs_dir:  # never remove anything outside runs/
-                shutil.rmtree(folder, ignore_errors=True)
+            if folder.parent == self.runs_dir and folder.is_dir():  # never anything outside runs/
+                hidden.append(folder.rename(folder.with_name(f".removed-{folder.name}")))  # recovery skips dot-folders
+        removed = self.store.delete_runs([r["id"] for r in runs])
+        for folder in hidden:
+            shutil.rmtree(folder, ignore_errors=True)
         return removed
 
     def clear_ended(self) -> list[dict]:

@@ -10,8 +10,7 @@ import shutil
 from pathlib import Path
 
 from playground.errors import PlaygroundError
-from playground.runs import ACTIVE
-from playground.runs import check_name as check_output_name
+from playground.runs import ACTIVE, check_name
 
 
 def read_record(folder: Path) -> dict:
@@ -56,7 +55,7 @@ def _adapter_base(folder: Path) -> str:
 
 
 def find(adapters_dir: Path, name: str) -> Path:
-    check_output_name(name)
+    check_name(name)
     folder = adapters_dir / name
     if not folder.is_dir():
         raise PlaygroundError(f"No adapter named '{name}' in {adapters_dir}.")
@@ -68,7 +67,7 @@ def rename(adapters_dir: Path, old: str, new: str, store=None) -> Path:
     write to is refused, checked in the same transaction as the rename (a run's result must never
     land inside another folder)."""
     folder = find(adapters_dir, old)
-    check_output_name(new)
+    check_name(new)
     target = adapters_dir / new
     if store is None:
         _rename(folder, target)
@@ -123,7 +122,7 @@ def merge_into(folder: Path, base_source: str, target: Path) -> None:
 def merge(adapters_dir: Path, name: str, base_source: str, merged_name: str) -> Path:
     """Merge in this process, into adapters/<merged_name> (the app runs it as a background run: merge_kind)."""
     folder = check_mergeable(adapters_dir, name)
-    check_output_name(merged_name)
+    check_name(merged_name)
     target = adapters_dir / merged_name
     if target.exists():
         raise PlaygroundError(f"'{merged_name}' already exists: choose another name.")

@@ -28,10 +28,6 @@ REPORT_TO = ("none", "tensorboard", "trackio", "wandb")
 RESERVED_TRAINER_ARGS = {"output_dir", "disable_tqdm", "use_cpu", "report_to"}  # set by the playground itself
 
 
-def check_output_name(name: str) -> None:
-    check_name(name)
-
-
 def option(default, label: str, help: str = "", range: tuple | None = None, choices: tuple | None = None):
     """A method's own setting, with what a form needs to show it (label, a plain explanation, and
     a numeric range or the choices), so a new setting is added here and nowhere else."""
@@ -432,5 +428,3 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> SFTReci
         values[key.strip()] = value
     return recipe_from_dict(values)
 
-
-Recipe = SFTRecipe  # the name the rest of the code used before the split

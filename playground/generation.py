@@ -264,16 +264,28 @@ def _sampler_class():
         """Picks each next token itself (a seeded generator per row) and hands generate() a
         one-hot score, so generate's own greedy step keeps exactly our choice."""
 
-        def __init__(self, params: DecodingParams, device: str, rows: int):
+        def __init__(self, params: DecodingParams, device: str, seeds: list[int], pad_widths: list[int] | None = None):
             self.params = params
             self.warpers = build_warpers(params)
-            self.generators = [torch.Generator(device).manual_seed(params.seed + row) for row in range(rows)]
-            self.logprobs: list[list[float]] = [[] for _ in range(rows)]
-            self.final_logprobs: list[list[float]] = [[] for _ in range(rows)]
+            self.generators = [torch.Generator(device).manual_seed(seed) for seed in seeds]
+            self.logprobs: list[list[float]] = [[] for _ in seeds]
+            self.final_logprobs: list[list[float]] = [[] for _ in seeds]
+            self.pad_widths = pad_widths if pad_widths and any(pad_widths) else None
+
+        def _unpadded(self, input_ids):
+            """Left padding repeated the row's first real token, so a repetition penalty (which counts
+            each distinct token once) sees exactly the tokens the row would have alone."""
+            input_ids = input_ids.clone()
+            for row, width in enumerate(self.pad_widths):
+                if width:
+                    input_ids[row, :width] = input_ids[row, width]
+            return input_ids
 
         def pick(self, input_ids, scores):
             """The next token of each row; records its raw and final log-probability."""
             scores = scores.float()
+            if self.pad_widths and self.params.repetition_penalty != 1.0:
+                input_ids = self._unpadded(input_ids)
             rows = torch.arange(scores.shape[0], device=scores.device)
             if self.params.do_sample:
                 probs = final_probs(scores, input_ids, self.params, self.warpers)
@@ -297,13 +309,21 @@ def _sampler_class():
     return SeededSampler
 
 
-def _run(lm: LoadedModel, ids: list[int], params: DecodingParams, rows: int = 1, adapter: str | None = None):
-    """One call to model.generate; returns (sequences of new ids, sampler, seconds)."""
+def _pad_id(lm: LoadedModel) -> int:
+    pad = lm.tokenizer.pad_token_id
+    return pad if pad is not None else min(_eos_ids(lm))
+
+
+def _run(lm: LoadedModel, rows: list[list[int]], params: DecodingParams, seeds: list[int], adapter: str | None = None):
+    """One call to model.generate on the rows, left-padded to one width (each row's attention mask
+    hides its padding); returns (new ids per row, sampler, seconds)."""
     import torch
     from transformers import GenerationConfig, LogitsProcessorList
 
     tokenizer = lm.tokenizer
-    sampler = _sampler_class()(params, lm.device, rows)
+    width = max(len(ids) for ids in rows)
+    pad_widths = [width - len(ids) for ids in rows]
+    sampler = _sampler_class()(params, lm.device, seeds, pad_widths)
     # SeededSampler has already chosen; greedy keeps its choice. generate() fills settings left
     # unset from the model's generation_config, so every processor that would act in greedy mode
     # is switched off explicitly: the model's defaults reach decoding only through `params`.
@@ -315,19 +335,21 @@ def _run(lm: LoadedModel, ids: list[int], params: DecodingParams, rows: int = 1,
         no_repeat_ngram_size=0,
         min_length=0,
         eos_token_id=lm.model.generation_config.eos_token_id or tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        pad_token_id=_pad_id(lm),
     )
-    input_ids = torch.tensor([ids] * rows, device=lm.device)
+    # padding repeats the row's first token (hidden by the mask): see SeededSampler._unpadded
+    input_ids = torch.tensor([[ids[0]] * pad + ids for ids, pad in zip(rows, pad_widths)], device=lm.device)
+    attention_mask = torch.tensor([[0] * pad + [1] * len(ids) for ids, pad in zip(rows, pad_widths)], device=lm.device)
     start = time.perf_counter()
     with torch.inference_mode(), lm.using(adapter) as model:
         out = model.generate(
             input_ids=input_ids,
-            attention_mask=torch.ones_like(input_ids),
+            attention_mask=attention_mask,
             generation_config=config,
             logits_processor=LogitsProcessorList([sampler]),
         )
     seconds = time.perf_counter() - start
-    return out[:, len(ids) :].tolist(), sampler, seconds
+    return out[:, width:].tolist(), sampler, seconds
 
 
 def _eos_ids(lm: LoadedModel) -> set[int]:
@@ -369,7 +391,7 @@ def generate(
     ids = _prepare(lm, prompt, params, chat)
     if lm.has_soft_prompt(adapter):
         return _generate_by_steps(lm, ids, params, adapter)
-    new_ids, sampler, seconds = _run(lm, ids, params, adapter=adapter)
+    new_ids, sampler, seconds = _run(lm, [ids], params, [params.seed], adapter=adapter)
     return _finish(lm, new_ids[0], sampler.logprobs[0], sampler.final_logprobs[0], len(ids), seconds, params, False)
 
 
@@ -377,7 +399,7 @@ def _generate_by_steps(lm: LoadedModel, ids: list[int], params: DecodingParams, 
     """A soft-prompt adapter's completion through the step loop. PEFT's own generate() keeps
     counting positions without the virtual tokens after the first step (measured: it goes on
     past the label a prompt-tuned model learned to end with EOS), while training saw them."""
-    sampler = _sampler_class()(params, lm.device, 1)
+    sampler = _sampler_class()(params, lm.device, [params.seed])
     start = time.perf_counter()
     new_ids = list(_decode_steps(lm, ids, params, sampler, adapter))
     seconds = time.perf_counter() - start
@@ -393,11 +415,48 @@ def sample_n(
     ids = _prepare(lm, prompt, params, chat)
     if lm.has_soft_prompt(adapter):  # one row at a time through the step loop, row i seeded seed + i as below
         return [_generate_by_steps(lm, ids, replace(params, seed=params.seed + r), adapter) for r in range(n)]
-    new_ids, sampler, seconds = _run(lm, ids, params, rows=n, adapter=adapter)
+    new_ids, sampler, seconds = _run(lm, [ids] * n, params, [params.seed + r for r in range(n)], adapter=adapter)
     return [
         _finish(lm, new_ids[r], sampler.logprobs[r], sampler.final_logprobs[r], len(ids), seconds, params, False)
         for r in range(n)
     ]
+
+
+def generate_many(
+    lm: LoadedModel,
+    prompts: list[str],
+    params: DecodingParams,
+    chat: bool = False,
+    adapter: str | None = None,
+    batch_size: int = 8,
+    on_progress=None,
+    stop_event: threading.Event | None = None,
+) -> list[Generation | None]:
+    """A completion for each prompt, batch_size prompts per forward pass (left-padded), each one
+    what `generate` gives for it alone (same seed, padding hidden). Prompts of similar length are
+    batched together, so little is spent on padding. Soft prompts and prefix tuning go one at a
+    time (their virtual tokens would sit between padding and prompt). on_progress(done, total)
+    is called after each batch; once stop_event is set, the rest stay None."""
+    if batch_size < 1:
+        raise PlaygroundError(f"Batch size must be at least 1 (got {batch_size}).")
+    ids = [_prepare(lm, prompt, params, chat) for prompt in prompts]
+    step = 1 if lm.is_prompt_learning(adapter) else batch_size
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    results: list[Generation | None] = [None] * len(ids)
+    for start in range(0, len(order), step):
+        if stop_event is not None and stop_event.is_set():
+            break
+        chunk = order[start:start + step]
+        if lm.has_soft_prompt(adapter):
+            results[chunk[0]] = _generate_by_steps(lm, ids[chunk[0]], params, adapter)
+        else:
+            new_ids, sampler, seconds = _run(lm, [ids[i] for i in chunk], params, [params.seed] * len(chunk), adapter)
+            for row, i in enumerate(chunk):
+                results[i] = _finish(lm, new_ids[row], sampler.logprobs[row], sampler.final_logprobs[row], len(ids[i]),
+                                     seconds, params, False)
+        if on_progress is not None:
+            on_progress(min(start + step, len(order)), len(order))
+    return results
 
 
 def _text_stream(tokenizer):
@@ -475,7 +534,7 @@ def stream(
         result = generate(lm, prompt, params, chat, adapter)
         yield StreamUpdate(result.text, len(result.token_ids), result.tokens_per_s, result)
         return
-    sampler = _sampler_class()(params, lm.device, 1)
+    sampler = _sampler_class()(params, lm.device, [params.seed])
     eos = _eos_ids(lm)
     generated: list[int] = []
     shown = 0

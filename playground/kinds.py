@@ -34,6 +34,7 @@ ENV_EXTRA_KINDS = "PLAYGROUND_RUN_KINDS"
 KINDS: dict[str, str] = {
     "sft": "playground.training.sft_kind:KIND",
     "merge": "playground.merge_kind:KIND",
+    "eval": "playground.evaluation.eval_kind:KIND",
 }
 
 

@@ -35,23 +35,14 @@ def exact_match(predictions: Sequence[str], references: Sequence[str]) -> float:
     return sum(normalize_answer(p) == normalize_answer(r) for p, r in zip(predictions, references)) / len(predictions)
 
 
-def bootstrap_ci(
-    values: Sequence[float], confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0
-) -> tuple[float, float, float]:
+def bootstrap_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
     """(mean, low, high): a percentile bootstrap interval of the mean."""
-    import numpy as np
+    from playground.evaluation.bootstrap import interval, mean_aggregate
 
-    data = np.asarray(values, dtype=float)
-    if data.size == 0:
+    if len(values) == 0:
         raise ValueError("bootstrap_ci needs at least one value")
-    mean = float(data.mean())
-    if data.size == 1:
-        return mean, mean, mean
-    rng = np.random.default_rng(seed)
-    means = data[rng.integers(0, data.size, size=(n_resamples, data.size))].mean(axis=1)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return mean, float(low), float(high)
+    result = interval(values, mean_aggregate, confidence=confidence)
+    return result.value, result.low, result.high
 
 
 def distinct_n(texts: Sequence[str], n: int) -> float:

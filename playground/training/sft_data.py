@@ -37,9 +37,9 @@ def render(template: str, custom: str, text: str) -> str:
     return pattern.replace("{input}", text)
 
 
-def load_pairs(source: str, input_column: str = "", output_column: str = "") -> list[tuple[str, str]]:
-    """(input, output) pairs from a built-in name, a local file or a Hub dataset id. A file with
-    `prompt` and `completion` columns needs no mapping."""
+def load_pairs(source: str, input_column: str = "", output_column: str = "", split: str = "train") -> list[tuple[str, str]]:
+    """(input, output) pairs from a built-in name, a local file or a Hub dataset id (its `split`).
+    A file with `prompt` and `completion` columns needs no mapping."""
     source = str(source).strip()
     if source in data.BUILTIN_TASKS:
         task = data.BUILTIN_TASKS[source]
@@ -51,7 +51,7 @@ def load_pairs(source: str, input_column: str = "", output_column: str = "") -> 
             frame, name = data.read_table(path), path.name
         else:
             check_hub_id(source)
-            frame, name = data.read_hub(source), source
+            frame, name = data.read_hub(source, split=split or "train"), source
         guess_in, guess_out = data.guess_columns(list(frame.columns))
         input_column, output_column = input_column or guess_in or "", output_column or guess_out or ""
     return data.to_examples(frame, input_column, output_column, name).pairs()

@@ -6,7 +6,7 @@ import torch
 
 from playground import generation
 from playground.errors import PlaygroundError
-from playground.generation import DecodingParams, PromptTokens, encode, next_token_distribution
+from playground.generation import DecodingParams, PromptTokens, encode, generate, generate_many, next_token_distribution
 
 PROMPT = "Summarize the following conversation."
 SAMPLING = [
@@ -242,3 +242,27 @@ def test_incremental_text_never_splits_a_character(lm, backend):
     assert "".join(pieces) == lm.tokenizer.decode(ids) == text
     assert not any("\ufffd" in piece for piece in pieces)
     assert len(ids) > len(text.encode("utf-8")) / 4  # byte-level tokens really do split characters here
+
+
+BATCH_PROMPTS = ["Hello", "The weather today is quite", "One two three four five six seven eight", "A",
+                 "Summarize: the meeting moved to Tuesday because the room was booked", "x y z", "Dear team,"]
+
+
+@pytest.mark.parametrize("decoding", [dict(do_sample=False), dict(do_sample=False, repetition_penalty=1.3),
+                                      dict(do_sample=True, temperature=0.9, top_k=20, seed=7)])
+def test_batched_generation_matches_one_prompt_at_a_time(lm, decoding):
+    """Left padding must not change a single token: each row is what generate() gives alone."""
+    params = DecodingParams(max_new_tokens=12, **decoding)
+    alone = [generate(lm, p, params) for p in BATCH_PROMPTS]
+    seen = []
+    batched = generate_many(lm, BATCH_PROMPTS, params, batch_size=3, on_progress=lambda done, total: seen.append(done))
+    assert [g.token_ids for g in batched] == [g.token_ids for g in alone]
+    assert [g.text for g in batched] == [g.text for g in alone]
+    assert seen[-1] == len(BATCH_PROMPTS) and seen == sorted(seen)
+
+
+def test_batched_generation_stops_between_batches(lm):
+    stop = threading.Event()
+    results = generate_many(lm, BATCH_PROMPTS, DecodingParams(max_new_tokens=4), batch_size=2,
+                            on_progress=lambda done, total: stop.set(), stop_event=stop)
+    assert sum(r is not None for r in results) == 2

@@ -9,6 +9,7 @@ import json
 import sys
 
 from playground.errors import PlaygroundError
+from playground.evaluation.scores import DEFAULT_METRICS as DEFAULT_METRIC_NAMES
 
 
 def _decoding_args(parser: argparse.ArgumentParser, greedy_flag: bool = True) -> None:
@@ -66,6 +67,28 @@ def build_parser() -> argparse.ArgumentParser:
     trn.add_argument("recipe", help="a recipe YAML file (see `python -m playground train --help`)")
     trn.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key (repeatable)")
     trn.add_argument("--overwrite", action="store_true", help="replace an existing adapter of the same output name")
+
+    ev = verbs.add_parser("eval", help="evaluate a base model and its adapters on held-out data (a run, in the foreground)")
+    _model_arg(ev)
+    ev.add_argument("--adapter", action="append", default=[], help="an adapter or fine-tuned model in the adapters "
+                    "folder (repeatable)")
+    ev.add_argument("--data", default="", help="a built-in set, a JSONL/CSV/Parquet file or a Hub dataset id (default: "
+                    "the held-out test split of the first adapter). prompt/completion columns need no mapping")
+    ev.add_argument("--split", default="test", help="the split of a Hub dataset (default test)")
+    ev.add_argument("--input-column", default="", help="the column with the input (prompt)")
+    ev.add_argument("--reference-column", default="", help="the column with the reference answer")
+    ev.add_argument("--template", default="plain", help="an instruction template for the inputs (plain, instruction, "
+                    "alpaca, summarize, question)")
+    ev.add_argument("--other-data", default="", help="a second task the models were not tuned on: what they forgot")
+    ev.add_argument("--metrics", default=",".join(DEFAULT_METRIC_NAMES), help="comma-separated (default: all)")
+    ev.add_argument("--max-examples", type=int, default=100, help="the first N examples of each task (default 100)")
+    ev.add_argument("--max-new-tokens", type=int, default=64)
+    ev.add_argument("--batch-size", type=int, default=8, help="prompts generated together (default 8)")
+    ev.add_argument("--benchmark", action="append", default=[], help="an lm-eval task name or task YAML file (repeatable)")
+    ev.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
+    _decoding_args(ev, greedy_flag=False)
+    ev.add_argument("--name", default="", help="a name for this evaluation")
+    ev.add_argument("--json", action="store_true", help="print the results as one JSON object")
 
     runs = verbs.add_parser("runs", help="list, show or cancel background runs")
     runs_verbs = runs.add_subparsers(dest="runs_verb", required=True, metavar="ACTION")
@@ -212,6 +235,60 @@ def cmd_train(args) -> int:
     return 1
 
 
+def cmd_eval(args) -> int:
+    from tqdm import tqdm
+
+    from playground.evaluation.recipe import EvalRecipe
+
+    decoding = {"max_new_tokens": args.max_new_tokens, "do_sample": bool(args.sample), "temperature": args.temperature,
+                "top_k": args.top_k, "top_p": args.top_p, "repetition_penalty": args.repetition_penalty,
+                "seed": args.seed}
+    recipe = EvalRecipe(
+        base_model=args.model, adapters=args.adapter, max_examples=args.max_examples, batch_size=args.batch_size,
+        task={"data": args.data, "split": args.split, "input_column": args.input_column,
+              "output_column": args.reference_column, "template": args.template},
+        other_task={"data": args.other_data, "template": args.template} if args.other_data else None,
+        metrics=[m.strip() for m in args.metrics.split(",") if m.strip()], benchmarks=args.benchmark,
+        decoding={k: v for k, v in decoding.items() if v is not None}, output_name=args.name)
+    bar = tqdm(total=None, unit="example", desc="eval: starting", file=sys.stderr, delay=0.5)
+
+    def follow(events):
+        for event in events:
+            if event["type"] == "progress":
+                bar.total = event["max_steps"]
+                bar.update(event["step"] - bar.n)
+            elif event["type"] == "status":
+                bar.set_description(f"eval: {event['message']}")
+
+    run = _jobs().run_foreground("eval", recipe, on_events=follow)
+    bar.close()
+    if not run["result"]:
+        print(f"error: evaluation {run['name']} {run['status']}: {run['error'] or 'see ' + run['run_dir'] + '/log.txt'}",
+              file=sys.stderr)
+        return 1
+    summary = _eval_summary(run["result"])
+    if args.json:
+        print(json.dumps({"run": run["id"], "name": run["name"], "status": run["status"], **summary}, indent=1))
+    else:
+        for task, models in summary["tasks"].items():
+            print(f"{task}: {run['result']['tasks'][task]['name']} ({run['result']['tasks'][task]['n']} examples)")
+            for model, values in models.items():
+                cells = "  ".join(f"{m} {v['value']:.4g} [{v['low']:.4g}, {v['high']:.4g}]" for m, v in values.items())
+                print(f"  {model}: {cells}")
+        for model, tasks in summary["benchmarks"].items():
+            for task, values in tasks.items():
+                cells = "  ".join(f"{m} {v['value']:.4g} [{v['low']:.4g}, {v['high']:.4g}]" for m, v in values.items())
+                print(f"benchmark {task}: {model}: {cells}")
+    return 0 if run["status"] == "finished" else 1
+
+
+def _eval_summary(result: dict) -> dict:
+    """Per task and model ("base" and each adapter's name): each metric's value and 95% interval, and the change vs base."""
+    return {"tasks": {key: task["scores"] for key, task in result["tasks"].items()},
+            "changes": {key: task["changes"] for key, task in result["tasks"].items()},
+            "base_unchanged": result.get("base_unchanged"), "benchmarks": result.get("benchmarks", {})}
+
+
 def cmd_runs(args) -> int:
     import time
 
@@ -259,6 +336,7 @@ COMMANDS = {
     "next-token": cmd_next_token,
     "prompt": cmd_prompt,
     "train": cmd_train,
+    "eval": cmd_eval,
     "runs": cmd_runs,
     "serve": cmd_serve,
 }

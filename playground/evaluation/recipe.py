@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from playground.errors import PlaygroundError
@@ -30,6 +31,9 @@ class TaskData:
     output_column: str = ""
     template: str = "plain"  # sft_data.TEMPLATES or "custom"; the held-out split is already templated
     custom_template: str = ""
+
+    def __post_init__(self) -> None:
+        self.data = _absolute_if_file(self.data)
 
     @classmethod
     def from_value(cls, value) -> TaskData:
@@ -89,6 +93,8 @@ class EvalRecipe:
         _check(_whole(self.max_examples) and 1 <= self.max_examples <= MAX_EXAMPLES,
                f"max_examples must be a whole number from 1 to {MAX_EXAMPLES} (got {self.max_examples}).")
         _check(_whole(self.batch_size) and 1 <= self.batch_size <= 256, f"batch_size must be from 1 to 256 (got {self.batch_size}).")
+        _check(isinstance(self.benchmarks, list), "benchmarks must be a list of task names or files.")
+        self.benchmarks = [_absolute_if_file(b) for b in self.benchmarks if str(b).strip()]
         _check(_whole(self.benchmark_limit) and self.benchmark_limit >= 1, "benchmark_limit must be at least 1.")
         _check(isinstance(self.decoding, dict), "decoding must be a mapping of decoding settings.")
         unknown = sorted(set(self.decoding) - set(DECODING_KEYS))
@@ -130,6 +136,13 @@ class EvalRecipe:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _absolute_if_file(value) -> str:
+    """A local file as an absolute path, so the run (in its own process and folder) finds it."""
+    value = str(value or "").strip()
+    path = Path(value).expanduser()
+    return str(path.resolve()) if value and path.is_file() else value
 
 
 def _whole(value) -> bool:

@@ -14,7 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 
-from pages import decoding_lab, finetune, prompt_lab
+from pages import decoding_lab, evaluate, finetune, prompt_lab
 from pages.common import AppContext, model_picker
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
@@ -26,7 +26,8 @@ INTRO = """
 # 🧪 LLM Fine-Tuning Playground
 See and try how large language models are adapted. **Prompt Lab**: teach a task with examples in
 the prompt. **Decoding Lab**: see how each next token is picked. **Fine-tune**: train full, LoRA, QLoRA or
-prompt-tuning runs in the background and reuse the adapters. Everything here also runs headless:
+prompt-tuning runs in the background and reuse the adapters. **Evaluate**: compare the base with
+what you made from it on held-out data, with intervals that say what is real. Everything here also runs headless:
 `python -m playground --help`.
 """
 CSS_PATH = PROJECT_ROOT / "assets" / "style.css"
@@ -61,6 +62,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
             prompt_lab.build(ctx)
             decoding_lab.build(ctx)
             finetune.build(ctx)
+            evaluate.build(ctx)
     return demo
 
 

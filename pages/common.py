@@ -160,3 +160,21 @@ def warper_sliders(prefix: str) -> tuple[gr.Slider, gr.Slider, gr.Slider]:
     repetition = gr.Slider(0.5, 2.0, value=1.0, step=0.05, label="Repetition penalty", elem_id=f"{prefix}-repetition",
                            info="Above 1 makes tokens already in the text less likely (1 = off).")
     return top_k, top_p, repetition
+
+
+# ---- background runs ----
+def progress_of(events: list[dict]) -> tuple[int, int, float | None]:
+    last = next((e for e in reversed(events) if e.get("type") == "progress"), None)
+    return (last["step"], last["max_steps"], last.get("eta_s")) if last else (0, 0, None)
+
+
+def progress_html(run: dict, events: list[dict], unit: str = "step") -> str:
+    step, total, eta = progress_of(events)
+    share = step / total if total else (1.0 if run["status"] == "finished" else 0.0)
+    status = run["status"]
+    eta_text = f" · about {int(eta // 60)}m {int(eta % 60):02d}s left" if eta and status == "running" else ""
+    label = f"{status} · {unit} {step:,} of {total:,}{eta_text}" if total else status
+    color = {"failed": "#dc2626", "stopped": "#f59e0b", "cancelled": "#9ca3af"}.get(status, "#2563eb")
+    return (f'<div class="run-progress"><div style="background:#e5e7eb;border-radius:6px;height:14px">'
+            f'<div style="width:{share:.1%};background:{color};height:14px;border-radius:6px"></div></div>'
+            f'<div style="font-size:13px;margin-top:4px">{label}</div></div>')

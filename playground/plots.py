@@ -163,3 +163,92 @@ def message_figure(text: str) -> go.Figure:
     figure.update_layout(template="plotly_white", height=520, xaxis={"visible": False}, yaxis={"visible": False},
                          title={"text": "Next-token probabilities: none to show", "font": {"size": 14}})
     return figure
+
+
+# ---- evaluation ----
+MODEL_COLORS = ["#64748b", "#2563eb", "#16a34a", "#f59e0b", "#db2777", "#7c3aed", "#0891b2", "#dc2626"]
+
+
+def _model_color(index: int) -> str:
+    return MODEL_COLORS[index % len(MODEL_COLORS)]
+
+
+def eval_scores_figure(task: dict, metrics: Sequence[str], labels: dict[str, str]) -> go.Figure:
+    """One small bar chart per metric: each model's value with its 95% bootstrap interval."""
+    from plotly.subplots import make_subplots
+
+    metrics = [m for m in metrics if any(m in s for s in task["scores"].values())]
+    cols = min(4, max(len(metrics), 1))
+    rows = max(1, -(-len(metrics) // cols))
+    figure = make_subplots(rows=rows, cols=cols, subplot_titles=[labels.get(m, m) for m in metrics],
+                           horizontal_spacing=0.06, vertical_spacing=0.22)
+    for index, metric in enumerate(metrics):
+        row, col = index // cols + 1, index % cols + 1
+        for m_index, (model, scores) in enumerate(task["scores"].items()):
+            if metric not in scores:
+                continue
+            s = scores[metric]
+            figure.add_bar(x=[model], y=[s["value"]], name=model, marker_color=_model_color(m_index),
+                           error_y={"type": "data", "symmetric": False, "array": [s["high"] - s["value"]],
+                                    "arrayminus": [s["value"] - s["low"]]},
+                           showlegend=index == 0, legendgroup=model, row=row, col=col,
+                           hovertemplate=f"{model}: %{{y:.4g}} (95% CI {s['low']:.4g} – {s['high']:.4g})<extra>{metric}</extra>")
+    figure.update_layout(title={"text": f"Scores on the {task['name']} ({task['n']} examples), 95% bootstrap intervals",
+                                "font": {"size": 14}}, template="plotly_white", height=260 * rows + 80,
+                         margin={"l": 10, "r": 10, "t": 70, "b": 10}, legend={"orientation": "h", "y": 1.12})
+    figure.update_xaxes(showticklabels=False)
+    return figure
+
+
+def eval_changes_figure(task: dict, metrics: Sequence[str], labels: dict[str, str], directions: dict[str, int]) -> go.Figure:
+    """One small chart per metric: each tuned model's change against the base with its paired 95%
+    interval; green = a real improvement, red = a real decline, grey = could be noise."""
+    from plotly.subplots import make_subplots
+
+    metrics = [m for m in metrics if any(m in c for c in task["changes"].values())]
+    cols = min(4, max(len(metrics), 1))
+    rows = max(1, -(-len(metrics) // cols))
+    figure = make_subplots(rows=rows, cols=cols, subplot_titles=[labels.get(m, m) for m in metrics],
+                           horizontal_spacing=0.06, vertical_spacing=0.22)
+    for index, metric in enumerate(metrics):
+        row, col = index // cols + 1, index % cols + 1
+        for model, changes in task["changes"].items():
+            if metric not in changes:
+                continue
+            d = changes[metric]
+            better = d["diff"] * directions.get(metric, 0)
+            color = "#9ca3af" if not d["real"] else ("#16a34a" if better > 0 else "#dc2626" if better < 0 else "#2563eb")
+            relative = f", {d['relative']:+.1%}" if d["relative"] is not None else ""
+            figure.add_bar(x=[model], y=[d["diff"]], marker_color=color, showlegend=False, row=row, col=col,
+                           error_y={"type": "data", "symmetric": False, "array": [d["high"] - d["diff"]],
+                                    "arrayminus": [d["diff"] - d["low"]]},
+                           hovertemplate=(f"{model}: %{{y:+.4g}}{relative} (95% CI {d['low']:+.4g} – {d['high']:+.4g}, "
+                                          f"p={d['p_value']:.3f})<extra>{metric}</extra>"))
+        figure.add_hline(y=0, line_color="#111827", line_width=1, row=row, col=col)
+    figure.update_layout(template="plotly_white", height=260 * rows + 80,
+                         title={"text": "Change vs the base (paired bootstrap on the same examples): green = real "
+                                        "improvement, red = real decline, grey = could be noise", "font": {"size": 13}},
+                         margin={"l": 10, "r": 10, "t": 70, "b": 10})
+    return figure
+
+
+def forgetting_figure(points: Sequence[dict], metric_label: str, own: str, other: str) -> go.Figure:
+    """Learning vs forgetting (Biderman et al., 2024): each model's change on the task it was tuned
+    for (x) against its change on another task (y), both vs the base, with 95% intervals."""
+    figure = go.Figure()
+    for index, p in enumerate(points):
+        figure.add_scatter(
+            x=[p["own_task_change"]], y=[p["other_task_change"]], mode="markers+text", text=[p["model"]],
+            textposition="top center", name=p["model"], marker={"size": 12, "color": _model_color(index + 1)},
+            error_x={"type": "data", "symmetric": False, "array": [p["own_high"] - p["own_task_change"]],
+                     "arrayminus": [p["own_task_change"] - p["own_low"]]},
+            error_y={"type": "data", "symmetric": False, "array": [p["other_high"] - p["other_task_change"]],
+                     "arrayminus": [p["other_task_change"] - p["other_low"]]})
+    figure.add_hline(y=0, line_color="#9ca3af", line_width=1)
+    figure.add_vline(x=0, line_color="#9ca3af", line_width=1)
+    figure.update_layout(template="plotly_white", height=420, showlegend=False,
+                         xaxis={"title": f"learned: change in {metric_label} on {own}"},
+                         yaxis={"title": f"forgot (below 0): change in {metric_label} on {other}"},
+                         title={"text": "Learning vs forgetting: right = learned more, down = forgot more",
+                                "font": {"size": 14}}, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return figure

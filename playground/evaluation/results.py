@@ -37,21 +37,21 @@ def _clean(value: float) -> float | None:
 
 
 def score_rows(task: dict, metrics: list[str]) -> list[dict]:
-    """model × metric: value and 95% interval, one row per model."""
+    """For reading: one row per model, each metric as "value [low, high]" (95% interval)."""
     rows = []
     for model, by_metric in task["scores"].items():
         row = {"model": model}
         for metric in metrics:
             if metric in by_metric:
                 s = by_metric[metric]
-                row[metric] = s["value"]
-                row[f"{metric} 95% CI"] = f"{s['low']:.4g} – {s['high']:.4g}"
+                row[metric] = f"{s['value']:.4g} [{s['low']:.4g}, {s['high']:.4g}]"
         rows.append(row)
     return rows
 
 
 def change_rows(task: dict, metrics: list[str]) -> list[dict]:
-    """Each tuned model's change against the base, per metric, with the paired interval and a verdict."""
+    """For reading: each tuned model's change against the base, per metric, with the paired
+    interval, its p-value and a verdict."""
     rows = []
     for model, by_metric in task["changes"].items():
         for metric in metrics:
@@ -65,9 +65,10 @@ def change_rows(task: dict, metrics: list[str]) -> list[dict]:
                 verdict = "real change"
             else:
                 verdict = "real improvement" if d["diff"] * direction > 0 else "real decline"
-            rows.append({"model": model, "metric": metric, "change": d["diff"],
-                         "relative": d["relative"], "95% CI": f"{d['low']:.4g} – {d['high']:.4g}",
-                         "p": d["p_value"], "verdict": verdict})
+            rows.append({"model": model, "metric": metric, "change": f"{d['diff']:+.4g}",
+                         "relative": f"{d['relative']:+.1%}" if d["relative"] is not None else "(base is 0)",
+                         "95% CI": f"[{d['low']:+.4g}, {d['high']:+.4g}]", "p": f"{d['p_value']:.3f}",
+                         "verdict": verdict})
     return rows
 
 
@@ -87,11 +88,12 @@ def example_rows(task: dict, metric: str, sort: str = "disagreement") -> list[di
     spreads = disagreement(task, metric)
     rows = []
     for i, (prompt, reference) in enumerate(zip(task["prompts"], task["references"])):
-        row = {"#": i, "disagreement": spreads[i] if spreads else 0.0, "input": prompt, "reference": reference}
+        row = {"#": i, "disagreement": round(spreads[i], 4) if spreads else 0.0, "input": prompt, "reference": reference}
         for model, scores in task["per_example"].items():
             if model in task["outputs"]:
                 row[f"{model} output"] = task["outputs"][model][i]
-            row[f"{model} {metric}"] = scores.get(metric, [None] * (i + 1))[i]
+            score = scores.get(metric, [None] * (i + 1))[i]
+            row[f"{model} {metric}"] = None if score is None else round(score, 4)
         rows.append(row)
     if sort == "disagreement":
         rows.sort(key=lambda r: -(r["disagreement"] or 0.0))

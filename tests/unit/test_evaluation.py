@@ -1,0 +1,189 @@
+"""Evaluation's pieces: metrics against values worked out by hand, intervals and the paired
+bootstrap, the recipe's checks, the result views, benchmark task files and soft-prompt starts."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from playground.errors import PlaygroundError
+from playground.evaluation import bootstrap, results, scores
+from playground.evaluation.benchmarks import builtin_tasks, task_config
+from playground.evaluation.recipe import EvalRecipe
+
+# Worked out by hand. "the cat sat on the mat" vs "the cat is on the mat": 5 of 6 words match
+# (P = R = 5/6); bigrams: "the cat", "on the", "the mat" of 5 on each side (3/5); the longest common
+# subsequence "the cat on the mat" has 5 words (5/6). With the Porter stemmer "running dogs" and
+# "run dog" are the same two words; without it they share none.
+HAND = [
+    ("the cat sat on the mat", "the cat is on the mat", {"rouge1": 5 / 6, "rouge2": 3 / 5, "rougeL": 5 / 6, "rougeLsum": 5 / 6}),
+    ("running dogs", "run dog", {"rouge1": 1.0, "rouge2": 1.0, "rougeL": 1.0, "rougeLsum": 1.0}),
+    ("a b c d", "d c b a", {"rouge1": 1.0, "rouge2": 0.0, "rougeL": 0.25, "rougeLsum": 0.25}),
+    ("", "anything at all", {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0, "rougeLsum": 0.0}),
+]
+
+
+def test_rouge_equals_values_worked_out_by_hand():
+    got = scores.rouge_per_example([p for p, _, _ in HAND], [r for _, r, _ in HAND])
+    for i, (_, _, expected) in enumerate(HAND):
+        for key, value in expected.items():
+            assert got[key][i] == pytest.approx(value), (i, key)
+
+
+def test_the_shipped_module_loads_offline_and_aggregates_like_evaluates_rouge():
+    module = scores.rouge_module()  # a local folder: no Hub download (the tests run with HF_HUB_OFFLINE=1)
+    one = module.compute(predictions=[HAND[0][0]], references=[HAND[0][1]], use_stemmer=True)
+    assert float(one["rouge2"]) == pytest.approx(0.6)
+    plain = module.compute(predictions=["running dogs"], references=["run dog"], use_stemmer=False)
+    assert float(plain["rouge1"]) == 0.0
+
+
+def test_the_labs_rouge_gives_the_same_numbers_as_the_module():
+    from playground.metrics import rouge
+
+    per_example = scores.rouge_per_example([p for p, _, _ in HAND], [r for _, r, _ in HAND])
+    for i, (prediction, reference, _) in enumerate(HAND):
+        lab = rouge(prediction, reference)
+        assert all(lab[k] == pytest.approx(per_example[k][i]) for k in lab)
+
+
+def test_bleu_is_sacrebleus_corpus_score_and_its_interval_matches_sacrebleus_bootstrap():
+    import sacrebleu
+
+    rng = np.random.default_rng(0)
+    words = "the a cat dog sat ran on under mat rug today quickly".split()
+    refs = [" ".join(rng.choice(words, 8)) for _ in range(40)]
+    hyps = [" ".join(w if rng.random() < 0.7 else "zzz" for w in r.split()) for r in refs]
+    stats = scores.bleu_stats(hyps, refs)
+    ours = bootstrap.interval(stats, scores.METRICS["bleu"].aggregate)
+    theirs = sacrebleu.BLEU().corpus_score(hyps, [refs], n_bootstrap=1000)
+    assert ours.value == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score)
+    assert ours.low < ours.value < ours.high
+    assert (ours.high - ours.low) / 2 == pytest.approx(theirs._ci, rel=0.25)  # same method, other resamples
+
+
+def test_perplexity_pools_tokens_across_examples():
+    stats = np.array([[2.0, 1], [6.0, 3]])  # NLL 2 over 1 token, 6 over 3 tokens
+    assert bootstrap.interval(stats, scores.METRICS["perplexity"].aggregate).value == pytest.approx(math.exp(8 / 4))
+    assert list(scores.METRICS["perplexity"].per_example(stats)) == pytest.approx([math.exp(2), math.exp(2)])
+
+
+def test_the_paired_bootstrap_tells_a_real_difference_from_noise():
+    rng = np.random.default_rng(1)
+    base = rng.random(60)[:, None]
+    same = bootstrap.paired_difference(base, base, bootstrap.mean_aggregate)
+    assert (same.diff, same.low, same.high, same.real) == (0.0, 0.0, 0.0, False)
+    better = bootstrap.paired_difference(base + 0.05, base, bootstrap.mean_aggregate)  # every example a little better
+    assert better.real and better.low > 0 and better.p_value < 0.01
+    assert better.relative == pytest.approx(0.05 / base.mean())
+    noisy = bootstrap.paired_difference(rng.random(60)[:, None], base, bootstrap.mean_aggregate)
+    # an unpaired look at two independent draws: the interval is wide and spans 0
+    assert noisy.low < 0 < noisy.high and not noisy.real
+
+
+def test_a_missing_metric_package_is_named_with_the_install_command(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sacrebleu" else real(name, *a))
+    with pytest.raises(PlaygroundError, match="pip install sacrebleu"):
+        scores.check_metrics(["rougeL", "bleu"])
+    assert scores.check_metrics(["rougeL", "exact_match"]) == ["rougeL", "exact_match"]
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"metrics": ["rougeL", "meteor"]}, "Unknown metric"),
+    ({"metrics": []}, "at least one metric"),
+    ({"adapters": ["base"]}, "names the base model"),
+    ({"adapters": ["a", "a"]}, "listed twice"),
+    ({"adapters": []}, "no adapter there is no held-out split"),
+    ({"max_examples": 0}, "max_examples"),
+    ({"decoding": {"max_new_tokens": 0}}, "max_new_tokens"),
+    ({"decoding": {"beams": 4}}, "Unknown decoding"),
+    ({"decoding": {"do_sample": True, "temperature": 0}}, "Temperature"),
+    ({"other_task": {"data": ""}}, "needs data of its own"),
+    ({"other_task": None}, None),
+    ({"colour": "blue"}, "Unknown evaluation keys"),
+])
+def test_recipe_checks(values, message):
+    values = {"adapters": ["a"], **values}
+    if message is None:
+        assert EvalRecipe.from_dict(values).other_task is None
+        return
+    with pytest.raises(PlaygroundError, match=message):
+        EvalRecipe.from_dict(values)
+
+
+def test_a_recipe_round_trips_and_makes_local_files_absolute(tmp_path, monkeypatch):
+    (tmp_path / "set.jsonl").write_text('{"prompt": "a", "completion": "b"}\n')
+    monkeypatch.chdir(tmp_path)
+    recipe = EvalRecipe(adapters=["x"], task="set.jsonl", other_task="sentiment", metrics=["rougeL", "length"])
+    assert recipe.task.data == str(tmp_path / "set.jsonl")
+    again = EvalRecipe.from_dict(json.loads(json.dumps(recipe.to_dict())))
+    assert again == recipe and again.primary_metric == "rougeL"
+
+
+def _task():
+    stats = {"base": {"rougeL": np.array([[0.1], [0.5], [0.2]])}, "lora": {"rougeL": np.array([[0.9], [0.5], [0.3]])}}
+    outputs = {"base": ["x", "y", "z"], "lora": ["X", "Y", "Z"]}
+    return results.summarize_task("toy", ["p0", "p1", "p2"], ["r0", "r1", "r2"], outputs, stats)
+
+
+def test_the_example_view_puts_the_biggest_disagreement_first():
+    rows = results.example_rows(_task(), "rougeL")
+    assert [r["#"] for r in rows] == [0, 2, 1]
+    assert rows[0]["disagreement"] == pytest.approx(0.8)
+    assert rows[0]["lora output"] == "X" and rows[0]["base rougeL"] == pytest.approx(0.1)
+    assert [r["#"] for r in results.example_rows(_task(), "rougeL", sort="order")] == [0, 1, 2]
+
+
+def test_csv_export_has_a_row_per_example_and_model():
+    record = {"metrics": ["rougeL"], "tasks": {"main": _task()}}
+    lines = results.to_csv(record).strip().splitlines()
+    assert lines[0].startswith("task,example,model,input,reference,output,rougeL")
+    assert len(lines) == 1 + 3 * 2
+    assert json.loads(results.to_json(record))["tasks"]["main"]["changes"]["lora"]["rougeL"]["diff"] == pytest.approx(0.3)
+
+
+def test_forgetting_points_pair_the_own_task_gain_with_the_other_task_change():
+    main, other = _task(), _task()
+    other["changes"]["lora"]["rougeL"] = {"diff": -0.2, "low": -0.3, "high": -0.1}
+    points = results.forgetting_points({"tasks": {"main": main, "other": other}}, "rougeL")
+    assert points == [pytest.approx({"model": "lora", "own_task_change": 0.3, "own_low": main["changes"]["lora"]["rougeL"]["low"],
+                                     "own_high": main["changes"]["lora"]["rougeL"]["high"], "other_task_change": -0.2,
+                                     "other_low": -0.3, "other_high": -0.1})]
+    assert results.forgetting_points({"tasks": {"main": main}}, "rougeL") == []
+
+
+def test_the_shipped_benchmark_task_reads_its_data_next_to_it():
+    assert "playground_mc" in builtin_tasks()
+    config = task_config("playground_mc")
+    data = config["dataset_kwargs"]["data_files"]["test"]
+    assert data.endswith("playground_mc.jsonl") and len(open(data).read().splitlines()) == 20
+
+
+@pytest.mark.parametrize("text, message", [("task: [\n", "not valid YAML"), ("- just\n- a list\n", "must be a mapping"),
+                                           ("task: x\ndataset_path: json\n", "lacks output_type")])
+def test_a_benchmark_task_file_that_does_not_parse_is_explained(tmp_path, text, message):
+    path = tmp_path / "task.yaml"
+    path.write_text(text)
+    with pytest.raises(PlaygroundError, match=message):
+        task_config(str(path))
+
+
+def test_soft_prompts_start_where_peft_starts_them(tiny_dir):
+    import torch
+    from peft import PromptTuningConfig, PromptTuningInit, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from playground.evaluation.soft_prompts import initial_token_ids
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    config = PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=7, prompt_tuning_init=PromptTuningInit.TEXT,
+                                prompt_tuning_init_text="Summarize this", tokenizer_name_or_path=str(tiny_dir))
+    peft_model = get_peft_model(model, config)
+    ids = initial_token_ids(tokenizer, "Summarize this", 7)
+    expected = model.get_input_embeddings().weight[ids].detach()
+    assert torch.allclose(peft_model.prompt_encoder["default"].embedding.weight.detach(), expected)

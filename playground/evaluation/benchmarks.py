@@ -77,7 +77,8 @@ def check_tasks(refs: list[str]) -> None:
 
 
 def _scores(task_results: dict) -> dict:
-    """{metric: {"value", "low", "high"}} from lm-eval's "acc,none" / "acc_stderr,none" pairs (±1.96 standard errors)."""
+    """{metric: {"value", "low", "high"}} from lm-eval's "acc,none" / "acc_stderr,none" pairs (±1.96
+    standard errors, a normal approximation as lm-eval reports it)."""
     out = {}
     for key, value in task_results.items():
         metric, _, _filter = key.partition(",")
@@ -85,7 +86,10 @@ def _scores(task_results: dict) -> dict:
             continue
         stderr = task_results.get(f"{metric}_stderr,{_filter}")
         half = 1.96 * stderr if isinstance(stderr, (int, float)) and math.isfinite(stderr) else 0.0
-        out[metric] = {"value": float(value), "low": float(value) - half, "high": float(value) + half}
+        low, high = float(value) - half, float(value) + half
+        if metric.startswith("acc"):  # a share: its interval stays within [0, 1]
+            low, high = max(low, 0.0), min(high, 1.0)
+        out[metric] = {"value": float(value), "low": low, "high": high}
     return out
 
 

@@ -375,8 +375,9 @@ def build(ctx: AppContext) -> None:
                           benchmarks_table]
         poll_outputs = [evals_table, run_picker, run_progress, run_error, state, *result_outputs]
         poll_inputs = [run_picker, state, task_choice, metric_choice, sort_choice]
-        timer.tick(poll, poll_inputs, poll_outputs, show_progress="hidden", api_name=False)
-        run_picker.change(poll, poll_inputs, poll_outputs, show_progress="hidden", api_name=False)
+        serial = dict(concurrency_id="ev-poll", concurrency_limit=1, show_progress="hidden", api_name=False)  # in order
+        timer.tick(poll, poll_inputs, poll_outputs, **serial)
+        run_picker.change(poll, poll_inputs, poll_outputs, **serial)
         view_inputs = [run_picker, task_choice, metric_choice, sort_choice]
         for control in (task_choice, metric_choice, sort_choice):
             control.input(redraw, view_inputs, [*result_outputs, status], api_name=False, show_progress="hidden")

@@ -388,8 +388,11 @@ def build(ctx: AppContext) -> None:
                         api_name="check_training_cost")
         launch_btn.click(launch, [*form, overwrite], [status, run_picker, recipe_yaml, command], api_name="launch_run")
         poll_outputs = [runs_table, run_picker, events_state, run_progress, run_log, run_error, run_chart]
-        timer.tick(poll, [run_picker, events_state], poll_outputs, show_progress="hidden", api_name=False)
-        run_picker.change(poll, [run_picker, events_state], poll_outputs, show_progress="hidden", api_name=False)
+        # One poll at a time: a slow poll answering after a newer one would put back an older chart,
+        # and a later poll with no new events would not redraw it.
+        serial = dict(concurrency_id="ft-poll", concurrency_limit=1, show_progress="hidden", api_name=False)
+        timer.tick(poll, [run_picker, events_state], poll_outputs, **serial)
+        run_picker.change(poll, [run_picker, events_state], poll_outputs, **serial)
         stop_btn.click(stop, [run_picker], [status], api_name="stop_run")
         remove_outputs = [status, runs_table, confirm_remove, run_picker]
         remove_btn.click(lambda run_id, ok: remove_runs(run_id, ok, False), [run_picker, confirm_remove], remove_outputs,
@@ -402,7 +405,18 @@ def build(ctx: AppContext) -> None:
         push_btn.click(_adapter_action(push_adapter), [adapter_picker, new_name], adapter_outputs, api_name="push_adapter")
         delete_btn.click(_adapter_action(delete_adapter), [adapter_picker, new_name, confirm_delete], adapter_outputs,
                          api_name="delete_adapter")
-        timer.tick(adapters_view, [adapter_picker], [adapters_table, adapter_picker], show_progress="hidden", api_name=False)
+        listed = gr.State(None)  # the adapter names this page shows
+
+        def adapters_tick(current, shown):
+            """Every 2 s, only when the adapters changed: a tick answering after the user picked an
+            adapter (with the value it was sent) must not put the picker back."""
+            names = sorted(a["name"] for a in adapter_store.list_adapters(settings.adapters_dir))
+            if names == shown:
+                return {}
+            return {**adapters_view(current), listed: names}
+
+        timer.tick(adapters_tick, [adapter_picker, listed], [adapters_table, adapter_picker, listed],
+                   show_progress="hidden", api_name=False)
 
 
 def _fmt(value) -> str:

@@ -7,6 +7,7 @@ says whether they are unchanged."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,7 +210,7 @@ def run(recipe: EvalRecipe, ctx: RunContext) -> Outcome:
         raise PlaygroundError("Stopped before the base model was evaluated: there is nothing to compare.")
     record = {
         "base_model": recipe.base_model, "models": completed, "metrics": recipe.metrics,
-        "primary_metric": recipe.primary_metric, "decoding": params.__dict__ | {"chat": chat},
+        "primary_metric": recipe.primary_metric, "decoding": dataclasses.asdict(params) | {"chat": chat},
         "base_unchanged": base_check, "soft_prompts": soft_prompts, "benchmarks": benchmark_scores,
         "tasks": {key: results.summarize_task(rows.name, rows.prompts, rows.references,
                                               {m: raw[key][m]["outputs"] for m in completed if raw[key][m]["outputs"]},

@@ -126,7 +126,7 @@ def _bad_input_cases(home, tiny_dir, tmp_path):
 def test_bad_input_is_explained_and_starts_nothing(home, tiny_dir, adapters, tmp_path, monkeypatch):
     jobs = JobManager(home)
     before = len(jobs.store.runs(kind="eval"))
-    for case, (values, message) in _bad_input_cases(home, tiny_dir, tmp_path).items():
+    for values, message in _bad_input_cases(home, tiny_dir, tmp_path).values():
         with pytest.raises(PlaygroundError, match=message):
             jobs.submit("eval", EvalRecipe(**values))
     import importlib.util

@@ -131,6 +131,13 @@ def model_picker(ctx: AppContext) -> gr.Dropdown:
     return picker
 
 
+def uploaded_path(file) -> str:
+    """The server-side path of a gr.File upload ("" when none)."""
+    if not file:
+        return ""
+    return str(file if isinstance(file, str) else file.name)
+
+
 # ---- decoding settings, shared by the labs (one explanation of each) ----
 MODES = ["Greedy", "Sampling"]
 

@@ -19,6 +19,7 @@ from pages.common import (
     max_new_tokens_slider,
     progress_html,
     temperature_slider,
+    uploaded_path,
     warper_sliders,
 )
 from playground import adapters as adapter_store
@@ -56,6 +57,7 @@ class EvalForm:
     model: str
     adapters: list[str]
     data: str
+    data_file: object  # an upload (gr.File), used instead of `data` when given
     split: str
     input_column: str
     output_column: str
@@ -87,7 +89,7 @@ class EvalForm:
         more = [b.strip() for b in (self.more_benchmarks or "").replace("\n", ",").split(",") if b.strip()]
         return EvalRecipe(
             base_model=(self.model or "").strip(), adapters=list(self.adapters or []),
-            task={"data": (self.data or "").strip(), "split": (self.split or "test").strip(),
+            task={"data": uploaded_path(self.data_file) or (self.data or "").strip(), "split": (self.split or "test").strip(),
                   "input_column": (self.input_column or "").strip(), "output_column": (self.output_column or "").strip(),
                   "template": template},
             other_task={"data": self.other_data.strip(), "template": template} if (self.other_data or "").strip() else None,
@@ -209,6 +211,8 @@ def build(ctx: AppContext) -> None:
                                   scale=3, info="Empty: the test split the first adapter's run held out. Or a built-in "
                                                 "set (summarization, sentiment), a .jsonl/.csv/.parquet path, or a Hub id. "
                                                 "prompt/completion columns need no mapping.")
+                data_file = gr.File(label="…or upload a file", file_types=[".jsonl", ".json", ".csv", ".parquet"],
+                                    elem_id="ev-file", scale=2)
                 split = gr.Textbox("test", label="Hub split", elem_id="ev-split", scale=1)
             with gr.Row():
                 input_column = gr.Textbox("", label="Input column", placeholder="(guessed)", elem_id="ev-input-col")
@@ -287,7 +291,7 @@ def build(ctx: AppContext) -> None:
         timer = gr.Timer(2.0)
 
         # ---- handlers ----
-        form = [ctx.model_picker, adapters, data, split, input_column, output_column, template, other_data, max_examples,
+        form = [ctx.model_picker, adapters, data, data_file, split, input_column, output_column, template, other_data, max_examples,
                 metrics, mode, max_new_tokens, temperature, top_k, top_p, repetition, seed, batch_size, benchmarks,
                 more_benchmarks, benchmark_limit, output_name]
 

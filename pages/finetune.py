@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, guarded, progress_html, progress_of
+from pages.common import AppContext, guarded, progress_html, progress_of, uploaded_path
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -81,7 +80,7 @@ class FormLayout:
                 own = dict(zip(names, chunk))
         # an emptied number box leaves the recipe's default
         shared = {k: v.strip() if isinstance(v, str) else v for k, v in shared.items() if v is not None}
-        return FineTuneForm(model=model, method=method, data=(_file_path(data_file) or data_text or "").strip(),
+        return FineTuneForm(model=model, method=method, data=(uploaded_path(data_file) or data_text or "").strip(),
                             data_mix=_mix_rows(mix), shared=shared, own=own)
 
 
@@ -421,12 +420,6 @@ def build(ctx: AppContext) -> None:
 
 def _fmt(value) -> str:
     return f"{value:.4f}" if isinstance(value, (int, float)) else ""
-
-
-def _file_path(file) -> str:
-    if not file:
-        return ""
-    return str(Path(file if isinstance(file, str) else file.name))
 
 
 def _mix_rows(mix) -> list[dict]:

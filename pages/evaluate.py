@@ -48,6 +48,10 @@ METRIC_HELP = "\n".join(f"- **{m.label}**: {m.about}" for m in METRICS.values())
 EVAL_COLUMNS = ["name", "status", "models", "data", "examples", "headline", "when"]
 TASK_TITLES = {"main": "Own task", "other": "Other task (forgetting)"}
 SORTS = {"Where models disagree most": "disagreement", "Data order": "order"}
+CHAT_CHOICES = {"as fine-tuning did (when the model has one)": None, "on": True, "off": False}
+BENCHMARK_ABOUT = {"playground_mc": "20 everyday questions with four answers each (made for this project; works offline)."}
+FORGETTING_HINT = ("For a classification task with one-word answers (like sentiment), ROUGE and BLEU are near 0 for every "
+                   "model: pick Exact match or Perplexity in the metric menu to see what changed.")
 
 
 @dataclass
@@ -62,6 +66,7 @@ class EvalForm:
     input_column: str
     output_column: str
     template: str
+    chat: str
     other_data: str
     max_examples: float
     metrics: list[str]
@@ -88,7 +93,7 @@ class EvalForm:
         template = self.template or "plain"
         more = [b.strip() for b in (self.more_benchmarks or "").replace("\n", ",").split(",") if b.strip()]
         return EvalRecipe(
-            base_model=(self.model or "").strip(), adapters=list(self.adapters or []),
+            base_model=(self.model or "").strip(), adapters=list(self.adapters or []), chat=CHAT_CHOICES.get(self.chat),
             task={"data": uploaded_path(self.data_file) or (self.data or "").strip(), "split": (self.split or "test").strip(),
                   "input_column": (self.input_column or "").strip(), "output_column": (self.output_column or "").strip(),
                   "template": template},
@@ -154,7 +159,9 @@ def result_views(record: dict, task_key: str, metric: str, sort: str) -> dict:
     notes = [f"**{task['name']}**, {task['n']} examples · decoding: "
              f"{'sampling' if record['decoding'].get('do_sample') else 'greedy'}, "
              f"max {record['decoding'].get('max_new_tokens')} new tokens"
-             f"{', chat template' if record['decoding'].get('chat') else ''}."]
+             f"{' · prompts wrapped in the model chat template, as fine-tuning did' if record['decoding'].get('chat') else ''}."]
+    if len(task["scores"]) < 2:
+        notes.append("Only the base model was evaluated: add an adapter or fine-tuned model to see what changed.")
     if record.get("base_unchanged") is True:
         notes.append("✅ The base model's outputs were the same after the adapters were used: the adapters were "
                      "switched off for the base, never merged into it.")
@@ -165,6 +172,7 @@ def result_views(record: dict, task_key: str, metric: str, sort: str) -> dict:
     return {
         "note": "\n\n".join(notes),
         "scores": pd.DataFrame(results.score_rows(task, metrics)),
+        "forgetting_hint": FORGETTING_HINT if points and all(abs(p["other_task_change"]) < 1e-12 for p in points) else "",
         "changes": pd.DataFrame(results.change_rows(task, metrics)),
         "scores_figure": plots.eval_scores_figure(task, metrics, labels),
         "changes_figure": plots.eval_changes_figure(task, metrics, labels, directions) if task["changes"] else None,
@@ -177,22 +185,23 @@ def result_views(record: dict, task_key: str, metric: str, sort: str) -> dict:
 
 
 def benchmark_rows(record: dict) -> list[dict]:
-    return [{"model": model, "task": task, "metric": metric, "value": v["value"],
-             "95% CI": f"{v['low']:.3g} – {v['high']:.3g}"}
+    return [{"model": model, "task": task, "metric": metric, "value": round(v["value"], 4),
+             "±1.96 SE": f"[{v['low']:.3g}, {v['high']:.3g}]"}
             for model, tasks in (record.get("benchmarks") or {}).items()
             for task, values in tasks.items() for metric, v in values.items()]
 
 
-def export_files(run: dict, folder: Path) -> tuple[str, str]:
-    """(CSV path, JSON path) of an evaluation's results."""
+def export_files(run: dict, folder: Path) -> list[str]:
+    """An evaluation's results: the headline numbers (CSV), every example (CSV) and everything (JSON)."""
     record = run.get("result")
     if not record:
         raise PlaygroundError("This evaluation has no results yet.")
     folder.mkdir(parents=True, exist_ok=True)
-    csv_path, json_path = folder / f"{run['name']}.csv", folder / f"{run['name']}.json"
-    csv_path.write_text(results.to_csv(record), encoding="utf-8")
-    json_path.write_text(results.to_json(record), encoding="utf-8")
-    return str(csv_path), str(json_path)
+    files = {f"{run['name']}-summary.csv": results.summary_csv(record), f"{run['name']}-examples.csv": results.to_csv(record),
+             f"{run['name']}.json": results.to_json(record)}
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return [str(folder / name) for name in files]
 
 
 def build(ctx: AppContext) -> None:
@@ -221,6 +230,9 @@ def build(ctx: AppContext) -> None:
                                        info="For data other than a held-out split (that one is already templated).")
                 max_examples = gr.Number(100, label="Examples per task", precision=0, elem_id="ev-max-examples",
                                          info="The first N. More examples: narrower intervals, longer runs.")
+                chat = gr.Dropdown(list(CHAT_CHOICES), value=list(CHAT_CHOICES)[0], label="Chat template",
+                                   elem_id="ev-chat", info="Wrap each prompt as a user turn of the model's chat "
+                                                           "template. Fine-tuning did when the model has one.")
             other_data = gr.Textbox("", label="Second task, for forgetting (optional)", placeholder="e.g. sentiment",
                                     elem_id="ev-other-data",
                                     info="A task the models were not tuned on: a built-in set, a file or a Hub id.")
@@ -237,13 +249,16 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 temperature = temperature_slider("ev-temperature")
                 top_k, top_p, repetition = warper_sliders("ev")
+                for sampling_only in (temperature, top_k, top_p):
+                    sampling_only.interactive = False  # greedy: these do nothing until Sampling is chosen
                 seed = gr.Number(0, label="Seed", precision=0, elem_id="ev-seed")
         with gr.Accordion("3 · Benchmarks (optional)", open=False):
             gr.Markdown("Multiple-choice tasks scored by log-likelihood through EleutherAI's **lm-evaluation-harness**: "
                         "each answer choice's likelihood after the question; the most likely choice is the model's answer.")
             with gr.Row():
                 benchmarks = gr.CheckboxGroup(list(builtin_tasks()), value=[], label="Shipped tasks (offline)",
-                                              elem_id="ev-benchmarks")
+                                              elem_id="ev-benchmarks", info=" ".join(f"{name}: {BENCHMARK_ABOUT.get(name, '')}"
+                                                                                     for name in builtin_tasks()))
                 more_benchmarks = gr.Textbox("", label="More tasks", placeholder="hellaswag, arc_easy, or /path/task.yaml",
                                              elem_id="ev-more-benchmarks",
                                              info="lm-eval task names (need the Hub) or task YAML files, comma-separated.")
@@ -272,6 +287,7 @@ def build(ctx: AppContext) -> None:
                                          elem_id="ev-changes")
             changes_plot = gr.Plot(label="Change vs the base", elem_id="ev-changes-chart")
             forgetting_plot = gr.Plot(label="Learning vs forgetting", elem_id="ev-forgetting-chart", visible=False)
+            forgetting_hint = gr.Markdown("", elem_id="ev-forgetting-hint")
             sort_choice = gr.Radio(list(SORTS), value=list(SORTS)[0], label="Examples", elem_id="ev-sort")
             examples_table = gr.Dataframe(label="Per example: input, reference, each model's output and score",
                                           interactive=False, wrap=True, max_height=480, elem_id="ev-examples")
@@ -281,17 +297,17 @@ def build(ctx: AppContext) -> None:
                             "Soft prompts rarely read as words: they live between the vocabulary's embeddings.")
                 soft_choice = gr.Dropdown([], label="Adapter", elem_id="ev-soft-choice")
                 soft_table = gr.Dataframe(interactive=False, wrap=True, elem_id="ev-soft-table")
-            benchmarks_table = gr.Dataframe(label="Benchmarks (±1.96 standard errors)", interactive=False,
+            benchmarks_table = gr.Dataframe(label="Benchmarks: accuracy with ±1.96 standard errors (lm-eval)", interactive=False,
                                             visible=False, elem_id="ev-bench-table")
             with gr.Row():
                 export_btn = gr.Button("Export CSV and JSON", elem_id="ev-export")
-                export_files_out = gr.File(label="Results", file_count="multiple", elem_id="ev-export-files")
+                export_files_out = gr.File(label="Results", file_count="multiple", elem_id="ev-export-files", visible=False)
 
         state = gr.State({"run": None, "offset": 0, "events": [], "shown": None})
         timer = gr.Timer(2.0)
 
         # ---- handlers ----
-        form = [ctx.model_picker, adapters, data, data_file, split, input_column, output_column, template, other_data, max_examples,
+        form = [ctx.model_picker, adapters, data, data_file, split, input_column, output_column, template, chat, other_data, max_examples,
                 metrics, mode, max_new_tokens, temperature, top_k, top_p, repetition, seed, batch_size, benchmarks,
                 more_benchmarks, benchmark_limit, output_name]
 
@@ -312,9 +328,11 @@ def build(ctx: AppContext) -> None:
                 metric_choice: gr.update(choices=[(METRICS[m].label, m) for m in record["metrics"]],
                                          value=metric if metric in record["metrics"] else record["primary_metric"]),
                 note: views["note"], scores_table: views["scores"], scores_plot: views["scores_figure"],
-                changes_table: views["changes"], changes_plot: views["changes_figure"],
+                changes_table: gr.update(value=views["changes"], visible=not views["changes"].empty),
+                changes_plot: gr.update(value=views["changes_figure"], visible=views["changes_figure"] is not None),
+                forgetting_hint: views["forgetting_hint"],
                 forgetting_plot: gr.update(value=views["forgetting_figure"], visible=views["forgetting_figure"] is not None),
-                examples_table: views["examples"],
+                examples_table: gr.update(value=views["examples"], column_widths=_example_widths(views["examples"].columns)),
                 soft_acc: gr.update(visible=bool(soft)), soft_choice: gr.update(choices=list(soft), value=first_soft),
                 soft_table: soft[first_soft] if first_soft else None,
                 benchmarks_table: gr.update(value=views["benchmarks"], visible=not views["benchmarks"].empty),
@@ -366,7 +384,8 @@ def build(ctx: AppContext) -> None:
             run = jobs.store.run(run_id) if run_id else None
             if run is None:
                 raise PlaygroundError("Choose an evaluation first.")
-            return {export_files_out: list(export_files(run, export_dir)), status: "✅ Exported: download the files below."}
+            return {export_files_out: gr.update(value=export_files(run, export_dir), visible=True),
+                    status: "✅ Exported: the headline numbers, every example, and everything as JSON."}
 
         def show_soft(run_id, name):
             run = jobs.store.run(run_id) if run_id else None
@@ -375,7 +394,7 @@ def build(ctx: AppContext) -> None:
 
         launch_btn.click(launch, form, [status, run_picker], api_name="run_evaluation")
         result_outputs = [results_group, task_choice, metric_choice, note, scores_table, scores_plot, changes_table,
-                          changes_plot, forgetting_plot, examples_table, soft_acc, soft_choice, soft_table,
+                          changes_plot, forgetting_plot, forgetting_hint, examples_table, soft_acc, soft_choice, soft_table,
                           benchmarks_table]
         poll_outputs = [evals_table, run_picker, run_progress, run_error, state, *result_outputs]
         poll_inputs = [run_picker, state, task_choice, metric_choice, sort_choice]
@@ -390,6 +409,18 @@ def build(ctx: AppContext) -> None:
         export_btn.click(export, [run_picker], [export_files_out, status], api_name="export_evaluation")
         adapters.focus(lambda: gr.update(choices=model_choices(settings)), None, adapters, api_name=False,
                        show_progress="hidden")
+        mode.change(lambda m: [gr.update(interactive=m == "Sampling")] * 3, [mode], [temperature, top_k, top_p],
+                    api_name=False, show_progress="hidden")
+
+
+def _example_widths(columns) -> list[str]:
+    """Narrow number columns, so the reference and every output fit beside each other; the input last."""
+    def width(column: str) -> str:
+        if column in ("#", "spread") or not column.endswith(("output", "reference", "input")):
+            return "90px"
+        return "320px"
+
+    return [width(str(c)) for c in columns]
 
 
 def _choices(jobs: JobManager, runs: list[dict] | None = None) -> list[tuple[str, str]]:

@@ -270,11 +270,20 @@ def cmd_eval(args) -> int:
     if args.json:
         print(json.dumps({"run": run["id"], "name": run["name"], "status": run["status"], **summary}, indent=1))
     else:
+        from playground.evaluation.results import verdict
+
+        print(f"evaluation {run['name']} ({run['status']}); values with 95% bootstrap intervals")
         for task, models in summary["tasks"].items():
             print(f"{task}: {run['result']['tasks'][task]['name']} ({run['result']['tasks'][task]['n']} examples)")
             for model, values in models.items():
                 cells = "  ".join(f"{m} {v['value']:.4g} [{v['low']:.4g}, {v['high']:.4g}]" for m, v in values.items())
                 print(f"  {model}: {cells}")
+            for model, changes in summary["changes"][task].items():
+                cells = "  ".join(f"{m} {d['diff']:+.4g} [{d['low']:+.4g}, {d['high']:+.4g}] {verdict(m, d)}"
+                                  for m, d in changes.items())
+                print(f"  {model} vs base: {cells}")
+        if summary["base_unchanged"] is not None:
+            print("base model unchanged after the adapters: " + ("yes" if summary["base_unchanged"] else "NO"))
         for model, tasks in summary["benchmarks"].items():
             for task, values in tasks.items():
                 cells = "  ".join(f"{m} {v['value']:.4g} [{v['low']:.4g}, {v['high']:.4g}]" for m, v in values.items())

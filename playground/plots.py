@@ -195,7 +195,8 @@ def eval_scores_figure(task: dict, metrics: Sequence[str], labels: dict[str, str
                            hovertemplate=f"{model}: %{{y:.4g}} (95% CI {s['low']:.4g} – {s['high']:.4g})<extra>{metric}</extra>")
     figure.update_layout(title={"text": f"Scores on the {task['name']} ({task['n']} examples), 95% bootstrap intervals",
                                 "font": {"size": 14}}, template="plotly_white", height=260 * rows + 80,
-                         margin={"l": 10, "r": 10, "t": 70, "b": 10}, legend={"orientation": "h", "y": 1.12})
+                         margin={"l": 10, "r": 10, "t": 70, "b": 40},
+                         legend={"orientation": "h", "y": -0.04, "yanchor": "top", "x": 0.5, "xanchor": "center"})
     figure.update_xaxes(showticklabels=False)
     return figure
 

@@ -109,16 +109,18 @@ def evaluate_model(lm, adapter: str | None, refs: list[str], limit: int, batch_s
     return {task: _scores(values) for task, values in (results or {}).get("results", {}).items()}
 
 
-def run_benchmarks(models, recipe, entries, stop) -> dict:
+def run_benchmarks(models, recipe, entries, stop, on_model=lambda name: None, on_done=lambda: None) -> dict:
     """{model: {task: {metric: interval}}} for every model of an evaluation."""
     out = {}
     peft = tuple(e.folder for e in entries if e.is_adapter)
     for entry in entries:
         if stop.is_set():
             break
+        on_model(entry.name)
         if entry.folder and not entry.is_adapter:
             lm, adapter = models.get(entry.folder), None
         else:
             lm, adapter = models.get(recipe.base_model, adapters=peft), (entry.name if entry.is_adapter else None)
         out[entry.name] = evaluate_model(lm, adapter, recipe.benchmarks, recipe.benchmark_limit, recipe.batch_size)
+        on_done()
     return out

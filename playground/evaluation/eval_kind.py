@@ -8,6 +8,7 @@ says whether they are unchanged."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,8 +152,10 @@ def run(recipe: EvalRecipe, ctx: RunContext) -> Outcome:
     tasks = {"main": load_task(recipe.task, ctx.settings.adapters_dir, recipe.adapters, recipe.max_examples)}
     if recipe.other_task:
         tasks["other"] = load_task(recipe.other_task, ctx.settings.adapters_dir, recipe.adapters, recipe.max_examples)
-    per_model = int(recipe.needs_generation) + int("perplexity" in recipe.metrics)
-    progress = _Progress(ctx, per_model * len(entries) * sum(len(rows) for rows in tasks.values()))
+    # steps: each example once per pass (generation, reference likelihood) per model, and one per model's benchmarks
+    passes = int(recipe.needs_generation) + int("perplexity" in recipe.metrics)
+    progress = _Progress(ctx, passes * len(entries) * sum(len(rows) for rows in tasks.values())
+                         + (len(entries) if recipe.benchmarks else 0))
     models = ModelManager(ctx.settings)
     progress.stage(f"Loading {recipe.base_model}")
     peft = [e for e in entries if e.is_adapter]
@@ -203,8 +206,9 @@ def run(recipe: EvalRecipe, ctx: RunContext) -> Outcome:
     if recipe.benchmarks and not ctx.stop.is_set():
         from playground.evaluation.benchmarks import run_benchmarks
 
-        progress.stage("Benchmarks")
-        benchmark_scores = run_benchmarks(models, recipe, entries, ctx.stop)
+        benchmark_scores = run_benchmarks(models, recipe, entries, ctx.stop,
+                                          on_model=lambda name: progress.stage(f"{name} · benchmarks"),
+                                          on_done=lambda: progress.advance(1))
 
     if BASE not in completed:
         raise PlaygroundError("Stopped before the base model was evaluated: there is nothing to compare.")
@@ -226,7 +230,7 @@ def run(recipe: EvalRecipe, ctx: RunContext) -> Outcome:
 
 
 def default_name(recipe: EvalRecipe) -> str:
-    base = Path(recipe.base_model.rstrip("/")).name[:24]
+    base = Path(re.split(r"[\s(]", recipe.base_model.strip())[0].rstrip("/")).name[:24]
     base = "".join(c for c in base if c.isalnum() or c in "._-").lstrip("._-") or "model"
     return f"eval-{base}-{time.strftime('%Y%m%d-%H%M%S')}"
 

@@ -37,16 +37,31 @@ def _clean(value: float) -> float | None:
 
 
 def score_rows(task: dict, metrics: list[str]) -> list[dict]:
-    """For reading: one row per model, each metric as "value [low, high]" (95% interval)."""
+    """For reading: one row per metric, one column per model, each "value [low, high]" (95% interval)."""
     rows = []
-    for model, by_metric in task["scores"].items():
-        row = {"model": model}
-        for metric in metrics:
+    for metric in metrics:
+        row = {"metric": METRICS[metric].label}
+        for model, by_metric in task["scores"].items():
             if metric in by_metric:
                 s = by_metric[metric]
-                row[metric] = f"{s['value']:.4g} [{s['low']:.4g}, {s['high']:.4g}]"
+                row[model] = f"{s['value']:.4g} [{s['low']:.4g}, {s['high']:.4g}]"
         rows.append(row)
     return rows
+
+
+def verdict(metric: str, change: dict) -> str:
+    if change["diff"] == 0 and change["low"] == 0 and change["high"] == 0:
+        return "no difference"
+    if not change["real"]:
+        return "could be noise (interval includes 0)"
+    direction = METRICS[metric].direction
+    if direction == 0:
+        return "real change"
+    return "real improvement" if change["diff"] * direction > 0 else "real decline"
+
+
+def _p(value: float) -> str:
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
 def change_rows(task: dict, metrics: list[str]) -> list[dict]:
@@ -58,17 +73,10 @@ def change_rows(task: dict, metrics: list[str]) -> list[dict]:
             if metric not in by_metric:
                 continue
             d = by_metric[metric]
-            direction = METRICS[metric].direction
-            if not d["real"]:
-                verdict = "could be noise (interval includes 0)"
-            elif direction == 0:
-                verdict = "real change"
-            else:
-                verdict = "real improvement" if d["diff"] * direction > 0 else "real decline"
-            rows.append({"model": model, "metric": metric, "change": f"{d['diff']:+.4g}",
+            rows.append({"model": model, "metric": METRICS[metric].label, "change": f"{d['diff']:+.4g}",
                          "relative": f"{d['relative']:+.1%}" if d["relative"] is not None else "(base is 0)",
-                         "95% CI": f"[{d['low']:+.4g}, {d['high']:+.4g}]", "p": f"{d['p_value']:.3f}",
-                         "verdict": verdict})
+                         "95% CI": f"[{d['low']:+.4g}, {d['high']:+.4g}]", "p": _p(d["p_value"]),
+                         "verdict": verdict(metric, d)})
     return rows
 
 
@@ -83,20 +91,24 @@ def disagreement(task: dict, metric: str) -> list[float]:
 
 
 def example_rows(task: dict, metric: str, sort: str = "disagreement") -> list[dict]:
-    """The per-example view: input, reference, each model's output and score; sorted by where the
-    models disagree most (or in data order)."""
-    spreads = disagreement(task, metric)
+    """The per-example view: the reference, each model's output and score, then the input (long);
+    sorted by where the models disagree most (or in data order)."""
+    spreads = disagreement(task, metric) if len(task["per_example"]) > 1 else []
     rows = []
     for i, (prompt, reference) in enumerate(zip(task["prompts"], task["references"])):
-        row = {"#": i, "disagreement": round(spreads[i], 4) if spreads else 0.0, "input": prompt, "reference": reference}
+        row = {"#": i}
+        if spreads:
+            row["spread"] = round(spreads[i], 4)
+        row["reference"] = reference
         for model, scores in task["per_example"].items():
             if model in task["outputs"]:
                 row[f"{model} output"] = task["outputs"][model][i]
             score = scores.get(metric, [None] * (i + 1))[i]
             row[f"{model} {metric}"] = None if score is None else round(score, 4)
+        row["input"] = prompt
         rows.append(row)
-    if sort == "disagreement":
-        rows.sort(key=lambda r: -(r["disagreement"] or 0.0))
+    if sort == "disagreement" and spreads:
+        rows.sort(key=lambda r: -(r["spread"] or 0.0))
     return rows
 
 
@@ -133,6 +145,29 @@ def to_csv(record: dict) -> str:
 
 def _cell(value) -> str:
     return "" if value is None else f"{value:.6g}"
+
+
+def summary_csv(record: dict) -> str:
+    """The headline numbers: per task, model and metric, the value with its 95% interval, and the
+    change against the base with its paired interval, p-value and verdict."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["task", "data", "examples", "model", "metric", "value", "low", "high", "change vs base",
+                     "change low", "change high", "p", "verdict"])
+    for key, task in record["tasks"].items():
+        for model, by_metric in task["scores"].items():
+            for metric, s in by_metric.items():
+                d = task["changes"].get(model, {}).get(metric)
+                change = [_cell(d["diff"]), _cell(d["low"]), _cell(d["high"]), _cell(d["p_value"]), verdict(metric, d)] if d \
+                    else ["", "", "", "", ""]
+                writer.writerow([key, task["name"], task["n"], model, metric, _cell(s["value"]), _cell(s["low"]),
+                                 _cell(s["high"]), *change])
+    for model, tasks in (record.get("benchmarks") or {}).items():
+        for task_name, values in tasks.items():
+            for metric, s in values.items():
+                writer.writerow(["benchmark", task_name, "", model, metric, _cell(s["value"]), _cell(s["low"]),
+                                 _cell(s["high"]), "", "", "", "", ""])
+    return out.getvalue()
 
 
 def to_json(record: dict) -> str:

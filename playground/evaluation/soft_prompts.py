@@ -52,5 +52,9 @@ def report_rows(report: dict) -> list[dict]:
     return [{"virtual token": t["index"],
              "nearest tokens (cosine)": ", ".join(f"{tok!r} {c:.2f}" for tok, c in t["nearest"]),
              "started as": repr(t["initial"]) if t["initial"] is not None else "random",
-             "cosine to start": t["cosine_to_initial"], "moved (relative)": t["relative_change"]}
+             "cosine to start": _round(t["cosine_to_initial"]), "moved (relative)": _round(t["relative_change"])}
             for t in report["tokens"]]
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ui.helpers import expect_no_crash, fill_textbox, markdown, open_tab, type_in_slider, wait_for_plot
+from tests.ui.helpers import choose_radio, expect_no_crash, fill_textbox, markdown, open_tab, type_in_slider, wait_for_plot
 
 RUN_TIMEOUT = 180_000
 ADAPTER = "ui-eval-lora"
@@ -63,16 +63,15 @@ def test_run_watch_and_read_an_evaluation(app_page: Page, trained_adapter, tmp_p
 
     # the table: each model with every metric as value [95% interval]
     scores = page.locator("#ev-scores")
-    expect(scores).to_contain_text("base", timeout=30_000)
-    expect(scores).to_contain_text(trained_adapter)
-    expect(scores.get_by_role("columnheader", name="perplexity", exact=True)).to_be_visible()
-    expect(scores).to_contain_text(re.compile(r"\[\d"))
+    expect(scores.get_by_role("columnheader", name="base", exact=True)).to_be_visible(timeout=30_000)
+    expect(scores.get_by_role("columnheader", name=trained_adapter, exact=True)).to_be_visible()
+    expect(scores.get_by_role("row").filter(has_text="Perplexity")).to_contain_text(re.compile(r"\d \[\d"))
     expect(markdown(page, "ev-note")).to_contain_text("held-out test split of ui-eval-lora, 10 examples")
     expect(markdown(page, "ev-note")).to_contain_text("The base model's outputs were the same")
 
     # the change vs the base: the references became far more likely after tuning, and the page says it is real
     changes = page.locator("#ev-changes")
-    row = changes.get_by_role("row").filter(has_text="perplexity")
+    row = changes.get_by_role("row").filter(has_text="Perplexity")
     expect(row).to_contain_text("real improvement")
 
     # the charts: one bar per model and metric, with intervals
@@ -90,13 +89,13 @@ def test_run_watch_and_read_an_evaluation(app_page: Page, trained_adapter, tmp_p
     page.locator("#ev-export").click()
     expect(markdown(page, "ev-status")).to_contain_text("Exported")
     links = page.locator("#ev-export-files a[download]")
-    expect(links).to_have_count(2)
+    expect(links).to_have_count(3)
     with page.expect_download() as info:
         page.locator('#ev-export-files a[download$=".json"]').click()
     saved = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
     assert set(saved["tasks"]["main"]["scores"]) == {"base", trained_adapter}
     with page.expect_download() as info:
-        page.locator('#ev-export-files a[download$=".csv"]').click()
+        page.locator('#ev-export-files a[download$="-examples.csv"]').click()
     with Path(info.value.path()).open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 20 and {r["model"] for r in rows} == {"base", trained_adapter}
@@ -106,6 +105,10 @@ def test_run_watch_and_read_an_evaluation(app_page: Page, trained_adapter, tmp_p
 def test_an_evaluation_without_data_or_adapter_is_explained(app_page: Page):
     page = app_page
     open_tab(page, "Evaluate")
+    # greedy decoding: the sampling settings can't be touched until Sampling is chosen
+    expect(page.locator("#ev-temperature input[type=range]")).to_be_disabled()
+    choose_radio(page, "ev-mode", "Sampling")
+    expect(page.locator("#ev-temperature input[type=range]")).to_be_enabled()
     page.locator("#ev-launch").click()
     expect(markdown(page, "ev-status")).to_contain_text("Choose data to evaluate on")
     fill_textbox(page, "ev-data", "sumarization")

@@ -8,7 +8,7 @@ from playground.errors import PlaygroundError
 
 def form(**changes):
     values = dict(model="tiny", adapters=["my-lora"], data="", data_file=None, split="test", input_column="",
-                  output_column="", template="plain", other_data="", max_examples=10, metrics=["rougeL", "perplexity"],
+                  output_column="", template="plain", chat="on", other_data="", max_examples=10, metrics=["rougeL", "perplexity"],
                   mode="Greedy", max_new_tokens=24, temperature=0.7, top_k=50, top_p=0.9, repetition_penalty=1.0,
                   seed=3, batch_size=8, benchmarks=[], more_benchmarks="", benchmark_limit=100, output_name="")
     return EvalForm(**(values | changes))

@@ -1,6 +1,8 @@
 """Evaluation's pieces: metrics against values worked out by hand, intervals and the paired
 bootstrap, the recipe's checks, the result views, benchmark task files and soft-prompt starts."""
 
+import csv
+import io
 import json
 import math
 
@@ -133,17 +135,32 @@ def _task():
 def test_the_example_view_puts_the_biggest_disagreement_first():
     rows = results.example_rows(_task(), "rougeL")
     assert [r["#"] for r in rows] == [0, 2, 1]
-    assert rows[0]["disagreement"] == pytest.approx(0.8)
+    assert rows[0]["spread"] == pytest.approx(0.8)
+    assert list(rows[0])[:3] == ["#", "spread", "reference"] and list(rows[0])[-1] == "input"
     assert rows[0]["lora output"] == "X" and rows[0]["base rougeL"] == pytest.approx(0.1)
     assert [r["#"] for r in results.example_rows(_task(), "rougeL", sort="order")] == [0, 1, 2]
 
 
-def test_csv_export_has_a_row_per_example_and_model():
+def test_csv_export_has_a_row_per_example_and_model_and_a_summary_of_the_headline_numbers():
     record = {"metrics": ["rougeL"], "tasks": {"main": _task()}}
     lines = results.to_csv(record).strip().splitlines()
     assert lines[0].startswith("task,example,model,input,reference,output,rougeL")
     assert len(lines) == 1 + 3 * 2
+    summary = list(csv.DictReader(io.StringIO(results.summary_csv(record))))
+    assert [(r["model"], r["metric"]) for r in summary] == [("base", "rougeL"), ("lora", "rougeL")]
+    assert float(summary[1]["change vs base"]) == pytest.approx(0.3) and summary[0]["verdict"] == ""
     assert json.loads(results.to_json(record))["tasks"]["main"]["changes"]["lora"]["rougeL"]["diff"] == pytest.approx(0.3)
+
+
+def test_no_change_at_all_is_called_no_difference():
+    assert results.verdict("rougeL", {"diff": 0.0, "low": 0.0, "high": 0.0, "real": False}) == "no difference"
+    assert results.verdict("perplexity", {"diff": -3.0, "low": -4.0, "high": -1.0, "real": True}) == "real improvement"
+    assert results.verdict("length", {"diff": 2.0, "low": 1.0, "high": 3.0, "real": True}) == "real change"
+
+
+def test_a_base_only_evaluation_has_no_spread_column():
+    task = results.summarize_task("toy", ["p"], ["r"], {"base": ["x"]}, {"base": {"rougeL": np.array([[0.5]])}})
+    assert "spread" not in results.example_rows(task, "rougeL")[0] and task["changes"] == {}
 
 
 def test_forgetting_points_pair_the_own_task_gain_with_the_other_task_change():

@@ -90,6 +90,29 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--name", default="", help="a name for this evaluation")
     ev.add_argument("--json", action="store_true", help="print the results as one JSON object")
 
+    prefs = verbs.add_parser("prefs", help="preference labels: add, export, import, stats")
+    prefs_verbs = prefs.add_subparsers(dest="prefs_verb", required=True)
+    add = prefs_verbs.add_parser("add", help="record one label (a vote between two completions, or an HHH rating of one)")
+    add.add_argument("--prompt", required=True)
+    add.add_argument("--left", required=True, help="the completion shown on the left (the rated one for --scores)")
+    add.add_argument("--left-source", required=True, help="what wrote it: a model, an adapter or a decoding setting")
+    add.add_argument("--right", default=None)
+    add.add_argument("--right-source", default=None)
+    add.add_argument("--choice", choices=["left", "right", "tie", "both_bad"], default=None)
+    add.add_argument("--scores", default=None, metavar="H,H,H", help="helpful,honest,harmless, each 1-5 (a rating)")
+    add.add_argument("--annotator", required=True)
+    add.add_argument("--comment", default="")
+    exp = prefs_verbs.add_parser("export", help="write labels in TRL's formats")
+    exp.add_argument("out", help="output file (a folder for --format dataset)")
+    exp.add_argument("--format", choices=["jsonl", "parquet", "kto", "dataset"], default="jsonl",
+                     help="jsonl/parquet/dataset: prompt, chosen, rejected; kto: prompt, completion, label")
+    exp.add_argument("--conversational", action="store_true", help="messages instead of plain text (jsonl, parquet, dataset)")
+    imp = prefs_verbs.add_parser("import", help="add TRL or HH-RLHF preference pairs (JSONL or JSONL.GZ), detected")
+    imp.add_argument("file")
+    imp.add_argument("--yes", action="store_true", help="import the good lines even if some lines are bad")
+    st = prefs_verbs.add_parser("stats", help="counts, agreement, position bias and the leaderboard")
+    st.add_argument("--json", action="store_true")
+
     runs = verbs.add_parser("runs", help="list, show or cancel background runs")
     runs_verbs = runs.add_subparsers(dest="runs_verb", required=True, metavar="ACTION")
     runs_verbs.add_parser("list", help="all runs, newest first")
@@ -298,6 +321,59 @@ def _eval_summary(result: dict) -> dict:
             "base_unchanged": result.get("base_unchanged"), "benchmarks": result.get("benchmarks", {})}
 
 
+def _store():
+    from playground.settings import Settings
+    from playground.store import Store
+
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    return Store(settings.home / "playground.db")
+
+
+def cmd_prefs(args) -> int:
+    from playground.preferences import analysis, formats, labels
+
+    store = _store()
+    if args.prefs_verb == "add":
+        scores = None
+        if args.scores is not None:
+            try:
+                values = [int(x) for x in args.scores.split(",")]
+            except ValueError:
+                raise PlaygroundError("--scores takes three whole numbers, e.g. 4,5,5 (helpful, honest, harmless).") from None
+            if len(values) != 3:
+                raise PlaygroundError("--scores takes three whole numbers, e.g. 4,5,5 (helpful, honest, harmless).")
+            scores = dict(zip(labels.HHH, values))
+        label = labels.add(store, labels.Label(prompt=args.prompt, left_text=args.left, left_source=args.left_source,
+                                                right_text=args.right, right_source=args.right_source, choice=args.choice,
+                                                scores=scores, annotator=args.annotator, comment=args.comment))
+        print(f"stored label {label.id} ({label.kind}, by {label.annotator})")
+    elif args.prefs_verb == "export":
+        n = formats.export(labels.all_labels(store), args.out, args.format, args.conversational)
+        print(f"wrote {n:,} rows to {args.out} ({args.format})")
+    elif args.prefs_verb == "import":
+        report = formats.import_file(store, args.file, confirm=args.yes)
+        skipped = f"; {len(report.errors)} bad line(s) skipped" if report.errors else ""
+        print(f"imported {len(report.labels):,} pairs ({report.format}) from {args.file}{skipped}")
+    else:
+        summary = analysis.stats(labels.all_labels(store))
+        if args.json:
+            print(json.dumps(summary, indent=1))
+        else:
+            print(f"{summary['labels']:,} labels: {summary['by_kind']}; by annotator: {summary['by_annotator']}")
+            agreement, bias = summary["agreement"], summary["position_bias"]
+            if agreement["pairs_labeled_more_than_once"]:
+                print(f"agreement on {agreement['pairs_labeled_more_than_once']} pairs: {agreement['percent_agreement']:.1%}, "
+                      f"Cohen's kappa {agreement['cohen_kappa']}, Krippendorff's alpha {agreement['krippendorff_alpha']}")
+            if bias:
+                print(f"left side wins {bias['left_wins']:.1%} [{bias['low']:.1%}, {bias['high']:.1%}] of "
+                      f"{bias['decisive_votes']} decisive votes")
+            for rank, s in enumerate(summary["leaderboard"], 1):
+                print(f"{rank}. {s['source']}: {s['rating']:.0f} [{s['low']:.0f}, {s['high']:.0f}] ({s['votes']} votes, "
+                      f"win rate {s['win_rate']:.1%})")
+    return 0
+
+
 def cmd_runs(args) -> int:
     import time
 
@@ -346,6 +422,7 @@ COMMANDS = {
     "prompt": cmd_prompt,
     "train": cmd_train,
     "eval": cmd_eval,
+    "prefs": cmd_prefs,
     "runs": cmd_runs,
     "serve": cmd_serve,
 }

@@ -1,5 +1,5 @@
-"""The app's SQLite database under PLAYGROUND_HOME: runs now; preferences and evaluation results
-later. WAL mode (readers never block the writer), one short transaction per write, and numbered
+"""The app's SQLite database under PLAYGROUND_HOME: runs (with evaluation results) and preference
+labels. WAL mode (readers never block the writer), one short transaction per write, and numbered
 migrations in PRAGMA user_version."""
 
 from __future__ import annotations
@@ -71,6 +71,29 @@ MIGRATIONS = [
     CREATE INDEX runs_status ON runs(status, created);
     CREATE INDEX runs_name ON runs(name, created);
     """,
+    # Preference labels (the Rate tab): each row keeps everything that was judged, as it was shown.
+    """
+    CREATE TABLE labels (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        pair_key TEXT NOT NULL,          -- the prompt and its completions, whatever side each was shown on
+        kind TEXT NOT NULL,              -- pair (a vote between two completions) or rating (HHH scores of one)
+        prompt TEXT NOT NULL,
+        left_text TEXT NOT NULL,         -- as shown on the left (the only completion of a rating)
+        right_text TEXT,
+        left_source TEXT NOT NULL,       -- the model, adapter or decoding setting that wrote it
+        right_source TEXT,
+        left_settings TEXT,              -- JSON: the decoding settings
+        right_settings TEXT,
+        choice TEXT,                     -- left, right, tie or both_bad (pairs)
+        scores TEXT,                     -- JSON {"helpful", "honest", "harmless"}: 1-5 (ratings)
+        comment TEXT NOT NULL DEFAULT '',
+        annotator TEXT NOT NULL,
+        origin TEXT NOT NULL,            -- labeled, or imported:<file name>
+        created REAL NOT NULL
+    );
+    CREATE INDEX labels_annotator ON labels(annotator, id);
+    CREATE INDEX labels_pair ON labels(pair_key, annotator);
+    """,
 ]
 JSON_COLUMNS = ("recipe", "metrics", "result")
 
@@ -116,7 +139,7 @@ class Store:
             db.close()
 
     @contextmanager
-    def _reading(self):
+    def reading(self):
         db = self._connect()
         try:
             yield db
@@ -217,13 +240,13 @@ class Store:
     # ---- reading runs ----
     def run(self, run_id: str) -> dict | None:
         """The run with this id (ids are unique; names repeat across runs)."""
-        with self._reading() as db:
+        with self.reading() as db:
             row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return _run_dict(row) if row else None
 
     def find(self, ref: str) -> dict | None:
         """A run by id, or else the newest run with that name (for people typing at the CLI)."""
-        with self._reading() as db:
+        with self.reading() as db:
             row = db.execute("SELECT * FROM runs WHERE id = ?", (ref,)).fetchone() or db.execute(
                 "SELECT * FROM runs WHERE name = ? ORDER BY created DESC LIMIT 1", (ref,)).fetchone()
         return _run_dict(row) if row else None
@@ -237,11 +260,11 @@ class Store:
             where.append("kind = ?")
             args.append(kind)
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY created DESC"
-        with self._reading() as db:
+        with self.reading() as db:
             return [_run_dict(r) for r in db.execute(sql, args).fetchall()]
 
     def run_ids(self) -> set[str]:
-        with self._reading() as db:
+        with self.reading() as db:
             return {r[0] for r in db.execute("SELECT id FROM runs").fetchall()}
 
 

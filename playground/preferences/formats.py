@@ -1,0 +1,186 @@
+"""Preference data in and out.
+
+Out, in TRL's formats: preference pairs (`prompt`, `chosen`, `rejected`; standard or
+conversational) as JSONL, Parquet or a `datasets.Dataset` on disk (DPO, reward models), and
+unpaired labels (`prompt`, `completion`, `label`) for KTO: the two sides of decisive votes, both
+completions of a "both bad" vote (False), and rated completions (mean HHH ≥ 4: True; ≤ 2: False).
+
+In: TRL preference JSONL (standard or conversational) and Anthropic HH-RLHF's whole
+conversations ("\\n\\nHuman: … \\n\\nAssistant: …", JSONL or JSONL.GZ), detected per file. Bad lines
+are reported by number; the good ones are kept only when the user confirms."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playground.errors import PlaygroundError
+from playground.preferences.labels import HHH, Label
+
+ASSISTANT = "\n\nAssistant:"
+FORMATS = ("jsonl", "parquet", "kto", "dataset")
+
+
+# ---- out ----
+def preference_rows(labels: list[Label], conversational: bool = False) -> list[dict]:
+    """Decisive votes as TRL preference rows (ties and "both bad" say nothing about which is better)."""
+    rows = []
+    for label in labels:
+        won = label.winner() if label.kind == "pair" else None
+        if won is None:
+            continue
+        chosen, rejected = won
+        if conversational:
+            rows.append({"prompt": [{"role": "user", "content": label.prompt}],
+                         "chosen": [{"role": "assistant", "content": chosen}],
+                         "rejected": [{"role": "assistant", "content": rejected}]})
+        else:
+            rows.append({"prompt": label.prompt, "chosen": chosen, "rejected": rejected})
+    return rows
+
+
+def kto_rows(labels: list[Label]) -> list[dict]:
+    """TRL's unpaired format: each completion with a desirable (True) / undesirable (False) label."""
+    rows = []
+    for label in labels:
+        if label.kind == "rating":
+            mean = sum(label.scores[k] for k in HHH) / len(HHH)
+            if mean >= 4 or mean <= 2:
+                rows.append({"prompt": label.prompt, "completion": label.left_text, "label": mean >= 4})
+        elif label.choice == "both_bad":
+            rows += [{"prompt": label.prompt, "completion": text, "label": False}
+                     for text in (label.left_text, label.right_text)]
+        elif label.winner():
+            chosen, rejected = label.winner()
+            rows += [{"prompt": label.prompt, "completion": chosen, "label": True},
+                     {"prompt": label.prompt, "completion": rejected, "label": False}]
+    return rows
+
+
+def export(labels: list[Label], path: str | Path, fmt: str = "jsonl", conversational: bool = False) -> int:
+    """Write the labels to `path` in a format of FORMATS; returns the number of rows written."""
+    if fmt not in FORMATS:
+        raise PlaygroundError(f"Unknown export format '{fmt}': use one of {', '.join(FORMATS)}.")
+    rows = kto_rows(labels) if fmt == "kto" else preference_rows(labels, conversational)
+    if not rows:
+        raise PlaygroundError("Nothing to export: there are no decisive votes (or, for KTO, no labeled completions) yet.")
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt in ("jsonl", "kto"):
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    elif fmt == "parquet":
+        import pandas as pd
+
+        pd.DataFrame(rows).to_parquet(path, index=False)
+    else:
+        import datasets
+
+        datasets.Dataset.from_list(rows).save_to_disk(str(path))
+    return len(rows)
+
+
+def push_to_hub(labels: list[Label], repo_id: str, token: str | None, conversational: bool = False,
+                private: bool = True) -> str:
+    """The preference pairs as a Hub dataset (needs a token with write access)."""
+    if not token:
+        raise PlaygroundError("Pushing to the Hub needs a token: set HF_TOKEN (a write token from huggingface.co/settings/tokens).")
+    rows = preference_rows(labels, conversational)
+    if not rows:
+        raise PlaygroundError("Nothing to push: there are no decisive votes yet.")
+    import datasets
+
+    datasets.Dataset.from_list(rows).push_to_hub(repo_id, token=token, private=private)
+    return f"https://huggingface.co/datasets/{repo_id}"
+
+
+# ---- in ----
+@dataclass
+class ImportReport:
+    labels: list[Label] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # "line N: what is wrong"
+    format: str = ""
+
+
+def split_hh(chosen: str, rejected: str) -> tuple[str, str, str]:
+    """(prompt, chosen reply, rejected reply) of an HH-RLHF pair: the conversation up to the last
+    assistant turn is the prompt, and both must share it."""
+    cut = chosen.rfind(ASSISTANT)
+    if cut < 0 or rejected.rfind(ASSISTANT) != cut or chosen[:cut] != rejected[:cut]:
+        raise ValueError("chosen and rejected do not share the conversation before the last Assistant turn")
+    prompt = chosen[:cut + len(ASSISTANT)]
+    return prompt, chosen[cut + len(ASSISTANT):].strip(), rejected[cut + len(ASSISTANT):].strip()
+
+
+def _text(value, role: str) -> str:
+    """A string, or the content of a TRL conversational list (the last message of that role)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and value and all(isinstance(m, dict) and "content" in m for m in value):
+        if role == "user":
+            return "\n\n".join(str(m["content"]) for m in value)
+        return str(value[-1]["content"])
+    raise ValueError(f"expected text or a list of messages, got {type(value).__name__}")
+
+
+def _row_label(row: dict, source: str) -> tuple[Label, str]:
+    if not isinstance(row, dict):
+        raise ValueError("not a JSON object")
+    if "prompt" in row and "chosen" in row and "rejected" in row:
+        prompt, chosen, rejected = _text(row["prompt"], "user"), _text(row["chosen"], "assistant"), _text(row["rejected"], "assistant")
+        kind = "trl"
+    elif "chosen" in row and "rejected" in row and isinstance(row["chosen"], str) and ASSISTANT in row["chosen"]:
+        prompt, chosen, rejected = split_hh(row["chosen"], row["rejected"])
+        kind = "hh-rlhf"
+    else:
+        raise ValueError(f"needs prompt/chosen/rejected (TRL) or HH-RLHF chosen/rejected conversations; has {', '.join(map(str, row)) or 'no keys'}")
+    label = Label(prompt=prompt, left_text=chosen, right_text=rejected, left_source="imported", right_source="imported",
+                  choice="left", annotator=f"import:{source}", origin=f"imported:{source}")
+    return label, kind
+
+
+def read_file(path: str | Path, max_errors: int = 20) -> ImportReport:
+    """Parse a TRL or HH-RLHF preference file (JSONL, optionally gzipped). Nothing is stored."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise PlaygroundError(f"File not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    report = ImportReport()
+    kinds = set()
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    label, kind = _row_label(json.loads(line), path.name)
+                    report.labels.append(label)
+                    kinds.add(kind)
+                except (ValueError, PlaygroundError) as err:
+                    if len(report.errors) < max_errors:
+                        report.errors.append(f"line {number}: {str(err).splitlines()[0]}")
+                    else:
+                        report.errors[-1] = f"… and more bad lines (first {max_errors} listed)"
+    except (OSError, UnicodeDecodeError, EOFError) as err:
+        raise PlaygroundError(f"Could not read {path.name}: {err}") from err
+    report.format = " + ".join(sorted(kinds)) or "unknown"
+    if not report.labels and not report.errors:
+        raise PlaygroundError(f"{path.name} is empty.")
+    return report
+
+
+def import_file(store, path: str | Path, confirm: bool = False) -> ImportReport:
+    """Store the pairs of a file beside one's own labels, all in one transaction. With bad lines,
+    nothing is stored unless `confirm` (then the good lines are)."""
+    from playground.preferences.labels import add_many
+
+    report = read_file(path)
+    if not report.labels:
+        raise PlaygroundError(f"No line of {Path(path).name} is a preference pair: " + "; ".join(report.errors[:5]))
+    if report.errors and not confirm:
+        raise PlaygroundError(f"{len(report.errors)} bad line(s) in {Path(path).name}; nothing was imported. "
+                              + "; ".join(report.errors[:5])
+                              + f". Confirm to import the {len(report.labels):,} good line(s) anyway (--yes on the command line).")
+    add_many(store, report.labels)
+    return report

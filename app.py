@@ -14,7 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr
 
-from pages import decoding_lab, evaluate, finetune, prompt_lab
+from pages import decoding_lab, evaluate, finetune, prompt_lab, rate
 from pages.common import AppContext, model_picker
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
@@ -27,10 +27,12 @@ INTRO = """
 See and try how large language models are adapted. **Prompt Lab**: teach a task with examples in
 the prompt. **Decoding Lab**: see how each next token is picked. **Fine-tune**: train full, LoRA, QLoRA or
 prompt-tuning runs in the background and reuse the adapters. **Evaluate**: compare the base with
-what you made from it on held-out data, with intervals that say what is real. Everything here also runs headless:
+what you made from it on held-out data, with intervals that say what is real. **Rate**: compare
+completions blind and collect preference labels. Everything here also runs headless:
 `python -m playground --help`.
 """
 CSS_PATH = PROJECT_ROOT / "assets" / "style.css"
+KEYS_PATH = PROJECT_ROOT / "assets" / "rate_keys.js"  # the Rate tab's keyboard shortcuts
 
 
 def plotly_js() -> Path:
@@ -63,6 +65,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
             decoding_lab.build(ctx)
             finetune.build(ctx)
             evaluate.build(ctx)
+            rate.build(ctx)
     return demo
 
 
@@ -80,7 +83,7 @@ def main() -> None:
         server_port=settings.port,
         theme=gr.themes.Soft(),
         css=CSS_PATH.read_text(encoding="utf-8") if CSS_PATH.exists() else None,
-        head=f'<script src="/gradio_api/file={script}"></script>',
+        head=f'<script src="/gradio_api/file={script}"></script><script>{KEYS_PATH.read_text(encoding="utf-8")}</script>',
         allowed_paths=[str(script)],
         ssr_mode=False,
     )

@@ -253,3 +253,19 @@ def forgetting_figure(points: Sequence[dict], metric_label: str, own: str, other
                          title={"text": "Learning vs forgetting: right = learned more, down = forgot more",
                                 "font": {"size": 14}}, margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return figure
+
+
+def leaderboard_figure(standings: Sequence) -> go.Figure:
+    """Each source's Bradley-Terry rating with its 95% bootstrap interval, best on top."""
+    rows = list(reversed(list(standings)))
+    figure = go.Figure()
+    figure.add_scatter(x=[s.rating for s in rows], y=[s.source for s in rows], mode="markers",
+                       marker={"size": 12, "color": FINAL_COLOR},
+                       error_x={"type": "data", "symmetric": False, "array": [s.high - s.rating for s in rows],
+                                "arrayminus": [s.rating - s.low for s in rows]},
+                       hovertemplate="%{y}: %{x:.0f}<extra></extra>")
+    figure.update_layout(template="plotly_white", height=120 + 40 * len(rows), showlegend=False,
+                         xaxis={"title": "rating (Bradley-Terry, arena scale; 95% bootstrap interval)"},
+                         title={"text": "Leaderboard from your votes", "font": {"size": 14}},
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return figure

@@ -232,3 +232,24 @@ def test_the_cli_adds_exports_imports_and_prints_stats(tmp_path):
     refused = cli("import", str(broken))
     assert refused.returncode == 2 and "line 2" in refused.stderr and refused.stderr.count("\n") == 1
     assert cli("import", str(broken), "--yes").stdout.startswith("imported 1 pairs")
+
+
+def test_a_task_pairs_two_different_sources_on_a_prompt_and_never_repeats_a_labeled_pair(lm):
+    import random
+
+    from playground.preferences.tasks import load_prompts, make_task, sources
+
+    choices = sources(["base"], ["greedy", "sampling T=1.2"])
+    assert [s.name for s in choices] == ["base · greedy", "base · sampling T=1.2"]
+    rng = random.Random(0)
+    seen, sides = set(), set()
+    for _ in range(6):
+        task = make_task(lm, ["Say hello.", "Name a colour."], choices, seen, rng, max_new_tokens=8, chat=True)
+        assert task.key not in seen and task.left.source != task.right.source
+        assert task.left.text and task.right.text
+        seen.add(task.key)
+        sides.add(task.left.source)
+    assert len(sides) == 2  # either source is shown on the left, at random
+    with pytest.raises(PlaygroundError, match="at least two sources"):
+        sources(["base"], ["greedy"])
+    assert load_prompts(typed=" a \n\n b ") == ["a", "b"] and len(load_prompts()) == 30

@@ -1,0 +1,317 @@
+"""Rate tab: people compare two completions blind (sources revealed after the vote), and the
+labels become a preference data set: agreement, position bias, a leaderboard of the sources,
+export in TRL's formats and import of existing preference data."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from pages.common import AppContext, guarded, uploaded_path
+from playground import adapters as adapter_store
+from playground import plots
+from playground.errors import PlaygroundError
+from playground.preferences import analysis, formats
+from playground.preferences import labels as label_store
+from playground.preferences.leaderboard import leaderboard
+from playground.preferences.tasks import BASE, BUILTIN_PROMPTS, PRESETS, Task, load_prompts, make_task, sources
+from playground.store import Store
+
+EXPLAINER = """
+**Rating** turns people's judgments into data for alignment. You see a prompt and two completions,
+**A** and **B**, written by two different *sources* (the base model, an adapter, or one model with other
+decoding settings), in random order and without their names, so you judge the text, not the label
+(as Chatbot Arena does). Pick the better one, a tie, or "both bad"; the sources are revealed after
+your vote. Each vote is saved at once and survives restarts. The votes become **preference pairs**
+(prompt, chosen, rejected) for a reward model or DPO, and a **leaderboard** of your sources.
+Keys: **1** A is better · **2** B is better · **3** tie · **4** both bad · **s** skip · **u** undo.
+"""
+DEFAULT_GUIDELINES = ("Prefer the completion that answers the prompt helpfully, honestly and harmlessly. "
+                      "Judge content over length. Use *tie* when both are equally good, *both bad* when neither is acceptable.")
+CHOICE_WORDS = {"left": "A is better", "right": "B is better", "tie": "a tie", "both_bad": "both bad"}
+LABEL_COLUMNS = ["id", "annotator", "choice", "prompt", "A (left)", "A source", "B (right)", "B source", "comment", "origin"]
+_PREFETCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rate-prefetch")
+_NEXT: dict[str, Future] = {}  # session token -> the next task being generated while the current one is judged
+_NEXT_LOCK = threading.Lock()
+
+
+def guidelines_path(settings) -> Path:
+    return settings.home / "rating_guidelines.md"
+
+
+def read_guidelines(settings) -> str:
+    path = guidelines_path(settings)
+    return path.read_text(encoding="utf-8") if path.exists() else DEFAULT_GUIDELINES
+
+
+def save_guidelines(settings, text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise PlaygroundError("The guidelines are empty: write what annotators should prefer.")
+    path = guidelines_path(settings)
+    partial = path.with_suffix(".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)  # never half-written
+    return text
+
+
+def task_markdown(task: dict | None, guidelines: str) -> tuple[str, str, str]:
+    if not task:
+        return "", "", ""
+    return (f"**Guidelines:** {guidelines}\n\n**Prompt**\n\n{task['prompt']}", task["left"]["text"], task["right"]["text"])
+
+
+def reveal_text(task: dict, choice: str) -> str:
+    return (f"✅ Saved: you chose **{CHOICE_WORDS[choice]}**. A was **{task['left']['source']}**, "
+            f"B was **{task['right']['source']}**.")
+
+
+def labels_frame(items: list) -> pd.DataFrame:
+    return pd.DataFrame([[x.id, x.annotator, x.choice or "rating", x.prompt[:200], x.left_text[:200], x.left_source,
+                          (x.right_text or "")[:200], x.right_source or "", x.comment, x.origin] for x in items],
+                        columns=LABEL_COLUMNS)
+
+
+def stats_markdown(summary: dict) -> str:
+    lines = [f"**{summary['labels']:,} labels** · by choice: " +
+             (", ".join(f"{k} {v}" for k, v in summary["by_choice"].items()) or "none")]
+    a = summary["agreement"]
+    if a["pairs_labeled_more_than_once"]:
+        kappa = "n/a" if a["cohen_kappa"] is None else f"{a['cohen_kappa']:.2f}"
+        alpha = "n/a" if a["krippendorff_alpha"] is None else f"{a['krippendorff_alpha']:.2f}"
+        lines.append(f"**Agreement** on {a['pairs_labeled_more_than_once']} pairs labeled by more than one person: "
+                     f"{a['percent_agreement']:.0%} · Cohen's κ {kappa} · Krippendorff's α {alpha} "
+                     "(1 = perfect, 0 = chance).")
+    else:
+        lines.append("**Agreement**: no pair has been labeled by two people yet.")
+    b = summary["position_bias"]
+    if b and b["decisive_votes"] < 10:
+        lines.append(f"**Position bias**: {b['decisive_votes']} decisive vote(s) so far; at least 10 are needed to tell.")
+    elif b:
+        verdict = "a bias toward one side" if b["biased"] else "no sign of a side bias"
+        lines.append(f"**Position bias**: the left side (A) won {b['left_wins']:.0%} of {b['decisive_votes']} decisive votes "
+                     f"(95% interval {b['low']:.0%}–{b['high']:.0%}; 50% = none): {verdict}.")
+    return "\n\n".join(lines)
+
+
+def leaderboard_frame(standings) -> pd.DataFrame:
+    return pd.DataFrame([[i + 1, s.source, round(s.rating), f"[{s.low:.0f}, {s.high:.0f}]", s.votes, f"{s.win_rate:.0%}"]
+                         for i, s in enumerate(standings)],
+                        columns=["rank", "source", "rating", "95% CI", "votes", "win rate (ties ½)"])
+
+
+def build(ctx: AppContext) -> None:
+    settings = ctx.models.settings
+    store = Store(settings.home / "playground.db")
+    export_dir = Path(tempfile.mkdtemp(prefix="playground-prefs-export-"))
+    with gr.Tab("Rate", id="rate", elem_id="tab-rate"):
+        gr.Markdown(EXPLAINER)
+        with gr.Accordion("Set up", open=True):
+            with gr.Row():
+                annotator = gr.Textbox("", label="Your name", placeholder="e.g. ana", elem_id="rate-annotator",
+                                       info="Labels record who made them.")
+                target = gr.Number(50, label="Your target", precision=0, elem_id="rate-target")
+                max_new_tokens = gr.Slider(8, 256, value=64, step=8, label="Max new tokens", elem_id="rate-max-new")
+            with gr.Row():
+                models = gr.Dropdown([BASE], value=[BASE], multiselect=True, label="Models", elem_id="rate-models",
+                                     info="The base (picked at the top of the page) and adapters from the Fine-tune tab.")
+                presets = gr.CheckboxGroup(list(PRESETS), value=["greedy", "sampling T=1.2"], label="Decoding settings",
+                                           elem_id="rate-presets",
+                                           info="Each model under each setting is one source; two are drawn per pair.")
+            with gr.Row():
+                prompt_file = gr.File(label="Prompts file (a 'prompt' column)", file_types=[".jsonl", ".csv", ".parquet"],
+                                      elem_id="rate-prompt-file")
+                typed_prompts = gr.Textbox("", label="…or type prompts, one per line", lines=3, elem_id="rate-typed",
+                                           placeholder="(empty: 30 built-in everyday prompts)")
+            guidelines = gr.Textbox(read_guidelines(settings), label="Guidelines (shown with every pair)", lines=2,
+                                    elem_id="rate-guidelines")
+            save_guidelines_btn = gr.Button("Save guidelines", elem_id="rate-save-guidelines")
+            start_btn = gr.Button("Start labeling", variant="primary", elem_id="rate-start")
+        status = gr.Markdown("", elem_id="rate-status")
+        progress = gr.Markdown("", elem_id="rate-progress")
+        task_prompt = gr.Markdown("", elem_id="rate-prompt")
+        with gr.Row(equal_height=True):
+            left = gr.Textbox("", label="A", lines=6, interactive=False, elem_id="rate-left")
+            right = gr.Textbox("", label="B", lines=6, interactive=False, elem_id="rate-right")
+        comment = gr.Textbox("", label="Comment (optional)", elem_id="rate-comment")
+        with gr.Row():
+            a_btn = gr.Button("A is better [1]", variant="primary", elem_id="rate-a")
+            b_btn = gr.Button("B is better [2]", variant="primary", elem_id="rate-b")
+            tie_btn = gr.Button("Tie [3]", elem_id="rate-tie")
+            bad_btn = gr.Button("Both bad [4]", elem_id="rate-bad")
+            skip_btn = gr.Button("Skip [s]", elem_id="rate-skip")
+            undo_btn = gr.Button("Undo my last [u]", variant="stop", elem_id="rate-undo")
+        reveal = gr.Markdown("", elem_id="rate-reveal")
+        session = gr.State({"token": None, "task": None, "setup": None})
+
+        gr.Markdown("### What the labels say")
+        refresh_btn = gr.Button("Refresh", elem_id="rate-refresh")
+        stats_md = gr.Markdown("", elem_id="rate-stats")
+        board_table = gr.Dataframe(interactive=False, label="Leaderboard of the sources", elem_id="rate-board")
+        board_plot = gr.Plot(label="Leaderboard", elem_id="rate-board-chart")
+        with gr.Row():
+            filter_annotator = gr.Dropdown([], label="Annotator", elem_id="rate-filter-annotator", allow_custom_value=True)
+            filter_source = gr.Dropdown([], label="Source", elem_id="rate-filter-source", allow_custom_value=True)
+        labels_table = gr.Dataframe(interactive=False, wrap=True, max_height=360, label="Labels", elem_id="rate-labels")
+        with gr.Row():
+            export_format = gr.Radio(["jsonl", "parquet", "kto"], value="jsonl", label="Export as", elem_id="rate-format",
+                                     info="jsonl/parquet: prompt, chosen, rejected (DPO, reward models); kto: prompt, "
+                                          "completion, label (KTO).")
+            conversational = gr.Checkbox(False, label="Conversational (messages)", elem_id="rate-conversational")
+            export_btn = gr.Button("Export", elem_id="rate-export")
+            export_file = gr.File(label="Export", elem_id="rate-export-file", visible=False)
+        with gr.Row():
+            import_file = gr.File(label="Import preference data (TRL or HH-RLHF JSONL / .gz)",
+                                  file_types=[".jsonl", ".gz"], elem_id="rate-import-file")
+            import_anyway = gr.Checkbox(False, label="Import the good lines even if some are bad", elem_id="rate-import-anyway")
+            import_btn = gr.Button("Import", elem_id="rate-import")
+
+        # ---- handlers ----
+        def setup_of(model, chosen_models, chosen_presets, file, typed, max_new):
+            adapters = [None if m == BASE else m for m in (chosen_models or [])]
+            return {"model": model, "sources": [(s.adapter, s.preset) for s in sources(adapters, list(chosen_presets or []))],
+                    "prompts": load_prompts(uploaded_path(file) or BUILTIN_PROMPTS, typed), "max_new_tokens": int(max_new)}
+
+        def new_task(setup: dict, name: str) -> dict:
+            from playground.preferences.tasks import Source
+
+            lm = ctx.models.get(setup["model"], adapters=tuple(a for a, _ in setup["sources"] if a))
+            chat = bool(getattr(lm.tokenizer, "chat_template", None))
+            seen = label_store.labeled_keys(store, name)
+            task = make_task(lm, setup["prompts"], [Source(a, p) for a, p in setup["sources"]], seen,
+                             random.Random(), setup["max_new_tokens"], chat)
+            return task.to_dict()
+
+        def prefetch(token: str, setup: dict, name: str) -> None:
+            with _NEXT_LOCK:
+                _NEXT[token] = _PREFETCH.submit(new_task, setup, name)
+
+        def take_next(token: str, setup: dict, name: str) -> dict:
+            with _NEXT_LOCK:
+                future = _NEXT.pop(token, None)
+            task = None
+            if future is not None:
+                try:
+                    task = future.result()
+                except PlaygroundError:
+                    task = None
+            if task is None or Task.from_dict(task).key in label_store.labeled_keys(store, name):
+                task = new_task(setup, name)  # the prefetched one failed, or was labeled meanwhile
+            prefetch(token, setup, name)
+            return task
+
+        def progress_text(name: str, goal) -> str:
+            done = label_store.counts(store).get(name, 0)
+            return f"**{name}**: {done} labeled of your target {int(goal or 0)}."
+
+        def shown(task: dict, guide: str) -> dict:
+            text, a, b = task_markdown(task, guide)
+            return {task_prompt: text, left: a, right: b, comment: ""}
+
+        @guarded(status)
+        def start(state, name, goal, model, chosen_models, chosen_presets, file, typed, max_new, guide, progress_bar=gr.Progress()):
+            name = (name or "").strip()
+            if not name:
+                raise PlaygroundError("Type your name first: labels record who made them.")
+            setup = setup_of(model, chosen_models, chosen_presets, file, typed, max_new)
+            progress_bar(0.2, desc="Writing the first pair…")
+            token = state.get("token") or uuid.uuid4().hex
+            task = new_task(setup, name)
+            prefetch(token, setup, name)
+            return {session: {"token": token, "task": task, "setup": setup, "name": name}, **shown(task, guide),
+                    status: f"Labeling as **{name}** with {len(setup['sources'])} sources and {len(setup['prompts'])} prompts.",
+                    progress: progress_text(name, goal), reveal: ""}
+
+        def vote(choice: str):
+            @guarded(status)
+            def act(state, remark, goal, guide):
+                task = state.get("task")
+                if not task:
+                    raise PlaygroundError("Press Start labeling first.")
+                t = Task.from_dict(task)
+                label_store.add(store, label_store.Label(
+                    prompt=t.prompt, left_text=t.left.text, right_text=t.right.text, left_source=t.left.source,
+                    right_source=t.right.source, left_settings=t.left.settings, right_settings=t.right.settings,
+                    choice=choice, comment=remark or "", annotator=state["name"]))
+                following = take_next(state["token"], state["setup"], state["name"])
+                return {session: state | {"task": following}, **shown(following, guide), reveal: reveal_text(task, choice),
+                        progress: progress_text(state["name"], goal), status: ""}
+
+            return act
+
+        @guarded(status)
+        def skip(state, guide):
+            if not state.get("task"):
+                raise PlaygroundError("Press Start labeling first.")
+            following = take_next(state["token"], state["setup"], state["name"])
+            return {session: state | {"task": following}, **shown(following, guide), reveal: "Skipped: nothing saved."}
+
+        @guarded(status)
+        def undo(state, goal):
+            name = state.get("name")
+            if not name:
+                raise PlaygroundError("Press Start labeling first.")
+            removed = label_store.undo_last(store, name)
+            if removed is None:
+                return {reveal: "You have no label to undo."}
+            return {reveal: f"↩️ Removed your last label ({CHOICE_WORDS.get(removed.choice, removed.choice)} on "
+                            f"\"{removed.prompt[:60]}\").", progress: progress_text(name, goal)}
+
+        @guarded(status)
+        def save_guide(text):
+            return {guidelines: save_guidelines(settings, text), status: "✅ Guidelines saved: shown with every pair."}
+
+        @guarded(stats_md)
+        def refresh(who, source):
+            everything = label_store.all_labels(store)
+            shown_labels = [x for x in everything if (not who or x.annotator == who)
+                            and (not source or source in (x.left_source, x.right_source))]
+            standings = leaderboard(analysis.votes(everything))
+            annotators = sorted({x.annotator for x in everything})
+            source_names = sorted({s for x in everything for s in (x.left_source, x.right_source) if s})
+            return {stats_md: stats_markdown(analysis.stats(everything)), board_table: leaderboard_frame(standings),
+                    board_plot: plots.leaderboard_figure(standings) if standings else None,
+                    labels_table: labels_frame(shown_labels),
+                    filter_annotator: gr.update(choices=[""] + annotators), filter_source: gr.update(choices=[""] + source_names)}
+
+        @guarded(status)
+        def export(fmt, messages):
+            path = export_dir / f"preferences-{fmt}{'-conversational' if messages and fmt != 'kto' else ''}"
+            path = path.with_suffix(".parquet" if fmt == "parquet" else ".jsonl")
+            n = formats.export(label_store.all_labels(store), path, fmt, bool(messages))
+            return {export_file: gr.update(value=str(path), visible=True), status: f"✅ Exported {n:,} rows ({fmt})."}
+
+        @guarded(status)
+        def import_data(file, anyway):
+            path = uploaded_path(file)
+            if not path:
+                raise PlaygroundError("Choose a file to import first.")
+            report = formats.import_file(store, path, confirm=bool(anyway))
+            skipped = f"; {len(report.errors)} bad line(s) skipped" if report.errors else ""
+            return {status: f"✅ Imported {len(report.labels):,} pairs ({report.format}){skipped}.", import_anyway: False}
+
+        refresh_models = lambda: gr.update(choices=[BASE] + [a["name"] for a in  # noqa: E731
+                                                             adapter_store.for_generation(adapter_store.list_adapters(settings.adapters_dir))])
+        models.focus(refresh_models, None, models, api_name=False, show_progress="hidden")
+        task_outputs = [session, task_prompt, left, right, comment, reveal, progress, status]
+        start_btn.click(start, [session, annotator, target, ctx.model_picker, models, presets, prompt_file, typed_prompts,
+                                max_new_tokens, guidelines], task_outputs, api_name="start_labeling")
+        for button, choice in ((a_btn, "left"), (b_btn, "right"), (tie_btn, "tie"), (bad_btn, "both_bad")):
+            button.click(vote(choice), [session, comment, target, guidelines], task_outputs, api_name=f"vote_{choice}",
+                         concurrency_limit=None)
+        skip_btn.click(skip, [session, guidelines], task_outputs, api_name="skip_pair")
+        undo_btn.click(undo, [session, target], [reveal, progress, status], api_name="undo_label")
+        save_guidelines_btn.click(save_guide, [guidelines], [guidelines, status], api_name="save_guidelines")
+        view_outputs = [stats_md, board_table, board_plot, labels_table, filter_annotator, filter_source]
+        refresh_btn.click(refresh, [filter_annotator, filter_source], view_outputs, api_name="label_stats")
+        filter_annotator.input(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
+        filter_source.input(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
+        export_btn.click(export, [export_format, conversational], [export_file, status], api_name="export_labels")
+        import_btn.click(import_data, [import_file, import_anyway], [status, import_anyway], api_name="import_labels")

@@ -1,0 +1,117 @@
+"""What an annotator judges next: a prompt from a prompt set and two completions written by two
+different sources (the base, an adapter, or one of them with other decoding settings), in a
+random order, never a pair this annotator has already labeled."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from playground import data
+from playground.errors import PlaygroundError
+from playground.preferences.labels import pair_key
+
+PROMPTS_FILE = data.EXAMPLES_DIR / "prompts.jsonl"
+BUILTIN_PROMPTS = "built-in"
+# Decoding settings a source can use: the model's own settings with these on top.
+PRESETS = {
+    "greedy": {"do_sample": False},
+    "sampling T=0.7": {"do_sample": True, "temperature": 0.7, "top_p": 0.9},
+    "sampling T=1.2": {"do_sample": True, "temperature": 1.2, "top_p": 1.0},
+}
+BASE = "base"
+MAX_ATTEMPTS = 12
+
+
+@dataclass(frozen=True)
+class Source:
+    adapter: str | None  # None: the base model
+    preset: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.adapter or BASE} · {self.preset}"
+
+
+@dataclass
+class Completion:
+    text: str
+    source: str
+    settings: dict
+
+
+@dataclass
+class Task:
+    prompt: str
+    left: Completion
+    right: Completion
+
+    @property
+    def key(self) -> str:
+        return pair_key(self.prompt, self.left.text, self.right.text)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Task:
+        return cls(values["prompt"], Completion(**values["left"]), Completion(**values["right"]))
+
+
+def sources(adapters: list[str], presets: list[str]) -> list[Source]:
+    """Every chosen model (base and adapters) under every chosen decoding setting; at least two."""
+    unknown = [p for p in presets if p not in PRESETS]
+    if unknown:
+        raise PlaygroundError(f"Unknown decoding setting(s) {', '.join(unknown)}: use {', '.join(PRESETS)}.")
+    out = [Source(None if a in (None, "", BASE) else a, p) for a in adapters for p in presets]
+    if len(out) < 2:
+        raise PlaygroundError("Choose at least two sources to compare: two models (the base and an adapter), or one "
+                              "model with two decoding settings.")
+    return out
+
+
+def load_prompts(source: str = BUILTIN_PROMPTS, typed: str = "") -> list[str]:
+    """Prompts typed one per line, else from a file (a `prompt` column, or the first text column), else built-in."""
+    lines = [line.strip() for line in (typed or "").splitlines() if line.strip()]
+    if lines:
+        return lines
+    path = PROMPTS_FILE if (source or BUILTIN_PROMPTS) == BUILTIN_PROMPTS else Path(source).expanduser()
+    if path == PROMPTS_FILE:
+        return [json.loads(line)["prompt"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    frame = data.read_table(path)
+    column = "prompt" if "prompt" in frame.columns else next((c for c in frame.columns if frame[c].dtype == object), None)
+    if column is None:
+        raise PlaygroundError(f"{path.name} has no column of text: add a 'prompt' column.")
+    prompts = [str(x).strip() for x in frame[column].tolist() if str(x).strip()]
+    if not prompts:
+        raise PlaygroundError(f"{path.name} has no prompts in its '{column}' column.")
+    return prompts
+
+
+def make_task(lm, prompts: list[str], choices: list[Source], seen: set[str], rng: random.Random,
+              max_new_tokens: int = 64, chat: bool = False) -> Task:
+    """Generate a new pair for one annotator: two different sources on a random prompt, sides at
+    random. Empty completions and pairs already labeled are drawn again."""
+    from playground.generation import defaults_of, generate
+
+    defaults = defaults_of(lm)
+    for _ in range(MAX_ATTEMPTS):
+        prompt = rng.choice(prompts)
+        first, second = rng.sample(choices, 2)
+        written = []
+        for source in (first, second):
+            params = defaults.with_settings(max_new_tokens=max_new_tokens, seed=rng.randrange(2**31), **PRESETS[source.preset])
+            if not params.do_sample:
+                params = params.with_settings(temperature=1.0, top_k=0, top_p=1.0)
+            text = generate(lm, prompt, params, chat=chat, adapter=source.adapter).text.strip()
+            written.append(Completion(text, source.name, {k: v for k, v in asdict(params).items()}))
+        if not all(c.text for c in written) or written[0].text == written[1].text:
+            continue  # nothing to choose between
+        left, right = written if rng.random() < 0.5 else written[::-1]
+        task = Task(prompt, left, right)
+        if task.key not in seen:
+            return task
+    raise PlaygroundError("No new pair to label: these sources keep writing empty, identical or already-labeled "
+                          "completions for these prompts. Add prompts or sources, or raise max new tokens.")

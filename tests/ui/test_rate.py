@@ -1,0 +1,88 @@
+"""The Rate tab as annotators use it: label with the mouse and the keyboard, see the sources
+revealed after each vote, undo, read the leaderboard, export. Every acknowledged label is in
+the database the app shares with the tests."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.ui.helpers import expect_no_crash, fill_textbox, markdown, open_tab, textbox, wait_for_plot
+
+
+def labels_of(annotator: str):
+    from playground.preferences.labels import all_labels
+    from playground.settings import Settings
+    from playground.store import Store
+
+    return all_labels(Store(Settings.from_env().home / "playground.db"), annotator=annotator)
+
+
+def start(page: Page, name: str) -> None:
+    open_tab(page, "Rate")
+    fill_textbox(page, "rate-annotator", name)
+    fill_textbox(page, "rate-typed", "Say hello.\nName a colour.\nCount to three.\nGive a tip for sleeping well.")
+    page.locator("#rate-start").click()
+    expect(markdown(page, "rate-status")).to_contain_text(f"Labeling as {name}", timeout=60_000)
+    expect(textbox(page, "rate-left")).not_to_have_value("")
+
+
+def test_label_with_mouse_and_keyboard_undo_and_read_the_leaderboard(app_page: Page, tmp_path):
+    page = app_page
+    start(page, "ui-ana")
+    first_prompt = markdown(page, "rate-prompt").inner_text()
+    a_text = textbox(page, "rate-left").input_value()
+
+    page.locator("#rate-a").click()  # the mouse
+    expect(markdown(page, "rate-reveal")).to_contain_text(re.compile(r"you chose A is better\. A was base · \S+"),
+                                                          timeout=60_000)
+    expect(markdown(page, "rate-progress")).to_contain_text("ui-ana: 1 labeled")
+    (saved,) = labels_of("ui-ana")
+    assert saved.choice == "left" and saved.left_text == a_text and saved.prompt in first_prompt
+    assert saved.left_source != saved.right_source  # two different sources, named only after the vote
+
+    page.locator("body").click(position={"x": 5, "y": 5})  # focus out of any field, then the keys
+    page.keyboard.press("2")
+    expect(markdown(page, "rate-progress")).to_contain_text("ui-ana: 2 labeled", timeout=60_000)
+    expect(markdown(page, "rate-reveal")).to_contain_text("you chose B is better")
+    page.keyboard.press("3")
+    expect(markdown(page, "rate-progress")).to_contain_text("ui-ana: 3 labeled", timeout=60_000)
+    assert [x.choice for x in labels_of("ui-ana")] == ["left", "right", "tie"]
+
+    page.keyboard.press("u")  # undo: only my own last label goes
+    expect(markdown(page, "rate-reveal")).to_contain_text("Removed your last label (a tie")
+    assert [x.choice for x in labels_of("ui-ana")] == ["left", "right"]
+    page.keyboard.press("s")  # skip: nothing saved
+    expect(markdown(page, "rate-reveal")).to_contain_text("Skipped")
+    assert len(labels_of("ui-ana")) == 2
+
+    page.locator("#rate-refresh").click()
+    expect(page.locator("#rate-board")).to_contain_text("base · ", timeout=30_000)
+    assert wait_for_plot(page, "rate-board-chart")
+    expect(markdown(page, "rate-stats")).to_contain_text("labels")
+    expect(page.locator("#rate-labels")).to_contain_text("ui-ana")
+
+    page.locator("#rate-export").click()
+    expect(markdown(page, "rate-status")).to_contain_text("Exported")
+    with page.expect_download() as info:
+        page.locator("#rate-export-file a[download]").first.click()
+    rows = [json.loads(line) for line in Path(info.value.path()).read_text(encoding="utf-8").splitlines()]
+    assert rows and set(rows[0]) == {"prompt", "chosen", "rejected"}
+    expect_no_crash(page)
+
+
+def test_rating_without_a_name_or_with_one_source_is_explained(app_page: Page):
+    page = app_page
+    open_tab(page, "Rate")
+    page.locator("#rate-start").click()
+    expect(markdown(page, "rate-status")).to_contain_text("Type your name first")
+    fill_textbox(page, "rate-annotator", "ui-bo")
+    page.locator("#rate-presets").get_by_label("sampling T=1.2", exact=True).uncheck()
+    page.locator("#rate-start").click()
+    expect(markdown(page, "rate-status")).to_contain_text("Choose at least two sources")
+    page.keyboard.press("1")  # no pair yet: nothing happens, nothing is stored
+    assert labels_of("ui-bo") == []
+    expect_no_crash(page)

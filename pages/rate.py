@@ -36,6 +36,7 @@ Keys: **1** A is better · **2** B is better · **3** tie · **4** both bad · *
 DEFAULT_GUIDELINES = ("Prefer the completion that answers the prompt helpfully, honestly and harmlessly. "
                       "Judge content over length. Use *tie* when both are equally good, *both bad* when neither is acceptable.")
 CHOICE_WORDS = {"left": "A is better", "right": "B is better", "tie": "a tie", "both_bad": "both bad"}
+MODES = {"Compare two (A/B)": False, "Rate one (helpful, honest, harmless)": True}
 LABEL_COLUMNS = ["id", "annotator", "choice", "prompt", "A (left)", "A source", "B (right)", "B source", "comment", "origin"]
 _PREFETCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rate-prefetch")
 _NEXT: dict[str, Future] = {}  # session token -> the next task being generated while the current one is judged
@@ -65,7 +66,8 @@ def save_guidelines(settings, text: str) -> str:
 def task_markdown(task: dict | None, guidelines: str) -> tuple[str, str, str]:
     if not task:
         return "", "", ""
-    return (f"**Guidelines:** {guidelines}\n\n**Prompt**\n\n{task['prompt']}", task["left"]["text"], task["right"]["text"])
+    right = task["right"]["text"] if task.get("right") else ""
+    return f"**Guidelines:** {guidelines}\n\n**Prompt**\n\n{task['prompt']}", task["left"]["text"], right
 
 
 def reveal_text(task: dict, choice: str) -> str:
@@ -130,6 +132,11 @@ def build(ctx: AppContext) -> None:
                                       elem_id="rate-prompt-file")
                 typed_prompts = gr.Textbox("", label="…or type prompts, one per line", lines=3, elem_id="rate-typed",
                                            placeholder="(empty: 30 built-in everyday prompts)")
+            with gr.Row():
+                mode = gr.Radio(list(MODES), value=list(MODES)[0], label="Mode", elem_id="rate-mode",
+                                info="Rate one: score a single completion 1-5 on each of the three principles (HHH); "
+                                     "two rated completions of a prompt become a preference pair.")
+                relabel = gr.Checkbox(False, label="Show me pairs I have already labeled (to relabel)", elem_id="rate-relabel")
             guidelines = gr.Textbox(read_guidelines(settings), label="Guidelines (shown with every pair)", lines=2,
                                     elem_id="rate-guidelines")
             save_guidelines_btn = gr.Button("Save guidelines", elem_id="rate-save-guidelines")
@@ -141,7 +148,15 @@ def build(ctx: AppContext) -> None:
             left = gr.Textbox("", label="A", lines=6, interactive=False, elem_id="rate-left")
             right = gr.Textbox("", label="B", lines=6, interactive=False, elem_id="rate-right")
         comment = gr.Textbox("", label="Comment (optional)", elem_id="rate-comment")
-        with gr.Row():
+        with gr.Row(visible=False, elem_id="rate-rating-row") as rating_row:
+            helpful = gr.Slider(1, 5, value=3, step=1, label="Helpful", elem_id="rate-helpful",
+                                info="Does it do what was asked, usefully?")
+            honest = gr.Slider(1, 5, value=3, step=1, label="Honest", elem_id="rate-honest",
+                               info="Is it true, and candid about what it doesn't know?")
+            harmless = gr.Slider(1, 5, value=3, step=1, label="Harmless", elem_id="rate-harmless",
+                                 info="Is it free of anything hurtful, dangerous or unfair?")
+            rate_btn = gr.Button("Save rating", variant="primary", elem_id="rate-submit-rating")
+        with gr.Row(elem_id="rate-vote-row") as vote_row:
             a_btn = gr.Button("A is better [1]", variant="primary", elem_id="rate-a")
             b_btn = gr.Button("B is better [2]", variant="primary", elem_id="rate-b")
             tie_btn = gr.Button("Tie [3]", elem_id="rate-tie")
@@ -174,19 +189,22 @@ def build(ctx: AppContext) -> None:
             import_btn = gr.Button("Import", elem_id="rate-import")
 
         # ---- handlers ----
-        def setup_of(model, chosen_models, chosen_presets, file, typed, max_new):
+        def setup_of(model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again):
             adapters = [None if m == BASE else m for m in (chosen_models or [])]
-            return {"model": model, "sources": [(s.adapter, s.preset) for s in sources(adapters, list(chosen_presets or []))],
-                    "prompts": load_prompts(uploaded_path(file) or BUILTIN_PROMPTS, typed), "max_new_tokens": int(max_new)}
+            single = MODES.get(chosen_mode, False)
+            found = sources(adapters, list(chosen_presets or []), at_least=1 if single else 2)
+            return {"model": model, "sources": [(s.adapter, s.preset) for s in found], "single": single,
+                    "relabel": bool(again), "prompts": load_prompts(uploaded_path(file) or BUILTIN_PROMPTS, typed),
+                    "max_new_tokens": int(max_new)}
 
         def new_task(setup: dict, name: str) -> dict:
             from playground.preferences.tasks import Source
 
             lm = ctx.models.get(setup["model"], adapters=tuple(a for a, _ in setup["sources"] if a))
             chat = bool(getattr(lm.tokenizer, "chat_template", None))
-            seen = label_store.labeled_keys(store, name)
+            seen = set() if setup.get("relabel") else label_store.labeled_keys(store, name)
             task = make_task(lm, setup["prompts"], [Source(a, p) for a, p in setup["sources"]], seen,
-                             random.Random(), setup["max_new_tokens"], chat)
+                             random.Random(), setup["max_new_tokens"], chat, single=setup.get("single", False))
             return task.to_dict()
 
         def prefetch(token: str, setup: dict, name: str) -> None:
@@ -202,7 +220,7 @@ def build(ctx: AppContext) -> None:
                     task = future.result()
                 except PlaygroundError:
                     task = None
-            if task is None or Task.from_dict(task).key in label_store.labeled_keys(store, name):
+            if task is None or (not setup.get("relabel") and Task.from_dict(task).key in label_store.labeled_keys(store, name)):
                 task = new_task(setup, name)  # the prefetched one failed, or was labeled meanwhile
             prefetch(token, setup, name)
             return task
@@ -213,14 +231,18 @@ def build(ctx: AppContext) -> None:
 
         def shown(task: dict, guide: str) -> dict:
             text, a, b = task_markdown(task, guide)
-            return {task_prompt: text, left: a, right: b, comment: ""}
+            single = task is not None and task.get("right") is None
+            return {task_prompt: text, left: gr.update(value=a, label="The completion" if single else "A"),
+                    right: gr.update(value=b, visible=not single), comment: "",
+                    rating_row: gr.update(visible=single), vote_row: gr.update(visible=not single)}
 
         @guarded(status)
-        def start(state, name, goal, model, chosen_models, chosen_presets, file, typed, max_new, guide, progress_bar=gr.Progress()):
+        def start(state, name, goal, model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again, guide,
+                  progress_bar=gr.Progress()):
             name = (name or "").strip()
             if not name:
                 raise PlaygroundError("Type your name first: labels record who made them.")
-            setup = setup_of(model, chosen_models, chosen_presets, file, typed, max_new)
+            setup = setup_of(model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again)
             progress_bar(0.2, desc="Writing the first pair…")
             token = state.get("token") or uuid.uuid4().hex
             task = new_task(setup, name)
@@ -245,6 +267,20 @@ def build(ctx: AppContext) -> None:
                         progress: progress_text(state["name"], goal), status: ""}
 
             return act
+
+        @guarded(status)
+        def rate_one(state, remark, goal, guide, h1, h2, h3):
+            task = state.get("task")
+            if not task or task.get("right") is not None:
+                raise PlaygroundError("Start labeling in the 'Rate one' mode first.")
+            scores = {"helpful": int(h1), "honest": int(h2), "harmless": int(h3)}
+            label_store.add(store, label_store.Label(
+                prompt=task["prompt"], left_text=task["left"]["text"], left_source=task["left"]["source"],
+                left_settings=task["left"]["settings"], scores=scores, comment=remark or "", annotator=state["name"]))
+            following = take_next(state["token"], state["setup"], state["name"])
+            return {session: state | {"task": following}, **shown(following, guide),
+                    reveal: f"✅ Saved: helpful {h1}, honest {h2}, harmless {h3}. It was written by **{task['left']['source']}**.",
+                    progress: progress_text(state["name"], goal), status: ""}
 
         @guarded(status)
         def skip(state, guide):
@@ -300,9 +336,11 @@ def build(ctx: AppContext) -> None:
         refresh_models = lambda: gr.update(choices=[BASE] + [a["name"] for a in  # noqa: E731
                                                              adapter_store.for_generation(adapter_store.list_adapters(settings.adapters_dir))])
         models.focus(refresh_models, None, models, api_name=False, show_progress="hidden")
-        task_outputs = [session, task_prompt, left, right, comment, reveal, progress, status]
+        task_outputs = [session, task_prompt, left, right, comment, reveal, progress, status, rating_row, vote_row]
         start_btn.click(start, [session, annotator, target, ctx.model_picker, models, presets, prompt_file, typed_prompts,
-                                max_new_tokens, guidelines], task_outputs, api_name="start_labeling")
+                                max_new_tokens, mode, relabel, guidelines], task_outputs, api_name="start_labeling")
+        rate_btn.click(rate_one, [session, comment, target, guidelines, helpful, honest, harmless], task_outputs,
+                       api_name="rate_completion")
         for button, choice in ((a_btn, "left"), (b_btn, "right"), (tie_btn, "tie"), (bad_btn, "both_bad")):
             button.click(vote(choice), [session, comment, target, guidelines], task_outputs, api_name=f"vote_{choice}",
                          concurrency_limit=None)

@@ -24,20 +24,33 @@ FORMATS = ("jsonl", "parquet", "kto", "dataset")
 
 
 # ---- out ----
-def preference_rows(labels: list[Label], conversational: bool = False) -> list[dict]:
-    """Decisive votes as TRL preference rows (ties and "both bad" say nothing about which is better)."""
-    rows = []
+def rated_pairs(labels: list[Label]) -> list[tuple[str, str, str]]:
+    """(prompt, chosen, rejected) from HHH ratings: two completions of one prompt whose mean scores differ."""
+    by_prompt: dict[str, dict[str, list[float]]] = {}
     for label in labels:
-        won = label.winner() if label.kind == "pair" else None
-        if won is None:
-            continue
-        chosen, rejected = won
+        if label.kind == "rating":
+            mean = sum(label.scores[k] for k in HHH) / len(HHH)
+            by_prompt.setdefault(label.prompt, {}).setdefault(label.left_text, []).append(mean)
+    pairs = []
+    for prompt, texts in by_prompt.items():
+        means = sorted(((sum(v) / len(v), t) for t, v in texts.items()), reverse=True)
+        pairs += [(prompt, better, worse) for i, (high, better) in enumerate(means)
+                  for low, worse in means[i + 1:] if high > low]
+    return pairs
+
+
+def preference_rows(labels: list[Label], conversational: bool = False) -> list[dict]:
+    """Decisive votes (ties and "both bad" say nothing about which is better), then pairs derived
+    from HHH ratings, as TRL preference rows."""
+    rows = []
+    decided = [(x.prompt, *x.winner()) for x in labels if x.kind == "pair" and x.winner()]
+    for prompt, chosen, rejected in decided + rated_pairs(labels):
         if conversational:
-            rows.append({"prompt": [{"role": "user", "content": label.prompt}],
+            rows.append({"prompt": [{"role": "user", "content": prompt}],
                          "chosen": [{"role": "assistant", "content": chosen}],
                          "rejected": [{"role": "assistant", "content": rejected}]})
         else:
-            rows.append({"prompt": label.prompt, "chosen": chosen, "rejected": rejected})
+            rows.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
     return rows
 
 

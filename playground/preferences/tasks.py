@@ -46,27 +46,30 @@ class Completion:
 class Task:
     prompt: str
     left: Completion
-    right: Completion
+    right: Completion | None  # None: one completion to rate
 
     @property
     def key(self) -> str:
-        return pair_key(self.prompt, self.left.text, self.right.text)
+        return pair_key(self.prompt, self.left.text, self.right.text if self.right else None)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> Task:
-        return cls(values["prompt"], Completion(**values["left"]), Completion(**values["right"]))
+        return cls(values["prompt"], Completion(**values["left"]), Completion(**values["right"]) if values["right"] else None)
 
 
-def sources(adapters: list[str], presets: list[str]) -> list[Source]:
-    """Every chosen model (base and adapters) under every chosen decoding setting; at least two."""
+def sources(adapters: list[str], presets: list[str], at_least: int = 2) -> list[Source]:
+    """Every chosen model (base and adapters) under every chosen decoding setting; at least two to
+    compare (one is enough to rate)."""
     unknown = [p for p in presets if p not in PRESETS]
     if unknown:
         raise PlaygroundError(f"Unknown decoding setting(s) {', '.join(unknown)}: use {', '.join(PRESETS)}.")
     out = [Source(None if a in (None, "", BASE) else a, p) for a in adapters for p in presets]
-    if len(out) < 2:
+    if not out:
+        raise PlaygroundError("Choose a model and a decoding setting.")
+    if len(out) < at_least:
         raise PlaygroundError("Choose at least two sources to compare: two models (the base and an adapter), or one "
                               "model with two decoding settings.")
     return out
@@ -90,26 +93,33 @@ def load_prompts(source: str = BUILTIN_PROMPTS, typed: str = "") -> list[str]:
     return prompts
 
 
-def make_task(lm, prompts: list[str], choices: list[Source], seen: set[str], rng: random.Random,
-              max_new_tokens: int = 64, chat: bool = False) -> Task:
-    """Generate a new pair for one annotator: two different sources on a random prompt, sides at
-    random. Empty completions and pairs already labeled are drawn again."""
+def _write(lm, prompt: str, source: Source, rng: random.Random, max_new_tokens: int, chat: bool) -> Completion:
     from playground.generation import defaults_of, generate
 
-    defaults = defaults_of(lm)
+    params = defaults_of(lm).with_settings(max_new_tokens=max_new_tokens, seed=rng.randrange(2**31), **PRESETS[source.preset])
+    if not params.do_sample:
+        params = params.with_settings(temperature=1.0, top_k=0, top_p=1.0)
+    text = generate(lm, prompt, params, chat=chat, adapter=source.adapter).text.strip()
+    return Completion(text, source.name, asdict(params))
+
+
+def make_task(lm, prompts: list[str], choices: list[Source], seen: set[str], rng: random.Random,
+              max_new_tokens: int = 64, chat: bool = False, single: bool = False) -> Task:
+    """Generate a new pair for one annotator: two different sources on a random prompt, sides at
+    random (single=True: one completion, to rate). Empty completions and what this annotator
+    already labeled are drawn again."""
     for _ in range(MAX_ATTEMPTS):
         prompt = rng.choice(prompts)
-        first, second = rng.sample(choices, 2)
-        written = []
-        for source in (first, second):
-            params = defaults.with_settings(max_new_tokens=max_new_tokens, seed=rng.randrange(2**31), **PRESETS[source.preset])
-            if not params.do_sample:
-                params = params.with_settings(temperature=1.0, top_k=0, top_p=1.0)
-            text = generate(lm, prompt, params, chat=chat, adapter=source.adapter).text.strip()
-            written.append(Completion(text, source.name, {k: v for k, v in asdict(params).items()}))
-        if not all(c.text for c in written) or written[0].text == written[1].text:
+        if single:
+            written = _write(lm, prompt, rng.choice(choices), rng, max_new_tokens, chat)
+            task = Task(prompt, written, None)
+            if written.text and task.key not in seen:
+                return task
+            continue
+        first, second = (_write(lm, prompt, source, rng, max_new_tokens, chat) for source in rng.sample(choices, 2))
+        if not (first.text and second.text) or first.text == second.text:
             continue  # nothing to choose between
-        left, right = written if rng.random() < 0.5 else written[::-1]
+        left, right = (first, second) if rng.random() < 0.5 else (second, first)
         task = Task(prompt, left, right)
         if task.key not in seen:
             return task

@@ -86,3 +86,24 @@ def test_rating_without_a_name_or_with_one_source_is_explained(app_page: Page):
     page.keyboard.press("1")  # no pair yet: nothing happens, nothing is stored
     assert labels_of("ui-bo") == []
     expect_no_crash(page)
+
+
+def test_rate_one_completion_on_helpful_honest_harmless(app_page: Page):
+    from tests.ui.helpers import choose_radio, drag_slider
+
+    page = app_page
+    open_tab(page, "Rate")
+    fill_textbox(page, "rate-annotator", "ui-cy")
+    choose_radio(page, "rate-mode", "Rate one (helpful, honest, harmless)")
+    page.locator("#rate-start").click()
+    expect(page.locator("#rate-submit-rating")).to_be_visible(timeout=60_000)
+    expect(page.locator("#rate-right")).to_have_count(0)  # one completion, no B
+    expect(page.locator("#rate-a")).to_have_count(0)
+    drag_slider(page, "rate-helpful", 5)
+    drag_slider(page, "rate-harmless", 4)
+    page.locator("#rate-submit-rating").click()
+    expect(markdown(page, "rate-reveal")).to_contain_text("helpful 5, honest 3, harmless 4. It was written by base ·",
+                                                          timeout=60_000)
+    (saved,) = labels_of("ui-cy")
+    assert saved.kind == "rating" and saved.scores == {"helpful": 5, "honest": 3, "harmless": 4}
+    expect_no_crash(page)

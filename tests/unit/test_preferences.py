@@ -253,3 +253,10 @@ def test_a_task_pairs_two_different_sources_on_a_prompt_and_never_repeats_a_labe
     with pytest.raises(PlaygroundError, match="at least two sources"):
         sources(["base"], ["greedy"])
     assert load_prompts(typed=" a \n\n b ") == ["a", "b"] and len(load_prompts()) == 30
+
+
+def test_two_rated_completions_of_a_prompt_become_a_preference_pair():
+    rated = [Label(prompt="p", left_text=text, left_source="base", annotator="ana",
+                   scores={"helpful": h, "honest": h, "harmless": h}) for text, h in (("good", 5), ("poor", 2), ("same", 2))]
+    assert sorted(formats.rated_pairs(rated)) == [("p", "good", "poor"), ("p", "good", "same")]  # equal means: no pair
+    assert {"prompt": "p", "chosen": "good", "rejected": "poor"} in formats.preference_rows(rated)

@@ -254,38 +254,48 @@ def build(ctx: AppContext) -> None:
         def vote(choice: str):
             @guarded(status)
             def act(state, remark, goal, guide):
-                task = state.get("task")
-                if not task:
-                    raise PlaygroundError("Press Start labeling first.")
+                task = current_task(state)
                 t = Task.from_dict(task)
                 label_store.add(store, label_store.Label(
                     prompt=t.prompt, left_text=t.left.text, right_text=t.right.text, left_source=t.left.source,
                     right_source=t.right.source, left_settings=t.left.settings, right_settings=t.right.settings,
                     choice=choice, comment=remark or "", annotator=state["name"]))
-                following = take_next(state["token"], state["setup"], state["name"])
-                return {session: state | {"task": following}, **shown(following, guide), reveal: reveal_text(task, choice),
+                # acknowledged now; the next pair (generated while this one was judged) follows in its own event
+                return {session: state | {"task": None}, reveal: reveal_text(task, choice),
                         progress: progress_text(state["name"], goal), status: ""}
 
             return act
 
         @guarded(status)
         def rate_one(state, remark, goal, guide, h1, h2, h3):
-            task = state.get("task")
-            if not task or task.get("right") is not None:
+            task = current_task(state)
+            if task.get("right") is not None:
                 raise PlaygroundError("Start labeling in the 'Rate one' mode first.")
             scores = {"helpful": int(h1), "honest": int(h2), "harmless": int(h3)}
             label_store.add(store, label_store.Label(
                 prompt=task["prompt"], left_text=task["left"]["text"], left_source=task["left"]["source"],
                 left_settings=task["left"]["settings"], scores=scores, comment=remark or "", annotator=state["name"]))
-            following = take_next(state["token"], state["setup"], state["name"])
-            return {session: state | {"task": following}, **shown(following, guide),
+            return {session: state | {"task": None},
                     reveal: f"✅ Saved: helpful {h1}, honest {h2}, harmless {h3}. It was written by **{task['left']['source']}**.",
                     progress: progress_text(state["name"], goal), status: ""}
 
+        def current_task(state) -> dict:
+            if not state.get("name"):
+                raise PlaygroundError("Press Start labeling first.")
+            if not state.get("task"):
+                raise PlaygroundError("The next pair is on its way: vote when it shows.")
+            return state["task"]
+
+        @guarded(status)
+        def next_pair(state, guide):
+            if not state.get("name") or state.get("task"):
+                return {}  # not started, or a pair is already showing
+            following = take_next(state["token"], state["setup"], state["name"])
+            return {session: state | {"task": following}, **shown(following, guide)}
+
         @guarded(status)
         def skip(state, guide):
-            if not state.get("task"):
-                raise PlaygroundError("Press Start labeling first.")
+            current_task(state)
             following = take_next(state["token"], state["setup"], state["name"])
             return {session: state | {"task": following}, **shown(following, guide), reveal: "Skipped: nothing saved."}
 
@@ -339,11 +349,13 @@ def build(ctx: AppContext) -> None:
         task_outputs = [session, task_prompt, left, right, comment, reveal, progress, status, rating_row, vote_row]
         start_btn.click(start, [session, annotator, target, ctx.model_picker, models, presets, prompt_file, typed_prompts,
                                 max_new_tokens, mode, relabel, guidelines], task_outputs, api_name="start_labeling")
-        rate_btn.click(rate_one, [session, comment, target, guidelines, helpful, honest, harmless], task_outputs,
-                       api_name="rate_completion")
+        ack_outputs = [session, reveal, progress, status]
+        rate_btn.click(rate_one, [session, comment, target, guidelines, helpful, honest, harmless], ack_outputs,
+                       api_name="rate_completion", concurrency_limit=None).then(
+            next_pair, [session, guidelines], task_outputs, api_name="next_pair")
         for button, choice in ((a_btn, "left"), (b_btn, "right"), (tie_btn, "tie"), (bad_btn, "both_bad")):
-            button.click(vote(choice), [session, comment, target, guidelines], task_outputs, api_name=f"vote_{choice}",
-                         concurrency_limit=None)
+            button.click(vote(choice), [session, comment, target, guidelines], ack_outputs, api_name=f"vote_{choice}",
+                         concurrency_limit=None).then(next_pair, [session, guidelines], task_outputs, api_name=False)
         skip_btn.click(skip, [session, guidelines], task_outputs, api_name="skip_pair")
         undo_btn.click(undo, [session, target], [reveal, progress, status], api_name="undo_label")
         save_guidelines_btn.click(save_guide, [guidelines], [guidelines, status], api_name="save_guidelines")

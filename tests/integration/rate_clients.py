@@ -1,0 +1,52 @@
+"""Annotators as API clients of the running app (gradio_client): each starts a labeling session
+and votes on pairs, timing each vote from request to acknowledgement (the label committed), then
+asks for the next pair as the page does. Used by the load test and
+by bench/label_latency.py."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+PROMPTS = "\n".join(f"Write one short sentence about the number {n}." for n in range(200))
+
+
+def annotate(url: str, name: str, votes: int, think_s: float = 0.0) -> list[float]:
+    """Label `votes` pairs as `name`; returns each vote's seconds until its acknowledgement."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    client.predict(name, 50, "tiny (built-in, random weights)", ["base"], ["greedy", "sampling T=1.2"], None, PROMPTS,
+                   8, "Compare two (A/B)", False, "Prefer the better one.", api_name="/start_labeling")
+    latencies = []
+    for _ in range(votes):
+        if think_s:
+            time.sleep(think_s)
+        start = time.perf_counter()
+        out = client.predict("", 50, "Prefer the better one.", api_name="/vote_left")
+        if "Saved" not in str(out):
+            raise AssertionError(f"{name}: a vote was not acknowledged: {out}")
+        latencies.append(time.perf_counter() - start)
+        client.predict("Prefer the better one.", api_name="/next_pair")  # what the page asks for right after
+    return latencies
+
+
+def crowd(url: str, clients: int, votes: int, think_s: float = 0.0) -> dict[str, list[float]]:
+    """`clients` annotators labeling at once; their latencies by name (raises if any failed)."""
+    results: dict[str, list[float]] = {}
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            results[f"load-{i}"] = annotate(url, f"load-{i}", votes, think_s)
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results

@@ -173,15 +173,21 @@ def _model_color(index: int) -> str:
     return MODEL_COLORS[index % len(MODEL_COLORS)]
 
 
-def eval_scores_figure(task: dict, metrics: Sequence[str], labels: dict[str, str]) -> go.Figure:
-    """One small bar chart per metric: each model's value with its 95% bootstrap interval."""
+def _metric_grid(metrics: Sequence[str], labels: dict[str, str]) -> tuple[go.Figure, int, int]:
+    """Small multiples: one subplot per metric, up to four a row."""
     from plotly.subplots import make_subplots
 
-    metrics = [m for m in metrics if any(m in s for s in task["scores"].values())]
     cols = min(4, max(len(metrics), 1))
     rows = max(1, -(-len(metrics) // cols))
     figure = make_subplots(rows=rows, cols=cols, subplot_titles=[labels.get(m, m) for m in metrics],
                            horizontal_spacing=0.06, vertical_spacing=0.22)
+    return figure, cols, rows
+
+
+def eval_scores_figure(task: dict, metrics: Sequence[str], labels: dict[str, str]) -> go.Figure:
+    """One small bar chart per metric: each model's value with its 95% bootstrap interval."""
+    metrics = [m for m in metrics if any(m in s for s in task["scores"].values())]
+    figure, cols, rows = _metric_grid(metrics, labels)
     for index, metric in enumerate(metrics):
         row, col = index // cols + 1, index % cols + 1
         for m_index, (model, scores) in enumerate(task["scores"].items()):
@@ -204,13 +210,8 @@ def eval_scores_figure(task: dict, metrics: Sequence[str], labels: dict[str, str
 def eval_changes_figure(task: dict, metrics: Sequence[str], labels: dict[str, str], directions: dict[str, int]) -> go.Figure:
     """One small chart per metric: each tuned model's change against the base with its paired 95%
     interval; green = a real improvement, red = a real decline, grey = could be noise."""
-    from plotly.subplots import make_subplots
-
     metrics = [m for m in metrics if any(m in c for c in task["changes"].values())]
-    cols = min(4, max(len(metrics), 1))
-    rows = max(1, -(-len(metrics) // cols))
-    figure = make_subplots(rows=rows, cols=cols, subplot_titles=[labels.get(m, m) for m in metrics],
-                           horizontal_spacing=0.06, vertical_spacing=0.22)
+    figure, cols, rows = _metric_grid(metrics, labels)
     for index, metric in enumerate(metrics):
         row, col = index // cols + 1, index % cols + 1
         for model, changes in task["changes"].items():

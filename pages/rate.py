@@ -183,6 +183,10 @@ def build(ctx: AppContext) -> None:
             export_btn = gr.Button("Export", elem_id="rate-export")
             export_file = gr.File(label="Export", elem_id="rate-export-file", visible=False)
         with gr.Row():
+            hub_repo = gr.Textbox("", label="Hub dataset repo", placeholder="you/my-preferences", elem_id="rate-hub-repo",
+                                  info="Pushes the preference pairs as a private dataset with the server's HF_TOKEN.")
+            push_btn = gr.Button("Push to Hub", elem_id="rate-push")
+        with gr.Row():
             import_file = gr.File(label="Import preference data (TRL or HH-RLHF JSONL / .gz)",
                                   file_types=[".jsonl", ".gz"], elem_id="rate-import-file")
             import_anyway = gr.Checkbox(False, label="Import the good lines even if some are bad", elem_id="rate-import-anyway")
@@ -335,6 +339,15 @@ def build(ctx: AppContext) -> None:
             return {export_file: gr.update(value=str(path), visible=True), status: f"✅ Exported {n:,} rows ({fmt})."}
 
         @guarded(status)
+        def push(repo, messages):
+            import os
+
+            if not (repo or "").strip():
+                raise PlaygroundError("Type the Hub dataset repo to push to, e.g. you/my-preferences.")
+            url = formats.push_to_hub(label_store.all_labels(store), repo.strip(), os.environ.get("HF_TOKEN"), bool(messages))
+            return {status: f"✅ Pushed to {url}."}
+
+        @guarded(status)
         def import_data(file, anyway):
             path = uploaded_path(file)
             if not path:
@@ -364,4 +377,5 @@ def build(ctx: AppContext) -> None:
         filter_annotator.input(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
         filter_source.input(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
         export_btn.click(export, [export_format, conversational], [export_file, status], api_name="export_labels")
+        push_btn.click(push, [hub_repo, conversational], [status], api_name="push_labels")
         import_btn.click(import_data, [import_file, import_anyway], [status, import_anyway], api_name="import_labels")

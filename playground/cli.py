@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--annotator", required=True)
     add.add_argument("--comment", default="")
     exp = prefs_verbs.add_parser("export", help="write labels in TRL's formats")
-    exp.add_argument("out", help="output file (a folder for --format dataset)")
+    exp.add_argument("out", help="output file (a folder for --format dataset; a Hub dataset repo id with --hub)")
+    exp.add_argument("--hub", action="store_true", help="push the preference pairs to the Hub repo OUT (needs HF_TOKEN)")
     exp.add_argument("--format", choices=["jsonl", "parquet", "kto", "dataset"], default="jsonl",
                      help="jsonl/parquet/dataset: prompt, chosen, rejected; kto: prompt, completion, label")
     exp.add_argument("--conversational", action="store_true", help="messages instead of plain text (jsonl, parquet, dataset)")
@@ -348,6 +349,11 @@ def cmd_prefs(args) -> int:
                                                 right_text=args.right, right_source=args.right_source, choice=args.choice,
                                                 scores=scores, annotator=args.annotator, comment=args.comment))
         print(f"stored label {label.id} ({label.kind}, by {label.annotator})")
+    elif args.prefs_verb == "export" and args.hub:
+        import os
+
+        url = formats.push_to_hub(labels.all_labels(store), args.out, os.environ.get("HF_TOKEN"), args.conversational)
+        print(f"pushed to {url}")
     elif args.prefs_verb == "export":
         n = formats.export(labels.all_labels(store), args.out, args.format, args.conversational)
         print(f"wrote {n:,} rows to {args.out} ({args.format})")

@@ -232,6 +232,10 @@ def test_the_cli_adds_exports_imports_and_prints_stats(tmp_path):
     refused = cli("import", str(broken))
     assert refused.returncode == 2 and "line 2" in refused.stderr and refused.stderr.count("\n") == 1
     assert cli("import", str(broken), "--yes").stdout.startswith("imported 1 pairs")
+    no_token = subprocess.run([sys.executable, "-m", "playground", "prefs", "export", "me/prefs", "--hub"], cwd=ROOT,
+                              env={k: v for k, v in env.items() if k != "HF_TOKEN"}, capture_output=True, text=True,
+                              timeout=120)
+    assert no_token.returncode == 2 and "HF_TOKEN" in no_token.stderr
 
 
 def test_a_task_pairs_two_different_sources_on_a_prompt_and_never_repeats_a_labeled_pair(lm):

@@ -8,6 +8,7 @@ import random
 import tempfile
 import threading
 import uuid
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -39,8 +40,9 @@ CHOICE_WORDS = {"left": "A is better", "right": "B is better", "tie": "a tie", "
 MODES = {"Compare two (A/B)": False, "Rate one (helpful, honest, harmless)": True}
 LABEL_COLUMNS = ["id", "annotator", "choice", "prompt", "A (left)", "A source", "B (right)", "B source", "comment", "origin"]
 _PREFETCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rate-prefetch")
-_NEXT: dict[str, Future] = {}  # session token -> the next task being generated while the current one is judged
+_NEXT: OrderedDict[str, Future] = OrderedDict()  # session token -> the next task, written while this one is judged
 _NEXT_LOCK = threading.Lock()
+MAX_SESSIONS = 500  # prefetched tasks kept for this many sessions; a tab left open longest loses its own
 
 
 def guidelines_path(settings) -> Path:
@@ -214,6 +216,8 @@ def build(ctx: AppContext) -> None:
         def prefetch(token: str, setup: dict, name: str) -> None:
             with _NEXT_LOCK:
                 _NEXT[token] = _PREFETCH.submit(new_task, setup, name)
+                while len(_NEXT) > MAX_SESSIONS:
+                    _NEXT.popitem(last=False)  # that session writes its next pair when it votes
 
         def take_next(token: str, setup: dict, name: str) -> dict:
             with _NEXT_LOCK:

@@ -13,7 +13,7 @@ from pathlib import Path
 from playground.settings import PROJECT_ROOT
 
 TINY_MODEL_NAME = "tiny (built-in, random weights)"
-EXAMPLES_DIR = PROJECT_ROOT / "assets" / "examples"
+EXAMPLES_DIR = PROJECT_ROOT / "assets" / "examples"  # its tokenizer is trained on these files: adding one changes the model
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 # ChatML, as SmolLM2 and Qwen2.5 use; the {% generation %} markers let TRL train on replies only.

@@ -12,8 +12,10 @@ from pathlib import Path
 from playground import data
 from playground.errors import PlaygroundError
 from playground.preferences.labels import pair_key
+from playground.settings import PROJECT_ROOT
 
-PROMPTS_FILE = data.EXAMPLES_DIR / "prompts.jsonl"
+# Not in assets/examples/: the built-in tiny model's tokenizer is trained on those files.
+PROMPTS_FILE = PROJECT_ROOT / "assets" / "prompts" / "everyday.jsonl"
 BUILTIN_PROMPTS = "built-in"
 # Decoding settings a source can use: the model's own settings with these on top.
 PRESETS = {

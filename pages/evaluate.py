@@ -392,7 +392,7 @@ def build(ctx: AppContext) -> None:
             report = ((run or {}).get("result") or {}).get("soft_prompts", {}).get(name)
             return pd.DataFrame(report_rows(report)) if report else None
 
-        launch_btn.click(launch, form, [status, run_picker], api_name="run_evaluation")
+        launch_btn.click(launch, form, [status, run_picker], api_name="run_evaluation", concurrency_id="ev-poll")  # see finetune
         result_outputs = [results_group, task_choice, metric_choice, note, scores_table, scores_plot, changes_table,
                           changes_plot, forgetting_plot, forgetting_hint, examples_table, soft_acc, soft_choice, soft_table,
                           benchmarks_table]

@@ -385,7 +385,10 @@ def build(ctx: AppContext) -> None:
         preview_btn.click(preview_data, form, [preview, status], api_name="preview_training_data")
         check_btn.click(check_cost, form, [params_md, memory_plot, recipe_yaml, command, status],
                         api_name="check_training_cost")
-        launch_btn.click(launch, [*form, overwrite], [status, run_picker, recipe_yaml, command], api_name="launch_run")
+        # In the polls' group: a poll computed before the launch recorded its run would otherwise answer
+        # after it and select the previous newest run in place of the one just launched.
+        launch_btn.click(launch, [*form, overwrite], [status, run_picker, recipe_yaml, command], api_name="launch_run",
+                         concurrency_id="ft-poll")
         poll_outputs = [runs_table, run_picker, events_state, run_progress, run_log, run_error, run_chart]
         # One poll at a time: a slow poll answering after a newer one would put back an older chart,
         # and a later poll with no new events would not redraw it.

@@ -338,11 +338,18 @@ def build(ctx: AppContext) -> None:
             if state.get("run") != run_id:
                 state = {"run": run_id, "offset": 0, "events": []}
             new, offset = jobs.events(run_id, state["offset"])
-            state = {"run": run_id, "offset": offset, "events": state["events"] + new}
+            state = state | {"offset": offset, "events": state["events"] + new}
             run = jobs.store.run(run_id)
             if run is None:  # removed meanwhile
                 return out | {run_picker: gr.update(choices=_run_choices(jobs, runs), value=None), run_progress: "",
                               run_log: "", run_error: "", run_chart: None}
+            ended = run["status"] not in ("running", "queued")
+            if ended and state.get("final") != run_id:
+                # once a run has ended, its whole record is read again and drawn: the final chart never
+                # depends on what the incremental reads of this page saw (measured: a finished run's chart
+                # kept only its first evaluation under load)
+                events, offset = jobs.events(run_id, 0)
+                state, new = {"run": run_id, "offset": offset, "events": events, "final": run_id}, events
             warnings = [e["message"] for e in state["events"] if e["type"] == "warning"]
             problems = ([run["error"]] if run["error"] else []) + warnings
             out.update({events_state: state, run_progress: progress_html(run, state["events"]),

@@ -23,6 +23,7 @@ from playground.settings import PROJECT_ROOT, Settings
 from playground.store import Store
 
 STOP_GRACE_S = 60  # after this, a run asked to stop is killed
+DEATH_CONFIRM_S = 3.0  # a run's process must look gone this long before the run is marked failed
 
 
 def process_alive(pid: int | None, started: float | None) -> bool:
@@ -45,6 +46,7 @@ class JobManager:
         self.store = store or Store(settings.home / "playground.db")
         self.runs_dir = settings.home / "runs"
         self._children: dict[str, subprocess.Popen] = {}
+        self._seen_dead: dict[str, float] = {}  # run id -> when its process first looked gone
         self._lock = threading.Lock()
         self._monitor: threading.Thread | None = None
         self.recovered = self.recover_lost_runs()
@@ -173,7 +175,14 @@ class JobManager:
             self._end(run["id"], RunStatus.STOPPED, "Did not stop within a minute, so it was killed; "
                                                     "what it had saved before is kept.")
             return
-        if not alive:
+        if alive:
+            self._seen_dead.pop(run["id"], None)
+            return
+        # Confirmed on a later check before it is recorded: a live worker was once judged gone under
+        # load (it went on to finish), and a worker that just ended records its own ending meanwhile.
+        first_seen = self._seen_dead.setdefault(run["id"], time.time())
+        if time.time() - first_seen >= DEATH_CONFIRM_S:
+            self._seen_dead.pop(run["id"], None)
             self._end(run["id"], RunStatus.FAILED, "The run's process ended unexpectedly (killed or crashed). "
                                                    "The end of its log is shown below.")
 

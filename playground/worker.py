@@ -78,7 +78,8 @@ def execute(run: dict, settings: Settings, store: Store) -> dict:
                                writer=writer, stop=stop.event)
         outcome = kind.run(recipe, ctx)
         if main:
-            fields = {"status": outcome.status, "finished": time.time(), "metrics": outcome.metrics}
+            # error None: the run's own ending replaces anything a monitor concluded meanwhile
+            fields = {"status": outcome.status, "finished": time.time(), "metrics": outcome.metrics, "error": None}
             if kind.output.has_folder:
                 record = _record(run, kind, outcome)
                 if kind.write_card:

@@ -30,11 +30,25 @@ def start(page: Page, name: str) -> None:
     expect(textbox(page, "rate-left")).not_to_have_value("")
 
 
+def shown_pair(page: Page) -> str:
+    return textbox(page, "rate-left").input_value() + "\n---\n" + textbox(page, "rate-right").input_value()
+
+
+def next_pair_shown(page: Page, previous: str) -> str:
+    """Wait until the pair after a vote is on the page (it follows the acknowledgement); return it.
+    One side is sampled with a fresh seed, so two pairs in a row are never the same text."""
+    page.wait_for_function(
+        """prev => { const a = document.querySelector('#rate-left textarea'), b = document.querySelector('#rate-right textarea');
+                    return a && b && (a.value + '\\n---\\n' + b.value) !== prev; }""", arg=previous, timeout=60_000)
+    return shown_pair(page)
+
+
 def test_label_with_mouse_and_keyboard_undo_and_read_the_leaderboard(app_page: Page, tmp_path):
     page = app_page
     start(page, "ui-ana")
     first_prompt = markdown(page, "rate-prompt").inner_text()
     a_text = textbox(page, "rate-left").input_value()
+    first_pair = shown_pair(page)
 
     page.locator("#rate-a").click()  # the mouse
     expect(markdown(page, "rate-reveal")).to_contain_text(re.compile(r"you chose A is better\. A was base · \S+"),
@@ -44,13 +58,16 @@ def test_label_with_mouse_and_keyboard_undo_and_read_the_leaderboard(app_page: P
     assert saved.choice == "left" and saved.left_text == a_text and saved.prompt in first_prompt
     assert saved.left_source != saved.right_source  # two different sources, named only after the vote
 
+    shown_a = next_pair_shown(page, first_pair)
     page.locator("body").click(position={"x": 5, "y": 5})  # focus out of any field, then the keys
     page.keyboard.press("2")
     expect(markdown(page, "rate-progress")).to_contain_text("ui-ana: 2 labeled", timeout=60_000)
     expect(markdown(page, "rate-reveal")).to_contain_text("you chose B is better")
+    shown_a = next_pair_shown(page, shown_a)
     page.keyboard.press("3")
     expect(markdown(page, "rate-progress")).to_contain_text("ui-ana: 3 labeled", timeout=60_000)
     assert [x.choice for x in labels_of("ui-ana")] == ["left", "right", "tie"]
+    next_pair_shown(page, shown_a)
 
     page.keyboard.press("u")  # undo: only my own last label goes
     expect(markdown(page, "rate-reveal")).to_contain_text("Removed your last label (a tie")

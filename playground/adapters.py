@@ -36,7 +36,7 @@ def list_adapters(adapters_dir: Path) -> list[dict]:
                     # what its run kind produced: a generation model or adapter, or a reward model (kinds.Output)
                     "output": record.get("output", "adapter"),
                     "method": record.get("method", "lora" if is_adapter else "full"),
-                    "base_model": record.get("base_model", _adapter_base(folder)),
+                    "base_model": record.get("base_model", adapter_base(folder)),
                     "status": record.get("status", ""), "trainable_params": record.get("trainable_params"),
                     "metrics": record.get("metrics", {}), "finished": record.get("finished", folder.stat().st_mtime)})
     return sorted(out, key=lambda a: a["finished"] or 0, reverse=True)
@@ -47,7 +47,12 @@ def for_generation(items: list[dict]) -> list[dict]:
     return [a for a in items if a["is_adapter"] and a["output"] == "adapter"]
 
 
-def _adapter_base(folder: Path) -> str:
+def reward_models(items: list[dict]) -> list[dict]:
+    """The reward models among the results (they score text; the RLHF tab trains and uses them)."""
+    return [a for a in items if a["output"] == "reward_model"]
+
+
+def adapter_base(folder: Path) -> str:
     try:
         return json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"]
     except (OSError, ValueError, KeyError):

@@ -228,9 +228,12 @@ def _jobs():
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
-    from playground.training.recipes import load_recipe
+    from playground import kinds
+    from playground.training.recipes import read_recipe_values
 
-    recipe = load_recipe(args.recipe, args.set)
+    values = read_recipe_values(args.recipe, args.set)
+    kind = kinds.TRAINING_KINDS.get(str(values.get("method", "")).strip(), "sft")
+    recipe = kinds.get(kind).recipe_class.from_dict(values)
     jobs = _jobs()
     bar = tqdm(total=None, unit="step", desc=f"{recipe.method}: starting", file=sys.stderr, delay=0.5)
 
@@ -246,9 +249,10 @@ def cmd_train(args) -> int:
             elif event["type"] == "status":
                 bar.set_description(f"{recipe.method}: {event['message']}")
 
-    run = jobs.run_foreground("sft", recipe, overwrite=args.overwrite, on_events=follow)
+    run = jobs.run_foreground(kind, recipe, overwrite=args.overwrite, on_events=follow)
     bar.close()
-    metrics = {k: round(v, 4) for k, v in run["metrics"].items() if "loss" in k}
+    shown = ("loss", "accuracy", "margin", "reward", "kl")
+    metrics = {k: round(v, 4) for k, v in run["metrics"].items() if any(word in k for word in shown)}
     if run["status"] == "finished":
         print(f"finished: {run['output_dir']} {metrics}")
         return 0

@@ -35,7 +35,12 @@ KINDS: dict[str, str] = {
     "sft": "playground.training.sft_kind:KIND",
     "merge": "playground.merge_kind:KIND",
     "eval": "playground.evaluation.eval_kind:KIND",
+    "reward": "playground.training.reward_kind:KIND",
+    "dpo": "playground.training.dpo_kind:KIND",
 }
+
+# `python -m playground train` recipes whose method is its own run kind; every other method is "sft".
+TRAINING_KINDS: dict[str, str] = {"reward": "reward", "dpo": "dpo"}
 
 
 class Output(StrEnum):

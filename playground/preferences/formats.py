@@ -45,13 +45,16 @@ def preference_rows(labels: list[Label], conversational: bool = False) -> list[d
     rows = []
     decided = [(x.prompt, *x.winner()) for x in labels if x.kind == "pair" and x.winner()]
     for prompt, chosen, rejected in decided + rated_pairs(labels):
-        if conversational:
-            rows.append({"prompt": [{"role": "user", "content": prompt}],
-                         "chosen": [{"role": "assistant", "content": chosen}],
-                         "rejected": [{"role": "assistant", "content": rejected}]})
-        else:
-            rows.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
+        row = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+        rows.append(conversational_row(row) if conversational else row)
     return rows
+
+
+def conversational_row(row: dict) -> dict:
+    """A standard preference row (prompt, chosen, rejected as text) in TRL's conversational form."""
+    return {"prompt": [{"role": "user", "content": row["prompt"]}],
+            "chosen": [{"role": "assistant", "content": row["chosen"]}],
+            "rejected": [{"role": "assistant", "content": row["rejected"]}]}
 
 
 def kto_rows(labels: list[Label]) -> list[dict]:

@@ -97,6 +97,7 @@ class SFTRecipe(RunRecipe):
 
     method: ClassVar[str] = ""
     about: ClassVar[str] = ""
+    trainer_config_class: ClassVar[str] = "SFTConfig"  # the TRL config whose fields extra keys may set
     is_peft: ClassVar[bool] = False  # saved as a PEFT adapter on an untouched base
     mergeable: ClassVar[bool] = False  # can be folded into its base weights (LoRA)
     quantized_base: ClassVar[bool] = False  # the frozen base is stored in 4 bits
@@ -157,8 +158,10 @@ class SFTRecipe(RunRecipe):
         import torch
         from transformers import AutoModelForCausalLM
 
+        from playground.training.trainer_args import training_dtype
+
         cuda = torch.cuda.is_available()
-        dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+        dtype = training_dtype()
         quant = self.quantization_config(dtype)
         if quant is None:
             return AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
@@ -178,6 +181,23 @@ class SFTRecipe(RunRecipe):
     def counting_recipe(self) -> SFTRecipe:
         """The recipe to count trainable parameters with (on the meta device, where values can't be set)."""
         return self
+
+
+def check_lora(recipe) -> None:
+    """The LoRA settings of any recipe that has them (lora_r, lora_alpha, lora_dropout, target_modules)."""
+    RunRecipe._check(recipe.lora_r >= 1, f"lora_r (rank) must be at least 1 (got {recipe.lora_r}).")
+    RunRecipe._check(recipe.lora_alpha > 0, f"lora_alpha must be above 0 (got {recipe.lora_alpha}).")
+    RunRecipe._check(0 <= recipe.lora_dropout < 1, f"lora_dropout must be in [0, 1) (got {recipe.lora_dropout}).")
+    RunRecipe._check(recipe.target_modules in TARGETS, f"target_modules must be one of {', '.join(TARGETS)}.")
+
+
+def lora_config(recipe, task_type: str, **extra):
+    """PEFT's LoraConfig from a recipe's LoRA settings, for a causal LM or a classifier (SEQ_CLS)."""
+    from peft import LoraConfig
+
+    targets = "all-linear" if recipe.target_modules == "all-linear" else ATTENTION
+    return LoraConfig(task_type=task_type, r=recipe.lora_r, lora_alpha=recipe.lora_alpha, lora_dropout=recipe.lora_dropout,
+                      target_modules=targets, **extra, **recipe.peft_args)
 
 
 @dataclass
@@ -204,17 +224,10 @@ class LoraRecipe(SFTRecipe):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._check(self.lora_r >= 1, f"lora_r (rank) must be at least 1 (got {self.lora_r}).")
-        self._check(self.lora_alpha > 0, f"lora_alpha must be above 0 (got {self.lora_alpha}).")
-        self._check(0 <= self.lora_dropout < 1, f"lora_dropout must be in [0, 1) (got {self.lora_dropout}).")
-        self._check(self.target_modules in TARGETS, f"target_modules must be one of {', '.join(TARGETS)}.")
+        check_lora(self)
 
     def peft_config(self, source: str):
-        from peft import LoraConfig, TaskType
-
-        targets = "all-linear" if self.target_modules == "all-linear" else ATTENTION
-        return LoraConfig(task_type=TaskType.CAUSAL_LM, r=self.lora_r, lora_alpha=self.lora_alpha,
-                          lora_dropout=self.lora_dropout, target_modules=targets, **self.peft_args)
+        return lora_config(self, "CAUSAL_LM")
 
 
 @dataclass
@@ -332,8 +345,15 @@ def recipe_from_dict(values: dict[str, Any]) -> SFTRecipe:
     values = dict(values or {})
     method = str(values.pop("method", "")).strip()
     if method not in RECIPES:
-        raise PlaygroundError(f"Unknown method '{method}': use one of {', '.join(RECIPES)}.")
-    cls = RECIPES[method]
+        from playground.kinds import TRAINING_KINDS
+
+        raise PlaygroundError(f"Unknown method '{method}': use one of {', '.join([*RECIPES, *TRAINING_KINDS])}.")
+    return build_recipe(RECIPES[method], values)
+
+
+def build_recipe(cls: type, values: dict[str, Any]):
+    """A recipe of class `cls` from YAML or form values (without "method"): values are turned into
+    each field's type, and keys that are not fields pass through to the PEFT or TRL config."""
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(known))
     if unknown:
@@ -346,17 +366,18 @@ def recipe_from_dict(values: dict[str, Any]) -> SFTRecipe:
         raise PlaygroundError(f"Bad recipe value: {err}") from err
 
 
-def _pass_through(cls: type[SFTRecipe], values: dict, unknown: list[str]) -> None:
+def _pass_through(cls: type, values: dict, unknown: list[str]) -> None:
     """Move keys that are not recipe fields into peft_args (fields of the method's PEFT config)
-    or trainer_args (fields of TRL's SFTConfig); anything else is refused, with what is known."""
+    or trainer_args (fields of its TRL config); anything else is refused, with what is known."""
+    import trl
+
     peft_fields: set[str] = set()
     if cls.peft_config_class:
         import peft
 
         peft_fields = {f.name for f in dataclasses.fields(getattr(peft, cls.peft_config_class))}
-    from trl import SFTConfig
-
-    trainer_fields = {f.name for f in dataclasses.fields(SFTConfig)} - RESERVED_TRAINER_ARGS
+    trainer_config = getattr(trl, cls.trainer_config_class)
+    trainer_fields = {f.name for f in dataclasses.fields(trainer_config)} - RESERVED_TRAINER_ARGS
     rest = []
     for key in unknown:
         value = _yaml_value(values.pop(key))
@@ -370,7 +391,7 @@ def _pass_through(cls: type[SFTRecipe], values: dict, unknown: list[str]) -> Non
         where = f"{cls.peft_config_class} or " if cls.peft_config_class else ""
         raise PlaygroundError(f"Unknown recipe keys for method '{cls.method}': {', '.join(rest)}. They are neither recipe "
                               f"keys ({', '.join(sorted(f.name for f in dataclasses.fields(cls)))}) nor fields of "
-                              f"{where}TRL's SFTConfig.")
+                              f"{where}TRL's {cls.trainer_config_class}.")
 
 
 def _yaml_value(value: Any) -> Any:
@@ -410,6 +431,11 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> SFTRecipe:
+    return recipe_from_dict(read_recipe_values(path, overrides))
+
+
+def read_recipe_values(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """The keys of a recipe YAML file, with `--set key=value` overrides applied (values still text)."""
     import yaml
 
     path = Path(path)
@@ -426,5 +452,5 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> SFTReci
         if not sep or not key.strip():
             raise PlaygroundError(f"--set takes key=value (got '{item}').")
         values[key.strip()] = value
-    return recipe_from_dict(values)
+    return values
 

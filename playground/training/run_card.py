@@ -15,7 +15,8 @@ def model_card(record: dict):
 
     recipe, metrics = record["recipe"], record["metrics"]
     method = RECIPES.get(record["method"])
-    data = ModelCardData(base_model=record["base_model"], library_name="peft" if method and method.is_peft else "transformers",
+    is_peft = method.is_peft if method else bool(recipe.get("use_lora"))
+    data = ModelCardData(base_model=record["base_model"], library_name="peft" if is_peft else "transformers",
                          tags=["llm-fine-tuning-playground", record["method"]])
     lines = [
         f"# {record['name']}",

@@ -4,12 +4,12 @@ tuning, selective and (IA)³. Read top to bottom: load, wrap for the method, tra
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from playground.runs import EVENTS_FILE, EventWriter, is_main_process
-from playground.training.callbacks import RunEvents, StopRequested, memory_mb
+from playground.training.callbacks import RunEvents
+from playground.training.loop import numbers, train_and_measure
 from playground.training.recipes import SFTRecipe
 from playground.training.sft_data import build_splits, drop_rows_without_room, to_conversational
 
@@ -40,39 +40,18 @@ def count_params(model) -> tuple[int, int]:
 
 
 def sft_config(recipe: SFTRecipe, run_dir: Path, n_train: int):
-    import torch
     from trl import SFTConfig
 
-    cuda = torch.cuda.is_available()
-    steps_per_epoch = max(1, n_train // (recipe.per_device_train_batch_size * recipe.gradient_accumulation_steps))
-    total = recipe.max_steps if recipe.max_steps > 0 else int(steps_per_epoch * recipe.num_train_epochs)
+    from playground.training.trainer_args import common_args
+
     return SFTConfig(
-        output_dir=str(run_dir / "checkpoints"),
-        learning_rate=recipe.learning_rate,
-        num_train_epochs=recipe.num_train_epochs,
-        max_steps=recipe.max_steps,
-        per_device_train_batch_size=recipe.per_device_train_batch_size,
-        per_device_eval_batch_size=recipe.per_device_train_batch_size,
-        gradient_accumulation_steps=recipe.gradient_accumulation_steps,
+        **common_args(recipe, run_dir, n_train, evaluate=recipe.val_fraction > 0),
         max_length=recipe.max_length,
         packing=recipe.packing,
         # Padding is waste: on a CPU, batching rows of similar length removes most of it (measured
         # faster than packing there); packing already removes it.
         train_sampling_strategy="random" if recipe.packing else "group_by_length",
-        seed=recipe.seed,
-        logging_steps=recipe.logging_steps,
-        eval_strategy="steps" if recipe.val_fraction > 0 else "no",
-        eval_steps=recipe.eval_steps or max(1, total // 10),
-        save_strategy="steps",
-        save_steps=max(1, total // 4),
-        save_total_limit=1,
-        report_to=[] if recipe.report_to == "none" else [recipe.report_to],
         include_num_input_tokens_seen="non_padding",
-        use_cpu=not cuda,
-        bf16=cuda and torch.cuda.is_bf16_supported(),
-        gradient_checkpointing=False,
-        dataloader_pin_memory=cuda,
-        disable_tqdm=True,
         **recipe.trainer_args,
     )
 
@@ -121,19 +100,8 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
     if trainer.eval_dataset is not None:  # the starting point, so a run shows how much it learned
         writer.write("status", message="Measuring the validation loss before training")
         before = {"eval_loss_before": trainer.evaluate()["eval_loss"]}
-    if recipe.num_processes == 1:  # with several processes, one leaving mid-step would hang the others
-        events.interrupt_steps(trainer.model)
-    started = time.time()
-    try:
-        result = trainer.train()
-        metrics = before | {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))}
-    except StopRequested:  # stopped mid-step: the weights are those of the last completed step
-        metrics = before | {"stopped_at_step": trainer.state.global_step}
-    if trainer.eval_dataset is not None and not events.stop_requested:
-        metrics.update({k: v for k, v in trainer.evaluate().items() if isinstance(v, (int, float))})
-    metrics["train_seconds"] = time.time() - started
-    metrics["peak_memory_mb"] = memory_mb()
-    status = "stopped" if events.stop_requested else "finished"
+    metrics, status = train_and_measure(trainer, events, recipe.num_processes, before,
+                                        numbers if trainer.eval_dataset is not None else None)
 
     if is_main_process():
         output_dir.mkdir(parents=True, exist_ok=True)

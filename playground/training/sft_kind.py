@@ -3,7 +3,6 @@ launch, the worker's function and where its result goes (adapters/, offered in t
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from playground.errors import PlaygroundError
 from playground.kinds import Outcome, Output, RunContext, RunKind
 from playground.settings import Settings
 from playground.training.recipes import SFTRecipe
+from playground.training.trainer_args import check_report_to
 
 
 def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
@@ -19,9 +19,7 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
     from playground.models import ModelManager
     from playground.training.sft_data import build_splits, drop_rows_without_room
 
-    if recipe.report_to != "none" and importlib.util.find_spec(recipe.report_to) is None:
-        raise PlaygroundError(f"report_to: {recipe.report_to} needs the '{recipe.report_to}' package: "
-                              f"pip install {recipe.report_to}, or choose none.")
+    check_report_to(recipe)
     models = ModelManager(settings)
     models.resolve(recipe.base_model)  # an unknown model starts nothing
     splits = build_splits(recipe)  # nor do missing columns, empty data, a bad template or too few rows

@@ -1,0 +1,82 @@
+"""Direct Preference Optimization with TRL's DPOTrainer, read top to bottom: the pairs, the policy,
+its frozen reference, train, measure on the held-out pairs, save.
+
+The reference is what the policy was before training. With a fresh LoRA it is the base with the
+adapter disabled (no second copy); started from an SFT adapter, TRL keeps a frozen copy of that
+adapter as the reference, so the SFT model is its own reference; with full fine-tuning it is a
+frozen copy of the model."""
+
+from __future__ import annotations
+
+from playground.kinds import Outcome, RunContext
+from playground.preferences.formats import conversational_row
+from playground.runs import is_main_process
+from playground.training.callbacks import RunEvents
+from playground.training.loop import train_and_measure
+from playground.training.preference_data import recipe_split, split_record, uses_chat
+from playground.training.preference_recipes import DPORecipe
+
+POLICY_ADAPTER = "default"  # PEFT's name for the adapter that trains; TRL names the reference copy "ref"
+
+
+def held_out_margins(metrics: dict, suffix: str = "") -> dict:
+    """DPO's held-out numbers under plain names: the policy's log-probability margin of chosen over
+    rejected replies, and DPO's implicit-reward margin and accuracy (0 before training, by definition)."""
+    out = {}
+    if "eval_logps/chosen" in metrics and "eval_logps/rejected" in metrics:
+        out[f"logp_margin{suffix}"] = metrics["eval_logps/chosen"] - metrics["eval_logps/rejected"]
+    for key, name in (("eval_rewards/margins", "eval_margin"), ("eval_rewards/accuracies", "eval_accuracy")):
+        if key in metrics:
+            out[f"{name}{suffix}"] = metrics[key]
+    return out
+
+
+def train_dpo(recipe: DPORecipe, source: str, ctx: RunContext) -> Outcome:
+    import datasets
+    from transformers import AutoModelForCausalLM
+    from trl import DPOConfig, DPOTrainer
+
+    from playground.training.preference_checks import generation_adapter
+    from playground.training.reward import load_tokenizer
+    from playground.training.sft import count_params
+    from playground.training.trainer_args import common_args, training_dtype
+
+    writer = ctx.writer
+    split = recipe_split(recipe, ctx.settings, writer)
+    tokenizer = load_tokenizer(source)
+    as_dataset = lambda part: datasets.Dataset.from_list(  # noqa: E731
+        [conversational_row(r) for r in part] if uses_chat(tokenizer) else part)
+
+    writer.write("status", message="Loading the model")
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=training_dtype())
+    peft_config = recipe.lora_config()
+    if recipe.policy_adapter:
+        from peft import PeftModel
+
+        folder = generation_adapter(ctx.settings, recipe.policy_adapter, recipe.base_model)
+        model = PeftModel.from_pretrained(model, str(folder), is_trainable=True)
+        peft_config = None  # TRL trains this adapter and keeps a frozen copy of it as the reference
+    config = DPOConfig(**common_args(recipe, ctx.run_dir, len(split.train), evaluate=True), max_length=recipe.max_length,
+                       beta=recipe.beta, loss_type=[recipe.loss_type], **recipe.trainer_args)
+    events = RunEvents(ctx.run_dir, writer, ctx.stop)
+    trainer = DPOTrainer(model=model, args=config, train_dataset=as_dataset(split.train),
+                         eval_dataset=as_dataset(split.held_out), processing_class=tokenizer, peft_config=peft_config,
+                         callbacks=[events])
+    trainable, total = count_params(trainer.model)
+    writer.write("params", trainable=trainable, total=total)
+    writer.write("status", message="Measuring the held-out margin before training")
+    before = held_out_margins(trainer.evaluate(), "_before")
+    metrics, status = train_and_measure(trainer, events, recipe.num_processes, before, held_out_margins)
+
+    if is_main_process():
+        out = ctx.output_dir
+        out.mkdir(parents=True, exist_ok=True)
+        if hasattr(trainer.model, "peft_config"):
+            trainer.model.save_pretrained(out, selected_adapters=[POLICY_ADAPTER])  # not the reference copy
+        else:
+            trainer.model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        writer.write("saved", path=str(out), status=status)
+    record = {"trainable_params": trainable, "total_params": total,
+              "trainable_share": trainable / total if total else 0.0, **split_record(split)}
+    return Outcome(status, metrics, record, trainer.model)

@@ -1,0 +1,121 @@
+"""Preference pairs for the RLHF kinds (reward model, DPO, ...): where they come from, how they
+are split, and how a (prompt, completion) becomes the tokens a reward model reads.
+
+The pairs come from the Rate tab's labels in the app's database (`data: labels`) or from a file
+in TRL's preference format or HH-RLHF's (the Rate tab's import reads both). Training and scoring
+format text with the same function, `reward_text`, so a reward model scores at use exactly what
+it was trained on."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from playground.errors import PlaygroundError
+
+LABELS = "labels"  # the data name that means "the labels collected in the Rate tab"
+MIN_TRAIN_PAIRS = 8
+MIN_HELD_OUT_PAIRS = 4
+
+
+@dataclass
+class PreferenceSplit:
+    train: list[dict]  # {"prompt", "chosen", "rejected"}
+    held_out: list[dict]
+    source: str  # what they were read from, for the run card
+
+
+def load_pairs(data: str, settings) -> tuple[list[dict], str]:
+    """(rows of prompt/chosen/rejected, a description of where they came from). Lines of a file
+    that are not pairs (e.g. an empty reply) are left out and counted in the description, as
+    fine-tuning data skips empty rows."""
+    from playground.preferences import formats
+
+    data = (data or "").strip()
+    if data == LABELS:
+        from playground.preferences.labels import all_labels
+        from playground.store import Store
+
+        rows = formats.preference_rows(all_labels(Store(settings.home / "playground.db")))
+        return rows, f"{len(rows):,} pairs from the Rate tab's labels"
+    path = Path(data).expanduser()
+    if not path.is_file():
+        raise PlaygroundError(f"Preference data '{data}' is neither '{LABELS}' (the Rate tab's labels) nor a file. "
+                              "Give a JSONL file with prompt/chosen/rejected (TRL) or HH-RLHF chosen/rejected lines.")
+    report = formats.read_file(path)
+    rows = formats.preference_rows(report.labels)
+    described = f"{len(rows):,} pairs from {path.name} ({report.format})"
+    if report.errors:
+        described += f"; lines left out: {'; '.join(e.rstrip('.') for e in report.errors[:3])}"
+        described += " (and more)" if len(report.errors) > 3 else ""
+    return rows, described
+
+
+def split_pairs(rows: list[dict], held_out_fraction: float, seed: int, source: str = "") -> PreferenceSplit:
+    """A seeded split into training and held-out pairs, refusing sizes too small to learn or to judge from."""
+    needed = minimum_pairs(held_out_fraction)
+    if len(rows) < needed:
+        raise PlaygroundError(
+            f"Too few preference pairs: {len(rows)}, and at least {needed} are needed ({MIN_TRAIN_PAIRS} to train on and "
+            f"{MIN_HELD_OUT_PAIRS} held out at a held-out share of {held_out_fraction:g}). Label more in the Rate tab "
+            "(ties and 'both bad' give no pair), or import a preference file there.")
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    n_held = max(MIN_HELD_OUT_PAIRS, round(len(rows) * held_out_fraction))
+    return PreferenceSplit([rows[i] for i in order[n_held:]], [rows[i] for i in order[:n_held]], source)
+
+
+def recipe_split(recipe, settings, writer) -> PreferenceSplit:
+    """The pairs a recipe names, split as it says, with progress written to the run's events."""
+    writer.write("status", message="Loading the preference pairs")
+    rows, described = load_pairs(recipe.data, settings)
+    split = split_pairs(rows, recipe.val_fraction, recipe.split_seed, described)
+    writer.write("status", message=f"{len(split.train):,} pairs to train on, {len(split.held_out):,} held out")
+    return split
+
+
+def describe_split(data: str, held_out_fraction: float, seed: int, settings) -> str:
+    """What a run on `data` would learn from, in a sentence (raises what split_pairs raises)."""
+    rows, described = load_pairs(data, settings)
+    split = split_pairs(rows, held_out_fraction, seed, described)
+    return f"{described}: {len(split.train):,} to train on, {len(split.held_out):,} held out."
+
+
+def split_record(split: PreferenceSplit) -> dict:
+    """What run.json keeps of the pairs a run learned from."""
+    return {"pairs": split.source, "train_pairs": len(split.train), "held_out_pairs": len(split.held_out)}
+
+
+def minimum_pairs(held_out_fraction: float) -> int:
+    """The fewest pairs that leave MIN_TRAIN_PAIRS to train on and MIN_HELD_OUT_PAIRS held out."""
+    needed = MIN_TRAIN_PAIRS + MIN_HELD_OUT_PAIRS
+    while max(MIN_HELD_OUT_PAIRS, round(needed * held_out_fraction)) > needed - MIN_TRAIN_PAIRS:
+        needed += 1
+    return needed
+
+
+def uses_chat(tokenizer) -> bool:
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def reward_text(tokenizer, prompt: str, completion: str) -> str:
+    """The text a reward model reads for one completion: the chat template's user turn and
+    assistant reply where the model has one, else prompt + completion + the end-of-sequence token
+    (the token whose final state the scalar head reads)."""
+    if uses_chat(tokenizer):
+        return tokenizer.apply_chat_template([{"role": "user", "content": prompt},
+                                              {"role": "assistant", "content": completion}], tokenize=False)
+    return prompt + completion + (tokenizer.eos_token or "")
+
+
+def reward_ids(tokenizer, prompt: str, completion: str, max_length: int) -> list[int]:
+    """Token ids of reward_text, cut from the start when too long: the reply at the end is what is judged."""
+    ids = tokenizer(reward_text(tokenizer, prompt, completion), add_special_tokens=not uses_chat(tokenizer))["input_ids"]
+    return ids[-max_length:]
+
+
+def tokenized_pairs(tokenizer, rows: list[dict], max_length: int) -> list[dict]:
+    """Rows in the pre-tokenized form TRL's RewardTrainer takes (chosen_ids / rejected_ids)."""
+    return [{"chosen_ids": reward_ids(tokenizer, r["prompt"], r["chosen"], max_length),
+             "rejected_ids": reward_ids(tokenizer, r["prompt"], r["rejected"], max_length)} for r in rows]

@@ -1,0 +1,59 @@
+"""The TRL config arguments every training kind shares (SFT, reward model, DPO, ...): where
+checkpoints go, the schedule, evaluation and saving cadence, and the device settings that keep
+TRL's GPU defaults from failing on a CPU."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from playground.errors import PlaygroundError
+
+
+def total_steps(recipe, n_train: int) -> int:
+    """How many optimizer steps the run takes: max_steps, or epochs over n_train rows."""
+    steps_per_epoch = max(1, n_train // (recipe.per_device_train_batch_size * recipe.gradient_accumulation_steps))
+    return recipe.max_steps if recipe.max_steps > 0 else max(1, int(steps_per_epoch * recipe.num_train_epochs))
+
+
+def training_dtype():
+    """bfloat16 on a GPU that has it, else float32 (a CPU trains in float32)."""
+    import torch
+
+    return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+
+
+def common_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
+    """Keyword arguments for any TRL *Config from a RunRecipe; the kind adds its own."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    total = total_steps(recipe, n_train)
+    return dict(
+        output_dir=str(Path(run_dir) / "checkpoints"),
+        learning_rate=recipe.learning_rate,
+        num_train_epochs=recipe.num_train_epochs,
+        max_steps=recipe.max_steps,
+        per_device_train_batch_size=recipe.per_device_train_batch_size,
+        per_device_eval_batch_size=recipe.per_device_train_batch_size,
+        gradient_accumulation_steps=recipe.gradient_accumulation_steps,
+        seed=recipe.seed,
+        logging_steps=recipe.logging_steps,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=recipe.eval_steps or max(1, total // 10),
+        save_strategy="steps",
+        save_steps=max(1, total // 4),
+        save_total_limit=1,
+        report_to=[] if recipe.report_to == "none" else [recipe.report_to],
+        use_cpu=not cuda,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        gradient_checkpointing=False,
+        dataloader_pin_memory=cuda,
+        disable_tqdm=True,
+    )
+
+
+def check_report_to(recipe) -> None:
+    if recipe.report_to != "none" and importlib.util.find_spec(recipe.report_to) is None:
+        raise PlaygroundError(f"report_to: {recipe.report_to} needs the '{recipe.report_to}' package: "
+                              f"pip install {recipe.report_to}, or choose none.")

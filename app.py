@@ -17,7 +17,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 
 import gradio as gr
 
-from pages import decoding_lab, evaluate, finetune, prompt_lab, rate
+from pages import decoding_lab, evaluate, finetune, prompt_lab, rate, rlhf
 from pages.common import AppContext, model_picker
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
@@ -31,7 +31,8 @@ See and try how large language models are adapted. **Prompt Lab**: teach a task 
 the prompt. **Decoding Lab**: see how each next token is picked. **Fine-tune**: train full, LoRA, QLoRA or
 prompt-tuning runs in the background and reuse the adapters. **Evaluate**: compare the base with
 what you made from it on held-out data, with intervals that say what is real. **Rate**: compare
-completions blind and collect preference labels. Everything here also runs headless:
+completions blind and collect preference labels. **RLHF**: learn from those labels, as a reward model
+that scores replies or with DPO. Everything here also runs headless:
 `python -m playground --help`.
 """
 CSS_PATH = PROJECT_ROOT / "assets" / "style.css"
@@ -69,6 +70,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
             finetune.build(ctx)
             evaluate.build(ctx)
             rate.build(ctx)
+            rlhf.build(ctx)
     return demo
 
 

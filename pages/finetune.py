@@ -356,7 +356,8 @@ def build(ctx: AppContext) -> None:
                         run_log: jobs.log_tail(run_id, 12),
                         run_error: "\n\n".join(f"⚠️ {p}" for p in problems)})
             if new or state["offset"] == 0:
-                out[run_chart] = plots.training_figure(state["events"], f"{run['name']} ({run['method']})")
+                out[run_chart] = plots.training_figure(state["events"], f"{run['name']} ({run['method']})",
+                                                       plots.panels_for(run["kind"]))
             return out
 
         @guarded(status)

@@ -113,27 +113,60 @@ TRAINING_PANELS = [
     ("Memory (MB)", ("memory_mb",)),
     ("Validation token accuracy", ("eval_mean_token_accuracy",)),
 ]
-SERIES_NAMES = {"loss": "training loss", "eval_loss": "validation loss"}
+# Runs that learn from preference pairs (reward model, DPO): what they learned, on held-out pairs.
+PREFERENCE_PANELS = [
+    ("Loss", ("loss", "eval_loss")),
+    ("Accuracy (chosen ranked first)", ("accuracy", "eval_accuracy", "rewards/accuracies", "eval_rewards/accuracies")),
+    ("Margin (chosen − rejected)", ("margin", "eval_margin", "rewards/margins", "eval_rewards/margins")),
+    ("Rewards", ("rewards/chosen", "rewards/rejected", "mean_reward")),
+    ("Learning rate", ("learning_rate",)),
+    ("Memory (MB)", ("memory_mb",)),
+]
+SERIES_NAMES = {"loss": "training loss", "eval_loss": "validation loss", "accuracy": "training batches",
+                "eval_accuracy": "held-out", "rewards/accuracies": "training batches",
+                "eval_rewards/accuracies": "held-out", "rewards/chosen": "chosen (DPO)",
+                "rewards/rejected": "rejected (DPO)", "mean_reward": "mean reward"}
+PREFERENCE_KINDS = ("reward", "dpo")
 
 
-def training_figure(events: Sequence[dict], title: str = "") -> go.Figure:
+def panels_for(kind: str) -> list:
+    return PREFERENCE_PANELS if kind in PREFERENCE_KINDS else TRAINING_PANELS
+
+
+def training_figure(events: Sequence[dict], title: str = "", panels: Sequence = TRAINING_PANELS) -> go.Figure:
     """Six small charts of a run's logged metrics against the training step."""
     from plotly.subplots import make_subplots
 
     logs = [e for e in events if e.get("type") == "log"]
-    figure = make_subplots(rows=2, cols=3, subplot_titles=[name for name, _ in TRAINING_PANELS],
+    figure = make_subplots(rows=2, cols=3, subplot_titles=[name for name, _ in panels],
                            horizontal_spacing=0.07, vertical_spacing=0.16)
-    for index, (_, keys) in enumerate(TRAINING_PANELS):
+    colors: dict[str, str] = {}  # one color per series name, the same in every panel, in the legend once
+    for index, (_, keys) in enumerate(panels):
         row, col = index // 3 + 1, index % 3 + 1
         for key in keys:
             points = [(e["step"], e[key]) for e in logs if key in e]
             if points:
+                name = SERIES_NAMES.get(key, key)
+                first = name not in colors
+                color = colors.setdefault(name, MODEL_COLORS[(len(colors) + 1) % len(MODEL_COLORS)])
                 figure.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
-                                   marker={"size": 4}, name=SERIES_NAMES.get(key, key), row=row, col=col,
-                                   showlegend=key in SERIES_NAMES)
+                                   marker={"size": 4, "color": color}, line={"color": color}, name=name, legendgroup=name,
+                                   row=row, col=col, showlegend=key in SERIES_NAMES and first)
         figure.update_xaxes(title_text="step" if row == 2 else None, row=row, col=col)
     figure.update_layout(title={"text": title, "font": {"size": 14}}, height=520, template="plotly_white",
                          margin={"l": 10, "r": 10, "t": 60, "b": 10}, legend={"orientation": "h", "y": 1.12})
+    return figure
+
+
+def reward_histogram_figure(chosen: Sequence[float], rejected: Sequence[float], title: str = "") -> go.Figure:
+    """Overlaid histograms of a reward model's scores for the chosen and the rejected replies of
+    held-out pairs: the further apart, the better it separates them."""
+    figure = go.Figure()
+    figure.add_histogram(x=list(chosen), name="chosen", marker_color="#16a34a", opacity=0.6, nbinsx=30)
+    figure.add_histogram(x=list(rejected), name="rejected", marker_color="#dc2626", opacity=0.6, nbinsx=30)
+    figure.update_layout(barmode="overlay", title={"text": title or "Rewards of held-out replies", "font": {"size": 14}},
+                         xaxis={"title": "reward"}, yaxis={"title": "replies"}, template="plotly_white", height=360,
+                         margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": 1.1})
     return figure
 
 

@@ -1,0 +1,279 @@
+"""RLHF tab: learn from the preference pairs collected in the Rate tab (or a preference file): a
+reward model that scores replies, and DPO, which trains the language model on the pairs directly.
+Both are background runs, watched here and in the Fine-tune tab's runs table."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import gradio as gr
+
+from pages.common import BASE_ONLY, AppContext, adapter_choices, guarded, progress_html, uploaded_path
+from playground import adapters as adapter_store
+from playground import plots
+from playground.errors import PlaygroundError
+from playground.jobs import JobManager
+from playground.training.preference_data import LABELS, describe_split
+from playground.training.preference_recipes import DPORecipe, PreferenceRecipe, RewardRecipe
+from playground.training.reward import RewardModel, held_out_scores
+
+EXPLAINER = """
+**Reinforcement learning from human feedback (RLHF)** adapts a model to what people prefer. It starts
+from **preference pairs**: a prompt with a *chosen* and a *rejected* reply (the Rate tab collects them).
+A **reward model** learns from the pairs to give any reply a number, higher for replies people would
+prefer; it is the language model with a one-number *scalar head* on its last token, trained so the
+chosen reply scores above the rejected one. The policy (the model that writes) can then be trained to
+earn more reward, held near its starting point by a **KL penalty** (how far its word probabilities
+drift from a frozen *reference*): without it, it learns to exploit the reward model's blind spots
+(*reward hacking*). **DPO** (Direct Preference Optimization) reaches the same goal without a reward
+model: it raises the chosen reply's probability over the rejected one's, relative to the reference,
+with **beta** setting how far it may move. Every run keeps some pairs **held out**, to show what was
+learned on pairs it never saw.
+"""
+DATA_CHOICES = {"Labels from the Rate tab": LABELS, "A preference file (upload)": "file"}
+RLHF_KINDS = ("reward", "dpo")
+
+
+@dataclass
+class PreferenceForm:
+    """The tab's shared settings, by recipe key."""
+
+    model: str
+    data_choice: str
+    data_file: object
+    shared: dict
+
+    def data(self) -> str:
+        if DATA_CHOICES.get(self.data_choice) == LABELS:
+            return LABELS
+        path = uploaded_path(self.data_file)
+        if not path:
+            raise PlaygroundError("Upload a preference file (JSONL: prompt/chosen/rejected, or HH-RLHF), "
+                                  "or choose the Rate tab's labels.")
+        return path
+
+    def recipe(self, cls: type[PreferenceRecipe], own: dict) -> PreferenceRecipe:
+        values = {k: v for k, v in (self.shared | own).items() if v is not None and v != ""}
+        return cls.from_dict({"method": cls.method, "base_model": self.model, "data": self.data(), **values})
+
+
+def launch(jobs: JobManager, kind: str, recipe: PreferenceRecipe) -> tuple[dict, str]:
+    run = jobs.submit(kind, recipe)
+    where = "started" if run["status"] == "running" else "queued (one run at a time)"
+    notes = "".join(f"\n\nℹ️ {note}" for note in run["notes"])
+    return run, f"✅ {kind.upper() if kind == 'dpo' else 'Reward model'} run **{run['name']}** {where}.{notes}"
+
+
+def rlhf_runs(jobs: JobManager) -> list[dict]:
+    return [r for r in jobs.store.runs() if r["kind"] in RLHF_KINDS]
+
+
+def reward_model_names(settings) -> list[str]:
+    return [a["name"] for a in adapter_store.reward_models(adapter_store.list_adapters(settings.adapters_dir))]
+
+
+def reward_model_summary(settings, name: str):
+    """(markdown, histogram) of a reward model: how well it ranks held-out pairs."""
+    folder = settings.adapters_dir / name
+    record = adapter_store.read_record(folder)
+    scores = held_out_scores(folder)
+    if not scores:
+        return f"**{name}** has no held-out scores.", plots.message_figure("No held-out pairs recorded")
+    right = sum(r["chosen_reward"] > r["rejected_reward"] for r in scores)
+    metrics = record.get("metrics", {})
+    before = metrics.get("eval_accuracy_before")
+    text = (f"**{name}** (on `{record.get('base_model', '?')}`, {record.get('pairs', '')}) ranks the chosen reply first "
+            f"in **{right} of {len(scores)}** held-out pairs ({right / len(scores):.0%})"
+            + (f"; before training, {before:.0%} (chance is 50%)." if isinstance(before, (int, float)) else "."))
+    figure = plots.reward_histogram_figure([r["chosen_reward"] for r in scores], [r["rejected_reward"] for r in scores],
+                                           f"{name}: rewards of held-out replies")
+    return text, figure
+
+
+_scorers: dict[str, RewardModel] = {}
+_scorers_lock = threading.Lock()
+
+
+def score_reply(settings, name: str, prompt: str, reply: str) -> float:
+    """The reward `name` gives `reply` to `prompt` (the last reward model used stays loaded)."""
+    if not name:
+        raise PlaygroundError("Choose a reward model first (train one above).")
+    if not (reply or "").strip():
+        raise PlaygroundError("Write a reply to score.")
+    folder = settings.adapters_dir / name
+    with _scorers_lock:
+        scorer = _scorers.get(str(folder))
+        if scorer is None:
+            scorer = RewardModel(folder, settings)
+            _scorers.clear()
+            _scorers[str(folder)] = scorer
+        return scorer.score([(prompt or "", reply)])[0]
+
+
+def build(ctx: AppContext) -> None:
+    jobs: JobManager = ctx.jobs
+    settings = ctx.models.settings
+    with gr.Tab("RLHF", id="rlhf", elem_id="tab-rlhf"):
+        gr.Markdown(EXPLAINER)
+        gr.Markdown("The model trained is the one chosen at the top of the page.")
+        with gr.Accordion("1 · Preference pairs", open=True, elem_id="rl-data-acc"):
+            with gr.Row():
+                data_choice = gr.Radio(list(DATA_CHOICES), value="Labels from the Rate tab", label="Pairs from",
+                                       elem_id="rl-data-choice", info="Ties and 'both bad' votes give no pair.")
+                data_file = gr.File(label="Preference file", file_types=[".jsonl", ".gz"], elem_id="rl-data-file")
+            with gr.Row():
+                val_fraction = gr.Slider(0.05, 0.45, value=0.2, step=0.05, label="Held-out share", elem_id="rl-val",
+                                         info="Pairs kept out of training, to measure what was learned.")
+                split_seed = gr.Number(0, label="Split seed", precision=0, elem_id="rl-split-seed")
+                count_btn = gr.Button("Count pairs", elem_id="rl-count")
+        with gr.Accordion("2 · Training settings (both methods)", open=False, elem_id="rl-settings-acc"):
+            with gr.Row():
+                use_lora = gr.Checkbox(True, label="LoRA", elem_id="rl-lora",
+                                       info="Train small low-rank matrices instead of every weight (less memory).")
+                lora_r = gr.Slider(1, 128, value=16, step=1, label="LoRA rank", elem_id="rl-lora-r")
+                epochs = gr.Number(1, label="Epochs", elem_id="rl-epochs")
+                batch_size = gr.Slider(1, 64, value=4, step=1, label="Batch size (pairs)", elem_id="rl-batch")
+                max_length = gr.Slider(16, 4096, value=512, step=16, label="Max length (tokens)", elem_id="rl-max-len",
+                                       info="Longer prompt + reply texts are cut from the start.")
+                seed = gr.Number(42, label="Seed", precision=0, elem_id="rl-seed")
+        with gr.Row(equal_height=False):
+            with gr.Column():
+                gr.Markdown("### Reward model\n" + RewardRecipe.about)
+                reward_lr = gr.Number(RewardRecipe.learning_rate, label="Learning rate", elem_id="rl-reward-lr")
+                reward_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-reward-name")
+                reward_btn = gr.Button("Train reward model", variant="primary", elem_id="rl-train-reward")
+            with gr.Column():
+                gr.Markdown("### DPO\n" + DPORecipe.about)
+                dpo_lr = gr.Number(DPORecipe.learning_rate, label="Learning rate", elem_id="rl-dpo-lr")
+                with gr.Row():
+                    beta = gr.Slider(0.01, 1.0, value=0.1, step=0.01, label="beta", elem_id="rl-beta",
+                                     info="Lower lets the model move further from the reference.")
+                    loss_type = gr.Dropdown(["sigmoid", "ipo", "hinge"], value="sigmoid", label="Loss", elem_id="rl-loss",
+                                            info="sigmoid: DPO; ipo: IPO (less overfitting); hinge: SLiC.")
+                start_adapter = gr.Dropdown(adapter_choices(ctx), value=BASE_ONLY, label="Start from",
+                                            elem_id="rl-start-adapter",
+                                            info="An SFT adapter: it also becomes the frozen reference.")
+                dpo_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-dpo-name")
+                dpo_btn = gr.Button("Train with DPO", variant="primary", elem_id="rl-train-dpo")
+        status = gr.Markdown("", elem_id="rl-status")
+
+        gr.Markdown("### Runs")
+        with gr.Row():
+            run_picker = gr.Dropdown([], label="Run", elem_id="rl-run-picker", scale=3)
+            stop_btn = gr.Button("Stop run", variant="stop", elem_id="rl-stop", scale=1)
+        run_progress = gr.HTML("", elem_id="rl-progress")
+        run_error = gr.Markdown("", elem_id="rl-run-error")
+        run_chart = gr.Plot(label="Training curves", elem_id="rl-chart")
+        events_state = gr.State({"run": None, "offset": 0, "events": []})
+        timer = gr.Timer(2.0)
+
+        gr.Markdown("### Reward models\nHow a trained reward model separates held-out pairs, and what it thinks of any reply.")
+        with gr.Row():
+            reward_picker = gr.Dropdown(reward_model_names(settings), label="Reward model", elem_id="rl-reward-picker")
+        reward_summary = gr.Markdown("", elem_id="rl-reward-summary")
+        reward_plot = gr.Plot(label="Held-out rewards", elem_id="rl-reward-hist")
+        with gr.Row():
+            score_prompt = gr.Textbox("", label="Prompt", lines=2, elem_id="rl-score-prompt")
+            score_text = gr.Textbox("", label="Reply", lines=2, elem_id="rl-score-reply")
+            score_btn = gr.Button("Score this reply", elem_id="rl-score")
+        score_out = gr.Markdown("", elem_id="rl-score-out")
+
+        # ---- handlers ----
+        shared = {"val_fraction": val_fraction, "split_seed": split_seed, "use_lora": use_lora, "lora_r": lora_r,
+                  "num_train_epochs": epochs, "per_device_train_batch_size": batch_size, "max_length": max_length,
+                  "seed": seed}
+        form = [ctx.model_picker, data_choice, data_file, *shared.values()]
+
+        def form_of(values) -> PreferenceForm:
+            model, choice, file, *rest = values
+            return PreferenceForm(model, choice, file, dict(zip(shared, rest)))
+
+        @guarded(status)
+        def count(*values):
+            f = form_of(values)
+            return {status: "✅ " + describe_split(f.data(), f.shared["val_fraction"], int(f.shared["split_seed"] or 0),
+                                                  settings)}
+
+        @guarded(status)
+        def train_reward(*values):
+            *form_values, lr, name = values
+            run, message = launch(jobs, "reward", form_of(form_values).recipe(RewardRecipe, {"learning_rate": lr,
+                                                                                           "output_name": name}))
+            return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+
+        @guarded(status)
+        def train_dpo(*values):
+            *form_values, lr, beta_, loss, start, name = values
+            own = {"learning_rate": lr, "beta": beta_, "loss_type": loss, "output_name": name,
+                   "policy_adapter": "" if start in (None, BASE_ONLY) else start}
+            run, message = launch(jobs, "dpo", form_of(form_values).recipe(DPORecipe, own))
+            return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+
+        def poll(run_id, state):
+            runs = rlhf_runs(jobs)
+            out = {}
+            if run_id is None and runs:
+                run_id = runs[0]["id"]
+                out[run_picker] = gr.update(choices=_choices(jobs, runs), value=run_id)
+            elif runs:
+                out[run_picker] = gr.update(choices=_choices(jobs, runs))
+            run = jobs.store.run(run_id) if run_id else None
+            if run is None:
+                return out | {run_progress: "", run_error: "", run_chart: None}
+            if state.get("run") != run_id:
+                state = {"run": run_id, "offset": 0, "events": []}
+            new, offset = jobs.events(run_id, state["offset"])
+            ended = run["status"] not in ("running", "queued")
+            if ended and state.get("final") != run_id:  # the whole record, once, after the end (see finetune)
+                new, offset = jobs.events(run_id, 0)
+                state = {"run": run_id, "offset": 0, "events": [], "final": run_id}
+            state = state | {"offset": offset, "events": state["events"] + new}
+            stage = next((e["message"] for e in reversed(state["events"]) if e["type"] == "status"), "")
+            out |= {events_state: state,
+                    run_progress: progress_html(run, state["events"]) + (f"<div style='font-size:13px'>{stage}</div>"
+                                                                          if run["status"] == "running" else ""),
+                    run_error: f"⚠️ {run['error']}" if run["error"] else ""}
+            if new or not state["events"]:
+                out[run_chart] = plots.training_figure(state["events"], f"{run['name']} ({run['method']})",
+                                                       plots.panels_for(run["kind"]))
+            return out
+
+        @guarded(status)
+        def stop(run_id):
+            if not run_id:
+                raise PlaygroundError("Choose a run to stop.")
+            return {status: f"✅ {jobs.cancel(run_id)}"}
+
+        @guarded(reward_summary)
+        def show_reward_model(name):
+            if not name:
+                return {reward_summary: "", reward_plot: None}
+            text, figure = reward_model_summary(settings, name)
+            return {reward_summary: text, reward_plot: figure}
+
+        @guarded(score_out)
+        def score(name, prompt, reply):
+            value = score_reply(settings, name, prompt, reply)
+            return {score_out: f"Reward from **{name}**: **{value:+.3f}** (higher: more like the replies people chose)."}
+
+        count_btn.click(count, form, [status], api_name="count_preference_pairs")
+        reward_btn.click(train_reward, [*form, reward_lr, reward_name], [status, run_picker], api_name="train_reward_model",
+                         concurrency_id="rl-poll")
+        dpo_btn.click(train_dpo, [*form, dpo_lr, beta, loss_type, start_adapter, dpo_name], [status, run_picker],
+                      api_name="train_dpo", concurrency_id="rl-poll")
+        poll_outputs = [run_picker, events_state, run_progress, run_error, run_chart]
+        serial = dict(concurrency_id="rl-poll", concurrency_limit=1, show_progress="hidden", api_name=False)
+        timer.tick(poll, [run_picker, events_state], poll_outputs, **serial)
+        run_picker.change(poll, [run_picker, events_state], poll_outputs, **serial)
+        stop_btn.click(stop, [run_picker], [status], api_name="stop_rlhf_run")
+        reward_picker.change(show_reward_model, [reward_picker], [reward_summary, reward_plot], api_name=False)
+        reward_picker.focus(lambda: gr.update(choices=reward_model_names(settings)), None, reward_picker, api_name=False,
+                            show_progress="hidden")
+        start_adapter.focus(lambda: gr.update(choices=adapter_choices(ctx)), None, start_adapter, api_name=False,
+                            show_progress="hidden")
+        score_btn.click(score, [reward_picker, score_prompt, score_text], [score_out], api_name="score_reply")
+
+
+def _choices(jobs: JobManager, runs: list[dict] | None = None) -> list[tuple[str, str]]:
+    return [(f"{r['name']} · {r['method']} ({r['status']})", r["id"]) for r in (runs if runs is not None else rlhf_runs(jobs))]

@@ -1,0 +1,101 @@
+"""The RLHF tab as a person uses it: from the Rate tab's labels to a reward model (trained in the
+background, watched, then read: its held-out histogram and a score for any reply), and a DPO run
+from the same labels. Bad input gets a plain message and starts nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.integration.preference_synth import MARKER, marker_pairs
+from tests.ui.helpers import choose_radio, expect_no_crash, fill_textbox, markdown, open_accordion, open_tab, type_in_slider, wait_for_plot
+
+RUN_TIMEOUT = 240_000
+
+
+@pytest.fixture(scope="module")
+def labels(app_server):
+    """200 decisive votes in the app's database, as the Rate tab stores them: the reply with the marker word won."""
+    from playground.preferences.labels import Label, add_many
+    from playground.settings import Settings
+    from playground.store import Store
+
+    rows = marker_pairs(200, seed=3)
+    add_many(Store(Settings.from_env().home / "playground.db"),
+             [Label(prompt=r["prompt"], left_text=r["rejected"], right_text=r["chosen"], left_source="base",
+                    right_source="lora", choice="right", annotator="ui-rlhf") for r in rows])
+    return rows
+
+
+def set_number(page: Page, elem_id: str, value) -> None:
+    box = page.locator(f"#{elem_id} input").first
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def wait_until_finished(page: Page, name: str) -> None:
+    expect(page.locator("#rl-run-picker input")).to_have_value(re.compile(re.escape(name)), timeout=30_000)
+    expect(page.locator("#rl-progress")).to_contain_text("finished", timeout=RUN_TIMEOUT)
+
+
+def test_from_labels_to_a_reward_model_and_a_dpo_run(app_page: Page, labels):
+    page = app_page
+    open_tab(page, "RLHF")
+    page.locator("#rl-count").click()
+    expect(markdown(page, "rl-status")).to_contain_text(re.compile(r"pairs from the Rate tab's labels: [\d,]+ to train on, "
+                                                                   r"[\d,]+ held out"), timeout=30_000)
+    open_accordion(page, "rl-settings-acc")
+    set_number(page, "rl-epochs", 3)
+    type_in_slider(page, "rl-batch", 8)
+    type_in_slider(page, "rl-max-len", 64)
+    set_number(page, "rl-reward-lr", 0.003)
+    fill_textbox(page, "rl-reward-name", "ui-rm")
+    page.locator("#rl-train-reward").click()
+    expect(markdown(page, "rl-status")).to_contain_text(re.compile("Reward model run .*ui-rm.* (started|queued)"),
+                                                        timeout=60_000)
+    wait_until_finished(page, "ui-rm")
+    traces = wait_for_plot(page, "rl-chart", trace_name="held-out", timeout=30_000)
+    assert any(t["name"] == "training loss" and len(t["y"]) >= 5 for t in traces)
+
+    page.locator("#rl-reward-picker input[role=combobox]").click()
+    page.locator("#rl-reward-picker [role=option]").filter(has_text="ui-rm").first.click()
+    summary = markdown(page, "rl-reward-summary")
+    expect(summary).to_contain_text("ranks the chosen reply first", timeout=30_000)
+    right, total = map(int, re.search(r"in (\d+) of (\d+) held-out pairs", summary.inner_text()).groups())
+    assert right >= 0.8 * total
+    histogram = wait_for_plot(page, "rl-reward-hist", n_traces=2)
+    assert {t["name"] for t in histogram} == {"chosen", "rejected"}
+
+    scores = []
+    fill_textbox(page, "rl-score-prompt", "Tell me about the river.")
+    for reply in (f"the small {MARKER} bird house road", "the small green bird house road"):
+        fill_textbox(page, "rl-score-reply", reply)
+        previous = markdown(page, "rl-score-out").inner_text()
+        page.locator("#rl-score").click()
+        expect(markdown(page, "rl-score-out")).not_to_have_text(previous, timeout=30_000)
+        expect(markdown(page, "rl-score-out")).to_contain_text("Reward from ui-rm")
+        scores.append(float(re.search(r"([+-]\d+\.\d+)", markdown(page, "rl-score-out").inner_text()).group(1)))
+    assert scores[0] > scores[1]  # the reply with the marker word is preferred
+
+    set_number(page, "rl-dpo-lr", 0.003)
+    type_in_slider(page, "rl-beta", 0.1)
+    fill_textbox(page, "rl-dpo-name", "ui-dpo")
+    page.locator("#rl-train-dpo").click()
+    expect(markdown(page, "rl-status")).to_contain_text(re.compile("DPO run .*ui-dpo"), timeout=60_000)
+    wait_until_finished(page, "ui-dpo")
+    traces = wait_for_plot(page, "rl-chart", trace_name="chosen (DPO)", timeout=30_000)
+    assert any(t["name"] == "held-out" for t in traces)
+    expect_no_crash(page)
+
+
+def test_bad_input_gets_a_plain_message_and_starts_nothing(app_page: Page):
+    page = app_page
+    open_tab(page, "RLHF")
+    choose_radio(page, "rl-data-choice", "A preference file (upload)")
+    page.locator("#rl-train-reward").click()
+    expect(markdown(page, "rl-status")).to_contain_text("Upload a preference file", timeout=30_000)
+    page.locator("#rl-score").click()
+    expect(markdown(page, "rl-score-out")).to_contain_text("Choose a reward model first")
+    expect_no_crash(page)

@@ -4,10 +4,13 @@ Both are background runs, watched here and in the Fine-tune tab's runs table."""
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
 from pages.common import BASE_ONLY, AppContext, adapter_choices, guarded, progress_html, uploaded_path
 from playground import adapters as adapter_store
@@ -15,7 +18,7 @@ from playground import plots
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
 from playground.training.preference_data import LABELS, describe_split
-from playground.training.preference_recipes import DPORecipe, PreferenceRecipe, RewardRecipe
+from playground.training.preference_recipes import DPORecipe, PPORecipe, PreferenceRecipe, RewardRecipe
 from playground.training.reward import RewardModel, held_out_scores
 
 EXPLAINER = """
@@ -32,7 +35,8 @@ with **beta** setting how far it may move. Every run keeps some pairs **held out
 learned on pairs it never saw.
 """
 DATA_CHOICES = {"Labels from the Rate tab": LABELS, "A preference file (upload)": "file"}
-RLHF_KINDS = ("reward", "dpo")
+RLHF_KINDS = ("reward", "dpo", "ppo")
+SAMPLE_COLUMNS = ["prompt", "before", "reward before", "after", "reward after"]
 
 
 @dataclass
@@ -62,7 +66,30 @@ def launch(jobs: JobManager, kind: str, recipe: PreferenceRecipe) -> tuple[dict,
     run = jobs.submit(kind, recipe)
     where = "started" if run["status"] == "running" else "queued (one run at a time)"
     notes = "".join(f"\n\nℹ️ {note}" for note in run["notes"])
-    return run, f"✅ {kind.upper() if kind == 'dpo' else 'Reward model'} run **{run['name']}** {where}.{notes}"
+    title = "Reward model" if kind == "reward" else kind.upper()
+    return run, f"✅ {title} run **{run['name']}** {where}.{notes}"
+
+
+def before_after(run: dict) -> tuple[str, pd.DataFrame | None]:
+    """A finished PPO run's held-out comparison: mean reward before and after with 95% intervals, and the replies."""
+    from playground.training.ppo import HELD_OUT_SAMPLES, SAMPLES_FILE
+
+    m = run.get("metrics") or {}
+    if run.get("kind") != "ppo" or "reward_after" not in m:
+        return "", None
+    span = lambda key: f"{m[key]:+.3f} [{m[key + '_low']:+.3f}, {m[key + '_high']:+.3f}]"  # noqa: E731
+    verdict = ("a real rise" if m["reward_change_low"] > 0 else "a real fall" if m["reward_change_high"] < 0
+               else "not distinguishable from noise")
+    text = (f"**Held-out prompts, mean reward** ({HELD_OUT_SAMPLES} sampled replies each; 95% bootstrap intervals): "
+            f"before {span('reward_before')} → after {span('reward_after')}; change **{span('reward_change')}**, {verdict}. "
+            f"KL to the reference at the end: **{m.get('kl', 0):.2f}** nats per reply. Reward bought with ever more KL "
+            "is the sign of reward hacking: read the replies below.")
+    path = Path(run.get("output_dir") or "") / SAMPLES_FILE
+    if not run.get("output_dir") or not path.exists():
+        return text, None
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return text, pd.DataFrame([[r["prompt"], r["before"], round(r["reward_before"], 3), r["after"], round(r["reward_after"], 3)]
+                               for r in rows], columns=SAMPLE_COLUMNS)
 
 
 def rlhf_runs(jobs: JobManager) -> list[dict]:
@@ -156,6 +183,27 @@ def build(ctx: AppContext) -> None:
                                             info="An SFT adapter: it also becomes the frozen reference.")
                 dpo_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-dpo-name")
                 dpo_btn = gr.Button("Train with DPO", variant="primary", elem_id="rl-train-dpo")
+        with gr.Accordion("PPO against a reward model", open=True, elem_id="rl-ppo-acc"):
+            gr.Markdown(PPORecipe.about)
+            with gr.Row():
+                ppo_reward = gr.Dropdown(reward_model_names(settings), label="Reward model", elem_id="rl-ppo-reward",
+                                         info="Trained above, on the same base model (PPO reads its tokens directly).")
+                ppo_start = gr.Dropdown(adapter_choices(ctx), value=BASE_ONLY, label="Start from", elem_id="rl-ppo-start",
+                                        info="Usually your SFT adapter; a frozen copy of it is the reference.")
+                ppo_lr = gr.Number(PPORecipe.learning_rate, label="Learning rate", elem_id="rl-ppo-lr")
+            with gr.Row():
+                kl_coef = gr.Slider(0.0, 0.5, value=0.05, step=0.01, label="KL coefficient", elem_id="rl-kl",
+                                    info="Cost of drifting from the reference: higher keeps replies closer to it.")
+                response_length = gr.Slider(4, 512, value=64, step=4, label="Reply length (tokens)", elem_id="rl-resp-len",
+                                            info="Replies that hit it without ending lose the missing-EOS penalty.")
+                episodes = gr.Number(0, label="Episodes", precision=0, elem_id="rl-episodes",
+                                     info="Replies written and scored in all (0: epochs × prompts).")
+                ppo_epochs = gr.Slider(1, 8, value=4, step=1, label="PPO epochs", elem_id="rl-ppo-epochs",
+                                       info="Passes over each batch of replies.")
+                temperature = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Temperature", elem_id="rl-ppo-temp")
+            with gr.Row():
+                ppo_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-ppo-name")
+                ppo_btn = gr.Button("Train with PPO", variant="primary", elem_id="rl-train-ppo")
         status = gr.Markdown("", elem_id="rl-status")
 
         gr.Markdown("### Runs")
@@ -165,6 +213,10 @@ def build(ctx: AppContext) -> None:
         run_progress = gr.HTML("", elem_id="rl-progress")
         run_error = gr.Markdown("", elem_id="rl-run-error")
         run_chart = gr.Plot(label="Training curves", elem_id="rl-chart")
+        ppo_summary = gr.Markdown("", elem_id="rl-ppo-summary")
+        ppo_samples = gr.Dataframe(headers=SAMPLE_COLUMNS, interactive=False, wrap=True, visible=False,
+                                   label="Held-out prompts: a reply before and after PPO, with the mean reward of its replies",
+                                   elem_id="rl-ppo-samples")
         events_state = gr.State({"run": None, "offset": 0, "events": []})
         timer = gr.Timer(2.0)
 
@@ -210,6 +262,15 @@ def build(ctx: AppContext) -> None:
             run, message = launch(jobs, "dpo", form_of(form_values).recipe(DPORecipe, own))
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
+        @guarded(status)
+        def train_ppo(*values):
+            *form_values, reward, start, lr, kl, length, n_episodes, n_epochs, temp, name = values
+            own = {"reward_model": reward or "", "learning_rate": lr, "kl_coef": kl, "response_length": length,
+                   "total_episodes": n_episodes, "num_ppo_epochs": n_epochs, "temperature": temp, "output_name": name,
+                   "policy_adapter": "" if start in (None, BASE_ONLY) else start}
+            run, message = launch(jobs, "ppo", form_of(form_values).recipe(PPORecipe, own))
+            return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+
         def poll(run_id, state):
             runs = rlhf_runs(jobs)
             out = {}
@@ -220,14 +281,18 @@ def build(ctx: AppContext) -> None:
                 out[run_picker] = gr.update(choices=_choices(jobs, runs))
             run = jobs.store.run(run_id) if run_id else None
             if run is None:
-                return out | {run_progress: "", run_error: "", run_chart: None}
-            if state.get("run") != run_id:
+                return out | {run_progress: "", run_error: "", run_chart: None, ppo_summary: "",
+                              ppo_samples: gr.update(visible=False)}
+            if state.get("run") != run_id:  # another run chosen: nothing of the previous one stays
                 state = {"run": run_id, "offset": 0, "events": []}
+                out |= {ppo_summary: "", ppo_samples: gr.update(value=None, visible=False)}
             new, offset = jobs.events(run_id, state["offset"])
             ended = run["status"] not in ("running", "queued")
             if ended and state.get("final") != run_id:  # the whole record, once, after the end (see finetune)
                 new, offset = jobs.events(run_id, 0)
                 state = {"run": run_id, "offset": 0, "events": [], "final": run_id}
+                text, samples = before_after(run)
+                out |= {ppo_summary: text, ppo_samples: gr.update(value=samples, visible=samples is not None)}
             state = state | {"offset": offset, "events": state["events"] + new}
             stage = next((e["message"] for e in reversed(state["events"]) if e["type"] == "status"), "")
             out |= {events_state: state,
@@ -262,7 +327,9 @@ def build(ctx: AppContext) -> None:
                          concurrency_id="rl-poll")
         dpo_btn.click(train_dpo, [*form, dpo_lr, beta, loss_type, start_adapter, dpo_name], [status, run_picker],
                       api_name="train_dpo", concurrency_id="rl-poll")
-        poll_outputs = [run_picker, events_state, run_progress, run_error, run_chart]
+        ppo_btn.click(train_ppo, [*form, ppo_reward, ppo_start, ppo_lr, kl_coef, response_length, episodes, ppo_epochs,
+                                  temperature, ppo_name], [status, run_picker], api_name="train_ppo", concurrency_id="rl-poll")
+        poll_outputs = [run_picker, events_state, run_progress, run_error, run_chart, ppo_summary, ppo_samples]
         serial = dict(concurrency_id="rl-poll", concurrency_limit=1, show_progress="hidden", api_name=False)
         timer.tick(poll, [run_picker, events_state], poll_outputs, **serial)
         run_picker.change(poll, [run_picker, events_state], poll_outputs, **serial)
@@ -270,8 +337,10 @@ def build(ctx: AppContext) -> None:
         reward_picker.change(show_reward_model, [reward_picker], [reward_summary, reward_plot], api_name=False)
         reward_picker.focus(lambda: gr.update(choices=reward_model_names(settings)), None, reward_picker, api_name=False,
                             show_progress="hidden")
-        start_adapter.focus(lambda: gr.update(choices=adapter_choices(ctx)), None, start_adapter, api_name=False,
-                            show_progress="hidden")
+        for picker in (start_adapter, ppo_start):
+            picker.focus(lambda: gr.update(choices=adapter_choices(ctx)), None, picker, api_name=False, show_progress="hidden")
+        ppo_reward.focus(lambda: gr.update(choices=reward_model_names(settings)), None, ppo_reward, api_name=False,
+                         show_progress="hidden")
         score_btn.click(score, [reward_picker, score_prompt, score_text], [score_out], api_name="score_reply")
 
 

@@ -37,10 +37,11 @@ KINDS: dict[str, str] = {
     "eval": "playground.evaluation.eval_kind:KIND",
     "reward": "playground.training.reward_kind:KIND",
     "dpo": "playground.training.dpo_kind:KIND",
+    "ppo": "playground.training.ppo_kind:KIND",
 }
 
 # `python -m playground train` recipes whose method is its own run kind; every other method is "sft".
-TRAINING_KINDS: dict[str, str] = {"reward": "reward", "dpo": "dpo"}
+TRAINING_KINDS: dict[str, str] = {"reward": "reward", "dpo": "dpo", "ppo": "ppo"}
 
 
 class Output(StrEnum):

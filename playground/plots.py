@@ -126,10 +126,21 @@ SERIES_NAMES = {"loss": "training loss", "eval_loss": "validation loss", "accura
                 "eval_accuracy": "held-out", "rewards/accuracies": "training batches",
                 "eval_rewards/accuracies": "held-out", "rewards/chosen": "chosen (DPO)",
                 "rewards/rejected": "rejected (DPO)", "mean_reward": "mean reward"}
+# PPO: what the policy earns and what it costs (drift from the reference), per update.
+PPO_PANELS = [
+    ("Reward model score", ("objective/scores",)),
+    ("KL to the reference (nats)", ("objective/kl",)),
+    ("RLHF reward (score − KL penalty)", ("objective/rlhf_reward",)),
+    ("Entropy (nats)", ("objective/entropy",)),
+    ("Reply length (tokens)", ("response_length",)),
+    ("Value loss", ("loss/value_avg",)),
+]
 PREFERENCE_KINDS = ("reward", "dpo")
 
 
 def panels_for(kind: str) -> list:
+    if kind == "ppo":
+        return PPO_PANELS
     return PREFERENCE_PANELS if kind in PREFERENCE_KINDS else TRAINING_PANELS
 
 

@@ -22,7 +22,8 @@ def train_and_measure(trainer, events: RunEvents, num_processes: int, before: di
         events.interrupt_steps(trainer.model)
     started = time.time()
     try:
-        metrics = before | numbers(trainer.train().metrics)
+        result = trainer.train()  # TRL's online trainers (PPO) return nothing
+        metrics = before | numbers(getattr(result, "metrics", None) or {})
     except StopRequested:
         metrics = before | {"stopped_at_step": trainer.state.global_step}
     if measure is not None and not events.stop_requested:

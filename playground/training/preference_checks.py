@@ -28,9 +28,7 @@ def check_preference_run(recipe, settings: Settings) -> list[str]:
 
 
 def check_trainer_args(recipe) -> None:
-    import trl
-
-    config_class = getattr(trl, recipe.trainer_config_class)
+    config_class = recipe.trainer_config_type()
     try:
         config_class(**common_args(recipe, Path("/nonexistent"), 1, evaluate=True), **recipe.trainer_args)
     except (TypeError, ValueError) as err:

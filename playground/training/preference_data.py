@@ -52,12 +52,13 @@ def load_pairs(data: str, settings) -> tuple[list[dict], str]:
     return rows, described
 
 
-def split_pairs(rows: list[dict], held_out_fraction: float, seed: int, source: str = "") -> PreferenceSplit:
-    """A seeded split into training and held-out pairs, refusing sizes too small to learn or to judge from."""
+def split_pairs(rows: list[dict], held_out_fraction: float, seed: int, source: str = "",
+                what: str = "preference pairs") -> PreferenceSplit:
+    """A seeded split into training and held-out rows, refusing sizes too small to learn or to judge from."""
     needed = minimum_pairs(held_out_fraction)
     if len(rows) < needed:
         raise PlaygroundError(
-            f"Too few preference pairs: {len(rows)}, and at least {needed} are needed ({MIN_TRAIN_PAIRS} to train on and "
+            f"Too few {what}: {len(rows)}, and at least {needed} are needed ({MIN_TRAIN_PAIRS} to train on and "
             f"{MIN_HELD_OUT_PAIRS} held out at a held-out share of {held_out_fraction:g}). Label more in the Rate tab "
             "(ties and 'both bad' give no pair), or import a preference file there.")
     order = list(range(len(rows)))
@@ -80,6 +81,20 @@ def describe_split(data: str, held_out_fraction: float, seed: int, settings) -> 
     rows, described = load_pairs(data, settings)
     split = split_pairs(rows, held_out_fraction, seed, described)
     return f"{described}: {len(split.train):,} to train on, {len(split.held_out):,} held out."
+
+
+def prompt_split(recipe, settings, writer=None) -> PreferenceSplit:
+    """The distinct prompts of the pairs a recipe names, split as it says (rows of {"prompt"}), so
+    that no held-out prompt is trained on (PPO, RLOO and GRPO need prompts only)."""
+    if writer:
+        writer.write("status", message="Loading the prompts of the preference pairs")
+    rows, described = load_pairs(recipe.data, settings)
+    prompts = [{"prompt": p} for p in dict.fromkeys(r["prompt"] for r in rows)]
+    split = split_pairs(prompts, recipe.val_fraction, recipe.split_seed, f"{len(prompts):,} distinct prompts of {described}",
+                        what="distinct prompts")
+    if writer:
+        writer.write("status", message=f"{len(split.train):,} prompts to train on, {len(split.held_out):,} held out")
+    return split
 
 
 def split_record(split: PreferenceSplit) -> dict:

@@ -97,4 +97,56 @@ class DPORecipe(PreferenceRecipe):
                     "Starting from an adapter trains that adapter further: set use_lora: true.")
 
 
-PREFERENCE_RECIPES: dict[str, type[PreferenceRecipe]] = {cls.method: cls for cls in (RewardRecipe, DPORecipe)}
+@dataclass
+class PPORecipe(PreferenceRecipe):
+    method: ClassVar[str] = "ppo"
+    about: ClassVar[str] = ("PPO (Proximal Policy Optimization) trains the model that writes (the policy) to earn more "
+                            "reward from a reward model on the prompts of the pairs: it writes replies, the reward "
+                            "model scores them, and each update moves the policy a little (clip range) while a KL "
+                            "penalty holds it near the frozen reference. A value model learns what reward to expect.")
+    trainer_config_class: ClassVar[str] = "PPOConfig"
+    learning_rate: float = 1e-4
+    reward_model: str = option("", "Reward model", "A reward model trained here (method 'reward'), on this base model's tokenizer.")
+    policy_adapter: str = option("", "Start from adapter", "An SFT adapter to start from (a frozen copy of it is the "
+                                 "reference); empty: the base model.")
+    kl_coef: float = option(0.05, "KL coefficient", "How much each token's drift from the reference costs: higher keeps "
+                            "the policy closer (less reward hacking, less change).", (0.0, 1.0, 0.01))
+    cliprange: float = option(0.2, "Clip range", "How far one update may change a token's probability ratio.", (0.05, 0.5, 0.05))
+    response_length: int = option(64, "Response length", "New tokens per reply (also the cap for models that never "
+                                  "write their end-of-sequence token).", (4, 1024, 4))
+    num_ppo_epochs: int = option(4, "PPO epochs", "Passes over each batch of replies.", (1, 16, 1))
+    num_mini_batches: int = option(1, "Mini-batches", "Each batch is split into this many updates per epoch.", (1, 16, 1))
+    temperature: float = option(0.7, "Temperature", "Sampling temperature of the replies.", (0.1, 2.0, 0.05))
+    missing_eos_penalty: float = option(1.0, "Missing-EOS penalty", "Subtracted from the reward of a reply that hits "
+                                        "the length cap without ending (0: none).", (0.0, 10.0, 0.1))
+    total_episodes: int = option(0, "Episodes", "Replies written and scored in all; 0: epochs × training prompts.",
+                                 (0, 100000, 8))
+
+    @classmethod
+    def trainer_config_type(cls) -> type:
+        from playground.training.ppo import ppo_config_class
+
+        return ppo_config_class()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check(bool(self.reward_model.strip()) if isinstance(self.reward_model, str) else False,
+                    "PPO needs a reward model: train one first (method 'reward') and name it in reward_model.")
+        self._check(self.kl_coef >= 0, f"kl_coef must be 0 or more (got {self.kl_coef}).")
+        self._check(0 < self.cliprange < 1, f"cliprange must be between 0 and 1 (got {self.cliprange}).")
+        self._check(self.response_length >= 1, f"response_length must be at least 1 (got {self.response_length}).")
+        self._check(self.max_length - self.response_length >= 8,
+                    f"max_length ({self.max_length}) must leave at least 8 prompt tokens beside response_length "
+                    f"({self.response_length}).")
+        self._check(self.num_ppo_epochs >= 1 and self.num_mini_batches >= 1, "num_ppo_epochs and num_mini_batches must be at least 1.")
+        batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
+        self._check(batch % self.num_mini_batches == 0,
+                    f"The batch ({batch} replies) must split evenly into num_mini_batches ({self.num_mini_batches}).")
+        self._check(self.temperature > 0, f"temperature must be above 0 (got {self.temperature}).")
+        self._check(self.missing_eos_penalty >= 0, "missing_eos_penalty must be 0 or more.")
+        self._check(self.total_episodes >= 0, "total_episodes must be 0 (from epochs) or more.")
+        self._check(not self.policy_adapter or self.use_lora,
+                    "Starting from an adapter trains that adapter further: set use_lora: true.")
+
+
+PREFERENCE_RECIPES: dict[str, type[PreferenceRecipe]] = {cls.method: cls for cls in (RewardRecipe, DPORecipe, PPORecipe)}

@@ -76,6 +76,13 @@ class RunRecipe:
         if self.output_name:
             check_name(self.output_name)
 
+    @classmethod
+    def trainer_config_type(cls) -> type:
+        """The TRL config class whose fields extra recipe keys may set (named by trainer_config_class)."""
+        import trl
+
+        return getattr(trl, cls.trainer_config_class)
+
     @staticmethod
     def _check(ok: bool, message: str) -> None:
         if not ok:
@@ -369,14 +376,12 @@ def build_recipe(cls: type, values: dict[str, Any]):
 def _pass_through(cls: type, values: dict, unknown: list[str]) -> None:
     """Move keys that are not recipe fields into peft_args (fields of the method's PEFT config)
     or trainer_args (fields of its TRL config); anything else is refused, with what is known."""
-    import trl
-
     peft_fields: set[str] = set()
     if cls.peft_config_class:
         import peft
 
         peft_fields = {f.name for f in dataclasses.fields(getattr(peft, cls.peft_config_class))}
-    trainer_config = getattr(trl, cls.trainer_config_class)
+    trainer_config = cls.trainer_config_type()
     trainer_fields = {f.name for f in dataclasses.fields(trainer_config)} - RESERVED_TRAINER_ARGS
     rest = []
     for key in unknown:

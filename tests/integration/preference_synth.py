@@ -18,7 +18,7 @@ def marker_pairs(n: int, seed: int = 0) -> list[dict]:
         at = rng.randrange(len(reply) + 1)
         chosen = reply[:at] + [MARKER] + reply[at:]
         rejected = reply[:at] + [rng.choice(WORDS)] + reply[at:]
-        rows.append({"prompt": f"Tell me about the {rng.choice(WORDS)}.", "chosen": " ".join(chosen),
+        rows.append({"prompt": f"Tell me about the {rng.choice(WORDS)} and the {rng.choice(WORDS)}.", "chosen": " ".join(chosen),
                      "rejected": " ".join(rejected)})
     return rows
 

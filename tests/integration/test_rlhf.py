@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,11 @@ import yaml
 from playground import adapters as adapter_store
 from playground import kinds
 from playground.errors import PlaygroundError
+from playground.runs import EventWriter
 from playground.settings import Settings
+from playground.training.ppo import REFERENCE_ADAPTER, SAMPLES_FILE
 from playground.training.preference_checks import reward_model_folder
-from playground.training.preference_recipes import DPORecipe, RewardRecipe
+from playground.training.preference_recipes import DPORecipe, PPORecipe, RewardRecipe
 from playground.training.reward import HELD_OUT_FILE, RewardModel
 from tests.conftest import SHARED_DATA
 from tests.integration.preference_synth import MARKER, marker_pairs, write_pairs
@@ -104,21 +107,51 @@ def test_dpo_raises_the_held_out_margin_and_gives_a_generation_adapter(dpo_run, 
     assert not (home.adapters_dir / "marker-dpo" / "ref").exists()  # only the policy, not a reference copy
 
 
-def test_dpo_from_an_sft_adapter_keeps_that_adapter_as_its_reference(home, tiny_dir, pairs_file):
+@pytest.fixture(scope="module")
+def sft_adapter(home, tiny_dir):
+    """A LoRA fine-tuned on replies of both kinds (with and without the marker): the SFT step before RLHF."""
     sft_data = home.home / "sft.jsonl"
-    sft_data.write_text("".join(json.dumps({"prompt": r["prompt"], "completion": r["rejected"]}) + "\n"
-                                for r in marker_pairs(40, seed=1)), encoding="utf-8")
-    code, output, _ = train(home, {"method": "lora", "base_model": str(tiny_dir), "data": str(sft_data), "max_steps": 20,
-                                   "learning_rate": 3e-3, "max_length": 64, "output_name": "sft-start"})
+    sft_data.write_text("".join(json.dumps({"prompt": r["prompt"], "completion": reply}) + "\n"
+                                for r in marker_pairs(200, seed=7) for reply in (r["chosen"], r["rejected"])),
+                        encoding="utf-8")
+    code, output, _ = train(home, {"method": "lora", "base_model": str(tiny_dir), "data": str(sft_data), "max_steps": 80,
+                                   "learning_rate": 3e-3, "per_device_train_batch_size": 8, "max_length": 64,
+                                   "output_name": "sft-start"})
     assert code == 0, output
+    return "sft-start"
+
+
+def test_dpo_from_an_sft_adapter_keeps_that_adapter_as_its_reference(home, tiny_dir, pairs_file, sft_adapter):
     code, output, record = train(home, {"method": "dpo", "base_model": str(tiny_dir), "data": str(pairs_file),
-                                        "policy_adapter": "sft-start", "learning_rate": 3e-3, "max_steps": 20,
+                                        "policy_adapter": sft_adapter, "learning_rate": 3e-3, "max_steps": 20,
                                         "per_device_train_batch_size": 8, "max_length": 64,
                                         "output_name": "dpo-from-sft"})
     assert code == 0, output
     # Against the base as reference, the SFT adapter's implicit reward would not be 0 before training.
     assert record["metrics"]["eval_margin_before"] == 0
     assert record["metrics"]["logp_margin"] > record["metrics"]["logp_margin_before"]
+
+
+def test_ppo_raises_the_held_out_reward_with_bounded_kl(home, tiny_dir, pairs_file, reward_run, sft_adapter):
+    code, output, record = train(home, {"method": "ppo", "base_model": str(tiny_dir), "data": str(pairs_file),
+                                        "reward_model": "marker-rm", "policy_adapter": sft_adapter, "val_fraction": 0.3,
+                                        "learning_rate": 1e-3, "total_episodes": 512, "per_device_train_batch_size": 8,
+                                        "num_ppo_epochs": 2, "response_length": 16, "max_length": 64, "temperature": 1.0,
+                                        "output_name": "marker-ppo"})
+    assert code == 0, output
+    metrics = record["metrics"]
+    assert metrics["reward_change_low"] > 0, metrics  # the 95% interval of the paired change is above 0
+    assert metrics["reward_after"] > metrics["reward_before"]
+    assert 0 < metrics["kl"] < 20  # nats over a 16-token reply: it moved, and stayed near its reference
+    samples = [json.loads(line) for line in (home.adapters_dir / "marker-ppo" / SAMPLES_FILE).read_text().splitlines()]
+    assert len(samples) == record["held_out_prompts"] >= 30
+    logged = [e for e in map(json.loads, (home.home / "runs" / record["run_id"] / "events.jsonl").read_text().splitlines())
+              if e["type"] == "log"]
+    assert len(logged) >= 32 and {"objective/scores", "objective/kl", "objective/rlhf_reward", "objective/entropy",
+                                  "response_length", "loss/value_avg"} <= set(logged[-1])  # the live charts' series
+    generation = adapter_store.for_generation(adapter_store.list_adapters(home.adapters_dir))
+    assert "marker-ppo" in [a["name"] for a in generation]
+    assert not (home.adapters_dir / "marker-ppo" / REFERENCE_ADAPTER).exists()
 
 
 @pytest.mark.skipif(not HH_RLHF.exists(), reason=f"reference data not present at {HH_RLHF}")
@@ -164,3 +197,65 @@ def test_bad_recipes_are_refused_with_what_to_change(home, tiny_dir, pairs_file)
     recipe = RewardRecipe.from_dict({"method": "reward", "center_rewards_coefficient": "0.01", "base_model": str(tiny_dir),
                                      "data": str(pairs_file)})
     assert recipe.trainer_args == {"center_rewards_coefficient": 0.01}  # a RewardConfig field passes through
+
+
+# ---- PPO's known traps ----
+def test_ppo_scores_each_reply_on_its_eos_token_not_the_pad_after_it(home, tiny_dir, pairs_file, reward_run, sft_adapter,
+                                                                     tmp_path, monkeypatch):
+    """trl #3750: TRL 1.12 adds the score at the first pad after EOS; the playground's patch puts it on EOS."""
+    from playground.training import ppo
+
+    made = {}
+    patched = ppo.ppo_trainer_class()
+
+    class Capturing(patched):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            made["trainer"] = self
+
+    monkeypatch.setattr(ppo, "ppo_trainer_class", lambda: Capturing)
+    recipe = PPORecipe(base_model=str(tiny_dir), data=str(pairs_file), reward_model="marker-rm", policy_adapter=sft_adapter,
+                       total_episodes=32, per_device_train_batch_size=32, num_ppo_epochs=1, response_length=16,
+                       max_length=64, temperature=1.0, val_fraction=0.3)
+    ctx = kinds.RunContext(run_id="trap", name="trap", run_dir=tmp_path, settings=home,
+                           writer=EventWriter(tmp_path / "events.jsonl"), stop=threading.Event())
+    ppo.train_ppo(recipe, str(tiny_dir), ctx)
+    positions, responses = made["trainer"].score_positions
+    eos = made["trainer"].processing_class.eos_token_id
+    ended = [(at, reply) for at, reply in zip(positions, responses) if eos in reply]
+    assert ended, "no reply ended within 16 tokens: the check would prove nothing"
+    assert all(reply[at] == eos for at, reply in ended)
+    assert all(at == len(reply) - 1 for at, reply in zip(positions, responses) if eos not in reply)
+
+
+def test_a_pad_token_equal_to_eos_is_replaced_by_a_distinct_one(tiny_dir):
+    from transformers import AutoTokenizer
+
+    from playground.training.ppo import PAD_TOKEN, ensure_distinct_pad
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
+    assert not ensure_distinct_pad(tokenizer)  # the tiny model's pad is already its own token
+    tokenizer.pad_token = tokenizer.eos_token
+    assert ensure_distinct_pad(tokenizer)
+    assert tokenizer.pad_token == PAD_TOKEN and tokenizer.pad_token_id != tokenizer.eos_token_id
+
+
+def test_ppo_refuses_a_reward_model_on_another_tokenizer_and_a_missing_or_wrong_one(home, tiny_dir, pairs_file,
+                                                                                   reward_run, sft_adapter):
+    from playground.tiny_model import build_tokenizer
+
+    other = home.adapters_dir / "other-tokenizer-rm"
+    other.mkdir(exist_ok=True)
+    build_tokenizer(vocab_size=1024).save_pretrained(other)
+    (other / "run.json").write_text(json.dumps({"output": "reward_model", "method": "reward"}), encoding="utf-8")
+    check = kinds.get("ppo").check
+    base = {"base_model": str(tiny_dir), "data": str(pairs_file), "val_fraction": 0.3}
+    with pytest.raises(PlaygroundError, match="another tokenizer"):
+        check(PPORecipe(**base, reward_model="other-tokenizer-rm"), home)
+    with pytest.raises(PlaygroundError, match="PPO needs a reward model"):
+        PPORecipe.from_dict({"method": "ppo", **base})
+    with pytest.raises(PlaygroundError, match="not a reward model"):
+        check(PPORecipe(**base, reward_model=sft_adapter), home)
+    with pytest.raises(PlaygroundError, match="is a reward model"):
+        check(PPORecipe(**base, reward_model="marker-rm", policy_adapter="marker-rm"), home)
+    assert check(PPORecipe(**base, reward_model="marker-rm", policy_adapter=sft_adapter), home)  # the good one passes

@@ -87,6 +87,24 @@ def test_from_labels_to_a_reward_model_and_a_dpo_run(app_page: Page, labels):
     wait_until_finished(page, "ui-dpo")
     traces = wait_for_plot(page, "rl-chart", trace_name="chosen (DPO)", timeout=30_000)
     assert any(t["name"] == "held-out" for t in traces)
+
+    # PPO against the reward model just trained, and what changed on held-out prompts
+    page.locator("#rl-ppo-reward input[role=combobox]").click()
+    page.locator("#rl-ppo-reward [role=option]").filter(has_text="ui-rm").first.click()
+    type_in_slider(page, "rl-resp-len", 8)
+    set_number(page, "rl-episodes", 64)
+    type_in_slider(page, "rl-ppo-epochs", 1)
+    set_number(page, "rl-ppo-lr", 0.001)
+    fill_textbox(page, "rl-ppo-name", "ui-ppo")
+    page.locator("#rl-train-ppo").click()
+    expect(markdown(page, "rl-status")).to_contain_text(re.compile("PPO run .*ui-ppo"), timeout=60_000)
+    wait_until_finished(page, "ui-ppo")
+    traces = wait_for_plot(page, "rl-chart", n_traces=6, timeout=30_000)
+    assert all(len(t["y"]) >= 8 for t in traces)  # 64 episodes in batches of 8: a point per update in each chart
+    expect(markdown(page, "rl-ppo-summary")).to_contain_text(re.compile(r"before [+-]\d\.\d+ .* after [+-]\d\.\d+"))
+    expect(markdown(page, "rl-ppo-summary")).to_contain_text("KL to the reference")
+    expect(page.locator("#rl-ppo-samples")).to_be_visible()
+    expect(page.locator("#rl-ppo-samples")).to_contain_text("Tell me about the")  # the held-out prompts and replies
     expect_no_crash(page)
 
 

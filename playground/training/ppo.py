@@ -1,0 +1,255 @@
+"""PPO against a trained reward model, with TRL 1.12's PPOTrainer, read top to bottom: the prompts,
+the four models (policy, reference, reward, value), the rewards of held-out replies before, train,
+the rewards after, save. The only file that imports trl.experimental.ppo (TRL removed PPO in 1.13).
+
+The models: the policy is the base with a new LoRA (its reference is the same base with the adapter
+disabled: no second copy), or an SFT adapter trained further (a frozen copy of it is the
+reference), or the whole model (a frozen copy); the reward model is merged into a plain classifier,
+as TRL reads its `score` head directly; the value model starts as a copy of the reward model.
+
+Known traps of this trainer, each handled here:
+- it adds the score at the first padding token after EOS, not at EOS (trl #3750): patched below;
+- with pad == eos it masks every EOS as padding: a distinct pad token is added when needed;
+- policy and reward model must share a tokenizer: checked before launch;
+- a model that never writes EOS (a random tiny one) runs to response_length and gets
+  missing_eos_penalty;
+- it never checks `should_training_stop`: patched, so Stop ends the run between updates."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+from playground.errors import PlaygroundError
+from playground.kinds import Outcome, RunContext
+from playground.runs import is_main_process
+from playground.training.callbacks import RunEvents
+from playground.training.loop import train_and_measure
+from playground.training.preference_data import prompt_split, uses_chat
+from playground.training.preference_recipes import PPORecipe
+
+SAMPLES_FILE = "samples.jsonl"  # per held-out prompt: a reply before and after, and the mean reward of its replies
+REFERENCE_ADAPTER = "reference"
+PAD_TOKEN = "<|pad|>"
+HELD_OUT_SAMPLES = 4  # replies per held-out prompt, before and after: their mean is the prompt's reward
+INSTALL = "PPO needs trl 1.12.0, the last release with PPOTrainer (TRL removed it in 1.13): pip install trl==1.12.0"
+
+# (a statement of TRL 1.12's PPOTrainer.train, the lines that replace it), applied to its source
+# once; the lines keep the statement's indentation (a line's own leading spaces indent further).
+PATCHES = [
+    ("actual_end = torch.where(sequence_lengths_p1 < rewards.size(1), sequence_lengths_p1, sequence_lengths)",
+     ["actual_end = sequence_lengths  # the score on the last token (EOS), not the pad after it (trl #3750)",
+      "self.score_positions = (actual_end.tolist(), postprocessed_responses.tolist())"]),
+    ('metrics["eps"] = eps',
+     ['metrics["eps"] = eps', 'metrics["response_length"] = (sequence_lengths + 1).float().mean().item()']),
+    ("self.control = self.callback_handler.on_step_end(args, self.state, self.control)",
+     ["self.control = self.callback_handler.on_step_end(args, self.state, self.control)",
+      "if self.control.should_training_stop:", "    break"]),
+]
+
+
+def _ppo_module():
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # we know; the import is kept to this file
+    try:
+        from trl.experimental import ppo
+    except ImportError as err:
+        raise PlaygroundError(INSTALL) from err
+    return ppo
+
+
+def ppo_config_class() -> type:
+    return _ppo_module().PPOConfig
+
+
+@functools.cache
+def ppo_trainer_class() -> type:
+    """TRL's PPOTrainer with PATCHES applied to its train loop (refused if the source differs)."""
+    base = _ppo_module().PPOTrainer
+    source = textwrap.dedent(inspect.getsource(base.train))
+    for old, lines in PATCHES:
+        if source.count(old) != 1:
+            raise PlaygroundError(f"This TRL's PPOTrainer is not the one the playground patches: {INSTALL}")
+        start = source.index(old)
+        indent = source[source.rindex("\n", 0, start) + 1:start]
+        source = source.replace(old, ("\n" + indent).join(lines))
+    module = sys.modules[base.__module__]
+    namespace = dict(vars(module))
+    exec(compile(source, module.__file__, "exec"), namespace)  # TRL's own train loop, with PATCHES
+    return type("PlaygroundPPOTrainer", (base,), {"train": namespace["train"], "__module__": __name__})
+
+
+def ensure_distinct_pad(tokenizer) -> bool:
+    """Give the tokenizer a pad token other than EOS (TRL's PPO masks every pad token, so a pad
+    equal to EOS would hide the end of every reply). True when a token was added (resize models)."""
+    if tokenizer.pad_token_id is not None and tokenizer.pad_token_id != tokenizer.eos_token_id:
+        return False
+    tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
+    return True
+
+
+def same_tokenizer(first, second) -> bool:
+    return first.get_vocab() == second.get_vocab() and first.eos_token == second.eos_token
+
+
+def prompt_ids(tokenizer, prompt: str, limit: int) -> list[int]:
+    """A prompt as the policy sees it (the chat template's user turn and assistant opening), cut from the start."""
+    if uses_chat(tokenizer):
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                            tokenize=True, return_dict=True)["input_ids"]
+    else:
+        ids = tokenizer(prompt)["input_ids"]
+    return ids[-limit:]
+
+
+def write_replies(model, tokenizer, prompts: list[str], recipe: PPORecipe, seed: int) -> list[list[str]]:
+    """HELD_OUT_SAMPLES sampled replies per prompt, as PPO samples them (seeded: the same draws
+    before and after training)."""
+    import torch
+
+    model.eval()
+    device = next(model.parameters()).device
+    replies = []
+    rng_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        with torch.no_grad():
+            for prompt in prompts:
+                ids = torch.tensor([prompt_ids(tokenizer, prompt, recipe.max_length - recipe.response_length)], device=device)
+                out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=recipe.response_length,
+                                     do_sample=True, temperature=recipe.temperature, top_k=0, top_p=1.0,
+                                     num_return_sequences=HELD_OUT_SAMPLES, pad_token_id=tokenizer.pad_token_id,
+                                     eos_token_id=tokenizer.eos_token_id)
+                replies.append(tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True))
+    finally:
+        torch.random.set_rng_state(rng_state)
+    return replies
+
+
+def load_policy(recipe: PPORecipe, source: str, ctx: RunContext, tokenizer, resize: bool):
+    """(policy, reference model or None, peft_config or None, adapter names for TRL's config)."""
+    from transformers import AutoModelForCausalLM
+
+    from playground.training.preference_checks import generation_adapter
+    from playground.training.trainer_args import training_dtype
+
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=training_dtype())
+    if resize:
+        model.resize_token_embeddings(len(tokenizer))
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if recipe.policy_adapter:
+        from peft import PeftModel
+
+        folder = str(generation_adapter(ctx.settings, recipe.policy_adapter, recipe.base_model))
+        model = PeftModel.from_pretrained(model, folder, is_trainable=True)
+        model.load_adapter(folder, adapter_name=REFERENCE_ADAPTER, is_trainable=False)
+        model.set_adapter("default")
+        return model, None, None, {"model_adapter_name": "default", "ref_adapter_name": REFERENCE_ADAPTER}
+    if recipe.use_lora:
+        return model, None, recipe.lora_config(), {}
+    return model, copy.deepcopy(model), None, {}
+
+
+def load_reward(recipe: PPORecipe, ctx: RunContext, tokenizer, resize: bool):
+    """(RewardModel for scoring text, the plain classifier TRL reads)."""
+    from playground.training.preference_checks import reward_model_folder
+    from playground.training.reward import RewardModel
+
+    scorer = RewardModel(reward_model_folder(ctx.settings, recipe.reward_model), ctx.settings)
+    classifier = scorer.model.merge_and_unload() if hasattr(scorer.model, "merge_and_unload") else scorer.model
+    scorer.model = classifier
+    if resize:
+        classifier.resize_token_embeddings(len(tokenizer))
+    classifier.config.pad_token_id = tokenizer.pad_token_id
+    return scorer, classifier
+
+
+def held_out_rewards(scorer, prompts: list[str], replies: list[list[str]]) -> list[float]:
+    """The mean reward of each prompt's replies."""
+    scores = scorer.score([(p, r) for p, rs in zip(prompts, replies) for r in rs])
+    return [sum(scores[i * HELD_OUT_SAMPLES:(i + 1) * HELD_OUT_SAMPLES]) / HELD_OUT_SAMPLES for i in range(len(prompts))]
+
+
+def train_ppo(recipe: PPORecipe, source: str, ctx: RunContext) -> Outcome:
+    import datasets
+    from transformers import AutoTokenizer, set_seed
+
+    from playground.evaluation.bootstrap import interval, mean_aggregate, paired_difference
+    from playground.training.sft import count_params
+    from playground.training.trainer_args import common_args
+
+    writer = ctx.writer
+    split = prompt_split(recipe, ctx.settings, writer)
+    tokenizer = AutoTokenizer.from_pretrained(source, padding_side="left")
+    resize = ensure_distinct_pad(tokenizer)
+    if resize:
+        writer.write("warning", message=f"The tokenizer's pad token was its end-of-sequence token: added {PAD_TOKEN}, "
+                                        "so PPO does not mistake the end of each reply for padding.")
+
+    writer.write("status", message="Loading the policy, its reference, the reward model and the value model")
+    set_seed(recipe.seed)
+    scorer, reward_model = load_reward(recipe, ctx, tokenizer, resize)
+    policy, reference, peft_config, adapter_names = load_policy(recipe, source, ctx, tokenizer, resize)
+    value_model = copy.deepcopy(reward_model)  # starts from what the reward model knows (a common choice)
+    held_prompts = [r["prompt"] for r in split.held_out]
+
+    writer.write("status", message="Writing and scoring replies to the held-out prompts before training")
+    before_replies = write_replies(policy, tokenizer, held_prompts, recipe, recipe.seed)
+    before = held_out_rewards(scorer, held_prompts, before_replies)
+
+    limit = recipe.max_length - recipe.response_length
+    encode = lambda rows: datasets.Dataset.from_list(  # noqa: E731
+        [{"input_ids": prompt_ids(tokenizer, r["prompt"], limit)} for r in rows])
+    train_set = encode(split.train)
+    common = common_args(recipe, ctx.run_dir, len(train_set), evaluate=False)
+    common.update(save_strategy="no", num_train_epochs=recipe.num_train_epochs)
+    common.pop("max_steps")
+    common.pop("eval_steps")
+    config = ppo_config_class()(
+        **common, kl_coef=recipe.kl_coef, cliprange=recipe.cliprange, response_length=recipe.response_length,
+        num_ppo_epochs=recipe.num_ppo_epochs, num_mini_batches=recipe.num_mini_batches, temperature=recipe.temperature,
+        missing_eos_penalty=recipe.missing_eos_penalty or None, stop_token="eos", num_sample_generations=0,
+        total_episodes=recipe.total_episodes or None, local_rollout_forward_batch_size=recipe.per_device_train_batch_size,
+        **adapter_names, **recipe.trainer_args)
+    events = RunEvents(ctx.run_dir, writer, ctx.stop)
+    trainer = ppo_trainer_class()(args=config, processing_class=tokenizer, model=policy, ref_model=reference,
+                                  reward_model=reward_model, value_model=value_model, train_dataset=train_set,
+                                  eval_dataset=encode(split.held_out), peft_config=peft_config, callbacks=[events])
+    trainable, total = count_params(trainer.model.policy)
+    writer.write("params", trainable=trainable, total=total)
+    metrics, status = train_and_measure(trainer, events, recipe.num_processes, {}, measure=None)
+
+    trained = trainer.model.policy
+    writer.write("status", message="Writing and scoring replies to the held-out prompts after training")
+    after_replies = write_replies(trained, tokenizer, held_prompts, recipe, recipe.seed)
+    after = held_out_rewards(scorer, held_prompts, after_replies)
+    before_mean, after_mean = interval(before, mean_aggregate), interval(after, mean_aggregate)
+    change = paired_difference(after, before, mean_aggregate)
+    last_log = next((e for e in reversed(trainer.state.log_history) if "objective/kl" in e), {})
+    metrics.update(reward_before=before_mean.value, reward_before_low=before_mean.low, reward_before_high=before_mean.high,
+                   reward_after=after_mean.value, reward_after_low=after_mean.low, reward_after_high=after_mean.high,
+                   reward_change=change.diff, reward_change_low=change.low, reward_change_high=change.high,
+                   kl=last_log.get("objective/kl", 0.0))
+
+    if is_main_process():
+        out = ctx.output_dir
+        out.mkdir(parents=True, exist_ok=True)
+        if adapter_names:
+            trained.save_pretrained(out, selected_adapters=["default"])  # not the reference copy
+        else:
+            trained.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        samples = [{"prompt": p, "before": b[0], "reward_before": rb, "after": a[0], "reward_after": ra}
+                   for p, b, rb, a, ra in zip(held_prompts, before_replies, before, after_replies, after)]
+        (Path(out) / SAMPLES_FILE).write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples),
+                                              encoding="utf-8")
+        writer.write("saved", path=str(out), status=status)
+    record = {"trainable_params": trainable, "total_params": total, "trainable_share": trainable / total if total else 0.0,
+              "pairs": split.source, "train_prompts": len(split.train), "held_out_prompts": len(split.held_out),
+              "reward_model": recipe.reward_model}
+    return Outcome(status, metrics, record, trained)

@@ -1,0 +1,54 @@
+"""PPO as a run kind: checked before launch (a reward model on the same tokenizer, a generation
+adapter to start from, enough distinct prompts); its result is a policy adapter for generation."""
+
+from __future__ import annotations
+
+from playground.errors import PlaygroundError
+from playground.kinds import Outcome, Output, RunContext, RunKind
+from playground.settings import Settings
+from playground.training.preference_recipes import PPORecipe
+from playground.training.sft_kind import default_name, write_card
+
+
+def check(recipe: PPORecipe, settings: Settings) -> list[str]:
+    from transformers import AutoTokenizer
+
+    from playground.models import ModelManager
+    from playground.training.ppo import ppo_trainer_class, same_tokenizer
+    from playground.training.preference_checks import check_trainer_args, generation_adapter, reward_model_folder
+    from playground.training.preference_data import prompt_split
+    from playground.training.trainer_args import check_report_to
+
+    ppo_trainer_class()  # the right TRL, or what to install
+    check_report_to(recipe)
+    source = ModelManager(settings).resolve(recipe.base_model)
+    folder = reward_model_folder(settings, recipe.reward_model)
+    if not same_tokenizer(AutoTokenizer.from_pretrained(source), AutoTokenizer.from_pretrained(str(folder))):
+        raise PlaygroundError(f"The reward model '{folder.name}' was trained on another tokenizer than {recipe.base_model}'s: "
+                              "PPO scores the policy's tokens with it directly. Train a reward model on this base model.")
+    split = prompt_split(recipe, settings)
+    if recipe.trainer_args:
+        check_trainer_args(recipe)
+    if recipe.policy_adapter:
+        generation_adapter(settings, recipe.policy_adapter, recipe.base_model)
+    return [f"{split.source}: {len(split.train):,} to train on, {len(split.held_out):,} held out."]
+
+
+def run(recipe: PPORecipe, ctx: RunContext) -> Outcome:
+    from playground.models import ModelManager
+    from playground.training.ppo import train_ppo
+
+    return train_ppo(recipe, ModelManager(ctx.settings).resolve(recipe.base_model), ctx)
+
+
+KIND = RunKind(
+    name="ppo",
+    title="PPO",
+    output=Output.ADAPTER,
+    recipe_class=PPORecipe,
+    check=check,
+    run=run,
+    default_name=default_name,
+    summary=lambda recipe: {"method": recipe.method, "base_model": recipe.base_model},
+    write_card=write_card,
+)

@@ -18,7 +18,7 @@ from playground import plots
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
 from playground.training.preference_data import LABELS, describe_split
-from playground.training.preference_recipes import DPORecipe, PPORecipe, PreferenceRecipe, RewardRecipe
+from playground.training.preference_recipes import DPORecipe, GRPORecipe, PPORecipe, PreferenceRecipe, RewardRecipe, RLOORecipe
 from playground.training.reward import RewardModel, held_out_scores
 
 EXPLAINER = """
@@ -35,7 +35,9 @@ with **beta** setting how far it may move. Every run keeps some pairs **held out
 learned on pairs it never saw.
 """
 DATA_CHOICES = {"Labels from the Rate tab": LABELS, "A preference file (upload)": "file"}
-RLHF_KINDS = ("reward", "dpo", "ppo")
+RLHF_KINDS = ("reward", "dpo", "ppo", "grpo", "rloo")
+POLICY_KINDS = ("ppo", "grpo", "rloo")  # trained against a reward model: replies before and after
+GROUP_METHODS = {"GRPO": GRPORecipe, "RLOO": RLOORecipe}
 SAMPLE_COLUMNS = ["prompt", "before", "reward before", "after", "reward after"]
 
 
@@ -72,10 +74,10 @@ def launch(jobs: JobManager, kind: str, recipe: PreferenceRecipe) -> tuple[dict,
 
 def before_after(run: dict) -> tuple[str, pd.DataFrame | None]:
     """A finished PPO run's held-out comparison: mean reward before and after with 95% intervals, and the replies."""
-    from playground.training.ppo import HELD_OUT_SAMPLES, SAMPLES_FILE
+    from playground.training.policy_eval import HELD_OUT_SAMPLES, SAMPLES_FILE
 
     m = run.get("metrics") or {}
-    if run.get("kind") != "ppo" or "reward_after" not in m:
+    if run.get("kind") not in POLICY_KINDS or "reward_after" not in m:
         return "", None
     span = lambda key: f"{m[key]:+.3f} [{m[key + '_low']:+.3f}, {m[key + '_high']:+.3f}]"  # noqa: E731
     verdict = ("a real rise" if m["reward_change_low"] > 0 else "a real fall" if m["reward_change_high"] < 0
@@ -204,6 +206,23 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 ppo_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-ppo-name")
                 ppo_btn = gr.Button("Train with PPO", variant="primary", elem_id="rl-train-ppo")
+        with gr.Accordion("RLOO and GRPO against a reward model (no value model)", open=False, elem_id="rl-group-acc"):
+            group_about = gr.Markdown(GRPORecipe.about, elem_id="rl-group-about")
+            with gr.Row():
+                group_method = gr.Radio(list(GROUP_METHODS), value="GRPO", label="Method", elem_id="rl-group-method")
+                group_reward = gr.Dropdown(reward_model_names(settings), label="Reward model", elem_id="rl-group-reward")
+                group_lr = gr.Number(GRPORecipe.learning_rate, label="Learning rate", elem_id="rl-group-lr",
+                                     info="The policy is the model at the top of the page (merge an SFT adapter to start from it).")
+            with gr.Row():
+                group_beta = gr.Slider(0.0, 0.5, value=GRPORecipe.beta, step=0.01, label="beta (KL weight)",
+                                       elem_id="rl-group-beta", info="TRL's GRPO defaults to 0, no KL penalty; set here.")
+                generations = gr.Slider(2, 16, value=4, step=1, label="Replies per prompt", elem_id="rl-generations",
+                                        info="Each reply is scored against the others of its prompt.")
+                group_steps = gr.Number(60, label="Steps", precision=0, elem_id="rl-group-steps")
+                group_length = gr.Slider(4, 512, value=64, step=4, label="Reply length (tokens)", elem_id="rl-group-len")
+            with gr.Row():
+                group_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-group-name")
+                group_btn = gr.Button("Train", variant="primary", elem_id="rl-train-group")
         status = gr.Markdown("", elem_id="rl-status")
 
         gr.Markdown("### Runs")
@@ -215,7 +234,7 @@ def build(ctx: AppContext) -> None:
         run_chart = gr.Plot(label="Training curves", elem_id="rl-chart")
         ppo_summary = gr.Markdown("", elem_id="rl-ppo-summary")
         ppo_samples = gr.Dataframe(headers=SAMPLE_COLUMNS, interactive=False, wrap=True, visible=False,
-                                   label="Held-out prompts: a reply before and after PPO, with the mean reward of its replies",
+                                   label="Held-out prompts: a reply before and after training, with the mean reward of its replies",
                                    elem_id="rl-ppo-samples")
         events_state = gr.State({"run": None, "offset": 0, "events": []})
         timer = gr.Timer(2.0)
@@ -270,6 +289,22 @@ def build(ctx: AppContext) -> None:
                    "policy_adapter": "" if start in (None, BASE_ONLY) else start}
             run, message = launch(jobs, "ppo", form_of(form_values).recipe(PPORecipe, own))
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+
+        @guarded(status)
+        def train_group(*values):
+            *form_values, method, reward, lr, beta_, n_generations, steps, length, name = values
+            cls = GROUP_METHODS[method]
+            own = {"reward_model": reward or "", "learning_rate": lr, "beta": beta_, "num_generations": n_generations,
+                   "max_steps": int(steps) if steps and int(steps) > 0 else -1, "response_length": length,
+                   "output_name": name}
+            run, message = launch(jobs, cls.method, form_of(form_values).recipe(cls, own))
+            return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+
+        def show_group_method(method):
+            cls = GROUP_METHODS[method]
+            info = ("TRL's GRPO defaults to 0, no KL penalty; set here." if cls is GRPORecipe
+                    else "How strongly the policy is held to its reference.")
+            return {group_about: cls.about, group_beta: gr.update(value=cls.beta, info=info)}
 
         def poll(run_id, state):
             runs = rlhf_runs(jobs)
@@ -329,6 +364,10 @@ def build(ctx: AppContext) -> None:
                       api_name="train_dpo", concurrency_id="rl-poll")
         ppo_btn.click(train_ppo, [*form, ppo_reward, ppo_start, ppo_lr, kl_coef, response_length, episodes, ppo_epochs,
                                   temperature, ppo_name], [status, run_picker], api_name="train_ppo", concurrency_id="rl-poll")
+        group_btn.click(train_group, [*form, group_method, group_reward, group_lr, group_beta, generations, group_steps,
+                                      group_length, group_name], [status, run_picker], api_name="train_rloo_grpo",
+                        concurrency_id="rl-poll")
+        group_method.change(show_group_method, [group_method], [group_about, group_beta], api_name=False)
         poll_outputs = [run_picker, events_state, run_progress, run_error, run_chart, ppo_summary, ppo_samples]
         serial = dict(concurrency_id="rl-poll", concurrency_limit=1, show_progress="hidden", api_name=False)
         timer.tick(poll, [run_picker, events_state], poll_outputs, **serial)
@@ -339,7 +378,8 @@ def build(ctx: AppContext) -> None:
                             show_progress="hidden")
         for picker in (start_adapter, ppo_start):
             picker.focus(lambda: gr.update(choices=adapter_choices(ctx)), None, picker, api_name=False, show_progress="hidden")
-        ppo_reward.focus(lambda: gr.update(choices=reward_model_names(settings)), None, ppo_reward, api_name=False,
+        for picker in (ppo_reward, group_reward):
+            picker.focus(lambda: gr.update(choices=reward_model_names(settings)), None, picker, api_name=False,
                          show_progress="hidden")
         score_btn.click(score, [reward_picker, score_prompt, score_text], [score_out], api_name="score_reply")
 

@@ -38,10 +38,12 @@ KINDS: dict[str, str] = {
     "reward": "playground.training.reward_kind:KIND",
     "dpo": "playground.training.dpo_kind:KIND",
     "ppo": "playground.training.ppo_kind:KIND",
+    "grpo": "playground.training.group_kind:GRPO_KIND",
+    "rloo": "playground.training.group_kind:RLOO_KIND",
 }
 
 # `python -m playground train` recipes whose method is its own run kind; every other method is "sft".
-TRAINING_KINDS: dict[str, str] = {"reward": "reward", "dpo": "dpo", "ppo": "ppo"}
+TRAINING_KINDS: dict[str, str] = {"reward": "reward", "dpo": "dpo", "ppo": "ppo", "grpo": "grpo", "rloo": "rloo"}
 
 
 class Output(StrEnum):

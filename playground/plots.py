@@ -135,10 +135,21 @@ PPO_PANELS = [
     ("Reply length (tokens)", ("response_length",)),
     ("Value loss", ("loss/value_avg",)),
 ]
+# RLOO and GRPO (TRL's names for what they log).
+GROUP_PANELS = [
+    ("Reward", ("reward",)),
+    ("KL to the reference", ("kl",)),
+    ("Reward spread within a prompt's group", ("reward_std",)),
+    ("Entropy", ("entropy",)),
+    ("Reply length (tokens)", ("completions/mean_length",)),
+    ("Loss", ("loss",)),
+]
 PREFERENCE_KINDS = ("reward", "dpo")
 
 
 def panels_for(kind: str) -> list:
+    if kind in ("grpo", "rloo"):
+        return GROUP_PANELS
     if kind == "ppo":
         return PPO_PANELS
     return PREFERENCE_PANELS if kind in PREFERENCE_KINDS else TRAINING_PANELS

@@ -20,24 +20,21 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
-import json
 import os
 import sys
 import textwrap
-from pathlib import Path
 
 from playground.errors import PlaygroundError
 from playground.kinds import Outcome, RunContext
 from playground.runs import is_main_process
 from playground.training.callbacks import RunEvents
 from playground.training.loop import train_and_measure
-from playground.training.preference_data import prompt_split, uses_chat
+from playground.training.policy_eval import comparison, held_out_rewards, prompt_ids, write_replies, write_samples
+from playground.training.preference_data import prompt_split
 from playground.training.preference_recipes import PPORecipe
 
-SAMPLES_FILE = "samples.jsonl"  # per held-out prompt: a reply before and after, and the mean reward of its replies
 REFERENCE_ADAPTER = "reference"
 PAD_TOKEN = "<|pad|>"
-HELD_OUT_SAMPLES = 4  # replies per held-out prompt, before and after: their mean is the prompt's reward
 INSTALL = "PPO needs trl 1.12.0, the last release with PPOTrainer (TRL removed it in 1.13): pip install trl==1.12.0"
 
 # (a statement of TRL 1.12's PPOTrainer.train, the lines that replace it), applied to its source
@@ -97,40 +94,6 @@ def same_tokenizer(first, second) -> bool:
     return first.get_vocab() == second.get_vocab() and first.eos_token == second.eos_token
 
 
-def prompt_ids(tokenizer, prompt: str, limit: int) -> list[int]:
-    """A prompt as the policy sees it (the chat template's user turn and assistant opening), cut from the start."""
-    if uses_chat(tokenizer):
-        ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                            tokenize=True, return_dict=True)["input_ids"]
-    else:
-        ids = tokenizer(prompt)["input_ids"]
-    return ids[-limit:]
-
-
-def write_replies(model, tokenizer, prompts: list[str], recipe: PPORecipe, seed: int) -> list[list[str]]:
-    """HELD_OUT_SAMPLES sampled replies per prompt, as PPO samples them (seeded: the same draws
-    before and after training)."""
-    import torch
-
-    model.eval()
-    device = next(model.parameters()).device
-    replies = []
-    rng_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        with torch.no_grad():
-            for prompt in prompts:
-                ids = torch.tensor([prompt_ids(tokenizer, prompt, recipe.max_length - recipe.response_length)], device=device)
-                out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=recipe.response_length,
-                                     do_sample=True, temperature=recipe.temperature, top_k=0, top_p=1.0,
-                                     num_return_sequences=HELD_OUT_SAMPLES, pad_token_id=tokenizer.pad_token_id,
-                                     eos_token_id=tokenizer.eos_token_id)
-                replies.append(tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True))
-    finally:
-        torch.random.set_rng_state(rng_state)
-    return replies
-
-
 def load_policy(recipe: PPORecipe, source: str, ctx: RunContext, tokenizer, resize: bool):
     """(policy, reference model or None, peft_config or None, adapter names for TRL's config)."""
     from transformers import AutoModelForCausalLM
@@ -169,17 +132,10 @@ def load_reward(recipe: PPORecipe, ctx: RunContext, tokenizer, resize: bool):
     return scorer, classifier
 
 
-def held_out_rewards(scorer, prompts: list[str], replies: list[list[str]]) -> list[float]:
-    """The mean reward of each prompt's replies."""
-    scores = scorer.score([(p, r) for p, rs in zip(prompts, replies) for r in rs])
-    return [sum(scores[i * HELD_OUT_SAMPLES:(i + 1) * HELD_OUT_SAMPLES]) / HELD_OUT_SAMPLES for i in range(len(prompts))]
-
-
 def train_ppo(recipe: PPORecipe, source: str, ctx: RunContext) -> Outcome:
     import datasets
     from transformers import AutoTokenizer, set_seed
 
-    from playground.evaluation.bootstrap import interval, mean_aggregate, paired_difference
     from playground.training.sft import count_params
     from playground.training.trainer_args import common_args
 
@@ -199,10 +155,12 @@ def train_ppo(recipe: PPORecipe, source: str, ctx: RunContext) -> Outcome:
     held_prompts = [r["prompt"] for r in split.held_out]
 
     writer.write("status", message="Writing and scoring replies to the held-out prompts before training")
-    before_replies = write_replies(policy, tokenizer, held_prompts, recipe, recipe.seed)
+    limit = recipe.max_length - recipe.response_length
+    replies_of = lambda model: write_replies(model, tokenizer, held_prompts, limit, recipe.response_length,  # noqa: E731
+                                             recipe.temperature, recipe.seed)
+    before_replies = replies_of(policy)
     before = held_out_rewards(scorer, held_prompts, before_replies)
 
-    limit = recipe.max_length - recipe.response_length
     encode = lambda rows: datasets.Dataset.from_list(  # noqa: E731
         [{"input_ids": prompt_ids(tokenizer, r["prompt"], limit)} for r in rows])
     train_set = encode(split.train)
@@ -226,15 +184,10 @@ def train_ppo(recipe: PPORecipe, source: str, ctx: RunContext) -> Outcome:
 
     trained = trainer.model.policy
     writer.write("status", message="Writing and scoring replies to the held-out prompts after training")
-    after_replies = write_replies(trained, tokenizer, held_prompts, recipe, recipe.seed)
+    after_replies = replies_of(trained)
     after = held_out_rewards(scorer, held_prompts, after_replies)
-    before_mean, after_mean = interval(before, mean_aggregate), interval(after, mean_aggregate)
-    change = paired_difference(after, before, mean_aggregate)
     last_log = next((e for e in reversed(trainer.state.log_history) if "objective/kl" in e), {})
-    metrics.update(reward_before=before_mean.value, reward_before_low=before_mean.low, reward_before_high=before_mean.high,
-                   reward_after=after_mean.value, reward_after_low=after_mean.low, reward_after_high=after_mean.high,
-                   reward_change=change.diff, reward_change_low=change.low, reward_change_high=change.high,
-                   kl=last_log.get("objective/kl", 0.0))
+    metrics.update(comparison(before, after), kl=last_log.get("objective/kl", 0.0))
 
     if is_main_process():
         out = ctx.output_dir
@@ -244,10 +197,7 @@ def train_ppo(recipe: PPORecipe, source: str, ctx: RunContext) -> Outcome:
         else:
             trained.save_pretrained(out)
         tokenizer.save_pretrained(out)
-        samples = [{"prompt": p, "before": b[0], "reward_before": rb, "after": a[0], "reward_after": ra}
-                   for p, b, rb, a, ra in zip(held_prompts, before_replies, before, after_replies, after)]
-        (Path(out) / SAMPLES_FILE).write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples),
-                                              encoding="utf-8")
+        write_samples(out, held_prompts, before_replies, before, after_replies, after)
         writer.write("saved", path=str(out), status=status)
     record = {"trainable_params": trainable, "total_params": total, "trainable_share": trainable / total if total else 0.0,
               "pairs": split.source, "train_prompts": len(split.train), "held_out_prompts": len(split.held_out),

@@ -149,4 +149,56 @@ class PPORecipe(PreferenceRecipe):
                     "Starting from an adapter trains that adapter further: set use_lora: true.")
 
 
-PREFERENCE_RECIPES: dict[str, type[PreferenceRecipe]] = {cls.method: cls for cls in (RewardRecipe, DPORecipe, PPORecipe)}
+@dataclass
+class GroupRecipe(PreferenceRecipe):
+    """RLOO and GRPO: several replies to each prompt, each judged against the others' rewards (no value model)."""
+
+    reward_model: str = option("", "Reward model", "A reward model trained here (method 'reward').")
+    num_generations: int = option(4, "Replies per prompt", "Each reply's advantage is its reward against the others'.",
+                                  (2, 32, 1))
+    response_length: int = option(64, "Response length", "New tokens per reply at most.", (4, 1024, 4))
+    temperature: float = option(1.0, "Temperature", "Sampling temperature of the replies.", (0.1, 2.0, 0.05))
+    policy_adapter: str = ""  # not supported: TRL's reference would be the base, not the adapter
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check(isinstance(self.reward_model, str) and bool(self.reward_model.strip()),
+                    f"{self.method.upper()} needs a reward model: train one first (method 'reward') and name it in reward_model.")
+        self._check(self.beta >= 0, f"beta must be 0 or more (got {self.beta}).")
+        self._check(self.num_generations >= 2, "num_generations must be at least 2: each reply is judged against the others.")
+        batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
+        self._check(batch % self.num_generations == 0,
+                    f"The batch ({batch} replies) must be a multiple of num_generations ({self.num_generations}).")
+        self._check(self.response_length >= 1, f"response_length must be at least 1 (got {self.response_length}).")
+        self._check(self.temperature > 0, f"temperature must be above 0 (got {self.temperature}).")
+        self._check(not self.policy_adapter,
+                    f"{self.method.upper()} starts from a model, not an adapter (its reference would be the base without "
+                    "the adapter): merge the SFT adapter first (Fine-tune tab, Merge) and choose the merged model as the base.")
+
+
+@dataclass
+class GRPORecipe(GroupRecipe):
+    method: ClassVar[str] = "grpo"
+    about: ClassVar[str] = ("GRPO (Group Relative Policy Optimization) writes a group of replies per prompt and "
+                            "rewards each by how it scores against its group (no value model); beta is the weight of "
+                            "the KL penalty to the reference.")
+    trainer_config_class: ClassVar[str] = "GRPOConfig"
+    learning_rate: float = 1e-4
+    per_device_train_batch_size: int = 8
+    beta: float = option(0.04, "beta (KL weight)", "TRL's GRPO defaults to 0 (no KL penalty at all); the playground sets "
+                         "0.04 so the policy stays near its reference. 0 turns it off.", (0.0, 1.0, 0.01))
+
+
+@dataclass
+class RLOORecipe(GroupRecipe):
+    method: ClassVar[str] = "rloo"
+    about: ClassVar[str] = ("RLOO (REINFORCE Leave-One-Out) writes several replies per prompt; each reply's baseline is "
+                            "the mean reward of the others. Simpler than PPO, no value model; beta weighs the KL penalty.")
+    trainer_config_class: ClassVar[str] = "RLOOConfig"
+    learning_rate: float = 1e-4
+    per_device_train_batch_size: int = 8
+    beta: float = option(0.05, "beta (KL weight)", "How strongly the policy is held to its reference.", (0.0, 1.0, 0.01))
+
+
+PREFERENCE_RECIPES: dict[str, type[PreferenceRecipe]] = {
+    cls.method: cls for cls in (RewardRecipe, DPORecipe, PPORecipe, GRPORecipe, RLOORecipe)}

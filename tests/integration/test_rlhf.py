@@ -20,7 +20,8 @@ from playground import kinds
 from playground.errors import PlaygroundError
 from playground.runs import EventWriter
 from playground.settings import Settings
-from playground.training.ppo import REFERENCE_ADAPTER, SAMPLES_FILE
+from playground.training.policy_eval import SAMPLES_FILE
+from playground.training.ppo import REFERENCE_ADAPTER
 from playground.training.preference_checks import reward_model_folder
 from playground.training.preference_recipes import DPORecipe, PPORecipe, RewardRecipe
 from playground.training.reward import HELD_OUT_FILE, RewardModel
@@ -132,10 +133,10 @@ def test_dpo_from_an_sft_adapter_keeps_that_adapter_as_its_reference(home, tiny_
     assert record["metrics"]["logp_margin"] > record["metrics"]["logp_margin_before"]
 
 
-def test_ppo_raises_the_held_out_reward_with_bounded_kl(home, tiny_dir, pairs_file, reward_run, sft_adapter):
-    code, output, record = train(home, {"method": "ppo", "base_model": str(tiny_dir), "data": str(pairs_file),
-                                        "reward_model": "marker-rm", "policy_adapter": sft_adapter, "val_fraction": 0.3,
-                                        "learning_rate": 1e-3, "total_episodes": 512, "per_device_train_batch_size": 8,
+def test_ppo_raises_the_held_out_reward_with_bounded_kl(home, pairs_file, reward_run, sft_merged):
+    code, output, record = train(home, {"method": "ppo", "base_model": sft_merged, "data": str(pairs_file),
+                                        "reward_model": "marker-rm", "val_fraction": 0.3,
+                                        "learning_rate": 3e-3, "total_episodes": 512, "per_device_train_batch_size": 8,
                                         "num_ppo_epochs": 2, "response_length": 16, "max_length": 64, "temperature": 1.0,
                                         "output_name": "marker-ppo"})
     assert code == 0, output
@@ -152,6 +153,26 @@ def test_ppo_raises_the_held_out_reward_with_bounded_kl(home, tiny_dir, pairs_fi
     generation = adapter_store.for_generation(adapter_store.list_adapters(home.adapters_dir))
     assert "marker-ppo" in [a["name"] for a in generation]
     assert not (home.adapters_dir / "marker-ppo" / REFERENCE_ADAPTER).exists()
+
+
+@pytest.fixture(scope="module")
+def sft_merged(home, tiny_dir, sft_adapter):
+    """The SFT adapter folded into its base: RLOO and GRPO start from a model (their reference is the start)."""
+    return str(adapter_store.merge(home.adapters_dir, sft_adapter, str(tiny_dir), "sft-merged"))
+
+
+@pytest.mark.parametrize("method", ["grpo", "rloo"])
+def test_rloo_and_grpo_raise_the_held_out_reward(home, pairs_file, reward_run, sft_merged, method):
+    code, output, record = train(home, {"method": method, "base_model": sft_merged, "data": str(pairs_file),
+                                        "reward_model": "marker-rm", "val_fraction": 0.3, "learning_rate": 3e-3,
+                                        "max_steps": 120, "per_device_train_batch_size": 8, "num_generations": 4,
+                                        "response_length": 16, "max_length": 64, "output_name": f"marker-{method}"})
+    assert code == 0, output
+    metrics = record["metrics"]
+    assert metrics["reward_change_low"] > 0, metrics
+    assert 0 < metrics["kl"] < 5
+    assert record["recipe"]["beta"] == (0.04 if method == "grpo" else 0.05)  # GRPO's KL weight is set, not TRL's 0
+    assert len((home.adapters_dir / f"marker-{method}" / SAMPLES_FILE).read_text().splitlines()) == record["held_out_prompts"]
 
 
 @pytest.mark.skipif(not HH_RLHF.exists(), reason=f"reference data not present at {HH_RLHF}")

@@ -1,6 +1,7 @@
 """The RLHF tab as a person uses it: from the Rate tab's labels to a reward model (trained in the
-background, watched, then read: its held-out histogram and a score for any reply), and a DPO run
-from the same labels. Bad input gets a plain message and starts nothing."""
+background, watched, then read: its held-out histogram and a score for any reply), then DPO from the
+same labels, and PPO and GRPO against the reward model with their replies before and after. Bad
+input gets a plain message and starts nothing."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def wait_until_finished(page: Page, name: str) -> None:
     expect(page.locator("#rl-progress")).to_contain_text("finished", timeout=RUN_TIMEOUT)
 
 
-def test_from_labels_to_a_reward_model_and_a_dpo_run(app_page: Page, labels):
+def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, labels):
     page = app_page
     open_tab(page, "RLHF")
     page.locator("#rl-count").click()
@@ -105,6 +106,24 @@ def test_from_labels_to_a_reward_model_and_a_dpo_run(app_page: Page, labels):
     expect(markdown(page, "rl-ppo-summary")).to_contain_text("KL to the reference")
     expect(page.locator("#rl-ppo-samples")).to_be_visible()
     expect(page.locator("#rl-ppo-samples")).to_contain_text("Tell me about the")  # the held-out prompts and replies
+
+    # GRPO from the same reward model; its KL weight is shown and set (TRL's GRPO default is 0)
+    open_accordion(page, "rl-group-acc")
+    choose_radio(page, "rl-group-method", "RLOO")
+    expect(page.locator("#rl-group-beta input[type=number]")).to_have_value("0.05")
+    choose_radio(page, "rl-group-method", "GRPO")
+    expect(page.locator("#rl-group-beta input[type=number]")).to_have_value("0.04")
+    page.locator("#rl-group-reward input[role=combobox]").click()
+    page.locator("#rl-group-reward [role=option]").filter(has_text="ui-rm").first.click()
+    set_number(page, "rl-group-steps", 6)
+    type_in_slider(page, "rl-group-len", 8)
+    fill_textbox(page, "rl-group-name", "ui-grpo")
+    page.locator("#rl-train-group").click()
+    expect(markdown(page, "rl-status")).to_contain_text(re.compile("GRPO run .*ui-grpo"), timeout=60_000)
+    wait_until_finished(page, "ui-grpo")
+    traces = wait_for_plot(page, "rl-chart", n_traces=4, timeout=30_000)
+    assert any(len(t["y"]) >= 6 for t in traces)
+    expect(markdown(page, "rl-ppo-summary")).to_contain_text("Held-out prompts, mean reward")
     expect_no_crash(page)
 
 

@@ -1,0 +1,41 @@
+"""RLOO and GRPO as run kinds: checked before launch (a reward model, enough distinct prompts); the
+result is a policy adapter for generation."""
+
+from __future__ import annotations
+
+from playground.kinds import Outcome, Output, RunContext, RunKind
+from playground.settings import Settings
+from playground.training.preference_recipes import GroupRecipe, GRPORecipe, RLOORecipe
+from playground.training.sft_kind import default_name, write_card
+
+
+def check(recipe: GroupRecipe, settings: Settings) -> list[str]:
+    from playground.models import ModelManager
+    from playground.training.preference_checks import check_trainer_args, reward_model_folder
+    from playground.training.preference_data import prompt_split
+    from playground.training.trainer_args import check_report_to
+
+    check_report_to(recipe)
+    ModelManager(settings).resolve(recipe.base_model)
+    reward_model_folder(settings, recipe.reward_model)
+    split = prompt_split(recipe, settings)
+    if recipe.trainer_args:
+        check_trainer_args(recipe)
+    return [f"{split.source}: {len(split.train):,} to train on, {len(split.held_out):,} held out."]
+
+
+def run(recipe: GroupRecipe, ctx: RunContext) -> Outcome:
+    from playground.models import ModelManager
+    from playground.training.group_rl import train_group
+
+    return train_group(recipe, ModelManager(ctx.settings).resolve(recipe.base_model), ctx)
+
+
+def _kind(name: str, title: str, recipe_class: type) -> RunKind:
+    return RunKind(name=name, title=title, output=Output.ADAPTER, recipe_class=recipe_class, check=check, run=run,
+                   default_name=default_name, write_card=write_card,
+                   summary=lambda recipe: {"method": recipe.method, "base_model": recipe.base_model})
+
+
+GRPO_KIND = _kind("grpo", "GRPO", GRPORecipe)
+RLOO_KIND = _kind("rloo", "RLOO", RLOORecipe)

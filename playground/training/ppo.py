@@ -118,6 +118,25 @@ def load_policy(recipe: PPORecipe, source: str, ctx: RunContext, tokenizer, resi
     return model, copy.deepcopy(model), None, {}
 
 
+def value_head_model(recipe: PPORecipe, reward_model):
+    """The value model, a copy of the reward model (it starts from what the reward model knows, a
+    common choice). With LoRA, its backbone trains through LoRA too and only its head fully: a
+    fully trained value model (weights, gradients, two AdamW moments) would cost more memory than
+    the LoRA policy saves."""
+    value = copy.deepcopy(reward_model)
+    if recipe.use_lora:
+        from peft import get_peft_model
+
+        from playground.training.recipes import lora_config
+
+        prefix = value.base_model_prefix  # TRL reads the backbone by this name, then `score`
+        backbone = get_peft_model(getattr(value, prefix), lora_config(recipe, None))  # a bare backbone: no task type
+        setattr(value, prefix, backbone)
+        for param in value.score.parameters():
+            param.requires_grad = True
+    return value
+
+
 def load_reward(recipe: PPORecipe, ctx: RunContext, tokenizer, resize: bool):
     """(RewardModel for scoring text, the plain classifier TRL reads)."""
     from playground.training.preference_checks import reward_model_folder
@@ -151,7 +170,7 @@ def train_ppo(recipe: PPORecipe, source: str, ctx: RunContext) -> Outcome:
     set_seed(recipe.seed)
     scorer, reward_model = load_reward(recipe, ctx, tokenizer, resize)
     policy, reference, peft_config, adapter_names = load_policy(recipe, source, ctx, tokenizer, resize)
-    value_model = copy.deepcopy(reward_model)  # starts from what the reward model knows (a common choice)
+    value_model = value_head_model(recipe, reward_model)
     held_prompts = [r["prompt"] for r in split.held_out]
 
     writer.write("status", message="Writing and scoring replies to the held-out prompts before training")

@@ -137,7 +137,7 @@ def test_ppo_raises_the_held_out_reward_with_bounded_kl(home, pairs_file, reward
     code, output, record = train(home, {"method": "ppo", "base_model": sft_merged, "data": str(pairs_file),
                                         "reward_model": "marker-rm", "val_fraction": 0.3,
                                         "learning_rate": 3e-3, "total_episodes": 512, "per_device_train_batch_size": 8,
-                                        "num_ppo_epochs": 2, "response_length": 16, "max_length": 64, "temperature": 1.0,
+                                        "num_ppo_epochs": 4, "response_length": 16, "max_length": 64, "temperature": 1.0,
                                         "output_name": "marker-ppo"})
     assert code == 0, output
     metrics = record["metrics"]

@@ -175,6 +175,13 @@ def progress_of(events: list[dict]) -> tuple[int, int, float | None]:
     return (last["step"], last["max_steps"], last.get("eta_s")) if last else (0, 0, None)
 
 
+def stop_run(jobs, run_id: str | None, what: str = "run") -> str:
+    """The Stop button of a runs panel: a plain message, or why nothing was stopped."""
+    if not run_id:
+        raise PlaygroundError(f"Choose {'an' if what[0] in 'aeiou' else 'a'} {what} to stop.")
+    return f"✅ {jobs.cancel(run_id)}"
+
+
 def progress_html(run: dict, events: list[dict], unit: str = "step") -> str:
     step, total, eta = progress_of(events)
     share = step / total if total else (1.0 if run["status"] == "finished" else 0.0)

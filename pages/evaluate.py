@@ -18,6 +18,7 @@ from pages.common import (
     guarded,
     max_new_tokens_slider,
     progress_html,
+    stop_run,
     temperature_slider,
     uploaded_path,
     warper_sliders,
@@ -370,14 +371,12 @@ def build(ctx: AppContext) -> None:
         def redraw(run_id, task_title, metric, sort_title):
             run = jobs.store.run(run_id) if run_id else None
             if not run or not run.get("result"):
-                return {}
+                return {status: gr.skip()}  # an empty dict is refused by Gradio (a server error each time)
             return show_results(run, task_title, metric, sort_title)
 
         @guarded(status)
         def stop(run_id):
-            if not run_id:
-                raise PlaygroundError("Choose an evaluation to stop.")
-            return {status: f"✅ {jobs.cancel(run_id)}"}
+            return {status: stop_run(jobs, run_id, "evaluation")}
 
         @guarded(status)
         def export(run_id):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, guarded, progress_html, progress_of, uploaded_path
+from pages.common import AppContext, guarded, progress_html, progress_of, stop_run, uploaded_path
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -362,9 +362,7 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         def stop(run_id):
-            if not run_id:
-                raise PlaygroundError("Choose a run to stop.")
-            return {status: f"✅ {jobs.cancel(run_id)}"}
+            return {status: stop_run(jobs, run_id)}
 
         @guarded(status)
         def remove_runs(run_id, confirmed, everything):
@@ -422,7 +420,7 @@ def build(ctx: AppContext) -> None:
             adapter (with the value it was sent) must not put the picker back."""
             names = sorted(a["name"] for a in adapter_store.list_adapters(settings.adapters_dir))
             if names == shown:
-                return {}
+                return {listed: gr.skip()}  # nothing changed (an empty dict is refused by Gradio)
             return {**adapters_view(current), listed: names}
 
         timer.tick(adapters_tick, [adapter_picker, listed], [adapters_table, adapter_picker, listed],

@@ -228,7 +228,7 @@ def build(ctx: AppContext) -> None:
 
         def load_chosen_source(kind, title, model, chat_, max_new_, k_):
             """Back to Built-in after a file or a Hub set: the built-in examples are in use again."""
-            return load_builtin(title, model, chat_, max_new_, k_) if kind == "Built-in" else {}
+            return load_builtin(title, model, chat_, max_new_, k_) if kind == "Built-in" else {data_status: gr.skip()}
 
         def load_file(file):
             """A new file replaces the examples in use; one that can't be used leaves none (so

@@ -297,7 +297,7 @@ def build(ctx: AppContext) -> None:
         @guarded(status)
         def next_pair(state, guide):
             if not state.get("name") or state.get("task"):
-                return {}  # not started, or a pair is already showing
+                return {status: gr.skip()}  # not started, or a pair is already showing
             following = take_next(state["token"], state["setup"], state["name"])
             return {session: state | {"task": following}, **shown(following, guide)}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pages.common import BASE_ONLY, AppContext, adapter_choices, guarded, progress_html, uploaded_path
+from pages.common import BASE_ONLY, AppContext, adapter_choices, guarded, progress_html, stop_run, uploaded_path
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -341,9 +341,7 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         def stop(run_id):
-            if not run_id:
-                raise PlaygroundError("Choose a run to stop.")
-            return {status: f"✅ {jobs.cancel(run_id)}"}
+            return {status: stop_run(jobs, run_id)}
 
         @guarded(reward_summary)
         def show_reward_model(name):

@@ -11,7 +11,7 @@ from playground.kinds import Outcome, RunContext
 from playground.runs import is_main_process
 from playground.training.callbacks import RunEvents
 from playground.training.loop import train_and_measure
-from playground.training.policy_eval import comparison, held_out_rewards, write_replies, write_samples
+from playground.training.policy_eval import comparison, held_out_rewards, policy_record, save_policy, write_replies
 from playground.training.preference_data import prompt_split, uses_chat
 from playground.training.preference_recipes import GroupRecipe
 
@@ -81,13 +81,6 @@ def train_group(recipe: GroupRecipe, source: str, ctx: RunContext) -> Outcome:
     metrics.update(comparison(before, after), kl=last_kl)
 
     if is_main_process():
-        out = ctx.output_dir
-        out.mkdir(parents=True, exist_ok=True)
-        trainer.model.save_pretrained(out)
-        tokenizer.save_pretrained(out)
-        write_samples(out, held_prompts, before_replies, before, after_replies, after)
-        writer.write("saved", path=str(out), status=status)
-    record = {"trainable_params": trainable, "total_params": total, "trainable_share": trainable / total if total else 0.0,
-              "pairs": split.source, "train_prompts": len(split.train), "held_out_prompts": len(split.held_out),
-              "reward_model": recipe.reward_model}
+        save_policy(ctx, trainer.model, tokenizer, status, (held_prompts, before_replies, before, after_replies, after))
+    record = policy_record(recipe, split, trainable, total)
     return Outcome(status, metrics, record, trainer.model)

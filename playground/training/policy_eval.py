@@ -69,3 +69,24 @@ def write_samples(folder: Path, prompts: list[str], before_replies, before, afte
     rows = [{"prompt": p, "before": b[0], "reward_before": rb, "after": a[0], "reward_after": ra}
             for p, b, rb, a, ra in zip(prompts, before_replies, before, after_replies, after)]
     (Path(folder) / SAMPLES_FILE).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def save_policy(ctx, model, tokenizer, status: str, samples: tuple, selected_adapters: list[str] | None = None) -> None:
+    """The trained policy (only `selected_adapters` of a PeftModel, when given), its tokenizer and
+    the held-out samples (prompts, replies and rewards before, replies and rewards after)."""
+    out = ctx.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    if selected_adapters:
+        model.save_pretrained(out, selected_adapters=selected_adapters)
+    else:
+        model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    write_samples(out, *samples)
+    ctx.writer.write("saved", path=str(out), status=status)
+
+
+def policy_record(recipe, split, trainable: int, total: int) -> dict:
+    """What run.json keeps of a policy run besides its metrics."""
+    return {"trainable_params": trainable, "total_params": total, "trainable_share": trainable / total if total else 0.0,
+            "pairs": split.source, "train_prompts": len(split.train), "held_out_prompts": len(split.held_out),
+            "reward_model": recipe.reward_model}

@@ -29,7 +29,7 @@ from playground.kinds import Outcome, RunContext
 from playground.runs import is_main_process
 from playground.training.callbacks import RunEvents
 from playground.training.loop import train_and_measure
-from playground.training.policy_eval import comparison, held_out_rewards, prompt_ids, write_replies, write_samples
+from playground.training.policy_eval import comparison, held_out_rewards, policy_record, prompt_ids, save_policy, write_replies
 from playground.training.preference_data import prompt_split
 from playground.training.preference_recipes import PPORecipe
 
@@ -208,17 +208,8 @@ def train_ppo(recipe: PPORecipe, source: str, ctx: RunContext) -> Outcome:
     last_log = next((e for e in reversed(trainer.state.log_history) if "objective/kl" in e), {})
     metrics.update(comparison(before, after), kl=last_log.get("objective/kl", 0.0))
 
-    if is_main_process():
-        out = ctx.output_dir
-        out.mkdir(parents=True, exist_ok=True)
-        if adapter_names:
-            trained.save_pretrained(out, selected_adapters=["default"])  # not the reference copy
-        else:
-            trained.save_pretrained(out)
-        tokenizer.save_pretrained(out)
-        write_samples(out, held_prompts, before_replies, before, after_replies, after)
-        writer.write("saved", path=str(out), status=status)
-    record = {"trainable_params": trainable, "total_params": total, "trainable_share": trainable / total if total else 0.0,
-              "pairs": split.source, "train_prompts": len(split.train), "held_out_prompts": len(split.held_out),
-              "reward_model": recipe.reward_model}
+    if is_main_process():  # with an SFT adapter, not its frozen reference copy
+        save_policy(ctx, trained, tokenizer, status, (held_prompts, before_replies, before, after_replies, after),
+                    ["default"] if adapter_names else None)
+    record = policy_record(recipe, split, trainable, total)
     return Outcome(status, metrics, record, trained)

@@ -1,6 +1,7 @@
-"""RLHF tab: learn from the preference pairs collected in the Rate tab (or a preference file): a
-reward model that scores replies, and DPO, which trains the language model on the pairs directly.
-Both are background runs, watched here and in the Fine-tune tab's runs table."""
+"""RLHF tab: learn from the preference labels collected in the Rate tab (or a preference file): a
+reward model that scores replies; DPO and KTO, which train the language model on the labels
+directly; PPO, RLOO and GRPO against the reward model. All are background runs, watched here and
+in the Fine-tune tab's runs table."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from playground import plots
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
 from playground.training.preference_data import LABELS, describe_split
-from playground.training.preference_recipes import DPORecipe, GRPORecipe, PPORecipe, PreferenceRecipe, RewardRecipe, RLOORecipe
+from playground.training.preference_recipes import DPORecipe, GRPORecipe, KTORecipe, PPORecipe, PreferenceRecipe, RewardRecipe, RLOORecipe
 from playground.training.reward import RewardModel, held_out_scores
 
 EXPLAINER = """
@@ -31,13 +32,14 @@ earn more reward, held near its starting point by a **KL penalty** (how far its 
 drift from a frozen *reference*): without it, it learns to exploit the reward model's blind spots
 (*reward hacking*). **DPO** (Direct Preference Optimization) reaches the same goal without a reward
 model: it raises the chosen reply's probability over the rejected one's, relative to the reference,
-with **beta** setting how far it may move. Every run keeps some pairs **held out**, to show what was
-learned on pairs it never saw.
+with **beta** setting how far it may move; **KTO** does the same from single replies marked good or bad.
+Every run keeps some pairs **held out**, to show what was learned on pairs it never saw.
 """
 DATA_CHOICES = {"Labels from the Rate tab": LABELS, "A preference file (upload)": "file"}
-RLHF_KINDS = ("reward", "dpo", "ppo", "grpo", "rloo")
+RLHF_KINDS = ("reward", "dpo", "kto", "ppo", "grpo", "rloo")
 POLICY_KINDS = ("ppo", "grpo", "rloo")  # trained against a reward model: replies before and after
 GROUP_METHODS = {"GRPO": GRPORecipe, "RLOO": RLOORecipe}
+DIRECT_METHODS = {"DPO": DPORecipe, "KTO": KTORecipe}
 SAMPLE_COLUMNS = ["prompt", "before", "reward before", "after", "reward after"]
 
 
@@ -149,14 +151,14 @@ def build(ctx: AppContext) -> None:
         with gr.Accordion("1 · Preference pairs", open=True, elem_id="rl-data-acc"):
             with gr.Row():
                 data_choice = gr.Radio(list(DATA_CHOICES), value="Labels from the Rate tab", label="Pairs from",
-                                       elem_id="rl-data-choice", info="Ties and 'both bad' votes give no pair.")
+                                       elem_id="rl-data-choice", info="Ties and 'both bad' votes give no pair (KTO learns from 'both bad' too).")
                 data_file = gr.File(label="Preference file", file_types=[".jsonl", ".gz"], elem_id="rl-data-file")
             with gr.Row():
                 val_fraction = gr.Slider(0.05, 0.45, value=0.2, step=0.05, label="Held-out share", elem_id="rl-val",
                                          info="Pairs kept out of training, to measure what was learned.")
                 split_seed = gr.Number(0, label="Split seed", precision=0, elem_id="rl-split-seed")
                 count_btn = gr.Button("Count pairs", elem_id="rl-count")
-        with gr.Accordion("2 · Training settings (both methods)", open=False, elem_id="rl-settings-acc"):
+        with gr.Accordion("2 · Training settings (every method)", open=False, elem_id="rl-settings-acc"):
             with gr.Row():
                 use_lora = gr.Checkbox(True, label="LoRA", elem_id="rl-lora",
                                        info="Train small low-rank matrices instead of every weight (less memory).")
@@ -173,18 +175,23 @@ def build(ctx: AppContext) -> None:
                 reward_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-reward-name")
                 reward_btn = gr.Button("Train reward model", variant="primary", elem_id="rl-train-reward")
             with gr.Column():
-                gr.Markdown("### DPO\n" + DPORecipe.about)
+                gr.Markdown("### DPO or KTO (no reward model)")
+                direct_method = gr.Radio(list(DIRECT_METHODS), value="DPO", label="Method", elem_id="rl-direct-method")
+                direct_about = gr.Markdown(DPORecipe.about, elem_id="rl-direct-about")
                 dpo_lr = gr.Number(DPORecipe.learning_rate, label="Learning rate", elem_id="rl-dpo-lr")
                 with gr.Row():
                     beta = gr.Slider(0.01, 1.0, value=0.1, step=0.01, label="beta", elem_id="rl-beta",
                                      info="Lower lets the model move further from the reference.")
                     loss_type = gr.Dropdown(["sigmoid", "ipo", "hinge"], value="sigmoid", label="Loss", elem_id="rl-loss",
                                             info="sigmoid: DPO; ipo: IPO (less overfitting); hinge: SLiC.")
+                    desirable_weight = gr.Slider(0.1, 5.0, value=1.0, step=0.1, label="Good-reply weight", visible=False,
+                                                 elem_id="rl-desirable-weight",
+                                                 info="Raise it when good replies are rarer than bad ones.")
                 start_adapter = gr.Dropdown(adapter_choices(ctx), value=BASE_ONLY, label="Start from",
                                             elem_id="rl-start-adapter",
                                             info="An SFT adapter: it also becomes the frozen reference.")
                 dpo_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-dpo-name")
-                dpo_btn = gr.Button("Train with DPO", variant="primary", elem_id="rl-train-dpo")
+                dpo_btn = gr.Button("Train", variant="primary", elem_id="rl-train-dpo")
         with gr.Accordion("PPO against a reward model", open=True, elem_id="rl-ppo-acc"):
             gr.Markdown(PPORecipe.about)
             with gr.Row():
@@ -263,8 +270,13 @@ def build(ctx: AppContext) -> None:
         @guarded(status)
         def count(*values):
             f = form_of(values)
-            return {status: "✅ " + describe_split(f.data(), f.shared["val_fraction"], int(f.shared["split_seed"] or 0),
-                                                  settings)}
+            pairs = "✅ Pairs (reward model, DPO, and the prompts of PPO/RLOO/GRPO): " + describe_split(
+                f.recipe(DPORecipe, {}), settings)
+            try:
+                replies = "✅ Labeled replies (KTO): " + describe_split(f.recipe(KTORecipe, {}), settings)
+            except PlaygroundError as err:
+                replies = f"⚠️ Labeled replies (KTO): {err}"
+            return {status: f"{pairs}\n\n{replies}"}
 
         @guarded(status)
         def train_reward(*values):
@@ -274,11 +286,13 @@ def build(ctx: AppContext) -> None:
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
         @guarded(status)
-        def train_dpo(*values):
-            *form_values, lr, beta_, loss, start, name = values
-            own = {"learning_rate": lr, "beta": beta_, "loss_type": loss, "output_name": name,
+        def train_direct(*values):
+            *form_values, method, lr, beta_, loss, weight, start, name = values
+            cls = DIRECT_METHODS[method]
+            own = {"learning_rate": lr, "beta": beta_, "output_name": name,
                    "policy_adapter": "" if start in (None, BASE_ONLY) else start}
-            run, message = launch(jobs, "dpo", form_of(form_values).recipe(DPORecipe, own))
+            own |= {"loss_type": loss} if cls is DPORecipe else {"desirable_weight": weight}
+            run, message = launch(jobs, cls.method, form_of(form_values).recipe(cls, own))
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
         @guarded(status)
@@ -299,6 +313,11 @@ def build(ctx: AppContext) -> None:
                    "output_name": name}
             run, message = launch(jobs, cls.method, form_of(form_values).recipe(cls, own))
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+
+        def show_direct_method(method):
+            cls = DIRECT_METHODS[method]
+            return {direct_about: cls.about, loss_type: gr.update(visible=cls is DPORecipe),
+                    desirable_weight: gr.update(visible=cls is KTORecipe)}
 
         def show_group_method(method):
             cls = GROUP_METHODS[method]
@@ -358,8 +377,9 @@ def build(ctx: AppContext) -> None:
         count_btn.click(count, form, [status], api_name="count_preference_pairs")
         reward_btn.click(train_reward, [*form, reward_lr, reward_name], [status, run_picker], api_name="train_reward_model",
                          concurrency_id="rl-poll")
-        dpo_btn.click(train_dpo, [*form, dpo_lr, beta, loss_type, start_adapter, dpo_name], [status, run_picker],
-                      api_name="train_dpo", concurrency_id="rl-poll")
+        dpo_btn.click(train_direct, [*form, direct_method, dpo_lr, beta, loss_type, desirable_weight, start_adapter, dpo_name],
+                      [status, run_picker], api_name="train_dpo_kto", concurrency_id="rl-poll")
+        direct_method.change(show_direct_method, [direct_method], [direct_about, loss_type, desirable_weight], api_name=False)
         ppo_btn.click(train_ppo, [*form, ppo_reward, ppo_start, ppo_lr, kl_coef, response_length, episodes, ppo_epochs,
                                   temperature, ppo_name], [status, run_picker], api_name="train_ppo", concurrency_id="rl-poll")
         group_btn.click(train_group, [*form, group_method, group_reward, group_lr, group_beta, generations, group_steps,

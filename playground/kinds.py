@@ -36,14 +36,15 @@ KINDS: dict[str, str] = {
     "merge": "playground.merge_kind:KIND",
     "eval": "playground.evaluation.eval_kind:KIND",
     "reward": "playground.training.reward_kind:KIND",
-    "dpo": "playground.training.dpo_kind:KIND",
+    "dpo": "playground.training.direct_kind:DPO_KIND",
+    "kto": "playground.training.direct_kind:KTO_KIND",
     "ppo": "playground.training.ppo_kind:KIND",
     "grpo": "playground.training.group_kind:GRPO_KIND",
     "rloo": "playground.training.group_kind:RLOO_KIND",
 }
 
 # `python -m playground train` recipes whose method is its own run kind; every other method is "sft".
-TRAINING_KINDS: dict[str, str] = {"reward": "reward", "dpo": "dpo", "ppo": "ppo", "grpo": "grpo", "rloo": "rloo"}
+TRAINING_KINDS: dict[str, str] = {name: name for name in ("reward", "dpo", "kto", "ppo", "grpo", "rloo")}
 
 
 class Output(StrEnum):

@@ -122,10 +122,19 @@ PREFERENCE_PANELS = [
     ("Learning rate", ("learning_rate",)),
     ("Memory (MB)", ("memory_mb",)),
 ]
+# KTO: single replies marked good (its "chosen") or bad ("rejected"); no accuracy, a KL estimate instead.
+KTO_PANELS = [
+    ("Loss", ("loss", "eval_loss")),
+    ("Margin (good − bad implicit reward)", ("rewards/margins", "eval_rewards/margins")),
+    ("Implicit rewards", ("rewards/chosen", "rewards/rejected")),
+    ("KL estimate to the reference", ("kl", "eval_kl")),
+    ("Learning rate", ("learning_rate",)),
+    ("Memory (MB)", ("memory_mb",)),
+]
 SERIES_NAMES = {"loss": "training loss", "eval_loss": "validation loss", "accuracy": "training batches",
                 "eval_accuracy": "held-out", "rewards/accuracies": "training batches",
-                "eval_rewards/accuracies": "held-out", "rewards/chosen": "chosen (DPO)",
-                "rewards/rejected": "rejected (DPO)", "mean_reward": "mean reward"}
+                "eval_rewards/accuracies": "held-out", "rewards/chosen": "chosen / good",
+                "rewards/rejected": "rejected / bad", "mean_reward": "mean reward"}
 # PPO: what the policy earns and what it costs (drift from the reference), per update.
 PPO_PANELS = [
     ("Reward model score", ("objective/scores",)),
@@ -152,6 +161,8 @@ def panels_for(kind: str) -> list:
         return GROUP_PANELS
     if kind == "ppo":
         return PPO_PANELS
+    if kind == "kto":
+        return KTO_PANELS
     return PREFERENCE_PANELS if kind in PREFERENCE_KINDS else TRAINING_PANELS
 
 

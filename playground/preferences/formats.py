@@ -115,6 +115,7 @@ def push_to_hub(labels: list[Label], repo_id: str, token: str | None, conversati
 @dataclass
 class ImportReport:
     labels: list[Label] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)  # unpaired rows (prompt, completion, label), read for KTO
     errors: list[str] = field(default_factory=list)  # "line N: what is wrong"
     format: str = ""
 
@@ -156,8 +157,23 @@ def _row_label(row: dict, source: str) -> tuple[Label, str]:
     return label, kind
 
 
-def read_file(path: str | Path, max_errors: int = 20) -> ImportReport:
-    """Parse a TRL or HH-RLHF preference file (JSONL, optionally gzipped). Nothing is stored."""
+def _unpaired_rows(row, source: str) -> tuple[list[dict], str]:
+    """KTO rows of one line: a TRL unpaired row as it is, or both sides of a pair (chosen: True)."""
+    if isinstance(row, dict) and "completion" in row and "label" in row:
+        if not isinstance(row["label"], bool):
+            raise ValueError(f"label must be true or false, got {row['label']!r}")
+        prompt, completion = _text(row.get("prompt", ""), "user"), _text(row["completion"], "assistant")
+        if not prompt.strip() or not completion.strip():
+            raise ValueError("the prompt or the completion is empty")
+        return [{"prompt": prompt, "completion": completion, "label": row["label"]}], "trl-unpaired"
+    label, kind = _row_label(row, source)
+    return kto_rows([label]), kind
+
+
+def read_file(path: str | Path, max_errors: int = 20, unpaired: bool = False) -> ImportReport:
+    """Parse a TRL or HH-RLHF preference file (JSONL, optionally gzipped). Nothing is stored.
+    With `unpaired`, the report's rows are KTO's (prompt, completion, label), and TRL's unpaired
+    lines are read too."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise PlaygroundError(f"File not found: {path}")
@@ -170,8 +186,12 @@ def read_file(path: str | Path, max_errors: int = 20) -> ImportReport:
                 if not line.strip():
                     continue
                 try:
-                    label, kind = _row_label(json.loads(line), path.name)
-                    report.labels.append(label)
+                    if unpaired:
+                        rows, kind = _unpaired_rows(json.loads(line), path.name)
+                        report.rows += rows
+                    else:
+                        label, kind = _row_label(json.loads(line), path.name)
+                        report.labels.append(label)
                     kinds.add(kind)
                 except (ValueError, PlaygroundError) as err:
                     if len(report.errors) < max_errors:
@@ -181,7 +201,7 @@ def read_file(path: str | Path, max_errors: int = 20) -> ImportReport:
     except (OSError, UnicodeDecodeError, EOFError) as err:
         raise PlaygroundError(f"Could not read {path.name}: {err}") from err
     report.format = " + ".join(sorted(kinds)) or "unknown"
-    if not report.labels and not report.errors:
+    if not report.labels and not report.rows and not report.errors:
         raise PlaygroundError(f"{path.name} is empty.")
     return report
 

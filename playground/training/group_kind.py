@@ -3,10 +3,10 @@ result is a policy adapter for generation."""
 
 from __future__ import annotations
 
-from playground.kinds import Outcome, Output, RunContext, RunKind
+from playground.kinds import Outcome, RunContext
 from playground.settings import Settings
 from playground.training.preference_recipes import GroupRecipe, GRPORecipe, RLOORecipe
-from playground.training.sft_kind import default_name, write_card
+from playground.training.sft_kind import training_kind
 
 
 def check(recipe: GroupRecipe, settings: Settings) -> list[str]:
@@ -31,11 +31,5 @@ def run(recipe: GroupRecipe, ctx: RunContext) -> Outcome:
     return train_group(recipe, ModelManager(ctx.settings).resolve(recipe.base_model), ctx)
 
 
-def _kind(name: str, title: str, recipe_class: type) -> RunKind:
-    return RunKind(name=name, title=title, output=Output.ADAPTER, recipe_class=recipe_class, check=check, run=run,
-                   default_name=default_name, write_card=write_card,
-                   summary=lambda recipe: {"method": recipe.method, "base_model": recipe.base_model})
-
-
-GRPO_KIND = _kind("grpo", "GRPO", GRPORecipe)
-RLOO_KIND = _kind("rloo", "RLOO", RLOORecipe)
+GRPO_KIND = training_kind("grpo", "GRPO", GRPORecipe, check, run)
+RLOO_KIND = training_kind("rloo", "RLOO", RLOORecipe, check, run)

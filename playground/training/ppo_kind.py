@@ -4,10 +4,10 @@ adapter to start from, enough distinct prompts); its result is a policy adapter 
 from __future__ import annotations
 
 from playground.errors import PlaygroundError
-from playground.kinds import Outcome, Output, RunContext, RunKind
+from playground.kinds import Outcome, RunContext
 from playground.settings import Settings
 from playground.training.preference_recipes import PPORecipe
-from playground.training.sft_kind import default_name, write_card
+from playground.training.sft_kind import training_kind
 
 
 def check(recipe: PPORecipe, settings: Settings) -> list[str]:
@@ -41,14 +41,4 @@ def run(recipe: PPORecipe, ctx: RunContext) -> Outcome:
     return train_ppo(recipe, ModelManager(ctx.settings).resolve(recipe.base_model), ctx)
 
 
-KIND = RunKind(
-    name="ppo",
-    title="PPO",
-    output=Output.ADAPTER,
-    recipe_class=PPORecipe,
-    check=check,
-    run=run,
-    default_name=default_name,
-    summary=lambda recipe: {"method": recipe.method, "base_model": recipe.base_model},
-    write_card=write_card,
-)
+KIND = training_kind("ppo", "PPO", PPORecipe, check, run)

@@ -19,7 +19,7 @@ def check_preference_run(recipe, settings: Settings) -> list[str]:
 
     check_report_to(recipe)
     ModelManager(settings).resolve(recipe.base_model)  # an unknown model starts nothing
-    described = describe_split(recipe.data, recipe.val_fraction, recipe.split_seed, settings)
+    described = describe_split(recipe, settings)
     if recipe.trainer_args:
         check_trainer_args(recipe)
     if getattr(recipe, "policy_adapter", ""):

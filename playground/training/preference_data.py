@@ -26,29 +26,44 @@ class PreferenceSplit:
     source: str  # what they were read from, for the run card
 
 
-def load_pairs(data: str, settings) -> tuple[list[dict], str]:
+def load_pairs(data: str, settings, unpaired: bool = False) -> tuple[list[dict], str]:
     """(rows of prompt/chosen/rejected, a description of where they came from). Lines of a file
     that are not pairs (e.g. an empty reply) are left out and counted in the description, as
-    fine-tuning data skips empty rows."""
+    fine-tuning data skips empty rows. With `unpaired`, KTO's rows of prompt/completion/label:
+    both sides of each pair, "both bad" votes and clear ratings, or a file's TRL unpaired lines."""
     from playground.preferences import formats
 
+    what = "labeled replies" if unpaired else "pairs"
     data = (data or "").strip()
     if data == LABELS:
         from playground.preferences.labels import all_labels
         from playground.store import Store
 
-        rows = formats.preference_rows(all_labels(Store(settings.home / "playground.db")))
-        return rows, f"{len(rows):,} pairs from the Rate tab's labels"
+        labels = all_labels(Store(settings.home / "playground.db"))
+        rows = formats.kto_rows(labels) if unpaired else formats.preference_rows(labels)
+        return rows, f"{len(rows):,} {what} from the Rate tab's labels"
     path = Path(data).expanduser()
     if not path.is_file():
         raise PlaygroundError(f"Preference data '{data}' is neither '{LABELS}' (the Rate tab's labels) nor a file. "
-                              "Give a JSONL file with prompt/chosen/rejected (TRL) or HH-RLHF chosen/rejected lines.")
-    report = formats.read_file(path)
-    rows = formats.preference_rows(report.labels)
-    described = f"{len(rows):,} pairs from {path.name} ({report.format})"
+                              "Give a JSONL file with prompt/chosen/rejected (TRL) or HH-RLHF chosen/rejected lines"
+                              + (", or prompt/completion/label lines (TRL unpaired)." if unpaired else "."))
+    report = formats.read_file(path, unpaired=unpaired)
+    rows = report.rows if unpaired else formats.preference_rows(report.labels)
+    described = f"{len(rows):,} {what} from {path.name} ({report.format})"
     if report.errors:
         described += f"; lines left out: {'; '.join(e.rstrip('.') for e in report.errors[:3])}"
         described += " (and more)" if len(report.errors) > 3 else ""
+    return rows, described
+
+
+def load_rows(recipe, settings) -> tuple[list[dict], str]:
+    """The rows a recipe learns from: pairs, or labeled replies for the kinds that learn from those (KTO)."""
+    unpaired = getattr(recipe, "unpaired", False)
+    rows, described = load_pairs(recipe.data, settings, unpaired)
+    if unpaired and rows and (all(r["label"] for r in rows) or not any(r["label"] for r in rows)):
+        side = "good" if rows[0]["label"] else "bad"
+        raise PlaygroundError(f"All {len(rows):,} labeled replies are {side}: KTO needs good and bad ones "
+                              "(decisive votes give one of each; 'both bad' and low ratings give bad ones).")
     return rows, described
 
 
@@ -67,20 +82,22 @@ def split_pairs(rows: list[dict], held_out_fraction: float, seed: int, source: s
     return PreferenceSplit([rows[i] for i in order[n_held:]], [rows[i] for i in order[:n_held]], source)
 
 
-def recipe_split(recipe, settings, writer) -> PreferenceSplit:
-    """The pairs a recipe names, split as it says, with progress written to the run's events."""
-    writer.write("status", message="Loading the preference pairs")
-    rows, described = load_pairs(recipe.data, settings)
-    split = split_pairs(rows, recipe.val_fraction, recipe.split_seed, described)
-    writer.write("status", message=f"{len(split.train):,} pairs to train on, {len(split.held_out):,} held out")
+def recipe_split(recipe, settings, writer=None) -> PreferenceSplit:
+    """The rows a recipe names, split as it says, with progress written to the run's events."""
+    what = "labeled replies" if getattr(recipe, "unpaired", False) else "preference pairs"
+    if writer:
+        writer.write("status", message=f"Loading the {what}")
+    rows, described = load_rows(recipe, settings)
+    split = split_pairs(rows, recipe.val_fraction, recipe.split_seed, described, what=what)
+    if writer:
+        writer.write("status", message=f"{len(split.train):,} {what} to train on, {len(split.held_out):,} held out")
     return split
 
 
-def describe_split(data: str, held_out_fraction: float, seed: int, settings) -> str:
-    """What a run on `data` would learn from, in a sentence (raises what split_pairs raises)."""
-    rows, described = load_pairs(data, settings)
-    split = split_pairs(rows, held_out_fraction, seed, described)
-    return f"{described}: {len(split.train):,} to train on, {len(split.held_out):,} held out."
+def describe_split(recipe, settings) -> str:
+    """What a run of `recipe` would learn from, in a sentence (raises what split_pairs raises)."""
+    split = recipe_split(recipe, settings)
+    return f"{split.source}: {len(split.train):,} to train on, {len(split.held_out):,} held out."
 
 
 def prompt_split(recipe, settings, writer=None) -> PreferenceSplit:

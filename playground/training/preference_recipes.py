@@ -1,5 +1,5 @@
-"""Recipes of the kinds that learn from preference pairs: a reward model, and DPO (later PPO,
-RLOO, GRPO and KTO beside them). Each is validated on construction and read from the same YAML
+"""Recipes of the kinds that learn from preference pairs: a reward model, DPO and KTO,
+PPO, RLOO and GRPO. Each is validated on construction and read from the same YAML
 and `--set key=value` overrides as fine-tuning recipes; keys that are not fields pass through to
 the LoRA config or to the method's TRL config, checked against their fields."""
 
@@ -75,26 +75,70 @@ class RewardRecipe(PreferenceRecipe):
 
 
 @dataclass
-class DPORecipe(PreferenceRecipe):
-    method: ClassVar[str] = "dpo"
-    about: ClassVar[str] = ("Direct Preference Optimization trains the language model itself on the pairs, with no "
-                            "reward model: it raises the chosen reply's likelihood over the rejected one's, relative "
-                            "to a frozen reference (the model before training); beta sets how far it may move.")
-    trainer_config_class: ClassVar[str] = "DPOConfig"
+class DirectRecipe(PreferenceRecipe):
+    """DPO and KTO: the language model itself learns from the labels, with no reward model, held
+    near a frozen reference (the model before training) by beta."""
+
+    unpaired: ClassVar[bool] = False  # learns from single labeled replies (prompt, completion, label), not pairs
     learning_rate: float = 5e-5
     beta: float = option(0.1, "beta", "How strongly the policy is held to the reference: lower lets it move further.",
                          (0.01, 1.0, 0.01))
-    loss_type: str = option("sigmoid", "Loss", "sigmoid: DPO's loss; ipo: IPO's squared loss (less overfitting on "
-                            "deterministic preferences); hinge: SLiC's.", choices=("sigmoid", "ipo", "hinge"))
     policy_adapter: str = option("", "Start from adapter", "An SFT adapter to start from (it also becomes the frozen "
                                  "reference); empty: the base model.")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self._check(self.beta > 0, f"beta must be above 0 (got {self.beta}).")
-        self._check(self.loss_type in ("sigmoid", "ipo", "hinge"), "loss_type must be sigmoid, ipo or hinge.")
         self._check(not self.policy_adapter or self.use_lora,
                     "Starting from an adapter trains that adapter further: set use_lora: true.")
+
+    def method_args(self) -> dict:
+        """The method's own keys of its TRL config."""
+        return {}
+
+
+@dataclass
+class DPORecipe(DirectRecipe):
+    method: ClassVar[str] = "dpo"
+    about: ClassVar[str] = ("Direct Preference Optimization trains the language model itself on the pairs, with no "
+                            "reward model: it raises the chosen reply's likelihood over the rejected one's, relative "
+                            "to a frozen reference (the model before training); beta sets how far it may move.")
+    trainer_config_class: ClassVar[str] = "DPOConfig"
+    loss_type: str = option("sigmoid", "Loss", "sigmoid: DPO's loss; ipo: IPO's squared loss (less overfitting on "
+                            "deterministic preferences); hinge: SLiC's.", choices=("sigmoid", "ipo", "hinge"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check(self.loss_type in ("sigmoid", "ipo", "hinge"), "loss_type must be sigmoid, ipo or hinge.")
+
+    def method_args(self) -> dict:
+        return {"loss_type": [self.loss_type]}
+
+
+@dataclass
+class KTORecipe(DirectRecipe):
+    method: ClassVar[str] = "kto"
+    about: ClassVar[str] = ("KTO (Kahneman–Tversky Optimization) learns from single replies marked good or bad, no "
+                            "pairs needed: 'both bad' votes, 1–5 ratings (mean ≥ 4 good, ≤ 2 bad) and both sides of "
+                            "decisive votes. It raises the likelihood of good replies and lowers that of bad ones, "
+                            "relative to a frozen reference, weighing losses more than gains as people do.")
+    unpaired: ClassVar[bool] = True
+    trainer_config_class: ClassVar[str] = "KTOConfig"
+    per_device_train_batch_size: int = 8
+    desirable_weight: float = option(1.0, "Good-reply weight", "Raise it when good replies are rarer than bad ones "
+                                     "(TRL suggests keeping weight × count of the two sides within 1 to 4/3).",
+                                     (0.1, 10.0, 0.1))
+    undesirable_weight: float = option(1.0, "Bad-reply weight", "The same for bad replies.", (0.1, 10.0, 0.1))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check(self.desirable_weight > 0 and self.undesirable_weight > 0,
+                    "desirable_weight and undesirable_weight must be above 0.")
+        self._check(self.per_device_train_batch_size >= 2,
+                    "KTO needs a batch of at least 2 replies: it estimates its KL term from mismatched replies in a batch.")
+
+    def method_args(self) -> dict:
+        return {"desirable_weight": self.desirable_weight, "undesirable_weight": self.undesirable_weight}
 
 
 @dataclass
@@ -201,4 +245,4 @@ class RLOORecipe(GroupRecipe):
 
 
 PREFERENCE_RECIPES: dict[str, type[PreferenceRecipe]] = {
-    cls.method: cls for cls in (RewardRecipe, DPORecipe, PPORecipe, GRPORecipe, RLOORecipe)}
+    cls.method: cls for cls in (RewardRecipe, DPORecipe, KTORecipe, PPORecipe, GRPORecipe, RLOORecipe)}

@@ -3,10 +3,10 @@ a folder in adapters/ marked as a reward model, so the generation pickers never 
 
 from __future__ import annotations
 
-from playground.kinds import Outcome, Output, RunContext, RunKind
+from playground.kinds import Outcome, Output, RunContext
 from playground.settings import Settings
 from playground.training.preference_recipes import RewardRecipe
-from playground.training.sft_kind import default_name, write_card
+from playground.training.sft_kind import training_kind
 
 
 def check(recipe: RewardRecipe, settings: Settings) -> list[str]:
@@ -22,15 +22,4 @@ def run(recipe: RewardRecipe, ctx: RunContext) -> Outcome:
     return train_reward(recipe, ModelManager(ctx.settings).resolve(recipe.base_model), ctx)
 
 
-KIND = RunKind(
-    name="reward",
-    title="Reward model",
-    output=Output.REWARD_MODEL,
-    recipe_class=RewardRecipe,
-    check=check,
-    run=run,
-    default_name=default_name,
-    summary=lambda recipe: {"method": recipe.method, "base_model": recipe.base_model},
-    write_card=write_card,
-)
-
+KIND = training_kind("reward", "Reward model", RewardRecipe, check, run, Output.REWARD_MODEL)

@@ -23,7 +23,7 @@ from playground.settings import Settings
 from playground.training.policy_eval import SAMPLES_FILE
 from playground.training.ppo import REFERENCE_ADAPTER
 from playground.training.preference_checks import reward_model_folder
-from playground.training.preference_recipes import DPORecipe, PPORecipe, RewardRecipe
+from playground.training.preference_recipes import DPORecipe, KTORecipe, PPORecipe, RewardRecipe
 from playground.training.reward import HELD_OUT_FILE, RewardModel
 from tests.conftest import SHARED_DATA
 from tests.integration.preference_synth import MARKER, marker_pairs, write_pairs
@@ -133,6 +133,38 @@ def test_dpo_from_an_sft_adapter_keeps_that_adapter_as_its_reference(home, tiny_
     assert record["metrics"]["logp_margin"] > record["metrics"]["logp_margin_before"]
 
 
+def test_kto_learns_from_replies_marked_good_or_bad(home, tiny_dir):
+    """KTO from TRL's unpaired format: replies with the marker are good, the others bad (not in pairs)."""
+    rows = [{"prompt": r["prompt"], "completion": reply, "label": good}
+            for i, r in enumerate(marker_pairs(400, seed=3)) for reply, good in ((r["chosen"], True), (r["rejected"], False))
+            if (i % 2 == 0) == good]  # one side of each pair only: nothing is paired
+    home.ensure_dirs()
+    data = home.home / "marker-unpaired.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"prompt": "p", "completion": "c", "label": "yes"}\n',
+                    encoding="utf-8")
+    code, output, record = train(home, {"method": "kto", "base_model": str(tiny_dir), "data": str(data),
+                                        "learning_rate": 2e-3, "num_train_epochs": 2, "per_device_train_batch_size": 8,
+                                        "max_length": 64, "output_name": "marker-kto"})
+    assert code == 0, output
+    metrics = record["metrics"]
+    assert metrics["eval_margin_before"] == pytest.approx(0, abs=1e-4)  # the policy starts as its reference
+    assert metrics["eval_margin"] > 0.3, metrics  # good replies' implicit reward now above bad ones'
+    assert metrics["logp_margin"] > metrics["logp_margin_before"] + 2, metrics
+    assert "400 labeled replies" in record["pairs"] and "line 401" in record["pairs"]  # the bad line, reported
+    assert "marker-kto" in [a["name"] for a in adapter_store.for_generation(adapter_store.list_adapters(home.adapters_dir))]
+
+
+def test_kto_needs_good_and_bad_replies(home, tiny_dir):
+    home.ensure_dirs()
+    data = home.home / "all-good.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"q{i}", "completion": "fine", "label": True}) + "\n" for i in range(20)),
+                    encoding="utf-8")
+    with pytest.raises(PlaygroundError, match="All 20 labeled replies are good: KTO needs good and bad ones"):
+        kinds.get("kto").check(KTORecipe(base_model=str(tiny_dir), data=str(data)), home)
+    with pytest.raises(PlaygroundError, match="batch of at least 2"):
+        KTORecipe.from_dict({"method": "kto", "base_model": str(tiny_dir), "per_device_train_batch_size": 1})
+
+
 def test_ppo_raises_the_held_out_reward_with_bounded_kl(home, pairs_file, reward_run, sft_merged):
     code, output, record = train(home, {"method": "ppo", "base_model": sft_merged, "data": str(pairs_file),
                                         "reward_model": "marker-rm", "val_fraction": 0.3,
@@ -165,7 +197,7 @@ def sft_merged(home, tiny_dir, sft_adapter):
 def test_rloo_and_grpo_raise_the_held_out_reward(home, pairs_file, reward_run, sft_merged, method):
     code, output, record = train(home, {"method": method, "base_model": sft_merged, "data": str(pairs_file),
                                         "reward_model": "marker-rm", "val_fraction": 0.3, "learning_rate": 3e-3,
-                                        "max_steps": 120, "per_device_train_batch_size": 8, "num_generations": 4,
+                                        "max_steps": 160, "per_device_train_batch_size": 8, "num_generations": 4,
                                         "response_length": 16, "max_length": 64, "output_name": f"marker-{method}"})
     assert code == 0, output
     metrics = record["metrics"]

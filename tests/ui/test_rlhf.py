@@ -1,6 +1,6 @@
 """The RLHF tab as a person uses it: from the Rate tab's labels to a reward model (trained in the
-background, watched, then read: its held-out histogram and a score for any reply), then DPO from the
-same labels, and PPO and GRPO against the reward model with their replies before and after. Bad
+background, watched, then read: its held-out histogram and a score for any reply), then DPO and KTO
+from the same labels, and PPO and GRPO against the reward model with their replies before and after. Bad
 input gets a plain message and starts nothing."""
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
     page.locator("#rl-count").click()
     expect(markdown(page, "rl-status")).to_contain_text(re.compile(r"pairs from the Rate tab's labels: [\d,]+ to train on, "
                                                                    r"[\d,]+ held out"), timeout=30_000)
+    expect(markdown(page, "rl-status")).to_contain_text(re.compile(r"Labeled replies \(KTO\): [\d,]+ labeled replies"))
     open_accordion(page, "rl-settings-acc")
     set_number(page, "rl-epochs", 3)
     type_in_slider(page, "rl-batch", 8)
@@ -86,8 +87,19 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
     page.locator("#rl-train-dpo").click()
     expect(markdown(page, "rl-status")).to_contain_text(re.compile("DPO run .*ui-dpo"), timeout=60_000)
     wait_until_finished(page, "ui-dpo")
-    traces = wait_for_plot(page, "rl-chart", trace_name="chosen (DPO)", timeout=30_000)
+    traces = wait_for_plot(page, "rl-chart", trace_name="chosen / good", timeout=30_000)
     assert any(t["name"] == "held-out" for t in traces)
+
+    # KTO from the same labels, read as single replies marked good or bad
+    choose_radio(page, "rl-direct-method", "KTO")
+    expect(page.locator("#rl-desirable-weight")).to_be_visible()
+    expect(page.locator("#rl-loss")).to_be_hidden()
+    fill_textbox(page, "rl-dpo-name", "ui-kto")
+    page.locator("#rl-train-dpo").click()
+    expect(markdown(page, "rl-status")).to_contain_text(re.compile("KTO run .*ui-kto"), timeout=60_000)
+    wait_until_finished(page, "ui-kto")
+    traces = wait_for_plot(page, "rl-chart", trace_name="chosen / good", timeout=30_000)
+    assert any(t["name"] == "rejected / bad" for t in traces)
 
     # PPO against the reward model just trained, and what changed on held-out prompts
     page.locator("#rl-ppo-reward input[role=combobox]").click()

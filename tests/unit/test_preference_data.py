@@ -57,3 +57,38 @@ def test_preference_runs_chart_accuracy_and_margin_with_one_color_per_series():
     assert [t.name for t in figure.data if t.showlegend].count("held-out") == 1
     histogram = plots.reward_histogram_figure([1.0, 2.0], [-1.0], "x")
     assert [t.name for t in histogram.data] == ["chosen", "rejected"]
+
+
+def test_kto_reads_single_replies_from_the_labels_and_from_a_file(tmp_path):
+    """'both bad' votes and clear ratings become KTO rows, beside both sides of decisive votes; a
+    file's TRL unpaired lines are read as they are, its pairs as two rows, and bad lines are reported."""
+    from playground.preferences.labels import Label, add_many
+    from playground.settings import Settings
+    from playground.store import Store
+    from playground.training.preference_data import load_pairs
+
+    settings = Settings(home=tmp_path / "home", adapters_dir=tmp_path / "adapters", default_model="tiny", hub_offline=True,
+                        host="127.0.0.1", port=0)
+    settings.ensure_dirs()
+    vote = dict(left_source="x", right_source="y", annotator="ana")
+    add_many(Store(settings.home / "playground.db"), [
+        Label(prompt="p1", left_text="good", right_text="bad", choice="left", **vote),
+        Label(prompt="p2", left_text="meh", right_text="worse", choice="both_bad", **vote),
+        Label(prompt="p3", left_text="same", right_text="same too", choice="tie", **vote),
+        Label(prompt="p4", left_text="kind", left_source="base", annotator="ana", scores={"helpful": 5, "honest": 4, "harmless": 5}),
+        Label(prompt="p5", left_text="so-so", left_source="base", annotator="ana", scores={"helpful": 3, "honest": 3, "harmless": 3}),
+    ])
+    rows, described = load_pairs("labels", settings, unpaired=True)
+    assert sorted((r["prompt"], r["completion"], r["label"]) for r in rows) == [
+        ("p1", "bad", False), ("p1", "good", True), ("p2", "meh", False), ("p2", "worse", False), ("p4", "kind", True)]
+    assert described == "5 labeled replies from the Rate tab's labels"
+    assert len(load_pairs("labels", settings)[0]) == 1  # as pairs: only the decisive vote
+
+    file = tmp_path / "mixed.jsonl"
+    file.write_text('{"prompt": "q", "completion": "yes", "label": true}\n'
+                    '{"prompt": "q", "chosen": "a", "rejected": "b"}\n'
+                    '{"prompt": "q", "completion": "", "label": false}\n'
+                    '{"prompt": "q", "completion": "no", "label": 0}\n', encoding="utf-8")
+    rows, described = load_pairs(str(file), settings, unpaired=True)
+    assert [(r["completion"], r["label"]) for r in rows] == [("yes", True), ("a", True), ("b", False)]
+    assert "line 3: the prompt or the completion is empty" in described and "line 4: label must be true or false" in described

@@ -1,5 +1,6 @@
-"""Direct Preference Optimization with TRL's DPOTrainer, read top to bottom: the pairs, the policy,
-its frozen reference, train, measure on the held-out pairs, save.
+"""Direct alignment: DPO (TRL's DPOTrainer, from pairs) and KTO (TRL's KTOTrainer, from replies
+labeled good or bad), read top to bottom: the rows, the policy, its frozen reference, train,
+measure on the held-out rows, save. Neither needs a reward model.
 
 The reference is what the policy was before training. With a fresh LoRA it is the base with the
 adapter disabled (no second copy); started from an SFT adapter, TRL keeps a frozen copy of that
@@ -14,14 +15,15 @@ from playground.runs import is_main_process
 from playground.training.callbacks import RunEvents
 from playground.training.loop import train_and_measure
 from playground.training.preference_data import recipe_split, split_record, uses_chat
-from playground.training.preference_recipes import DPORecipe
+from playground.training.preference_recipes import DirectRecipe
 
 POLICY_ADAPTER = "default"  # PEFT's name for the adapter that trains; TRL names the reference copy "ref"
 
 
 def held_out_margins(metrics: dict, suffix: str = "") -> dict:
-    """DPO's held-out numbers under plain names: the policy's log-probability margin of chosen over
-    rejected replies, and DPO's implicit-reward margin and accuracy (0 before training, by definition)."""
+    """The held-out numbers under plain names: the policy's log-probability margin of chosen (KTO:
+    good) over rejected (bad) replies, and the implicit-reward margin (0 before training, by
+    definition) and, for DPO, its accuracy."""
     out = {}
     if "eval_logps/chosen" in metrics and "eval_logps/rejected" in metrics:
         out[f"logp_margin{suffix}"] = metrics["eval_logps/chosen"] - metrics["eval_logps/rejected"]
@@ -31,10 +33,20 @@ def held_out_margins(metrics: dict, suffix: str = "") -> dict:
     return out
 
 
-def train_dpo(recipe: DPORecipe, source: str, ctx: RunContext) -> Outcome:
+def as_rows(rows: list[dict], chat: bool) -> list[dict]:
+    """Rows in TRL's conversational form when the model has a chat template."""
+    if not chat:
+        return rows
+    if rows and "completion" in rows[0]:
+        return [{"prompt": [{"role": "user", "content": r["prompt"]}],
+                 "completion": [{"role": "assistant", "content": r["completion"]}], "label": r["label"]} for r in rows]
+    return [conversational_row(r) for r in rows]
+
+
+def train_direct(recipe: DirectRecipe, source: str, ctx: RunContext) -> Outcome:
     import datasets
+    import trl
     from transformers import AutoModelForCausalLM
-    from trl import DPOConfig, DPOTrainer
 
     from playground.training.preference_checks import generation_adapter
     from playground.training.reward import load_tokenizer
@@ -44,8 +56,7 @@ def train_dpo(recipe: DPORecipe, source: str, ctx: RunContext) -> Outcome:
     writer = ctx.writer
     split = recipe_split(recipe, ctx.settings, writer)
     tokenizer = load_tokenizer(source)
-    as_dataset = lambda part: datasets.Dataset.from_list(  # noqa: E731
-        [conversational_row(r) for r in part] if uses_chat(tokenizer) else part)
+    as_dataset = lambda part: datasets.Dataset.from_list(as_rows(part, uses_chat(tokenizer)))  # noqa: E731
 
     writer.write("status", message="Loading the model")
     model = AutoModelForCausalLM.from_pretrained(source, dtype=training_dtype())
@@ -56,10 +67,12 @@ def train_dpo(recipe: DPORecipe, source: str, ctx: RunContext) -> Outcome:
         folder = generation_adapter(ctx.settings, recipe.policy_adapter, recipe.base_model)
         model = PeftModel.from_pretrained(model, str(folder), is_trainable=True)
         peft_config = None  # TRL trains this adapter and keeps a frozen copy of it as the reference
-    config = DPOConfig(**common_args(recipe, ctx.run_dir, len(split.train), evaluate=True), max_length=recipe.max_length,
-                       beta=recipe.beta, loss_type=[recipe.loss_type], **recipe.trainer_args)
+    config_class = getattr(trl, recipe.trainer_config_class)
+    config = config_class(**common_args(recipe, ctx.run_dir, len(split.train), evaluate=True), max_length=recipe.max_length,
+                          beta=recipe.beta, **recipe.method_args(), **recipe.trainer_args)
     events = RunEvents(ctx.run_dir, writer, ctx.stop)
-    trainer = DPOTrainer(model=model, args=config, train_dataset=as_dataset(split.train),
+    trainer_class = getattr(trl, recipe.trainer_config_class.replace("Config", "Trainer"))
+    trainer = trainer_class(model=model, args=config, train_dataset=as_dataset(split.train),
                          eval_dataset=as_dataset(split.held_out), processing_class=tokenizer, peft_config=peft_config,
                          callbacks=[events])
     trainable, total = count_params(trainer.model)

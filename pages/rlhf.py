@@ -18,9 +18,12 @@ from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
+from playground.training.policy_eval import reward_kl_points
+from playground.training.policy_samples import sample_rows
 from playground.training.preference_data import LABELS, describe_split
 from playground.training.preference_recipes import DPORecipe, GRPORecipe, KTORecipe, PPORecipe, PreferenceRecipe, RewardRecipe, RLOORecipe
 from playground.training.reward import RewardModel, held_out_scores
+from playground.training.scorers import load_scorer, rescore
 
 EXPLAINER = """
 **Reinforcement learning from human feedback (RLHF)** adapts a model to what people prefer. It starts
@@ -41,6 +44,7 @@ POLICY_KINDS = ("ppo", "grpo", "rloo")  # trained against a reward model: replie
 GROUP_METHODS = {"GRPO": GRPORecipe, "RLOO": RLOORecipe}
 DIRECT_METHODS = {"DPO": DPORecipe, "KTO": KTORecipe}
 SAMPLE_COLUMNS = ["prompt", "before", "reward before", "after", "reward after"]
+TRAIN_SAMPLE_COLUMNS = ["step", "prompt", "reply", "reward"]
 
 
 @dataclass
@@ -74,20 +78,28 @@ def launch(jobs: JobManager, kind: str, recipe: PreferenceRecipe) -> tuple[dict,
     return run, f"✅ {title} run **{run['name']}** {where}.{notes}"
 
 
+def change_text(m: dict) -> str:
+    """Mean before → after with 95% intervals, the paired change, and whether it is more than noise."""
+    span = lambda key: f"{m[key]:+.3f} [{m[key + '_low']:+.3f}, {m[key + '_high']:+.3f}]"  # noqa: E731
+    verdict = ("a real rise" if m["reward_change_low"] > 0 else "a real fall" if m["reward_change_high"] < 0
+               else "not distinguishable from noise")
+    return f"before {span('reward_before')} → after {span('reward_after')}; change **{span('reward_change')}**, {verdict}"
+
+
 def before_after(run: dict) -> tuple[str, pd.DataFrame | None]:
-    """A finished PPO run's held-out comparison: mean reward before and after with 95% intervals, and the replies."""
+    """A finished policy run's held-out comparison: mean reward before and after with 95% intervals,
+    the same by every other scorer it was judged with, and the replies."""
     from playground.training.policy_eval import HELD_OUT_SAMPLES, SAMPLES_FILE
 
     m = run.get("metrics") or {}
     if run.get("kind") not in POLICY_KINDS or "reward_after" not in m:
         return "", None
-    span = lambda key: f"{m[key]:+.3f} [{m[key + '_low']:+.3f}, {m[key + '_high']:+.3f}]"  # noqa: E731
-    verdict = ("a real rise" if m["reward_change_low"] > 0 else "a real fall" if m["reward_change_high"] < 0
-               else "not distinguishable from noise")
     text = (f"**Held-out prompts, mean reward** ({HELD_OUT_SAMPLES} sampled replies each; 95% bootstrap intervals): "
-            f"before {span('reward_before')} → after {span('reward_after')}; change **{span('reward_change')}**, {verdict}. "
-            f"KL to the reference at the end: **{m.get('kl', 0):.2f}** nats per reply. Reward bought with ever more KL "
-            "is the sign of reward hacking: read the replies below.")
+            f"{change_text(m)}. KL to the reference, on the held-out replies after training: **{m.get('kl', 0):.2f}** "
+            "nats per reply. Reward bought with ever more KL is the sign of reward hacking: read the replies below, "
+            "and compare runs in the reward-vs-KL chart.")
+    for name, other in (m.get("scored_by") or {}).items():
+        text += f"\n\n**Also scored by {name}**: {change_text(other)}."
     path = Path(run.get("output_dir") or "") / SAMPLES_FILE
     if not run.get("output_dir") or not path.exists():
         return text, None
@@ -211,6 +223,8 @@ def build(ctx: AppContext) -> None:
                                        info="Passes over each batch of replies.")
                 temperature = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Temperature", elem_id="rl-ppo-temp")
             with gr.Row():
+                ppo_every = gr.Number(10, label="Samples every (steps)", precision=0, elem_id="rl-ppo-every",
+                                      info="A reply to a few held-out prompts, with its reward, while it trains (0: never).")
                 ppo_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-ppo-name")
                 ppo_btn = gr.Button("Train with PPO", variant="primary", elem_id="rl-train-ppo")
         with gr.Accordion("RLOO and GRPO against a reward model (no value model)", open=False, elem_id="rl-group-acc"):
@@ -228,6 +242,8 @@ def build(ctx: AppContext) -> None:
                 group_steps = gr.Number(60, label="Steps", precision=0, elem_id="rl-group-steps")
                 group_length = gr.Slider(4, 512, value=64, step=4, label="Reply length (tokens)", elem_id="rl-group-len")
             with gr.Row():
+                group_every = gr.Number(10, label="Samples every (steps)", precision=0, elem_id="rl-group-every",
+                                        info="A reply to a few held-out prompts, with its reward, while it trains (0: never).")
                 group_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-group-name")
                 group_btn = gr.Button("Train", variant="primary", elem_id="rl-train-group")
         status = gr.Markdown("", elem_id="rl-status")
@@ -239,12 +255,35 @@ def build(ctx: AppContext) -> None:
         run_progress = gr.HTML("", elem_id="rl-progress")
         run_error = gr.Markdown("", elem_id="rl-run-error")
         run_chart = gr.Plot(label="Training curves", elem_id="rl-chart")
+        train_samples = gr.Dataframe(headers=TRAIN_SAMPLE_COLUMNS, interactive=False, wrap=True, visible=False, max_height=360,
+                                     label="While training: a reply to a few held-out prompts every N steps, with its "
+                                           "reward (latest first). Watch for reward rising on ever stranger text.",
+                                     elem_id="rl-train-samples")
         ppo_summary = gr.Markdown("", elem_id="rl-ppo-summary")
         ppo_samples = gr.Dataframe(headers=SAMPLE_COLUMNS, interactive=False, wrap=True, visible=False,
                                    label="Held-out prompts: a reply before and after training, with the mean reward of its replies",
                                    elem_id="rl-ppo-samples")
+        with gr.Accordion("Judge the same replies with another scorer", open=False, elem_id="rl-rescore-acc"):
+            gr.Markdown("A policy can learn to please its own reward model without getting better. Score the run's "
+                        "held-out replies, before and after, with another judge: another reward model trained here, or "
+                        "a text classifier from the Hub (when online), e.g. a toxicity model, read as the probability of "
+                        "one of its labels. The result is kept with the run.")
+            with gr.Row():
+                other_scorer = gr.Dropdown(reward_model_names(settings), value=None, allow_custom_value=True,
+                                           label="Scorer", elem_id="rl-other-scorer",
+                                           info="A reward model, or a classifier's Hub id (e.g. s-nlp/roberta_toxicity_classifier).")
+                other_label = gr.Textbox("", label="Classifier label", placeholder="e.g. toxic", elem_id="rl-other-label",
+                                         info="For a classifier: the label whose probability is the score.")
+                rescore_btn = gr.Button("Score before and after", elem_id="rl-rescore")
+            rescore_status = gr.Markdown("", elem_id="rl-rescore-status")
         events_state = gr.State({"run": None, "offset": 0, "events": []})
         timer = gr.Timer(2.0)
+        gr.Markdown("### Reward vs KL over all your runs\nEach finished PPO, RLOO or GRPO run is a point: how far its "
+                    "policy moved from the reference (KL, measured the same way for every method on its held-out "
+                    "replies) against how much held-out reward it gained. Healthy runs gain reward for little KL; "
+                    "**over-optimization** (reward hacking) shows as reward bought with ever more KL: the policy "
+                    "exploits the reward model instead of getting better. Read such a run's replies above.")
+        reward_kl_plot = gr.Plot(label="Reward vs KL", elem_id="rl-reward-kl")
 
         gr.Markdown("### Reward models\nHow a trained reward model separates held-out pairs, and what it thinks of any reply.")
         with gr.Row():
@@ -297,18 +336,20 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         def train_ppo(*values):
-            *form_values, reward, start, lr, kl, length, n_episodes, n_epochs, temp, name = values
+            *form_values, reward, start, lr, kl, length, n_episodes, n_epochs, temp, every, name = values
             own = {"reward_model": reward or "", "learning_rate": lr, "kl_coef": kl, "response_length": length,
                    "total_episodes": n_episodes, "num_ppo_epochs": n_epochs, "temperature": temp, "output_name": name,
+                   "sample_every": every,
                    "policy_adapter": "" if start in (None, BASE_ONLY) else start}
             run, message = launch(jobs, "ppo", form_of(form_values).recipe(PPORecipe, own))
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
         @guarded(status)
         def train_group(*values):
-            *form_values, method, reward, lr, beta_, n_generations, steps, length, name = values
+            *form_values, method, reward, lr, beta_, n_generations, steps, length, every, name = values
             cls = GROUP_METHODS[method]
             own = {"reward_model": reward or "", "learning_rate": lr, "beta": beta_, "num_generations": n_generations,
+                   "sample_every": every,
                    "max_steps": int(steps) if steps and int(steps) > 0 else -1, "response_length": length,
                    "output_name": name}
             run, message = launch(jobs, cls.method, form_of(form_values).recipe(cls, own))
@@ -333,18 +374,23 @@ def build(ctx: AppContext) -> None:
                 out[run_picker] = gr.update(choices=_choices(jobs, runs), value=run_id)
             elif runs:
                 out[run_picker] = gr.update(choices=_choices(jobs, runs))
+            points = reward_kl_points(runs)
+            if state.get("kl_points") != points:  # drawn again only when a policy run has finished
+                state = state | {"kl_points": points}
+                out |= {reward_kl_plot: plots.reward_kl_figure(points), events_state: state}
             run = jobs.store.run(run_id) if run_id else None
             if run is None:
                 return out | {run_progress: "", run_error: "", run_chart: None, ppo_summary: "",
-                              ppo_samples: gr.update(visible=False)}
+                              ppo_samples: gr.update(visible=False), train_samples: gr.update(visible=False)}
             if state.get("run") != run_id:  # another run chosen: nothing of the previous one stays
-                state = {"run": run_id, "offset": 0, "events": []}
-                out |= {ppo_summary: "", ppo_samples: gr.update(value=None, visible=False)}
+                state = {"run": run_id, "offset": 0, "events": [], "kl_points": points}
+                out |= {ppo_summary: "", ppo_samples: gr.update(value=None, visible=False),
+                        train_samples: gr.update(value=None, visible=False)}
             new, offset = jobs.events(run_id, state["offset"])
             ended = run["status"] not in ("running", "queued")
             if ended and state.get("final") != run_id:  # the whole record, once, after the end (see finetune)
                 new, offset = jobs.events(run_id, 0)
-                state = {"run": run_id, "offset": 0, "events": [], "final": run_id}
+                state = {"run": run_id, "offset": 0, "events": [], "final": run_id, "kl_points": points}
                 text, samples = before_after(run)
                 out |= {ppo_summary: text, ppo_samples: gr.update(value=samples, visible=samples is not None)}
             state = state | {"offset": offset, "events": state["events"] + new}
@@ -356,7 +402,22 @@ def build(ctx: AppContext) -> None:
             if new or not state["events"]:
                 out[run_chart] = plots.training_figure(state["events"], f"{run['name']} ({run['method']})",
                                                        plots.panels_for(run["kind"]))
+            if any(e["type"] == "samples" for e in new):
+                rows = sample_rows(state["events"])
+                out[train_samples] = gr.update(value=pd.DataFrame(rows, columns=TRAIN_SAMPLE_COLUMNS), visible=True)
             return out
+
+        @guarded(rescore_status)
+        def score_with_another(run_id, ref, label, progress=gr.Progress()):
+            run = jobs.store.run(run_id) if run_id else None
+            if run is None or run["kind"] not in POLICY_KINDS or run["status"] != "finished":
+                raise PlaygroundError("Choose a finished PPO, RLOO or GRPO run above: its held-out replies are scored.")
+            progress(0.1, desc="Loading the scorer")
+            scorer = load_scorer(settings, ref or "", label or "")
+            progress(0.4, desc="Scoring the replies before and after")
+            result = rescore(jobs.store, run, scorer)
+            text, _ = before_after(jobs.store.run(run_id))
+            return {rescore_status: f"✅ Scored by **{scorer.name}**: {change_text(result)}.", ppo_summary: text}
 
         @guarded(status)
         def stop(run_id):
@@ -381,22 +442,26 @@ def build(ctx: AppContext) -> None:
                       [status, run_picker], api_name="train_dpo_kto", concurrency_id="rl-poll")
         direct_method.change(show_direct_method, [direct_method], [direct_about, loss_type, desirable_weight], api_name=False)
         ppo_btn.click(train_ppo, [*form, ppo_reward, ppo_start, ppo_lr, kl_coef, response_length, episodes, ppo_epochs,
-                                  temperature, ppo_name], [status, run_picker], api_name="train_ppo", concurrency_id="rl-poll")
+                                  temperature, ppo_every, ppo_name], [status, run_picker], api_name="train_ppo",
+                      concurrency_id="rl-poll")
         group_btn.click(train_group, [*form, group_method, group_reward, group_lr, group_beta, generations, group_steps,
-                                      group_length, group_name], [status, run_picker], api_name="train_rloo_grpo",
+                                      group_length, group_every, group_name], [status, run_picker], api_name="train_rloo_grpo",
                         concurrency_id="rl-poll")
         group_method.change(show_group_method, [group_method], [group_about, group_beta], api_name=False)
-        poll_outputs = [run_picker, events_state, run_progress, run_error, run_chart, ppo_summary, ppo_samples]
+        poll_outputs = [run_picker, events_state, run_progress, run_error, run_chart, ppo_summary, ppo_samples,
+                        reward_kl_plot, train_samples]
         serial = dict(concurrency_id="rl-poll", concurrency_limit=1, show_progress="hidden", api_name=False)
         timer.tick(poll, [run_picker, events_state], poll_outputs, **serial)
         run_picker.change(poll, [run_picker, events_state], poll_outputs, **serial)
         stop_btn.click(stop, [run_picker], [status], api_name="stop_rlhf_run")
+        rescore_btn.click(score_with_another, [run_picker, other_scorer, other_label], [rescore_status, ppo_summary],
+                          api_name="score_with_another")
         reward_picker.change(show_reward_model, [reward_picker], [reward_summary, reward_plot], api_name=False)
         reward_picker.focus(lambda: gr.update(choices=reward_model_names(settings)), None, reward_picker, api_name=False,
                             show_progress="hidden")
         for picker in (start_adapter, ppo_start):
             picker.focus(lambda: gr.update(choices=adapter_choices(ctx)), None, picker, api_name=False, show_progress="hidden")
-        for picker in (ppo_reward, group_reward):
+        for picker in (ppo_reward, group_reward, other_scorer):
             picker.focus(lambda: gr.update(choices=reward_model_names(settings)), None, picker, api_name=False,
                          show_progress="hidden")
         score_btn.click(score, [reward_picker, score_prompt, score_text], [score_out], api_name="score_reply")

@@ -20,6 +20,13 @@ def read_record(folder: Path) -> dict:
         return {}
 
 
+def write_record(folder: Path, record: dict) -> None:
+    """Replace a result's run.json in one step (a crash leaves the old one or the new one)."""
+    tmp = Path(folder) / "run.json.tmp"
+    tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    tmp.replace(Path(folder) / "run.json")
+
+
 def list_adapters(adapters_dir: Path) -> list[dict]:
     """Every result folder, newest first, with its run.json fields and whether it is a PEFT adapter."""
     out = []

@@ -203,6 +203,40 @@ def reward_histogram_figure(chosen: Sequence[float], rejected: Sequence[float], 
     return figure
 
 
+REWARD_KL_METHODS = {"ppo": ("PPO", "#2563eb"), "rloo": ("RLOO", "#16a34a"), "grpo": ("GRPO", "#db2777")}
+REWARD_MODEL_SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "star"]
+
+
+def reward_kl_figure(points: Sequence[dict]) -> go.Figure:
+    """Every policy run as a point: KL to its reference (x) against the change in held-out reward
+    (y, with its 95% interval); one color per method, one symbol per reward model. Reward bought
+    with ever more KL, or reward that stops rising as KL grows, is the sign of over-optimization.
+    points: {"name", "method", "kl", "change", "low", "high", "reward_model", "weight"}."""
+    if not points:
+        return message_figure("No finished PPO, RLOO or GRPO run yet", "Reward vs KL over your RLHF runs", 420)
+    figure = go.Figure()
+    symbols = {rm: REWARD_MODEL_SYMBOLS[i % len(REWARD_MODEL_SYMBOLS)]
+               for i, rm in enumerate(dict.fromkeys(p["reward_model"] for p in points))}
+    for method, (title, color) in REWARD_KL_METHODS.items():
+        mine = sorted((p for p in points if p["method"] == method), key=lambda p: p["kl"])
+        if not mine:
+            continue
+        figure.add_scatter(
+            x=[p["kl"] for p in mine], y=[p["change"] for p in mine], mode="markers", name=title,
+            marker={"size": 11, "color": color, "symbol": [symbols[p["reward_model"]] for p in mine]},
+            error_y={"type": "data", "symmetric": False, "array": [p["high"] - p["change"] for p in mine],
+                     "arrayminus": [p["change"] - p["low"] for p in mine], "thickness": 1},
+            text=[f"{p['name']}<br>reward model: {p['reward_model']}<br>KL weight: {p['weight']}" for p in mine],
+            hovertemplate="%{text}<br>KL %{x:.2f} nats · reward change %{y:+.3f}<extra></extra>")
+    figure.add_hline(y=0, line={"color": "#9ca3af", "dash": "dot"})
+    figure.update_layout(title={"text": "Reward vs KL over your RLHF runs (compare runs on the same reward model: same symbol)",
+                                "font": {"size": 14}},
+                         xaxis={"title": "KL to the reference (nats per reply, held-out)", "rangemode": "tozero"},
+                         yaxis={"title": "held-out reward change (95% interval)"}, template="plotly_white", height=420,
+                         margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.2})
+    return figure
+
+
 def memory_figure(estimates: dict) -> go.Figure:
     """Stacked bars of estimated peak memory per method (GiB), with the device's free memory.
     estimates: method -> MemoryEstimate."""
@@ -221,13 +255,13 @@ def memory_figure(estimates: dict) -> go.Figure:
     return figure
 
 
-def message_figure(text: str) -> go.Figure:
+def message_figure(text: str, title: str = "Next-token probabilities: none to show", height: int = 520) -> go.Figure:
     """An empty chart that says why it is empty (instead of a previous, unrelated chart)."""
     figure = go.Figure()
     figure.add_annotation(text=text, showarrow=False, font={"size": 14, "color": "#6b7280"}, x=0.5, y=0.5,
                           xref="paper", yref="paper")
-    figure.update_layout(template="plotly_white", height=520, xaxis={"visible": False}, yaxis={"visible": False},
-                         title={"text": "Next-token probabilities: none to show", "font": {"size": 14}})
+    figure.update_layout(template="plotly_white", height=height, xaxis={"visible": False}, yaxis={"visible": False},
+                         title={"text": title, "font": {"size": 14}})
     return figure
 
 

@@ -11,7 +11,8 @@ from playground.kinds import Outcome, RunContext
 from playground.runs import is_main_process
 from playground.training.callbacks import RunEvents
 from playground.training.loop import train_and_measure
-from playground.training.policy_eval import comparison, held_out_rewards, policy_record, save_policy, write_replies
+from playground.training.policy_eval import comparison, held_out_kl, held_out_rewards, policy_record, save_policy, write_replies
+from playground.training.policy_samples import SampleTable
 from playground.training.preference_data import prompt_split, uses_chat
 from playground.training.preference_recipes import GroupRecipe
 
@@ -67,9 +68,11 @@ def train_group(recipe: GroupRecipe, source: str, ctx: RunContext) -> Outcome:
         **common, beta=recipe.beta, num_generations=recipe.num_generations, max_completion_length=recipe.response_length,
         temperature=recipe.temperature, **recipe.trainer_args)
     events = RunEvents(ctx.run_dir, writer, ctx.stop)
+    samples = SampleTable(writer, lambda: trainer.model, tokenizer, scorer, held_prompts, recipe.sample_every, limit,
+                          recipe.response_length, recipe.temperature, recipe.seed)
     trainer_class = getattr(trl, recipe.trainer_config_class.replace("Config", "Trainer"))
     trainer = trainer_class(model=policy, reward_funcs=reward_function(scorer), args=config, train_dataset=train_set,
-                            processing_class=tokenizer, peft_config=recipe.lora_config(), callbacks=[events])
+                            processing_class=tokenizer, peft_config=recipe.lora_config(), callbacks=[events, samples])
     trainable, total = count_params(trainer.model)
     writer.write("params", trainable=trainable, total=total)
     metrics, status = train_and_measure(trainer, events, recipe.num_processes, {}, measure=None)
@@ -77,8 +80,11 @@ def train_group(recipe: GroupRecipe, source: str, ctx: RunContext) -> Outcome:
     writer.write("status", message="Writing and scoring replies to the held-out prompts after training")
     after_replies = replies_of(trainer.model)
     after = held_out_rewards(scorer, held_prompts, after_replies)
-    last_kl = next((e["kl"] for e in reversed(trainer.state.log_history) if "kl" in e), 0.0)
-    metrics.update(comparison(before, after), kl=last_kl)
+    last_kl = next((e["kl"] for e in reversed(trainer.state.log_history) if "kl" in e), 0.0)  # per token
+    reference = None if hasattr(trainer.model, "disable_adapter") else (
+        getattr(trainer, "ref_model", None) or AutoModelForCausalLM.from_pretrained(source, dtype=training_dtype()))
+    kl = held_out_kl(trainer.model, tokenizer, held_prompts, after_replies, limit, reference=reference)
+    metrics.update(comparison(before, after), kl=kl, kl_train=last_kl)
 
     if is_main_process():
         save_policy(ctx, trainer.model, tokenizer, status, (held_prompts, before_replies, before, after_replies, after))

@@ -1,6 +1,8 @@
 """How the runs that train a policy against a reward model (PPO, RLOO, GRPO) show what changed:
 sampled replies to held-out prompts before and after training, scored by the reward model, with
-the mean reward's 95% intervals and the paired change."""
+the mean reward's 95% intervals and the paired change, and the KL to the reference measured the
+same way for every method (the trainers log it in different units: PPO per reply, RLOO and GRPO
+per token)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 
 from playground.training.preference_data import uses_chat
 
-SAMPLES_FILE = "samples.jsonl"  # per held-out prompt: a reply before and after, and the mean reward of its replies
+SAMPLES_FILE = "samples.jsonl"  # per held-out prompt: its replies before and after, and the mean reward of each side
 HELD_OUT_SAMPLES = 4  # replies per held-out prompt, before and after: their mean is the prompt's reward
 
 
@@ -24,8 +26,8 @@ def prompt_ids(tokenizer, prompt: str, limit: int) -> list[int]:
 
 
 def write_replies(model, tokenizer, prompts: list[str], max_prompt_tokens: int, max_new_tokens: int, temperature: float,
-                  seed: int) -> list[list[str]]:
-    """HELD_OUT_SAMPLES sampled replies per prompt (seeded: the same draws before and after training)."""
+                  seed: int, samples: int = HELD_OUT_SAMPLES) -> list[list[str]]:
+    """`samples` sampled replies per prompt (seeded: the same draws before and after training)."""
     import torch
 
     model.eval()
@@ -39,12 +41,57 @@ def write_replies(model, tokenizer, prompts: list[str], max_prompt_tokens: int, 
                 ids = torch.tensor([prompt_ids(tokenizer, prompt, max_prompt_tokens)], device=device)
                 out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
                                      do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
-                                     num_return_sequences=HELD_OUT_SAMPLES, pad_token_id=tokenizer.pad_token_id,
+                                     num_return_sequences=samples, pad_token_id=tokenizer.pad_token_id,
                                      eos_token_id=tokenizer.eos_token_id)
                 replies.append(tokenizer.batch_decode(out[:, ids.shape[1]:], skip_special_tokens=True))
     finally:
         torch.random.set_rng_state(rng_state)
     return replies
+
+
+def reply_logprobs(model, tokenizer, prompts: list[str], replies: list[list[str]], max_prompt_tokens: int) -> list[float]:
+    """log p(reply | prompt) under `model`, summed over the reply's tokens, for every reply (flat)."""
+    import torch
+
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    with torch.no_grad():
+        for prompt, texts in zip(prompts, replies):
+            head = prompt_ids(tokenizer, prompt, max_prompt_tokens)
+            tails = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+            width = len(head) + max(1, max(len(t) for t in tails))
+            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+            ids = torch.tensor([head + t + [pad] * (width - len(head) - len(t)) for t in tails], device=device)
+            mask = torch.tensor([[1] * (len(head) + len(t)) + [0] * (width - len(head) - len(t)) for t in tails], device=device)
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+            token_logps = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+            in_reply = torch.zeros_like(token_logps)
+            for row, tail in enumerate(tails):
+                in_reply[row, len(head) - 1:len(head) - 1 + len(tail)] = 1
+            out += (token_logps * in_reply).sum(-1).tolist()
+    return out
+
+
+def held_out_kl(policy, tokenizer, prompts: list[str], replies: list[list[str]], max_prompt_tokens: int,
+                reference=None, reference_adapter: str | None = None) -> float:
+    """KL(policy ‖ reference) per reply in nats, estimated on the policy's own held-out replies: the
+    mean of log π(y|x) − log π_ref(y|x). The reference is a model, or one of the policy's adapters,
+    or (neither given) the policy with its adapter disabled."""
+    mine = reply_logprobs(policy, tokenizer, prompts, replies, max_prompt_tokens)
+    if reference is not None:
+        theirs = reply_logprobs(reference, tokenizer, prompts, replies, max_prompt_tokens)
+    elif reference_adapter:
+        active = policy.active_adapter
+        policy.set_adapter(reference_adapter)
+        try:
+            theirs = reply_logprobs(policy, tokenizer, prompts, replies, max_prompt_tokens)
+        finally:
+            policy.set_adapter(active)
+    else:
+        with policy.disable_adapter():
+            theirs = reply_logprobs(policy, tokenizer, prompts, replies, max_prompt_tokens)
+    return sum(m - t for m, t in zip(mine, theirs)) / max(1, len(mine))
 
 
 def held_out_rewards(scorer, prompts: list[str], replies: list[list[str]]) -> list[float]:
@@ -66,8 +113,8 @@ def comparison(before: list[float], after: list[float]) -> dict:
 
 
 def write_samples(folder: Path, prompts: list[str], before_replies, before, after_replies, after) -> None:
-    rows = [{"prompt": p, "before": b[0], "reward_before": rb, "after": a[0], "reward_after": ra}
-            for p, b, rb, a, ra in zip(prompts, before_replies, before, after_replies, after)]
+    rows = [{"prompt": p, "before": b[0], "reward_before": rb, "after": a[0], "reward_after": ra, "before_replies": b,
+             "after_replies": a} for p, b, rb, a, ra in zip(prompts, before_replies, before, after_replies, after)]
     (Path(folder) / SAMPLES_FILE).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
@@ -90,3 +137,17 @@ def policy_record(recipe, split, trainable: int, total: int) -> dict:
     return {"trainable_params": trainable, "total_params": total, "trainable_share": trainable / total if total else 0.0,
             "pairs": split.source, "train_prompts": len(split.train), "held_out_prompts": len(split.held_out),
             "reward_model": recipe.reward_model}
+
+
+def reward_kl_points(runs: list[dict]) -> list[dict]:
+    """The finished policy runs (PPO, RLOO, GRPO) that measured their held-out KL and reward change,
+    as points of plots.reward_kl_figure."""
+    points = []
+    for run in runs:
+        metrics, recipe = run.get("metrics") or {}, run.get("recipe") or {}
+        if run.get("kind") in ("ppo", "rloo", "grpo") and {"kl", "reward_change", "kl_train"} <= set(metrics):
+            points.append({"name": run["name"], "method": run["kind"], "kl": metrics["kl"],
+                           "change": metrics["reward_change"], "low": metrics["reward_change_low"],
+                           "high": metrics["reward_change_high"], "reward_model": recipe.get("reward_model", "?"),
+                           "weight": recipe.get("kl_coef", recipe.get("beta", "?"))})
+    return points

@@ -29,7 +29,8 @@ from playground.kinds import Outcome, RunContext
 from playground.runs import is_main_process
 from playground.training.callbacks import RunEvents
 from playground.training.loop import train_and_measure
-from playground.training.policy_eval import comparison, held_out_rewards, policy_record, prompt_ids, save_policy, write_replies
+from playground.training.policy_eval import comparison, held_out_kl, held_out_rewards, policy_record, prompt_ids, save_policy, write_replies
+from playground.training.policy_samples import SampleTable
 from playground.training.preference_data import prompt_split
 from playground.training.preference_recipes import PPORecipe
 
@@ -194,9 +195,11 @@ def train_ppo(recipe: PPORecipe, source: str, ctx: RunContext) -> Outcome:
         total_episodes=recipe.total_episodes or None, local_rollout_forward_batch_size=recipe.per_device_train_batch_size,
         **adapter_names, **recipe.trainer_args)
     events = RunEvents(ctx.run_dir, writer, ctx.stop)
+    samples = SampleTable(writer, lambda: trainer.model.policy, tokenizer, scorer, held_prompts, recipe.sample_every, limit,
+                          recipe.response_length, recipe.temperature, recipe.seed)
     trainer = ppo_trainer_class()(args=config, processing_class=tokenizer, model=policy, ref_model=reference,
                                   reward_model=reward_model, value_model=value_model, train_dataset=train_set,
-                                  eval_dataset=encode(split.held_out), peft_config=peft_config, callbacks=[events])
+                                  eval_dataset=encode(split.held_out), peft_config=peft_config, callbacks=[events, samples])
     trainable, total = count_params(trainer.model.policy)
     writer.write("params", trainable=trainable, total=total)
     metrics, status = train_and_measure(trainer, events, recipe.num_processes, {}, measure=None)
@@ -206,7 +209,9 @@ def train_ppo(recipe: PPORecipe, source: str, ctx: RunContext) -> Outcome:
     after_replies = replies_of(trained)
     after = held_out_rewards(scorer, held_prompts, after_replies)
     last_log = next((e for e in reversed(trainer.state.log_history) if "objective/kl" in e), {})
-    metrics.update(comparison(before, after), kl=last_log.get("objective/kl", 0.0))
+    kl = held_out_kl(trained, tokenizer, held_prompts, after_replies, limit, reference=reference,
+                     reference_adapter=REFERENCE_ADAPTER if adapter_names else None)
+    metrics.update(comparison(before, after), kl=kl, kl_train=last_log.get("objective/kl", 0.0))
 
     if is_main_process():  # with an SFT adapter, not its frozen reference copy
         save_policy(ctx, trained, tokenizer, status, (held_prompts, before_replies, before, after_replies, after),

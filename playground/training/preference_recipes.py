@@ -142,7 +142,19 @@ class KTORecipe(DirectRecipe):
 
 
 @dataclass
-class PPORecipe(PreferenceRecipe):
+class PolicyRecipe(PreferenceRecipe):
+    """PPO, RLOO and GRPO: a policy trained to earn reward from a reward model on the pairs' prompts."""
+
+    sample_every: int = option(10, "Samples every (steps)", "Every N steps, a reply to a few held-out prompts with its "
+                               "reward, shown beside the charts (0: never).", (0, 1000, 1))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check(self.sample_every >= 0, f"sample_every must be 0 (never) or more steps (got {self.sample_every}).")
+
+
+@dataclass
+class PPORecipe(PolicyRecipe):
     method: ClassVar[str] = "ppo"
     about: ClassVar[str] = ("PPO (Proximal Policy Optimization) trains the model that writes (the policy) to earn more "
                             "reward from a reward model on the prompts of the pairs: it writes replies, the reward "
@@ -194,7 +206,7 @@ class PPORecipe(PreferenceRecipe):
 
 
 @dataclass
-class GroupRecipe(PreferenceRecipe):
+class GroupRecipe(PolicyRecipe):
     """RLOO and GRPO: several replies to each prompt, each judged against the others' rewards (no value model)."""
 
     reward_model: str = option("", "Reward model", "A reward model trained here (method 'reward').")

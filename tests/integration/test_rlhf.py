@@ -178,13 +178,60 @@ def test_ppo_raises_the_held_out_reward_with_bounded_kl(home, pairs_file, reward
     assert 0 < metrics["kl"] < 20  # nats over a 16-token reply: it moved, and stayed near its reference
     samples = [json.loads(line) for line in (home.adapters_dir / "marker-ppo" / SAMPLES_FILE).read_text().splitlines()]
     assert len(samples) == record["held_out_prompts"] >= 30
-    logged = [e for e in map(json.loads, (home.home / "runs" / record["run_id"] / "events.jsonl").read_text().splitlines())
-              if e["type"] == "log"]
+    events = [json.loads(line) for line in (home.home / "runs" / record["run_id"] / "events.jsonl").read_text().splitlines()]
+    sampled = [e for e in events if e["type"] == "samples"]  # every 10 of the 64 updates, and the last
+    assert [e["step"] for e in sampled] == [10, 20, 30, 40, 50, 60, 64]
+    assert all(len(e["rows"]) == 4 and all(isinstance(r["reward"], float) and r["prompt"] for r in e["rows"]) for e in sampled)
+    logged = [e for e in events if e["type"] == "log"]
     assert len(logged) >= 32 and {"objective/scores", "objective/kl", "objective/rlhf_reward", "objective/entropy",
                                   "response_length", "loss/value_avg"} <= set(logged[-1])  # the live charts' series
     generation = adapter_store.for_generation(adapter_store.list_adapters(home.adapters_dir))
     assert "marker-ppo" in [a["name"] for a in generation]
     assert not (home.adapters_dir / "marker-ppo" / REFERENCE_ADAPTER).exists()
+
+
+def test_another_scorer_judges_the_same_held_out_replies_and_is_kept_with_the_run(home, tiny_dir, pairs_file, reward_run,
+                                                                                 sft_merged):
+    """The run's own reward model, as 'another scorer', gives back exactly the run's own numbers; a
+    classifier (a folder here, a Hub id online) scores by one label's probability; both are kept."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from playground.store import Store
+    from playground.training.scorers import load_scorer, rescore
+
+    store = Store(home.home / "playground.db")
+    run = store.find("marker-ppo")
+    if run is None:  # this test alone: a short PPO run of its own
+        code, output, _ = train(home, {"method": "ppo", "base_model": sft_merged, "data": str(pairs_file),
+                                       "reward_model": "marker-rm", "val_fraction": 0.3, "total_episodes": 16,
+                                       "per_device_train_batch_size": 8, "response_length": 8, "max_length": 64,
+                                       "output_name": "marker-ppo"})
+        assert code == 0, output
+        run = store.find("marker-ppo")
+    same = rescore(store, run, load_scorer(home, "marker-rm"))
+    for key in ("reward_before", "reward_after", "reward_change_low"):
+        assert same[key] == pytest.approx(run["metrics"][key], abs=1e-4)
+
+    folder = home.home / "classifier"
+    classifier = AutoModelForSequenceClassification.from_pretrained(str(tiny_dir), num_labels=2,
+                                                                    id2label={0: "plain", 1: "polite"})
+    torch.manual_seed(0)
+    classifier.score.weight.data.normal_(0, 1.0)
+    classifier.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(str(tiny_dir)).save_pretrained(folder)
+    with pytest.raises(PlaygroundError, match="has 2 labels \\(plain, polite\\): name the one"):
+        load_scorer(home, str(folder))
+    with pytest.raises(PlaygroundError, match="has no label 'toxic': its labels are plain, polite"):
+        load_scorer(home, str(folder), "toxic")
+    with pytest.raises(PlaygroundError, match="not a reward model"):
+        load_scorer(home, "sft-start")
+    polite = rescore(store, store.find("marker-ppo"), load_scorer(home, str(folder), "polite"))
+    assert 0 <= polite["reward_before"] <= 1 and polite["reward_change_low"] <= polite["reward_change"] <= polite["reward_change_high"]
+
+    kept = store.find("marker-ppo")["metrics"]["scored_by"]
+    assert set(kept) == {"marker-rm", f"{folder} · P(polite)"}
+    assert adapter_store.read_record(home.adapters_dir / "marker-ppo")["metrics"]["scored_by"] == kept
 
 
 @pytest.fixture(scope="module")

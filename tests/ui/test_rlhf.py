@@ -37,7 +37,12 @@ def set_number(page: Page, elem_id: str, value) -> None:
 
 
 def wait_until_finished(page: Page, name: str) -> None:
+    """Until the page shows `name` finished: its own chart first (the picker changes at launch, while
+    the progress of the run shown before, perhaps finished, stays until the next poll)."""
     expect(page.locator("#rl-run-picker input")).to_have_value(re.compile(re.escape(name)), timeout=30_000)
+    page.wait_for_function("name => { const div = document.querySelector('#rl-chart .js-plotly-plot');"
+                           " return !!(div && div.layout && div.layout.title && String(div.layout.title.text).startsWith(name)); }",
+                           arg=name, timeout=60_000)
     expect(page.locator("#rl-progress")).to_contain_text("finished", timeout=RUN_TIMEOUT)
 
 
@@ -118,6 +123,7 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
     expect(markdown(page, "rl-ppo-summary")).to_contain_text("KL to the reference")
     expect(page.locator("#rl-ppo-samples")).to_be_visible()
     expect(page.locator("#rl-ppo-samples")).to_contain_text("Tell me about the")  # the held-out prompts and replies
+    expect(page.locator("#rl-train-samples")).to_contain_text("Tell me about the")  # what it wrote while training
 
     # GRPO from the same reward model; its KL weight is shown and set (TRL's GRPO default is 0)
     open_accordion(page, "rl-group-acc")
@@ -136,6 +142,19 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
     traces = wait_for_plot(page, "rl-chart", n_traces=4, timeout=30_000)
     assert any(len(t["y"]) >= 6 for t in traces)
     expect(markdown(page, "rl-ppo-summary")).to_contain_text("Held-out prompts, mean reward")
+
+    # the same replies judged by another scorer (here the reward model itself: any reward model or classifier)
+    open_accordion(page, "rl-rescore-acc")
+    page.locator("#rl-other-scorer input[role=combobox]").click()
+    page.locator("#rl-other-scorer [role=option]").filter(has_text="ui-rm").first.click()
+    page.locator("#rl-rescore").click()
+    expect(markdown(page, "rl-rescore-status")).to_contain_text(re.compile(r"Scored by ui-rm: before [+-]\d"), timeout=60_000)
+    expect(markdown(page, "rl-ppo-summary")).to_contain_text("Also scored by ui-rm")
+
+    # every policy run on one reward-vs-KL chart, to compare what each bought its reward with
+    page.locator("#rl-reward-kl").scroll_into_view_if_needed()
+    traces = wait_for_plot(page, "rl-reward-kl", n_traces=2, trace_name="GRPO", timeout=30_000)
+    assert {t["name"] for t in traces} == {"PPO", "GRPO"} and all(len(t["x"]) == 1 for t in traces)
     expect_no_crash(page)
 
 

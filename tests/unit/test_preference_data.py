@@ -92,3 +92,21 @@ def test_kto_reads_single_replies_from_the_labels_and_from_a_file(tmp_path):
     rows, described = load_pairs(str(file), settings, unpaired=True)
     assert [(r["completion"], r["label"]) for r in rows] == [("yes", True), ("a", True), ("b", False)]
     assert "line 3: the prompt or the completion is empty" in described and "line 4: label must be true or false" in described
+
+
+def test_the_reward_kl_chart_has_a_point_per_measured_policy_run_with_its_interval():
+    from playground.training.policy_eval import reward_kl_points
+
+    measured = {"kl": 1.5, "kl_train": 0.1, "reward_change": 0.8, "reward_change_low": 0.3, "reward_change_high": 1.2}
+    runs = [{"name": "p1", "kind": "ppo", "metrics": measured, "recipe": {"reward_model": "rm", "kl_coef": 0.05}},
+            {"name": "g1", "kind": "grpo", "metrics": measured | {"kl": 0.5}, "recipe": {"reward_model": "rm2", "beta": 0.04}},
+            {"name": "d1", "kind": "dpo", "metrics": {"eval_margin": 1.0}, "recipe": {}},
+            {"name": "old", "kind": "rloo", "metrics": {"kl": 3.0, "reward_change": 1.0}, "recipe": {}}]  # no held-out KL
+    points = reward_kl_points(runs)
+    assert [(p["name"], p["weight"]) for p in points] == [("p1", 0.05), ("g1", 0.04)]
+    figure = plots.reward_kl_figure(points)
+    by_name = {t.name: t for t in figure.data}
+    assert set(by_name) == {"PPO", "GRPO"}
+    assert list(by_name["PPO"].error_y.arrayminus) == [pytest.approx(0.5)] and list(by_name["PPO"].error_y.array) == [pytest.approx(0.4)]
+    assert by_name["PPO"].marker.symbol != by_name["GRPO"].marker.symbol  # two reward models, two symbols
+    assert "No finished" in plots.reward_kl_figure([]).layout.annotations[0].text

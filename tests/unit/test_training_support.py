@@ -177,3 +177,30 @@ def test_a_reward_model_is_never_offered_for_generation(tmp_path):
         (tmp_path / name / "run.json").write_text(json.dumps({"name": name, "output": output, "finished": 1}))
     assert {a["name"] for a in list_adapters(tmp_path)} == {"policy", "judge"}
     assert [a["name"] for a in for_generation(list_adapters(tmp_path))] == ["policy"]
+
+
+def test_the_held_out_kl_is_zero_against_itself_and_grows_with_the_policy_s_drift(tiny_dir):
+    """KL(policy ‖ reference) per reply on the policy's own samples: 0 for the same model and for a
+    fresh LoRA (its update starts at 0), and above 0 once the policy differs from its reference."""
+    import copy
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from playground.training.policy_eval import held_out_kl, write_replies
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    prompts = ["Tell me about the river.", "Say something kind."]
+    replies = write_replies(model, tokenizer, prompts, 32, 8, 1.0, seed=0)
+    assert held_out_kl(model, tokenizer, prompts, replies, 32, reference=model) == pytest.approx(0, abs=1e-5)
+
+    policy = get_peft_model(copy.deepcopy(model), LoraConfig(r=4, target_modules="all-linear"))
+    assert held_out_kl(policy, tokenizer, prompts, replies, 32) == pytest.approx(0, abs=1e-5)  # the adapter disabled
+    with torch.no_grad():
+        for name, param in policy.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.5)
+    drifted = write_replies(policy, tokenizer, prompts, 32, 8, 1.0, seed=0)
+    assert held_out_kl(policy, tokenizer, prompts, drifted, 32) > 0.5

@@ -89,7 +89,8 @@ def peak_of(command: list[str], env: dict) -> tuple[subprocess.CompletedProcess,
 def ours(work: Path, model_dir: Path, reward_dir: Path, data: Path, episodes: int, use_lora: bool, name: str) -> dict:
     recipe = {"method": "ppo", "base_model": str(model_dir), "data": str(data), "reward_model": reward_dir.name,
               "use_lora": use_lora, "total_episodes": episodes, "per_device_train_batch_size": 8, "response_length": 16,
-              "num_ppo_epochs": 2, "max_length": 128, "val_fraction": 0.1, "learning_rate": 1e-4, "output_name": name}
+              "num_ppo_epochs": 2, "max_length": 128, "val_fraction": 0.1, "learning_rate": 1e-4, "output_name": name,
+              "sample_every": 0}  # like the plain script's num_sample_generations=0: no sample table inside train()
     path = work / f"{name}.yaml"
     path.write_text(yaml.safe_dump(recipe))
     env = {**os.environ, "PLAYGROUND_HOME": str(work / "home"), "PLAYGROUND_ADAPTERS": str(work / "adapters"),

@@ -259,6 +259,9 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             run_picker = gr.Dropdown([], label="Run", elem_id="ft-run-picker", scale=3)
             stop_btn = gr.Button("Stop run", variant="stop", elem_id="ft-stop", scale=1)
+            resume_btn = gr.Button("Resume run", elem_id="ft-resume", scale=1)
+        gr.Markdown("A run saves a checkpoint (its weights and optimizer state) every few minutes and when stopped; "
+                    "**Resume** continues a stopped or failed run from its last checkpoint, as the same run.")
         with gr.Row():
             confirm_remove = gr.Checkbox(False, label="Yes, remove (logs and charts of ended runs; adapters are kept)",
                                          elem_id="ft-confirm-remove")
@@ -365,6 +368,14 @@ def build(ctx: AppContext) -> None:
             return {status: stop_run(jobs, run_id)}
 
         @guarded(status)
+        def resume(run_id):
+            if not run_id:
+                raise PlaygroundError("Choose a stopped or failed run to resume.")
+            run = jobs.resume(run_id)
+            where = "resumed" if run["status"] == "running" else "queued to resume (one run at a time)"
+            return {status: f"✅ Run **{run['name']}** {where} from its last checkpoint."}
+
+        @guarded(status)
         def remove_runs(run_id, confirmed, everything):
             message = remove_ended_runs(jobs, run_id, confirmed, everything)
             runs = jobs.store.runs()
@@ -402,6 +413,7 @@ def build(ctx: AppContext) -> None:
         timer.tick(poll, [run_picker, events_state], poll_outputs, **serial)
         run_picker.change(poll, [run_picker, events_state], poll_outputs, **serial)
         stop_btn.click(stop, [run_picker], [status], api_name="stop_run")
+        resume_btn.click(resume, [run_picker], [status], api_name="resume_run")
         remove_outputs = [status, runs_table, confirm_remove, run_picker]
         remove_btn.click(lambda run_id, ok: remove_runs(run_id, ok, False), [run_picker, confirm_remove], remove_outputs,
                          api_name="remove_run")

@@ -64,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     prm.add_argument("--json", action="store_true")
 
     trn = verbs.add_parser("train", help="run a training recipe (YAML) in the foreground")
-    trn.add_argument("recipe", help="a recipe YAML file (see `python -m playground train --help`)")
+    trn.add_argument("recipe", nargs="?", help="a recipe YAML file (see `python -m playground train --help`)")
+    trn.add_argument("--resume", metavar="RUN_ID", help="continue a stopped or failed fine-tuning run from its last "
+                     "checkpoint (an id or name from `runs list`)")
     trn.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key (repeatable)")
     trn.add_argument("--overwrite", action="store_true", help="replace an existing adapter of the same output name")
 
@@ -231,25 +233,36 @@ def cmd_train(args) -> int:
     from playground import kinds
     from playground.training.recipes import read_recipe_values
 
-    values = read_recipe_values(args.recipe, args.set)
-    kind = kinds.TRAINING_KINDS.get(str(values.get("method", "")).strip(), "sft")
-    recipe = kinds.get(kind).recipe_class.from_dict(values)
     jobs = _jobs()
-    bar = tqdm(total=None, unit="step", desc=f"{recipe.method}: starting", file=sys.stderr, delay=0.5)
+    if args.resume:
+        if args.recipe or args.set:
+            raise PlaygroundError("--resume continues a run with its own recipe: give no recipe file or --set.")
+        method = jobs.get(args.resume)["method"] or "run"
+    elif not args.recipe:
+        raise PlaygroundError("Give a recipe YAML file to train, or --resume RUN_ID to continue a stopped run.")
+    else:
+        values = read_recipe_values(args.recipe, args.set)
+        kind = kinds.TRAINING_KINDS.get(str(values.get("method", "")).strip(), "sft")
+        recipe = kinds.get(kind).recipe_class.from_dict(values)
+        method = recipe.method
+    bar = tqdm(total=None, unit="step", desc=f"{method}: starting", file=sys.stderr, delay=0.5)
 
     def follow(events):
         for event in events:
             if event["type"] == "train_begin":
-                bar.set_description(f"{recipe.method}: training")
+                bar.set_description(f"{method}: training")
             elif event["type"] == "progress":
                 bar.total = event["max_steps"]
                 bar.update(event["step"] - bar.n)
             elif event["type"] == "log" and "loss" in event:
                 bar.set_postfix(loss=f"{event['loss']:.4f}")
             elif event["type"] == "status":
-                bar.set_description(f"{recipe.method}: {event['message']}")
+                bar.set_description(f"{method}: {event['message']}")
 
-    run = jobs.run_foreground(kind, recipe, overwrite=args.overwrite, on_events=follow)
+    if args.resume:
+        run = jobs.resume(args.resume, foreground=True, on_events=follow)
+    else:
+        run = jobs.run_foreground(kind, recipe, overwrite=args.overwrite, on_events=follow)
     bar.close()
     shown = ("loss", "accuracy", "margin", "reward", "kl")
     metrics = {k: round(v, 4) for k, v in run["metrics"].items() if any(word in k for word in shown)}

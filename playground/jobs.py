@@ -123,9 +123,38 @@ class JobManager:
 
     def run_foreground(self, kind_name: str, recipe, overwrite: bool = False, on_events=None) -> dict:
         """Start a run now (not through the queue) and wait for it; on_events(events) sees its progress."""
-        run = self.prepare(kind_name, recipe, overwrite, status=RunStatus.RUNNING)
+        return self._follow(self.prepare(kind_name, recipe, overwrite, status=RunStatus.RUNNING), on_events)
+
+    def resume(self, run_ref: str, foreground: bool = False, on_events=None) -> dict:
+        """Continue a stopped or failed run from its last checkpoint, as the same run (its events,
+        its name, its result replaced when it ends): queued, or now and waited for (`foreground`)."""
+        run = self.get(run_ref)
+        kind = kinds.get(run["kind"])
+        if run["status"] in (RunStatus.RUNNING, RunStatus.QUEUED):
+            raise PlaygroundError(f"Run '{run['name']}' is {run['status']}: there is nothing to resume.")
+        if run["status"] == RunStatus.FINISHED:
+            raise PlaygroundError(f"Run '{run['name']}' finished: there is nothing to resume. Start a new run to train more.")
+        if not kind.resumable:
+            raise PlaygroundError(f"{kind.title} runs can't be resumed yet: start '{run['name']}' again instead.")
+        run_dir = Path(run["run_dir"])
+        if not any((run_dir / "checkpoints").glob("checkpoint-*")):
+            raise PlaygroundError(f"Run '{run['name']}' ended before its first checkpoint: there is nothing to resume "
+                                  "from. Start it again.")
+        meta = json.loads((run_dir / META_FILE).read_text(encoding="utf-8"))
+        (run_dir / META_FILE).write_text(json.dumps(meta | {"resume": True, "overwrite": True}, indent=2), encoding="utf-8")
+        (run_dir / STOP_FILE).unlink(missing_ok=True)
+        status = RunStatus.RUNNING if foreground else RunStatus.QUEUED
+        if not self.store.update_run_if(run["id"], (run["status"],), status=status.value, finished=None, error=None,
+                                        stop_requested=None, pid=None, started=time.time() if foreground else None):
+            raise PlaygroundError(f"Run '{run['name']}' changed meanwhile: look at the runs table again.")
+        if foreground:  # its new events only: the ones before the stop were seen then
+            return self._follow(self.store.run(run["id"]), on_events, offset=self.events(run["id"])[1])
+        self.refresh()
+        return self.store.run(run["id"])
+
+    def _follow(self, run: dict, on_events=None, offset: int = 0) -> dict:
+        """Spawn a run recorded as running and wait for it, passing its events after `offset` to on_events."""
         proc = self._spawn(run)
-        offset = 0
         try:
             while True:
                 events, offset = self.events(run["id"], offset)

@@ -67,6 +67,8 @@ class RunContext:
     settings: Settings
     writer: EventWriter
     stop: threading.Event  # set when the run is asked to stop
+    resume: bool = False  # continue from the run's last checkpoint (a kind with `resumable`)
+    carried: dict = field(default_factory=dict)  # the metrics the run had recorded before it was resumed
 
     @property
     def output_dir(self) -> Path:
@@ -93,6 +95,7 @@ class RunKind:
     default_name: Callable[[Any], str]  # the stem of an automatic output name
     summary: Callable[[Any], dict] = lambda recipe: {}  # {"method": ..., "base_model": ...} for run lists
     write_card: Callable[[Path, dict], None] | None = None  # writes run.json / model card into the output folder
+    resumable: bool = False  # a stopped or failed run continues from its last checkpoint (JobManager.resume)
 
 
 _loaded: dict[str, RunKind] = {}

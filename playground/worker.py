@@ -74,8 +74,10 @@ def execute(run: dict, settings: Settings, store: Store) -> dict:
             raise StoppedBeforeStart("Stopped before it started: nothing was trained or saved.")
         kind = kinds.get(run["kind"])
         recipe = kind.recipe_class.from_dict(run["recipe"])
+        resume = bool(_meta(run_dir).get("resume"))
         ctx = kinds.RunContext(run_id=run["id"], name=run["name"], run_dir=run_dir, settings=settings,
-                               writer=writer, stop=stop.event)
+                               writer=writer, stop=stop.event, resume=resume,
+                               carried=(run.get("metrics") or {}) if resume else {})
         outcome = kind.run(recipe, ctx)
         if main:
             # error None: the run's own ending replaces anything a monitor concluded meanwhile
@@ -111,11 +113,15 @@ def execute(run: dict, settings: Settings, store: Store) -> dict:
     return store.run(run["id"])
 
 
-def _overwrite(run_dir: Path) -> bool:
+def _meta(run_dir: Path) -> dict:
     try:
-        return bool(json.loads((run_dir / META_FILE).read_text(encoding="utf-8")).get("overwrite"))
+        return json.loads((run_dir / META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return {}
+
+
+def _overwrite(run_dir: Path) -> bool:
+    return bool(_meta(run_dir).get("overwrite"))
 
 
 def _record(run: dict, kind, outcome) -> dict:

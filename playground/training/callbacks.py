@@ -33,12 +33,14 @@ class RunEvents(TrainerCallback):
     long step right away, leaving the weights of the last completed step, instead of waiting for
     the step to finish (a step of a real model on a CPU can take a minute)."""
 
-    def __init__(self, run_dir: Path, writer: EventWriter, stop_event: threading.Event | None = None):
+    def __init__(self, run_dir: Path, writer: EventWriter, stop_event: threading.Event | None = None,
+                 checkpoint_minutes: float = 0.0):
         self.run_dir = Path(run_dir)
         self.writer = writer
         self.stop_event = stop_event if stop_event is not None else StopWatcher(run_dir).event
-        self._start = self._last_time = time.time()
+        self._start = self._last_time = self._last_checkpoint = time.time()
         self._last_tokens = 0
+        self.checkpoint_s = checkpoint_minutes * 60  # 0: a checkpoint only when stopped
 
     @property
     def stop_requested(self) -> bool:
@@ -70,7 +72,13 @@ class RunEvents(TrainerCallback):
         if self._should_stop():
             control.should_training_stop = True
             control.should_save = True
+        elif self.checkpoint_s and time.time() - self._last_checkpoint >= self.checkpoint_s:
+            control.should_save = True
         return control
+
+    def on_save(self, args, state, control, **kwargs):
+        self._last_checkpoint = time.time()
+        self.writer.write("checkpoint", step=state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = dict(logs or {})

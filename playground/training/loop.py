@@ -14,18 +14,25 @@ def numbers(metrics: dict) -> dict:
 
 
 def train_and_measure(trainer, events: RunEvents, num_processes: int, before: dict,
-                      measure: Callable[[dict], dict] | None = numbers) -> tuple[dict, str]:
+                      measure: Callable[[dict], dict] | None = numbers, resume: bool = False,
+                      checkpoint_on_stop: bool = False) -> tuple[dict, str]:
     """(metrics, status): `before` + the trainer's own numbers + measure(trainer.evaluate()) after
     training (skipped when stopped, or when measure is None). Stopped mid-step, the weights are
-    those of the last completed step."""
+    those of the last completed step, and with `checkpoint_on_stop` they are saved as a checkpoint
+    (with the optimizer), so that `resume` continues from it."""
     if num_processes == 1:  # with several processes, one leaving mid-step would hang the others
         events.interrupt_steps(trainer.model)
     started = time.time()
     try:
-        result = trainer.train()  # TRL's online trainers (PPO) return nothing
+        # TRL's online trainers (PPO) take no resume argument and return nothing
+        result = trainer.train(resume_from_checkpoint=True) if resume else trainer.train()
         metrics = before | numbers(getattr(result, "metrics", None) or {})
     except StopRequested:
         metrics = before | {"stopped_at_step": trainer.state.global_step}
+        if checkpoint_on_stop and trainer.state.global_step > 0:
+            trainer.optimizer.zero_grad(set_to_none=True)  # the interrupted step's partial gradients
+            trainer._save_checkpoint(trainer.model, trial=None)  # Trainer's own format, what resume reads
+            events.writer.write("checkpoint", step=trainer.state.global_step)
     if measure is not None and not events.stop_requested:
         metrics.update(measure(trainer.evaluate()))
     metrics["train_seconds"] = time.time() - started

@@ -25,7 +25,7 @@ from playground.settings import DEFAULT_MODEL
 TARGETS = ("attention", "all-linear")
 ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 REPORT_TO = ("none", "tensorboard", "trackio", "wandb")
-RESERVED_TRAINER_ARGS = {"output_dir", "disable_tqdm", "use_cpu", "report_to"}  # set by the playground itself
+RESERVED_TRAINER_ARGS = {"output_dir", "disable_tqdm", "use_cpu", "report_to", "save_strategy"}  # set by the playground itself
 
 
 def option(default, label: str, help: str = "", range: tuple | None = None, choices: tuple | None = None):
@@ -57,6 +57,7 @@ class RunRecipe:
     eval_steps: int = 0  # 0: evaluate about 10 times over the run
     report_to: str = "none"
     num_processes: int = 1  # > 1 launches through `accelerate launch`
+    checkpoint_minutes: float = 10.0  # a resumable checkpoint this often (and when stopped); 0: only when stopped
     trainer_args: dict = field(default_factory=dict)  # more TRL config keys, checked against its fields
 
     def __post_init__(self) -> None:
@@ -70,6 +71,8 @@ class RunRecipe:
         self._check(self.seed >= 0, f"seed must be 0 or more (got {self.seed}).")
         self._check(self.report_to in REPORT_TO, f"report_to must be one of {', '.join(REPORT_TO)} (got '{self.report_to}').")
         self._check(self.num_processes >= 1, "num_processes must be at least 1.")
+        self._check(self.checkpoint_minutes >= 0, f"checkpoint_minutes must be 0 (only when stopped) or more "
+                    f"(got {self.checkpoint_minutes}).")
         self._check(isinstance(self.trainer_args, dict), "trainer_args must be a mapping of TRL config keys to values.")
         reserved = sorted(RESERVED_TRAINER_ARGS & set(self.trainer_args))
         self._check(not reserved, f"trainer_args can't set {', '.join(reserved)}: the playground sets it.")

@@ -57,9 +57,11 @@ def sft_config(recipe: SFTRecipe, run_dir: Path, n_train: int):
 
 
 def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callbacks: list | None = None,
-          stop_event=None) -> Outcome:
+          stop_event=None, resume: bool = False, carried: dict | None = None) -> Outcome:
     """Train `recipe` on the model at `source`, log to run_dir/events.jsonl, save to output_dir.
-    `stop_event` (a threading.Event) ends the run early, keeping what it learned."""
+    `stop_event` (a threading.Event) ends the run early, keeping what it learned (and a checkpoint);
+    `resume` continues from the run's last checkpoint (`carried`: what the run measured before it
+    stopped, such as its starting validation loss)."""
     import datasets
     from transformers import AutoTokenizer
     from trl import SFTTrainer
@@ -81,10 +83,14 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
                                                          [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
 
     writer.write("status", message="Loading the model")
+    from playground.training.estimate import count_trainable, estimate_memory
+
+    meta_trainable, meta_total, config = count_trainable(recipe, source)  # the pre-launch estimate, kept beside the peak
+    estimated_mb = estimate_memory(recipe, config, meta_trainable, meta_total).total / 2**20
     model = recipe.load_base(source)
     recipe.prepare(model)
     config = sft_config(recipe, run_dir, len(train_rows))
-    events = RunEvents(run_dir, writer, stop_event)
+    events = RunEvents(run_dir, writer, stop_event, recipe.checkpoint_minutes)
     trainer = SFTTrainer(
         model=model,
         args=config,
@@ -97,11 +103,16 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
     trainable, total = count_params(trainer.model)
     writer.write("params", trainable=trainable, total=total)
     before = {}
-    if trainer.eval_dataset is not None:  # the starting point, so a run shows how much it learned
+    if resume:
+        before = {k: v for k, v in (carried or {}).items() if k.endswith("_before")}
+        writer.write("status", message="Resuming from the last checkpoint")
+    elif trainer.eval_dataset is not None:  # the starting point, so a run shows how much it learned
         writer.write("status", message="Measuring the validation loss before training")
         before = {"eval_loss_before": trainer.evaluate()["eval_loss"]}
     metrics, status = train_and_measure(trainer, events, recipe.num_processes, before,
-                                        numbers if trainer.eval_dataset is not None else None)
+                                        numbers if trainer.eval_dataset is not None else None, resume=resume,
+                                        checkpoint_on_stop=True)
+    metrics["estimated_peak_mb"] = estimated_mb
 
     if is_main_process():
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -110,3 +121,4 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
         (output_dir / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in splits.test), encoding="utf-8")
         writer.write("saved", path=str(output_dir), status=status)
     return Outcome(status, output_dir, metrics, trainable, total, trainer.model)
+

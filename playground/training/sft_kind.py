@@ -56,7 +56,8 @@ def run(recipe: SFTRecipe, ctx: RunContext) -> Outcome:
     from playground.training.sft import train
 
     source = ModelManager(ctx.settings).resolve(recipe.base_model)
-    result = train(recipe, source, ctx.run_dir, ctx.output_dir, stop_event=ctx.stop)
+    result = train(recipe, source, ctx.run_dir, ctx.output_dir, stop_event=ctx.stop, resume=ctx.resume,
+                   carried=ctx.carried)
     record = {"trainable_params": result.trainable_params, "total_params": result.total_params,
               "trainable_share": result.trainable_params / result.total_params if result.total_params else 0.0}
     return Outcome(result.status, result.metrics, record, result.model)
@@ -91,4 +92,5 @@ KIND = RunKind(
     default_name=default_name,
     summary=lambda recipe: {"method": recipe.method, "base_model": recipe.base_model},
     write_card=write_card,
+    resumable=True,
 )

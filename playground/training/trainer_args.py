@@ -41,8 +41,7 @@ def common_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
         logging_steps=recipe.logging_steps,
         eval_strategy="steps" if evaluate else "no",
         eval_steps=recipe.eval_steps or max(1, total // 10),
-        save_strategy="steps",
-        save_steps=max(1, total // 4),
+        save_strategy="no",  # checkpoints by the clock and when stopped (callbacks.RunEvents), not by steps
         save_total_limit=1,
         report_to=[] if recipe.report_to == "none" else [recipe.report_to],
         use_cpu=not cuda,

@@ -1,5 +1,7 @@
 """Background runs as a user lives them: a queue of one, stop, an app restart in the middle, a
-worker killed from outside, the CLI in the foreground, and two processes through accelerate."""
+worker killed from outside, the CLI in the foreground, two processes through accelerate, and a
+stopped run resumed from its checkpoint (to the step count it was given, its loss going on from
+where it stopped); resuming what can't be resumed starts nothing."""
 
 import json
 import os
@@ -196,3 +198,61 @@ def test_examples_too_long_for_max_length_are_named_before_launch(home, tiny_dir
     run = JobManager(home).prepare("sft", recipe(tiny_dir, "mixed", 5, data=mixed, max_length=64, val_fraction=0.0,
                                                  test_fraction=0.0))
     assert run["notes"] and "5 of 20 training examples" in run["notes"][0]
+
+
+# ---- resume: a stopped run continues from its last checkpoint, as the same run ----
+def logged_losses(jobs, run_id) -> list[tuple[int, float]]:
+    return [(e["step"], e["loss"]) for e in jobs.events(run_id)[0] if e["type"] == "log" and "loss" in e]
+
+
+def ended(jobs, name):
+    def check():
+        jobs.refresh()
+        return jobs.get(name)["status"] not in ("running", "queued")
+    return check
+
+
+def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_step_count(home, tiny_dir):
+    jobs = JobManager(home)
+    run = jobs.submit("sft", recipe(tiny_dir, "resumed", 80, checkpoint_minutes=0, val_fraction=0))
+    wait_for(lambda: len(logged_losses(jobs, run["id"])) >= 25, timeout=300, what="25 logged steps")
+    jobs.cancel("resumed")
+    wait_for(ended(jobs, "resumed"), timeout=120, what="the stop")
+    stopped = jobs.get("resumed")
+    assert stopped["status"] == "stopped"
+    before = logged_losses(jobs, run["id"])
+    stop_step = stopped["metrics"].get("stopped_at_step") or before[-1][0]
+    assert 25 <= stop_step < 80
+    assert [e["step"] for e in jobs.events(run["id"])[0] if e["type"] == "checkpoint"] == [stop_step]
+
+    cli = subprocess.run([sys.executable, "-m", "playground", "train", "--resume", "resumed"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)  # the same run, in the foreground
+    assert cli.returncode == 0 and cli.stdout.startswith("finished:"), cli.stdout + cli.stderr[-2000:]
+    done = jobs.get("resumed")
+    assert done["id"] == run["id"]
+    assert done["status"] == "finished", done["error"]
+    progress = [e for e in jobs.events(run["id"])[0] if e["type"] == "progress"]
+    assert progress[-1]["step"] == progress[-1]["max_steps"] == 80
+    after = [(s, loss) for s, loss in logged_losses(jobs, run["id"]) if s > stop_step]
+    assert after[0][0] == stop_step + 1  # no step trained twice, none skipped
+    first, last_before = before[0][1], sum(loss for _, loss in before[-5:]) / 5
+    resumed_at = sum(loss for _, loss in after[:5]) / 5
+    assert first - last_before > 0.3  # it had learned something before the stop...
+    assert abs(resumed_at - last_before) < abs(resumed_at - first)  # ...and goes on from there, not from the start
+    assert (home.adapters_dir / "resumed" / "adapter_model.safetensors").exists()
+
+
+def test_what_cannot_be_resumed_says_why_and_starts_nothing(home, tiny_dir):
+    jobs = JobManager(home)
+    with pytest.raises(PlaygroundError, match="No run 'nobody'"):
+        jobs.resume("nobody")
+    done = jobs.run_foreground("sft", recipe(tiny_dir, "short", 3))
+    assert done["status"] == "finished"
+    with pytest.raises(PlaygroundError, match="'short' finished: there is nothing to resume"):
+        jobs.resume("short")
+    assert jobs.get("short")["status"] == "finished"
+
+    cli = subprocess.run([sys.executable, "-m", "playground", "train", "--resume", "nobody"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode != 0 and cli.stderr.strip().splitlines() == ["error: No run 'nobody'. `python -m playground "
+                                                                       "runs list` shows them."]

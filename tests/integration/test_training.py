@@ -56,6 +56,7 @@ def test_each_method_learns(trained, method):
     assert after < 0.5 * before, (before, after)
     assert outcome.status == "finished"
     assert 0 < outcome.trainable_params <= outcome.total_params
+    assert outcome.metrics["estimated_peak_mb"] > 0 and outcome.metrics["peak_memory_mb"] > 0  # both kept in run.json
     if method in ("lora", "qlora", "prompt_tuning", "ia3", "selective"):
         assert outcome.trainable_params < 0.5 * outcome.total_params
     saved = sorted(p.name for p in outcome.output_dir.iterdir())

@@ -73,8 +73,8 @@ def train_direct(recipe: DirectRecipe, source: str, ctx: RunContext) -> Outcome:
     events = RunEvents(ctx.run_dir, writer, ctx.stop)
     trainer_class = getattr(trl, recipe.trainer_config_class.replace("Config", "Trainer"))
     trainer = trainer_class(model=model, args=config, train_dataset=as_dataset(split.train),
-                         eval_dataset=as_dataset(split.held_out), processing_class=tokenizer, peft_config=peft_config,
-                         callbacks=[events])
+                            eval_dataset=as_dataset(split.held_out), processing_class=tokenizer, peft_config=peft_config,
+                            callbacks=[events])
     trainable, total = count_params(trainer.model)
     writer.write("params", trainable=trainable, total=total)
     writer.write("status", message="Measuring the held-out margin before training")

@@ -31,8 +31,9 @@ See and try how large language models are adapted. **Prompt Lab**: teach a task 
 the prompt. **Decoding Lab**: see how each next token is picked. **Fine-tune**: train full, LoRA, QLoRA or
 prompt-tuning runs in the background and reuse the adapters. **Evaluate**: compare the base with
 what you made from it on held-out data, with intervals that say what is real. **Rate**: compare
-completions blind and collect preference labels. **RLHF**: learn from those labels, as a reward model
-that scores replies or with DPO. Everything here also runs headless:
+completions blind and collect preference labels. **RLHF**: learn from those labels: a reward model that
+scores replies, DPO or KTO directly, or PPO, RLOO and GRPO against the reward model, and see what each
+changed. Everything here also runs headless:
 `python -m playground --help`.
 """
 CSS_PATH = PROJECT_ROOT / "assets" / "style.css"

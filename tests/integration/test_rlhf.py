@@ -168,7 +168,7 @@ def test_kto_needs_good_and_bad_replies(home, tiny_dir):
 def test_ppo_raises_the_held_out_reward_with_bounded_kl(home, pairs_file, reward_run, sft_merged):
     code, output, record = train(home, {"method": "ppo", "base_model": sft_merged, "data": str(pairs_file),
                                         "reward_model": "marker-rm", "val_fraction": 0.3,
-                                        "learning_rate": 3e-3, "total_episodes": 512, "per_device_train_batch_size": 8,
+                                        "learning_rate": 1e-3, "total_episodes": 768, "per_device_train_batch_size": 8,
                                         "num_ppo_epochs": 4, "response_length": 16, "max_length": 64, "temperature": 1.0,
                                         "output_name": "marker-ppo"})
     assert code == 0, output
@@ -179,8 +179,8 @@ def test_ppo_raises_the_held_out_reward_with_bounded_kl(home, pairs_file, reward
     samples = [json.loads(line) for line in (home.adapters_dir / "marker-ppo" / SAMPLES_FILE).read_text().splitlines()]
     assert len(samples) == record["held_out_prompts"] >= 30
     events = [json.loads(line) for line in (home.home / "runs" / record["run_id"] / "events.jsonl").read_text().splitlines()]
-    sampled = [e for e in events if e["type"] == "samples"]  # every 10 of the 64 updates, and the last
-    assert [e["step"] for e in sampled] == [10, 20, 30, 40, 50, 60, 64]
+    sampled = [e for e in events if e["type"] == "samples"]  # every 10 of the 96 updates, and the last
+    assert [e["step"] for e in sampled] == [*range(10, 100, 10), 96]
     assert all(len(e["rows"]) == 4 and all(isinstance(r["reward"], float) and r["prompt"] for r in e["rows"]) for e in sampled)
     logged = [e for e in events if e["type"] == "log"]
     assert len(logged) >= 32 and {"objective/scores", "objective/kl", "objective/rlhf_reward", "objective/entropy",

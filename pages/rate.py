@@ -4,12 +4,11 @@ export in TRL's formats and import of existing preference data."""
 
 from __future__ import annotations
 
-import random
 import tempfile
 import threading
 import uuid
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 import gradio as gr
@@ -22,7 +21,8 @@ from playground.errors import PlaygroundError
 from playground.preferences import analysis, formats
 from playground.preferences import labels as label_store
 from playground.preferences.leaderboard import leaderboard
-from playground.preferences.tasks import BASE, BUILTIN_PROMPTS, PRESETS, Task, load_prompts, make_task, sources
+from playground.preferences.pair_writer import PairWriter
+from playground.preferences.tasks import BASE, BUILTIN_PROMPTS, PRESETS, Task, load_prompts, sources
 from playground.store import Store
 
 EXPLAINER = """
@@ -39,7 +39,6 @@ DEFAULT_GUIDELINES = ("Prefer the completion that answers the prompt helpfully, 
 CHOICE_WORDS = {"left": "A is better", "right": "B is better", "tie": "a tie", "both_bad": "both bad"}
 MODES = {"Compare two (A/B)": False, "Rate one (helpful, honest, harmless)": True}
 LABEL_COLUMNS = ["id", "annotator", "choice", "prompt", "A (left)", "A source", "B (right)", "B source", "comment", "origin"]
-_PREFETCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rate-prefetch")
 _NEXT: OrderedDict[str, Future] = OrderedDict()  # session token -> the next task, written while this one is judged
 _NEXT_LOCK = threading.Lock()
 MAX_SESSIONS = 500  # prefetched tasks kept for this many sessions; a tab left open longest loses its own
@@ -113,7 +112,8 @@ def leaderboard_frame(standings) -> pd.DataFrame:
 
 def build(ctx: AppContext) -> None:
     settings = ctx.models.settings
-    store = Store(settings.home / "playground.db")
+    store = Store(settings.db_path)
+    writer = PairWriter(settings)
     export_dir = Path(tempfile.mkdtemp(prefix="playground-prefs-export-"))
     with gr.Tab("Rate", id="rate", elem_id="tab-rate"):
         gr.Markdown(EXPLAINER)
@@ -203,19 +203,9 @@ def build(ctx: AppContext) -> None:
                     "relabel": bool(again), "prompts": load_prompts(uploaded_path(file) or BUILTIN_PROMPTS, typed),
                     "max_new_tokens": int(max_new)}
 
-        def new_task(setup: dict, name: str) -> dict:
-            from playground.preferences.tasks import Source
-
-            lm = ctx.models.get(setup["model"], adapters=tuple(a for a, _ in setup["sources"] if a))
-            chat = bool(getattr(lm.tokenizer, "chat_template", None))
-            seen = set() if setup.get("relabel") else label_store.labeled_keys(store, name)
-            task = make_task(lm, setup["prompts"], [Source(a, p) for a, p in setup["sources"]], seen,
-                             random.Random(), setup["max_new_tokens"], chat, single=setup.get("single", False))
-            return task.to_dict()
-
         def prefetch(token: str, setup: dict, name: str) -> None:
             with _NEXT_LOCK:
-                _NEXT[token] = _PREFETCH.submit(new_task, setup, name)
+                _NEXT[token] = writer.submit(setup, name)
                 while len(_NEXT) > MAX_SESSIONS:
                     _NEXT.popitem(last=False)  # that session writes its next pair when it votes
 
@@ -226,10 +216,10 @@ def build(ctx: AppContext) -> None:
             if future is not None:
                 try:
                     task = future.result()
-                except PlaygroundError:
+                except Exception:  # noqa: BLE001 - written again below, where its error reaches the page
                     task = None
             if task is None or (not setup.get("relabel") and Task.from_dict(task).key in label_store.labeled_keys(store, name)):
-                task = new_task(setup, name)  # the prefetched one failed, or was labeled meanwhile
+                task = writer.write(setup, name)  # the prefetched one failed, or was labeled meanwhile
             prefetch(token, setup, name)
             return task
 
@@ -253,7 +243,7 @@ def build(ctx: AppContext) -> None:
             setup = setup_of(model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again)
             progress_bar(0.2, desc="Writing the first pair…")
             token = state.get("token") or uuid.uuid4().hex
-            task = new_task(setup, name)
+            task = writer.write(setup, name)
             prefetch(token, setup, name)
             return {session: {"token": token, "task": task, "setup": setup, "name": name}, **shown(task, guide),
                     status: f"Labeling as **{name}** with {len(setup['sources'])} sources and {len(setup['prompts'])} prompts.",

@@ -345,7 +345,7 @@ def _store():
 
     settings = Settings.from_env()
     settings.ensure_dirs()
-    return Store(settings.home / "playground.db")
+    return Store(settings.db_path)
 
 
 def cmd_prefs(args) -> int:

@@ -43,7 +43,7 @@ def process_alive(pid: int | None, started: float | None) -> bool:
 class JobManager:
     def __init__(self, settings: Settings, store: Store | None = None):
         self.settings = settings
-        self.store = store or Store(settings.home / "playground.db")
+        self.store = store or Store(settings.db_path)
         self.runs_dir = settings.home / "runs"
         self._children: dict[str, subprocess.Popen] = {}
         self._seen_dead: dict[str, float] = {}  # run id -> when its process first looked gone

@@ -41,5 +41,10 @@ class Settings:
             folder.mkdir(parents=True, exist_ok=True)
 
     @property
+    def db_path(self) -> Path:
+        """The SQLite database of runs, labels and results."""
+        return self.home / "playground.db"
+
+    @property
     def models_dir(self) -> Path:
         return self.home / "models"

@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m playground.worker RUN_DIR", file=sys.stderr)
         return 2
     settings = Settings.from_env()
-    store = Store(settings.home / "playground.db")
+    store = Store(settings.db_path)
     run = store.run(Path(argv[0]).name)
     if run is None:
         print(f"error: no run recorded for {argv[0]}", file=sys.stderr)

@@ -39,7 +39,7 @@ def load_pairs(data: str, settings, unpaired: bool = False) -> tuple[list[dict],
         from playground.preferences.labels import all_labels
         from playground.store import Store
 
-        labels = all_labels(Store(settings.home / "playground.db"))
+        labels = all_labels(Store(settings.db_path))
         rows = formats.kto_rows(labels) if unpaired else formats.preference_rows(labels)
         return rows, f"{len(rows):,} {what} from the Rate tab's labels"
     path = Path(data).expanduser()

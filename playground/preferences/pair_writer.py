@@ -38,16 +38,17 @@ class PairWriter:
     def submit(self, setup: dict, annotator: str) -> Future:
         """A Future of the next task (a Task dict) for `annotator` under `setup`."""
         with self._lock:
-            for attempt in range(2):
-                if self._pool is None:
-                    self._pool = ProcessPoolExecutor(
-                        max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                        initializer=_start_writer, initargs=(self.settings, os.getpid()))
-                try:
-                    return self._pool.submit(_write_task, setup, annotator)
-                except (BrokenProcessPool, RuntimeError):
-                    self._pool = None  # the process died (killed, out of memory): start a new one
-            raise RuntimeError("unreachable")
+            try:
+                return self._executor().submit(_write_task, setup, annotator)
+            except (BrokenProcessPool, RuntimeError):
+                self._pool = None  # the process died (killed, out of memory): start a new one
+                return self._executor().submit(_write_task, setup, annotator)
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_start_writer, initargs=(self.settings, os.getpid()))
+        return self._pool
 
     def write(self, setup: dict, annotator: str) -> dict:
         """The next task, waited for; one retry if the writer process died on the way."""

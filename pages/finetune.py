@@ -14,6 +14,7 @@ from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
+from playground.training.memory_plan import EXPLAIN, OPTIMIZERS, SWITCH
 from playground.training.recipes import RECIPES, SFTRecipe, own_options, recipe_from_dict
 from playground.training.sft_data import TEMPLATES, build_splits
 
@@ -238,6 +239,15 @@ def build(ctx: AppContext) -> None:
                                           info=">1 launches through accelerate (DDP).")
                 report_to = gr.Dropdown(["none", "tensorboard", "trackio", "wandb"], value="none", label="Also report to",
                                         elem_id="ft-report")
+            gr.Markdown("**Memory plan**: how the run fits in memory. *auto* turns a part on where it helps and the "
+                        "device can do it (a GPU); the estimate below follows these choices.")
+            with gr.Row():
+                activation_checkpointing = gr.Radio(list(SWITCH), value="auto", label="Activation checkpointing",
+                                                    elem_id="ft-act-ckpt", info=EXPLAIN["activation_checkpointing"])
+                optimizer = gr.Radio(list(OPTIMIZERS), value="adamw", label="Optimizer", elem_id="ft-optimizer",
+                                     info=EXPLAIN["optimizer"])
+                fused_loss = gr.Radio(list(SWITCH), value="auto", label="Fused loss", elem_id="ft-fused-loss",
+                                      info=EXPLAIN["fused_loss"])
             with gr.Row():
                 output_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="ft-output-name",
                                          info="Folder under adapters/: letters, digits, . _ -")
@@ -294,7 +304,8 @@ def build(ctx: AppContext) -> None:
                   "split_seed": split_seed, "learning_rate": learning_rate, "num_train_epochs": num_train_epochs,
                   "max_steps": max_steps, "per_device_train_batch_size": batch_size,
                   "gradient_accumulation_steps": grad_accum, "max_length": max_length, "packing": packing, "seed": seed,
-                  "num_processes": num_processes, "report_to": report_to, "output_name": output_name}
+                  "num_processes": num_processes, "report_to": report_to, "output_name": output_name,
+                  "activation_checkpointing": activation_checkpointing, "optimizer": optimizer, "fused_loss": fused_loss}
         layout = FormLayout(shared=list(shared), own={key: list(controls) for key, controls in method_controls.items()})
         form = [ctx.model_picker, method, data_source, data_file, data_mix, *shared.values(),
                 *[c for controls in method_controls.values() for c in controls.values()]]

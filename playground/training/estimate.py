@@ -49,30 +49,39 @@ def count_trainable(recipe: SFTRecipe, source: str) -> tuple[int, int, object]:
 
 
 def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> MemoryEstimate:
-    """A back-of-the-envelope peak: weights + gradients + AdamW state + activations (including
-    the logits over the vocabulary, which dominate for small models with large vocabularies)."""
+    """A back-of-the-envelope peak under the run's memory plan: weights + gradients + optimizer
+    state + activations (including the logits over the vocabulary, which dominate for small models
+    with large vocabularies unless the loss is fused)."""
     import psutil
     import torch
 
+    from playground.training.memory_plan import plan_for
+
     cuda = torch.cuda.is_available()
+    plan = plan_for(recipe, cuda)
     width = 2 if cuda and torch.cuda.is_bf16_supported() else 4  # bytes per value
     hidden, layers = config.hidden_size, config.num_hidden_layers
     vocab = config.vocab_size
     embeddings = vocab * hidden * (1 if getattr(config, "tie_word_embeddings", False) else 2)
     if recipe.quantized_base:  # linear layers in NF4 (~0.53 bytes with double quantization), the rest as is
-        weights = (total - trainable - embeddings) * 0.53 + embeddings * width + trainable * 4
+        kept_width = 4 if getattr(recipe, "upcast_non_quantized", False) else width
+        weights = (total - trainable - embeddings) * 0.53 + embeddings * kept_width + trainable * 4
     else:
         weights = total * width
     gradients = trainable * 4 if width == 4 else trainable * 2
-    optimizer = trainable * 8  # AdamW: two fp32 moments per trainable value
+    optimizer = trainable * (2 if "8bit" in plan.optimizer else 8)  # two moments per trainable value, 32 or 8 bits
     batch, seq = recipe.per_device_train_batch_size, recipe.max_length
     if recipe.method == "prompt_tuning":
         seq += recipe.num_virtual_tokens
     # Korthikanti et al. 2022, per layer in 16 bits: s*b*h*(34 + 5*a*s/h); PyTorch's SDPA never
     # stores the a*s*s attention scores, so only the first term is kept, scaled to our width.
     per_layer = seq * batch * hidden * 34 * width / 2
-    logits = batch * seq * vocab * 4 * 2  # fp32 logits and their gradient
-    activations = per_layer * layers + logits
+    if plan.activation_checkpointing:  # each block's input kept, one block's activations at a time
+        activations = seq * batch * hidden * width * layers + per_layer
+    else:
+        activations = per_layer * layers
+    if not plan.fused_loss:
+        activations += batch * seq * vocab * 4 * 2  # fp32 logits and their gradient
     if cuda:
         free, _ = torch.cuda.mem_get_info()
         device = torch.cuda.get_device_name()

@@ -13,9 +13,9 @@ def check(recipe: GroupRecipe, settings: Settings) -> list[str]:
     from playground.models import ModelManager
     from playground.training.preference_checks import check_trainer_args, reward_model_folder
     from playground.training.preference_data import prompt_split
-    from playground.training.trainer_args import check_report_to
+    from playground.training.trainer_args import check_run_settings
 
-    check_report_to(recipe)
+    check_run_settings(recipe)
     ModelManager(settings).resolve(recipe.base_model)
     reward_model_folder(settings, recipe.reward_model)
     split = prompt_split(recipe, settings)

@@ -17,10 +17,10 @@ def check(recipe: PPORecipe, settings: Settings) -> list[str]:
     from playground.training.ppo import ppo_trainer_class, same_tokenizer
     from playground.training.preference_checks import check_trainer_args, generation_adapter, reward_model_folder
     from playground.training.preference_data import prompt_split
-    from playground.training.trainer_args import check_report_to
+    from playground.training.trainer_args import check_run_settings
 
     ppo_trainer_class()  # the right TRL, or what to install
-    check_report_to(recipe)
+    check_run_settings(recipe)
     source = ModelManager(settings).resolve(recipe.base_model)
     folder = reward_model_folder(settings, recipe.reward_model)
     if not same_tokenizer(AutoTokenizer.from_pretrained(source), AutoTokenizer.from_pretrained(str(folder))):

@@ -11,13 +11,13 @@ from playground.adapters import adapter_base, read_record
 from playground.errors import PlaygroundError
 from playground.settings import Settings
 from playground.training.preference_data import describe_split
-from playground.training.trainer_args import check_report_to, common_args
+from playground.training.trainer_args import check_run_settings, common_args
 
 
 def check_preference_run(recipe, settings: Settings) -> list[str]:
     from playground.models import ModelManager
 
-    check_report_to(recipe)
+    check_run_settings(recipe)
     ModelManager(settings).resolve(recipe.base_model)  # an unknown model starts nothing
     described = describe_split(recipe, settings)
     if recipe.trainer_args:

@@ -26,6 +26,8 @@ TARGETS = ("attention", "all-linear")
 ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 REPORT_TO = ("none", "tensorboard", "trackio", "wandb")
 RESERVED_TRAINER_ARGS = {"output_dir", "disable_tqdm", "use_cpu", "report_to", "save_strategy"}  # set by the playground itself
+PLAN_KEYS = {"gradient_checkpointing": "activation_checkpointing", "activation_checkpointing": "activation_checkpointing",
+             "optim": "optimizer", "use_liger_kernel": "fused_loss"}  # TRL's keys for the memory plan -> the recipe's
 
 
 def option(default, label: str, help: str = "", range: tuple | None = None, choices: tuple | None = None):
@@ -58,6 +60,10 @@ class RunRecipe:
     report_to: str = "none"
     num_processes: int = 1  # > 1 launches through `accelerate launch`
     checkpoint_minutes: float = 10.0  # a resumable checkpoint this often (and when stopped); 0: only when stopped
+    # the memory plan (memory_plan.py): auto = on where it helps and the device can do it
+    activation_checkpointing: str = "auto"
+    optimizer: str = "adamw"
+    fused_loss: str = "auto"
     trainer_args: dict = field(default_factory=dict)  # more TRL config keys, checked against its fields
 
     def __post_init__(self) -> None:
@@ -76,6 +82,12 @@ class RunRecipe:
         self._check(isinstance(self.trainer_args, dict), "trainer_args must be a mapping of TRL config keys to values.")
         reserved = sorted(RESERVED_TRAINER_ARGS & set(self.trainer_args))
         self._check(not reserved, f"trainer_args can't set {', '.join(reserved)}: the playground sets it.")
+        planned = sorted(set(PLAN_KEYS) & set(self.trainer_args))
+        self._check(not planned, f"trainer_args can't set {', '.join(planned)}: set the recipe's "
+                    f"{', '.join(sorted({PLAN_KEYS[k] for k in planned}))} instead (the memory plan).")
+        from playground.training.memory_plan import check_choices
+
+        check_choices(self)
         if self.output_name:
             check_name(self.output_name)
 
@@ -175,11 +187,15 @@ class SFTRecipe(RunRecipe):
         quant = self.quantization_config(dtype)
         if quant is None:
             return AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
-        from peft import prepare_model_for_kbit_training
-
         model = AutoModelForCausalLM.from_pretrained(source, quantization_config=quant, dtype=dtype,
                                                      device_map="auto" if cuda else "cpu")
-        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        return self.prepare_quantized(model)
+
+    def prepare_quantized(self, model):
+        """A 4-bit base ready for adapters: every weight frozen (the adapters bring their own)."""
+        for param in model.parameters():
+            param.requires_grad_(False)
+        return model
 
     def peft_config(self, source: str):
         """The method's PEFT config, or None when the model's own weights train."""
@@ -250,10 +266,22 @@ class QLoraRecipe(LoraRecipe):
                                       choices=("nf4", "fp4"))
     bnb_4bit_use_double_quant: bool = option(True, "Double quantization",
                                              "Quantize the quantization constants too (~0.4 bits per weight saved).")
+    upcast_non_quantized: bool = option(False, "Other weights in 32 bits",
+                                        "Keep the weights that are not quantized (embeddings, norms) in 32 bits, as "
+                                        "PEFT's prepare_model_for_kbit_training does: steadier in rare cases, and on "
+                                        "a GPU twice their memory (a large vocabulary's embedding is a quarter of a "
+                                        "small model). Off: they stay in the 16-bit compute type.")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self._check(self.bnb_4bit_quant_type in ("nf4", "fp4"), "bnb_4bit_quant_type must be nf4 or fp4.")
+
+    def prepare_quantized(self, model):
+        if not self.upcast_non_quantized:
+            return super().prepare_quantized(model)
+        from peft import prepare_model_for_kbit_training
+
+        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
 
     def quantization_config(self, dtype):
         from transformers import BitsAndBytesConfig
@@ -385,7 +413,7 @@ def _pass_through(cls: type, values: dict, unknown: list[str]) -> None:
 
         peft_fields = {f.name for f in dataclasses.fields(getattr(peft, cls.peft_config_class))}
     trainer_config = cls.trainer_config_type()
-    trainer_fields = {f.name for f in dataclasses.fields(trainer_config)} - RESERVED_TRAINER_ARGS
+    trainer_fields = {f.name for f in dataclasses.fields(trainer_config)} - RESERVED_TRAINER_ARGS  # plan keys: explained
     rest = []
     for key in unknown:
         value = _yaml_value(values.pop(key))

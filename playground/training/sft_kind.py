@@ -10,7 +10,7 @@ from playground.errors import PlaygroundError
 from playground.kinds import Outcome, Output, RunContext, RunKind
 from playground.settings import Settings
 from playground.training.recipes import SFTRecipe
-from playground.training.trainer_args import check_report_to
+from playground.training.trainer_args import check_run_settings
 
 
 def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
@@ -19,7 +19,7 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
     from playground.models import ModelManager
     from playground.training.sft_data import build_splits, drop_rows_without_room
 
-    check_report_to(recipe)
+    check_run_settings(recipe)
     models = ModelManager(settings)
     models.resolve(recipe.base_model)  # an unknown model starts nothing
     splits = build_splits(recipe)  # nor do missing columns, empty data, a bad template or too few rows

@@ -27,6 +27,8 @@ def common_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
     """Keyword arguments for any TRL *Config from a RunRecipe; the kind adds its own."""
     import torch
 
+    from playground.training.memory_plan import plan_for
+
     cuda = torch.cuda.is_available()
     total = total_steps(recipe, n_train)
     return dict(
@@ -46,13 +48,18 @@ def common_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
         report_to=[] if recipe.report_to == "none" else [recipe.report_to],
         use_cpu=not cuda,
         bf16=cuda and torch.cuda.is_bf16_supported(),
-        gradient_checkpointing=False,
         dataloader_pin_memory=cuda,
         disable_tqdm=True,
+        **plan_for(recipe, cuda).trainer_kwargs(),
     )
 
 
-def check_report_to(recipe) -> None:
+def check_run_settings(recipe) -> None:
+    """What a run needs from this machine, checked before launch: the memory plan's options and the
+    reporting package."""
+    from playground.training.memory_plan import plan_for
+
+    plan_for(recipe)
     if recipe.report_to != "none" and importlib.util.find_spec(recipe.report_to) is None:
         raise PlaygroundError(f"report_to: {recipe.report_to} needs the '{recipe.report_to}' package: "
                               f"pip install {recipe.report_to}, or choose none.")

@@ -64,6 +64,18 @@ def test_each_method_learns(trained, method):
     assert expected in saved and "tokenizer.json" in saved
 
 
+@pytest.mark.parametrize("method", ["full", "qlora"])
+def test_with_activation_checkpointing_a_method_learns_as_well(tiny_dir, tmp_path, method):
+    """Checkpointing (non-reentrant) is on by default on a GPU; on here, it must change memory, not learning."""
+    r = recipe(method, tiny_dir, activation_checkpointing="on")
+    outcome = train(r, str(tiny_dir), tmp_path / "run", tmp_path / "out")
+    base = outcome.model.get_base_model() if hasattr(outcome.model, "get_base_model") else outcome.model
+    assert base.is_gradient_checkpointing
+    assert outcome.metrics["eval_loss"] < 0.5 * outcome.metrics["eval_loss_before"], outcome.metrics
+    if method == "qlora":  # the non-quantized weights stay in the compute type, frozen
+        assert not any(p.requires_grad for n, p in base.named_parameters() if "lora_" not in n)
+
+
 def test_qlora_trains_a_4bit_base(trained):
     _, outcome = trained("qlora")
     kinds = {type(p).__name__ for p in outcome.model.parameters()}

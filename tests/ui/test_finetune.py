@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.ui.conftest import start_app, stop_app
-from tests.ui.helpers import choose_option, expect_no_crash, fill_textbox, markdown, open_accordion, open_tab, wait_for_plot
+from tests.ui.helpers import choose_option, choose_radio, expect_no_crash, fill_textbox, markdown, open_accordion, open_tab, wait_for_plot
 
 RUN_TIMEOUT = 180_000
 
@@ -122,6 +122,7 @@ def test_stop_a_running_run_and_resume_it(app_page: Page):
     ({"ft-lr": 0}, "learning_rate must be above 0"),
     ({"ft-output-name": "../escape"}, "is not allowed"),
     ({"ft-data": "no/such-file.jsonl"}, "File not found"),
+    ({"ft-optimizer": "paged_adamw_8bit"}, "paged_adamw_8bit needs a CUDA GPU"),  # the plan, on a machine without one
 ])
 def test_bad_input_starts_nothing(app_page: Page, change, message):
     page = app_page
@@ -129,6 +130,8 @@ def test_bad_input_starts_nothing(app_page: Page, change, message):
     for elem_id, value in change.items():
         if elem_id in ("ft-output-name", "ft-data"):
             fill_textbox(page, elem_id, str(value))
+        elif elem_id == "ft-optimizer":
+            choose_radio(page, elem_id, value)
         else:
             set_number(page, elem_id, value)
     page.locator("#ft-launch").click()

@@ -1,5 +1,6 @@
 """Pieces of the fine-tuning path that need no training: data splits, estimates, events, store."""
 
+import dataclasses
 import json
 import sqlite3
 
@@ -204,3 +205,47 @@ def test_the_held_out_kl_is_zero_against_itself_and_grows_with_the_policy_s_drif
                 param.normal_(0, 0.5)
     drifted = write_replies(policy, tokenizer, prompts, 32, 8, 1.0, seed=0)
     assert held_out_kl(policy, tokenizer, prompts, drifted, 32) > 0.5
+
+
+def test_the_memory_plan_resolves_per_device_and_refuses_what_the_device_cannot_use():
+    from playground.training.memory_plan import plan_for
+
+    lora = recipe_from_dict({"method": "lora"})
+    cpu, gpu = plan_for(lora, cuda=False), plan_for(lora, cuda=True)
+    assert not cpu.activation_checkpointing and gpu.activation_checkpointing  # auto: on a GPU
+    assert gpu.trainer_kwargs()["activation_checkpointing_kwargs"] == {"use_reentrant": False}
+    assert cpu.trainer_kwargs() == {"activation_checkpointing": False, "use_liger_kernel": False}
+    forced = recipe_from_dict({"method": "lora", "activation_checkpointing": "on", "optimizer": "paged_adamw_8bit"})
+    assert plan_for(forced, cuda=True).trainer_kwargs()["optim"] == "paged_adamw_8bit"
+    assert plan_for(dataclasses.replace(forced, optimizer="adamw"), cuda=False).activation_checkpointing  # on: even here
+    with pytest.raises(PlaygroundError, match="paged_adamw_8bit needs a CUDA GPU"):
+        plan_for(forced, cuda=False)
+    with pytest.raises(PlaygroundError, match="fused_loss on needs a CUDA GPU"):
+        plan_for(recipe_from_dict({"method": "lora", "fused_loss": "on"}), cuda=False)
+    with pytest.raises(PlaygroundError, match="optimizer must be one of"):
+        recipe_from_dict({"method": "lora", "optimizer": "sgd"})
+    with pytest.raises(PlaygroundError, match="set the recipe's activation_checkpointing instead"):
+        recipe_from_dict({"method": "full", "gradient_checkpointing": "true"})
+
+
+def test_the_estimate_follows_the_memory_plan(tiny_dir, monkeypatch):
+    from playground.training import memory_plan
+
+    def estimate(method, **plan):
+        recipe = recipe_from_dict({"method": method, "base_model": str(tiny_dir), "data": "sentiment",
+                                   "per_device_train_batch_size": 8, "max_length": 256, **plan})
+        trainable, total, config = count_trainable(recipe, str(tiny_dir))
+        return estimate_memory(recipe, config, trainable, total)
+
+    plain, checkpointed = estimate("full"), estimate("full", activation_checkpointing="on")
+    assert checkpointed.activations < plain.activations and checkpointed.weights == plain.weights
+    assert estimate("qlora", upcast_non_quantized=True).weights >= estimate("qlora").weights
+    monkeypatch.setattr(memory_plan.importlib.util, "find_spec", lambda name: object())  # as if liger were installed
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.is_bf16_supported", lambda: True)
+    monkeypatch.setattr("torch.cuda.mem_get_info", lambda: (80 * 2**30, 80 * 2**30))
+    monkeypatch.setattr("torch.cuda.get_device_name", lambda: "a GPU")
+    fused, unfused = estimate("lora", fused_loss="auto"), estimate("lora", fused_loss="off")
+    assert unfused.activations - fused.activations == 8 * 256 * 2048 * 4 * 2  # the fp32 logits and their gradient
+    eight_bit = estimate("full", optimizer="adamw_8bit")
+    assert eight_bit.optimizer * 4 == estimate("full").optimizer

@@ -1,0 +1,81 @@
+"""The memory plan of a training run: how it fits in the device's memory. Each part is a recipe
+setting with a plain explanation (shown in the Fine-tune form); `auto` turns a part on where it
+helps and the device can do it (a CUDA GPU). `plan_for` resolves the settings for this machine and
+refuses, before anything starts, an option the device can't use."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+from playground.errors import PlaygroundError
+
+SWITCH = ("auto", "on", "off")
+OPTIMIZERS = ("adamw", "adamw_8bit", "paged_adamw_8bit")
+LIGER_PIN = "liger-kernel==0.8.5"
+
+EXPLAIN = {
+    "activation_checkpointing": ("Activation checkpointing: keep only each block's input during the forward pass and "
+                                 "recompute the rest for the backward pass. Far less memory for activations, about "
+                                 "20-30% slower. auto: on a GPU."),
+    "optimizer": ("AdamW keeps two 32-bit numbers per trainable weight. The 8-bit versions (bitsandbytes) keep them in "
+                  "8 bits, a quarter of the memory; paged ones move them to CPU memory when the GPU runs short. "
+                  "8-bit needs a CUDA GPU."),
+    "fused_loss": ("Fused loss (Liger kernels): computes the loss block by block so the logits over the whole "
+                   "vocabulary (batch x length x vocabulary numbers) are never held at once. auto: on a GPU when the "
+                   f"liger-kernel package is installed ({LIGER_PIN})."),
+}
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    activation_checkpointing: bool
+    optimizer: str  # one of OPTIMIZERS
+    fused_loss: bool
+
+    def trainer_kwargs(self) -> dict:
+        """The TRL / transformers TrainingArguments that carry the plan out."""
+        kwargs = {"activation_checkpointing": self.activation_checkpointing, "use_liger_kernel": self.fused_loss}
+        if self.activation_checkpointing:  # non-reentrant: works with frozen inputs (LoRA, QLoRA) and any model
+            kwargs["activation_checkpointing_kwargs"] = {"use_reentrant": False}
+        if self.optimizer != "adamw":
+            kwargs["optim"] = self.optimizer
+        return kwargs
+
+    def describe(self) -> str:
+        parts = [f"activation checkpointing {'on' if self.activation_checkpointing else 'off'}",
+                 f"optimizer {self.optimizer}", f"fused loss {'on' if self.fused_loss else 'off'}"]
+        return ", ".join(parts)
+
+
+def check_choices(recipe) -> None:
+    """The plan's settings are known values (any machine: a recipe is written before it runs)."""
+    for name in ("activation_checkpointing", "fused_loss"):
+        if getattr(recipe, name) not in SWITCH:
+            raise PlaygroundError(f"{name} must be auto, on or off (got '{getattr(recipe, name)}').")
+    if recipe.optimizer not in OPTIMIZERS:
+        raise PlaygroundError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got '{recipe.optimizer}').")
+
+
+def plan_for(recipe, cuda: bool | None = None) -> MemoryPlan:
+    """The plan on this machine (`cuda`: whether a CUDA GPU trains; None: ask torch)."""
+    if cuda is None:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    check_choices(recipe)
+    if recipe.optimizer != "adamw" and not cuda:
+        raise PlaygroundError(f"optimizer {recipe.optimizer} needs a CUDA GPU (bitsandbytes' 8-bit optimizers run "
+                              "there) and this machine has none: choose adamw.")
+    liger = importlib.util.find_spec("liger_kernel") is not None
+    if recipe.fused_loss == "on" and not cuda:
+        raise PlaygroundError("fused_loss on needs a CUDA GPU (Liger's kernels are written in Triton) and this machine "
+                              "has none: choose auto or off.")
+    if recipe.fused_loss == "on" and not liger:
+        raise PlaygroundError(f"fused_loss on needs the liger-kernel package: pip install {LIGER_PIN}, or choose "
+                              "auto or off.")
+    return MemoryPlan(
+        activation_checkpointing=recipe.activation_checkpointing == "on" or (recipe.activation_checkpointing == "auto" and cuda),
+        optimizer=recipe.optimizer,
+        fused_loss=recipe.fused_loss == "on" or (recipe.fused_loss == "auto" and cuda and liger),
+    )

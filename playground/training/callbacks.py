@@ -3,7 +3,6 @@ byte offset) and stops the run when asked (playground.runs.StopWatcher: a STOP f
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -14,13 +13,15 @@ from playground.runs import EventWriter, StopWatcher
 
 
 def memory_mb() -> float:
+    """Peak memory of this run so far: the GPU's allocations, else the process's peak resident size
+    (which includes the Python runtime and libraries, a few hundred MB)."""
     import torch
 
     if torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20
-    import psutil
+    import resource
 
-    return psutil.Process(os.getpid()).memory_info().rss / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # KiB on Linux
 
 
 class StopRequested(Exception):

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.integration.preference_synth import MARKER, marker_pairs
+from tests.integration.preference_synth import marker_pairs
 from tests.ui.helpers import choose_radio, expect_no_crash, fill_textbox, markdown, open_accordion, open_tab, type_in_slider, wait_for_plot
 
 RUN_TIMEOUT = 240_000
@@ -76,15 +76,26 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
     assert {t["name"] for t in histogram} == {"chosen", "rejected"}
 
     scores = []
-    fill_textbox(page, "rl-score-prompt", "Tell me about the river.")
-    for reply in (f"the small {MARKER} bird house road", "the small green bird house road"):
+    pair = labels[0]
+    fill_textbox(page, "rl-score-prompt", pair["prompt"])
+    for reply in (pair["chosen"], pair["rejected"]):
         fill_textbox(page, "rl-score-reply", reply)
         previous = markdown(page, "rl-score-out").inner_text()
         page.locator("#rl-score").click()
         expect(markdown(page, "rl-score-out")).not_to_have_text(previous, timeout=30_000)
         expect(markdown(page, "rl-score-out")).to_contain_text("Reward from ui-rm")
         scores.append(float(re.search(r"([+-]\d+\.\d+)", markdown(page, "rl-score-out").inner_text()).group(1)))
-    assert scores[0] > scores[1]  # the reply with the marker word is preferred
+    # The page shows the reward model's own scores; the model prefers the marker word across the labels
+    # (one pair alone can go either way: the held-out accuracy above is about 0.8).
+    from playground.settings import Settings
+    from playground.training.reward import RewardModel
+
+    model = RewardModel(Settings.from_env().adapters_dir / "ui-rm", Settings.from_env())
+    assert scores == pytest.approx(model.score([(pair["prompt"], pair["chosen"]), (pair["prompt"], pair["rejected"])]),
+                                   abs=1e-3)
+    chosen = model.score([(r["prompt"], r["chosen"]) for r in labels])
+    rejected = model.score([(r["prompt"], r["rejected"]) for r in labels])
+    assert sum(c > r for c, r in zip(chosen, rejected)) >= 0.75 * len(labels)
 
     set_number(page, "rl-dpo-lr", 0.003)
     type_in_slider(page, "rl-beta", 0.1)

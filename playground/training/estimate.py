@@ -82,9 +82,22 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
         activations = per_layer * layers
     if not plan.fused_loss:
         activations += batch * seq * vocab * 4 * 2  # fp32 logits and their gradient
+    if getattr(recipe, "lora_dropout", 0) > 0:  # each adapted layer drops out its own copy of its input (and a mask)
+        activations += batch * seq * lora_input_width(config, recipe.target_modules) * (width + 1) * layers
     if cuda:
         free, _ = torch.cuda.mem_get_info()
         device = torch.cuda.get_device_name()
     else:
         free, device = psutil.virtual_memory().available, "CPU (system memory)"
     return MemoryEstimate(weights, gradients, optimizer, activations, float(free), device)
+
+
+def lora_input_width(config, target_modules: str) -> int:
+    """The summed input width of the linear layers LoRA adapts in one block (q, k, v, o; and the
+    MLP's gate, up and down with all-linear)."""
+    hidden = config.hidden_size
+    attention = 4 * hidden
+    if target_modules != "all-linear":
+        return attention
+    return attention + 2 * hidden + getattr(config, "intermediate_size", 4 * hidden)
+

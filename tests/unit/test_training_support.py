@@ -55,11 +55,13 @@ def test_trainable_counts_and_memory_order(tiny_dir):
     assert counts["lora"][0] == counts["qlora"][0] < counts["full"][0]
     full, lora, qlora = (counts[m][2] for m in ("full", "lora", "qlora"))
     assert full.optimizer > lora.optimizer and lora.weights > qlora.weights
-    assert full.total > lora.total > qlora.total
+    # On this 0.25M-parameter model activations dominate, and LoRA's dropped-out input copies make it
+    # the larger (tests/integration/test_memory_estimate.py checks the order against measured peaks).
+    assert lora.total > qlora.total and lora.activations == qlora.activations > full.activations
     figure = memory_figure({m: c[2] for m, c in counts.items()})
     drawn = {name: sum(trace.y[list(trace.x).index(name)] for trace in figure.data if name in list(trace.x))
              for name in counts}
-    assert drawn["full"] == pytest.approx(full.total / 2**30, rel=1e-6) and drawn["full"] > drawn["qlora"]
+    assert drawn["full"] == pytest.approx(full.total / 2**30, rel=1e-6) and drawn["lora"] > drawn["qlora"]
 
 
 def test_events_are_read_by_byte_offset_and_skip_a_partial_line(tmp_path):

@@ -15,13 +15,13 @@ OPTIMIZERS = ("adamw", "adamw_8bit", "paged_adamw_8bit")
 LIGER_PIN = "liger-kernel==0.8.5"
 
 EXPLAIN = {
-    "activation_checkpointing": ("Activation checkpointing: keep only each block's input during the forward pass and "
-                                 "recompute the rest for the backward pass. Far less memory for activations, about "
+    "activation_checkpointing": ("Keeps only each block's input during the forward pass and recomputes the rest "
+                                 "for the backward pass. Far less memory for activations, about "
                                  "20-30% slower. auto: on a GPU."),
     "optimizer": ("AdamW keeps two 32-bit numbers per trainable weight. The 8-bit versions (bitsandbytes) keep them in "
                   "8 bits, a quarter of the memory; paged ones move them to CPU memory when the GPU runs short. "
                   "8-bit needs a CUDA GPU."),
-    "fused_loss": ("Fused loss (Liger kernels): computes the loss block by block so the logits over the whole "
+    "fused_loss": ("Liger's kernels compute the loss block by block, so the logits over the whole "
                    "vocabulary (batch x length x vocabulary numbers) are never held at once. auto: on a GPU when the "
                    f"liger-kernel package is installed ({LIGER_PIN})."),
 }

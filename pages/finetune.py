@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, guarded, progress_html, progress_of, stop_run, uploaded_path
+from pages.common import AppContext, guarded, progress_html, progress_of, resume_run, stop_run, uploaded_path
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -95,7 +95,8 @@ def training_preview(recipe: SFTRecipe) -> tuple[pd.DataFrame, str]:
 
 def cost_report(models, recipe: SFTRecipe):
     """(markdown, memory chart): trainable parameters on the real architecture and peak memory per method."""
-    from playground.training.estimate import count_trainable, estimate_memory
+    from playground.training.estimate import count_trainable, estimate_memory, fit_batch
+    from playground.training.memory_plan import plan_for
 
     source = models.resolve(recipe.base_model)
     trainable, total, config = count_trainable(recipe, source)
@@ -111,6 +112,11 @@ def cost_report(models, recipe: SFTRecipe):
               f"(weights {mine.weights / 2**30:.2f}, gradients {mine.gradients / 2**30:.2f}, optimizer "
               f"{mine.optimizer / 2**30:.2f}, activations {mine.activations / 2**30:.2f}); {mine.device} has "
               f"{mine.available / 2**30:.1f} GiB free: it {verdict}.")
+    if plan_for(recipe).fit_batch:
+        fitted = fit_batch(recipe, config, trainable, total)
+        report += (f"\n\nBatch from free memory: **{fitted.per_device_train_batch_size}** per step x "
+                   f"**{fitted.gradient_accumulation_steps}** accumulation steps (your effective batch, "
+                   f"{fitted.per_device_train_batch_size * fitted.gradient_accumulation_steps}).")
     return report, plots.memory_figure(estimates)
 
 
@@ -248,6 +254,8 @@ def build(ctx: AppContext) -> None:
                                      info=EXPLAIN["optimizer"])
                 fused_loss = gr.Radio(list(SWITCH), value="auto", label="Fused loss", elem_id="ft-fused-loss",
                                       info=EXPLAIN["fused_loss"])
+                fit_batch = gr.Radio(list(SWITCH), value="auto", label="Batch from free memory", elem_id="ft-fit-batch",
+                                     info=EXPLAIN["fit_batch"])
             with gr.Row():
                 output_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="ft-output-name",
                                          info="Folder under adapters/: letters, digits, . _ -")
@@ -305,7 +313,8 @@ def build(ctx: AppContext) -> None:
                   "max_steps": max_steps, "per_device_train_batch_size": batch_size,
                   "gradient_accumulation_steps": grad_accum, "max_length": max_length, "packing": packing, "seed": seed,
                   "num_processes": num_processes, "report_to": report_to, "output_name": output_name,
-                  "activation_checkpointing": activation_checkpointing, "optimizer": optimizer, "fused_loss": fused_loss}
+                  "activation_checkpointing": activation_checkpointing, "optimizer": optimizer, "fused_loss": fused_loss,
+                  "fit_batch": fit_batch}
         layout = FormLayout(shared=list(shared), own={key: list(controls) for key, controls in method_controls.items()})
         form = [ctx.model_picker, method, data_source, data_file, data_mix, *shared.values(),
                 *[c for controls in method_controls.values() for c in controls.values()]]
@@ -380,11 +389,7 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         def resume(run_id):
-            if not run_id:
-                raise PlaygroundError("Choose a stopped or failed run to resume.")
-            run = jobs.resume(run_id)
-            where = "resumed" if run["status"] == "running" else "queued to resume (one run at a time)"
-            return {status: f"✅ Run **{run['name']}** {where} from its last checkpoint."}
+            return {status: resume_run(jobs, run_id)}
 
         @guarded(status)
         def remove_runs(run_id, confirmed, everything):

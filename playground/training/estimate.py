@@ -3,6 +3,7 @@ weights) and an estimate of peak memory per method against what the device has f
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from playground.training.recipes import SFTRecipe
@@ -101,3 +102,15 @@ def lora_input_width(config, target_modules: str) -> int:
         return attention
     return attention + 2 * hidden + getattr(config, "intermediate_size", 4 * hidden)
 
+
+
+def fit_batch(recipe: SFTRecipe, config, trainable: int, total: int) -> SFTRecipe:
+    """The recipe with the largest per-device batch whose estimate fits in the free memory and the
+    same effective batch (batch x accumulation); batch 1 when none fits (the run then says so by
+    running out of memory, as it would have)."""
+    effective = recipe.per_device_train_batch_size * recipe.gradient_accumulation_steps
+    for batch in sorted((b for b in range(1, effective + 1) if effective % b == 0), reverse=True):
+        trial = dataclasses.replace(recipe, per_device_train_batch_size=batch, gradient_accumulation_steps=effective // batch)
+        if batch == 1 or estimate_memory(trial, config, trainable, total).fits:
+            return trial
+    return recipe

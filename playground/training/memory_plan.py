@@ -21,6 +21,9 @@ EXPLAIN = {
     "optimizer": ("AdamW keeps two 32-bit numbers per trainable weight. The 8-bit versions (bitsandbytes) keep them in "
                   "8 bits, a quarter of the memory; paged ones move them to CPU memory when the GPU runs short. "
                   "8-bit needs a CUDA GPU."),
+    "fit_batch": ("Finds the largest batch per step that fits in the free memory, by the estimate, and accumulates "
+                  "gradients over as many steps as keep your effective batch (batch x accumulation): the same "
+                  "training, fewer and fuller steps. auto: on a GPU."),
     "fused_loss": ("Liger's kernels compute the loss block by block, so the logits over the whole "
                    "vocabulary (batch x length x vocabulary numbers) are never held at once. auto: on a GPU when the "
                    f"liger-kernel package is installed ({LIGER_PIN})."),
@@ -32,6 +35,7 @@ class MemoryPlan:
     activation_checkpointing: bool
     optimizer: str  # one of OPTIMIZERS
     fused_loss: bool
+    fit_batch: bool = False  # per-device batch from the free memory, same effective batch (fine-tuning)
 
     def trainer_kwargs(self) -> dict:
         """The TRL / transformers TrainingArguments that carry the plan out."""
@@ -44,14 +48,15 @@ class MemoryPlan:
 
     def describe(self) -> str:
         parts = [f"activation checkpointing {'on' if self.activation_checkpointing else 'off'}",
-                 f"optimizer {self.optimizer}", f"fused loss {'on' if self.fused_loss else 'off'}"]
+                 f"optimizer {self.optimizer}", f"fused loss {'on' if self.fused_loss else 'off'}",
+                 f"batch from free memory {'on' if self.fit_batch else 'off'}"]
         return ", ".join(parts)
 
 
 def check_choices(recipe) -> None:
     """The plan's settings are known values (any machine: a recipe is written before it runs)."""
-    for name in ("activation_checkpointing", "fused_loss"):
-        if getattr(recipe, name) not in SWITCH:
+    for name in ("activation_checkpointing", "fused_loss", "fit_batch"):
+        if getattr(recipe, name, "off") not in SWITCH:
             raise PlaygroundError(f"{name} must be auto, on or off (got '{getattr(recipe, name)}').")
     if recipe.optimizer not in OPTIMIZERS:
         raise PlaygroundError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got '{recipe.optimizer}').")
@@ -75,7 +80,12 @@ def plan_for(recipe, cuda: bool | None = None) -> MemoryPlan:
         raise PlaygroundError(f"fused_loss on needs the liger-kernel package: pip install {LIGER_PIN}, or choose "
                               "auto or off.")
     return MemoryPlan(
-        activation_checkpointing=recipe.activation_checkpointing == "on" or (recipe.activation_checkpointing == "auto" and cuda),
+        activation_checkpointing=_switched(recipe.activation_checkpointing, cuda),
         optimizer=recipe.optimizer,
         fused_loss=recipe.fused_loss == "on" or (recipe.fused_loss == "auto" and cuda and liger),
+        fit_batch=_switched(getattr(recipe, "fit_batch", "off"), cuda),
     )
+
+
+def _switched(value: str, cuda: bool) -> bool:
+    return value == "on" or (value == "auto" and cuda)

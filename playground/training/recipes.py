@@ -59,7 +59,7 @@ class RunRecipe:
     eval_steps: int = 0  # 0: evaluate about 10 times over the run
     report_to: str = "none"
     num_processes: int = 1  # > 1 launches through `accelerate launch`
-    checkpoint_minutes: float = 10.0  # a resumable checkpoint this often (and when stopped); 0: only when stopped
+    checkpoint_minutes: float = 10.0  # a resumable checkpoint this often, when stopped and at the end; 0: not by the clock
     # the memory plan (memory_plan.py): auto = on where it helps and the device can do it
     activation_checkpointing: str = "auto"
     optimizer: str = "adamw"
@@ -136,6 +136,7 @@ class SFTRecipe(RunRecipe):
     split_seed: int = 0
     max_length: int = 512
     packing: bool = False
+    fit_batch: str = "auto"  # memory plan: per-device batch from the free memory, same effective batch
     peft_args: dict = field(default_factory=dict)  # more keys of the method's PEFT config
 
     def __post_init__(self) -> None:

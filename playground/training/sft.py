@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playground.runs import EVENTS_FILE, EventWriter, is_main_process
 from playground.training.callbacks import RunEvents
-from playground.training.loop import numbers, train_and_measure
+from playground.training.loop import numbers, starting_point, train_and_measure
 from playground.training.recipes import SFTRecipe
 from playground.training.sft_data import build_splits, drop_rows_without_room, to_conversational
 
@@ -83,9 +83,17 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
                                                          [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
 
     writer.write("status", message="Loading the model")
-    from playground.training.estimate import count_trainable, estimate_memory
+    from playground.training.estimate import count_trainable, estimate_memory, fit_batch
+    from playground.training.memory_plan import plan_for
 
     meta_trainable, meta_total, config = count_trainable(recipe, source)  # the pre-launch estimate, kept beside the peak
+    if plan_for(recipe).fit_batch:
+        fitted = fit_batch(recipe, config, meta_trainable, meta_total)
+        if fitted.per_device_train_batch_size != recipe.per_device_train_batch_size:
+            writer.write("status", message=f"Batch {fitted.per_device_train_batch_size} x {fitted.gradient_accumulation_steps} "
+                                           f"accumulation steps (was {recipe.per_device_train_batch_size} x "
+                                           f"{recipe.gradient_accumulation_steps}): the largest that fits, same effective batch")
+            recipe = fitted
     estimated_mb = estimate_memory(recipe, config, meta_trainable, meta_total).total / 2**20
     model = recipe.load_base(source)
     recipe.prepare(model)
@@ -102,13 +110,8 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
     )
     trainable, total = count_params(trainer.model)
     writer.write("params", trainable=trainable, total=total)
-    before = {}
-    if resume:
-        before = {k: v for k, v in (carried or {}).items() if k.endswith("_before")}
-        writer.write("status", message="Resuming from the last checkpoint")
-    elif trainer.eval_dataset is not None:  # the starting point, so a run shows how much it learned
-        writer.write("status", message="Measuring the validation loss before training")
-        before = {"eval_loss_before": trainer.evaluate()["eval_loss"]}
+    measure = (lambda: {"eval_loss_before": trainer.evaluate()["eval_loss"]}) if trainer.eval_dataset is not None else None
+    before = starting_point(writer, resume, carried, measure, "the validation loss")
     metrics, status = train_and_measure(trainer, events, recipe.num_processes, before,
                                         numbers if trainer.eval_dataset is not None else None, resume=resume,
                                         checkpoint_on_stop=True)

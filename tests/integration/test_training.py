@@ -76,6 +76,14 @@ def test_with_activation_checkpointing_a_method_learns_as_well(tiny_dir, tmp_pat
         assert not any(p.requires_grad for n, p in base.named_parameters() if "lora_" not in n)
 
 
+def test_a_run_fits_its_batch_to_the_free_memory_and_says_so(tiny_dir, tmp_path):
+    r = recipe("lora", tiny_dir, fit_batch="on", per_device_train_batch_size=2, gradient_accumulation_steps=4, max_steps=3)
+    outcome = train(r, str(tiny_dir), tmp_path / "run", tmp_path / "out")
+    assert outcome.status == "finished"
+    events = (tmp_path / "run" / "events.jsonl").read_text()
+    assert "Batch 8 x 1 accumulation steps (was 2 x 4)" in events  # a CPU has memory to spare for the tiny model
+
+
 def test_qlora_trains_a_4bit_base(trained):
     _, outcome = trained("qlora")
     kinds = {type(p).__name__ for p in outcome.model.parameters()}

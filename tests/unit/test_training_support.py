@@ -251,3 +251,23 @@ def test_the_estimate_follows_the_memory_plan(tiny_dir, monkeypatch):
     assert unfused.activations - fused.activations == 8 * 256 * 2048 * 4 * 2  # the fp32 logits and their gradient
     eight_bit = estimate("full", optimizer="adamw_8bit")
     assert eight_bit.optimizer * 4 == estimate("full").optimizer
+
+
+def test_the_batch_is_fitted_to_the_free_memory_keeping_the_effective_batch(tiny_dir, monkeypatch):
+    import types
+
+    from playground.training.estimate import fit_batch
+
+    recipe = recipe_from_dict({"method": "lora", "base_model": str(tiny_dir), "data": "sentiment", "max_length": 256,
+                               "per_device_train_batch_size": 2, "gradient_accumulation_steps": 8, "fit_batch": "on"})
+    trainable, total, config = count_trainable(recipe, str(tiny_dir))
+
+    def fitted_with(free_bytes):
+        monkeypatch.setattr("psutil.virtual_memory", lambda: types.SimpleNamespace(available=free_bytes))
+        out = fit_batch(recipe, config, trainable, total)
+        return out.per_device_train_batch_size, out.gradient_accumulation_steps
+
+    four = estimate_memory(dataclasses.replace(recipe, per_device_train_batch_size=4), config, trainable, total).total
+    assert fitted_with(four / 0.9 * 1.01) == (4, 4)  # 8 needs more than that
+    assert fitted_with(2**50) == (16, 1)
+    assert fitted_with(1) == (1, 16)  # nothing fits: the smallest step, and the run will say what it ran out of

@@ -182,6 +182,15 @@ def stop_run(jobs, run_id: str | None, what: str = "run") -> str:
     return f"✅ {jobs.cancel(run_id)}"
 
 
+def resume_run(jobs, run_id: str | None) -> str:
+    """The Resume button of a runs panel: a plain message, or why nothing was resumed."""
+    if not run_id:
+        raise PlaygroundError("Choose a stopped or failed run to resume.")
+    run = jobs.resume(run_id)
+    where = "resumed" if run["status"] == "running" else "queued to resume (one run at a time)"
+    return f"✅ Run **{run['name']}** {where} from its last checkpoint."
+
+
 def progress_html(run: dict, events: list[dict], unit: str = "step") -> str:
     step, total, eta = progress_of(events)
     share = step / total if total else (1.0 if run["status"] == "finished" else 0.0)

@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pages.common import BASE_ONLY, AppContext, adapter_choices, guarded, progress_html, stop_run, uploaded_path
+from pages.common import BASE_ONLY, AppContext, adapter_choices, guarded, progress_html, resume_run, stop_run, uploaded_path
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -252,6 +252,9 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             run_picker = gr.Dropdown([], label="Run", elem_id="rl-run-picker", scale=3)
             stop_btn = gr.Button("Stop run", variant="stop", elem_id="rl-stop", scale=1)
+            resume_btn = gr.Button("Resume run", elem_id="rl-resume", scale=1)
+        gr.Markdown("Reward model, DPO and KTO runs save a checkpoint every few minutes and when stopped; **Resume** "
+                    "continues a stopped or failed one from it. PPO, RLOO and GRPO runs start again instead.")
         run_progress = gr.HTML("", elem_id="rl-progress")
         run_error = gr.Markdown("", elem_id="rl-run-error")
         run_chart = gr.Plot(label="Training curves", elem_id="rl-chart")
@@ -423,6 +426,10 @@ def build(ctx: AppContext) -> None:
         def stop(run_id):
             return {status: stop_run(jobs, run_id)}
 
+        @guarded(status)
+        def resume(run_id):
+            return {status: resume_run(jobs, run_id)}
+
         @guarded(reward_summary)
         def show_reward_model(name):
             if not name:
@@ -454,6 +461,7 @@ def build(ctx: AppContext) -> None:
         timer.tick(poll, [run_picker, events_state], poll_outputs, **serial)
         run_picker.change(poll, [run_picker, events_state], poll_outputs, **serial)
         stop_btn.click(stop, [run_picker], [status], api_name="stop_rlhf_run")
+        resume_btn.click(resume, [run_picker], [status], api_name="resume_rlhf_run")
         rescore_btn.click(score_with_another, [run_picker, other_scorer, other_label], [rescore_status, ppo_summary],
                           api_name="score_with_another")
         reward_picker.change(show_reward_model, [reward_picker], [reward_summary, reward_plot], api_name=False)

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     trn = verbs.add_parser("train", help="run a training recipe (YAML) in the foreground")
     trn.add_argument("recipe", nargs="?", help="a recipe YAML file (see `python -m playground train --help`)")
-    trn.add_argument("--resume", metavar="RUN_ID", help="continue a stopped or failed fine-tuning run from its last "
+    trn.add_argument("--resume", metavar="RUN_ID", help="continue a stopped or failed run (fine-tuning, reward model, DPO, KTO) from its last "
                      "checkpoint (an id or name from `runs list`)")
     trn.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key (repeatable)")
     trn.add_argument("--overwrite", action="store_true", help="replace an existing adapter of the same output name")

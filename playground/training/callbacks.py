@@ -35,13 +35,17 @@ class RunEvents(TrainerCallback):
     the step to finish (a step of a real model on a CPU can take a minute)."""
 
     def __init__(self, run_dir: Path, writer: EventWriter, stop_event: threading.Event | None = None,
-                 checkpoint_minutes: float = 0.0):
+                 checkpoint_minutes: float | None = None):
         self.run_dir = Path(run_dir)
         self.writer = writer
         self.stop_event = stop_event if stop_event is not None else StopWatcher(run_dir).event
         self._start = self._last_time = self._last_checkpoint = time.time()
         self._last_tokens = 0
-        self.checkpoint_s = checkpoint_minutes * 60  # 0: a checkpoint only when stopped
+        # None: no checkpoints of its own (a kind that can't resume); else by the clock (0: never),
+        # and at the last step, so a crash while measuring or saving after training loses no training
+        self.checkpoint_s = (checkpoint_minutes or 0) * 60
+        self.checkpoint_at_end = checkpoint_minutes is not None
+        self._hooks: list = []
 
     @property
     def stop_requested(self) -> bool:
@@ -59,8 +63,13 @@ class RunEvents(TrainerCallback):
 
         for module in model.modules():
             if type(module).__name__.endswith("DecoderLayer"):
-                module.register_forward_pre_hook(check)
-                module.register_full_backward_pre_hook(check)
+                self._hooks += [module.register_forward_pre_hook(check), module.register_full_backward_pre_hook(check)]
+
+    def release_steps(self) -> None:
+        """Take the hooks off: after training, a stopped run's model still scores and saves."""
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._start = self._last_time = time.time()
@@ -74,6 +83,8 @@ class RunEvents(TrainerCallback):
             control.should_training_stop = True
             control.should_save = True
         elif self.checkpoint_s and time.time() - self._last_checkpoint >= self.checkpoint_s:
+            control.should_save = True
+        elif self.checkpoint_at_end and state.global_step >= state.max_steps:
             control.should_save = True
         return control
 

@@ -13,7 +13,7 @@ from playground.kinds import Outcome, RunContext
 from playground.preferences.formats import conversational_row
 from playground.runs import is_main_process
 from playground.training.callbacks import RunEvents
-from playground.training.loop import train_and_measure
+from playground.training.loop import starting_point, train_and_measure
 from playground.training.preference_data import recipe_split, split_record, uses_chat
 from playground.training.preference_recipes import DirectRecipe
 
@@ -70,16 +70,17 @@ def train_direct(recipe: DirectRecipe, source: str, ctx: RunContext) -> Outcome:
     config_class = getattr(trl, recipe.trainer_config_class)
     config = config_class(**common_args(recipe, ctx.run_dir, len(split.train), evaluate=True), max_length=recipe.max_length,
                           beta=recipe.beta, **recipe.method_args(), **recipe.trainer_args)
-    events = RunEvents(ctx.run_dir, writer, ctx.stop)
+    events = RunEvents(ctx.run_dir, writer, ctx.stop, recipe.checkpoint_minutes)
     trainer_class = getattr(trl, recipe.trainer_config_class.replace("Config", "Trainer"))
     trainer = trainer_class(model=model, args=config, train_dataset=as_dataset(split.train),
                             eval_dataset=as_dataset(split.held_out), processing_class=tokenizer, peft_config=peft_config,
                             callbacks=[events])
     trainable, total = count_params(trainer.model)
     writer.write("params", trainable=trainable, total=total)
-    writer.write("status", message="Measuring the held-out margin before training")
-    before = held_out_margins(trainer.evaluate(), "_before")
-    metrics, status = train_and_measure(trainer, events, recipe.num_processes, before, held_out_margins)
+    before = starting_point(writer, ctx.resume, ctx.carried, lambda: held_out_margins(trainer.evaluate(), "_before"),
+                            "the held-out margin")
+    metrics, status = train_and_measure(trainer, events, recipe.num_processes, before, held_out_margins,
+                                        resume=ctx.resume, checkpoint_on_stop=True)
 
     if is_main_process():
         out = ctx.output_dir

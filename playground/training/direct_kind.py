@@ -22,5 +22,5 @@ def run(recipe: DirectRecipe, ctx: RunContext) -> Outcome:
     return train_direct(recipe, ModelManager(ctx.settings).resolve(recipe.base_model), ctx)
 
 
-DPO_KIND = training_kind("dpo", "DPO", DPORecipe, check, run)
-KTO_KIND = training_kind("kto", "KTO", KTORecipe, check, run)
+DPO_KIND = training_kind("dpo", "DPO", DPORecipe, check, run, resumable=True)
+KTO_KIND = training_kind("kto", "KTO", KTORecipe, check, run, resumable=True)

@@ -13,6 +13,18 @@ def numbers(metrics: dict) -> dict:
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
 
 
+def starting_point(writer, resume: bool, carried: dict | None, measure: Callable[[], dict] | None, what: str) -> dict:
+    """The `*_before` numbers a run reports its change against: measured now (`what` says what, on
+    the page), or, when the run resumes, the ones it measured before it stopped."""
+    if resume:
+        writer.write("status", message="Resuming from the last checkpoint")
+        return {k: v for k, v in (carried or {}).items() if k.endswith("_before")}
+    if measure is None:
+        return {}
+    writer.write("status", message=f"Measuring {what} before training")
+    return measure()
+
+
 def train_and_measure(trainer, events: RunEvents, num_processes: int, before: dict,
                       measure: Callable[[dict], dict] | None = numbers, resume: bool = False,
                       checkpoint_on_stop: bool = False) -> tuple[dict, str]:
@@ -33,6 +45,8 @@ def train_and_measure(trainer, events: RunEvents, num_processes: int, before: di
             trainer.optimizer.zero_grad(set_to_none=True)  # the interrupted step's partial gradients
             trainer._save_checkpoint(trainer.model, trial=None)  # Trainer's own format, what resume reads
             events.writer.write("checkpoint", step=trainer.state.global_step)
+    finally:
+        events.release_steps()
     if measure is not None and not events.stop_requested:
         metrics.update(measure(trainer.evaluate()))
     metrics["train_seconds"] = time.time() - started

@@ -14,7 +14,7 @@ from pathlib import Path
 from playground.kinds import Outcome, RunContext
 from playground.runs import is_main_process
 from playground.training.callbacks import RunEvents
-from playground.training.loop import train_and_measure
+from playground.training.loop import starting_point, train_and_measure
 from playground.training.preference_data import recipe_split, reward_ids, split_record, tokenized_pairs
 from playground.training.preference_recipes import RewardRecipe
 
@@ -59,7 +59,7 @@ def train_reward(recipe: RewardRecipe, source: str, ctx: RunContext) -> Outcome:
     model = load_classifier(source, tokenizer)
     config = RewardConfig(**common_args(recipe, ctx.run_dir, len(split.train), evaluate=True),
                           max_length=recipe.max_length, **recipe.trainer_args)
-    events = RunEvents(ctx.run_dir, writer, ctx.stop)
+    events = RunEvents(ctx.run_dir, writer, ctx.stop, recipe.checkpoint_minutes)
     trainer = RewardTrainer(
         model=model,
         args=config,
@@ -71,9 +71,11 @@ def train_reward(recipe: RewardRecipe, source: str, ctx: RunContext) -> Outcome:
     )
     trainable, total = count_params(trainer.model)
     writer.write("params", trainable=trainable, total=total)
-    writer.write("status", message="Measuring held-out accuracy before training (the head is random: about chance)")
-    before = {f"{k}_before": v for k, v in trainer.evaluate().items() if k in ("eval_accuracy", "eval_margin")}
-    metrics, status = train_and_measure(trainer, events, recipe.num_processes, before)
+    before = starting_point(writer, ctx.resume, ctx.carried, lambda: {
+        f"{k}_before": v for k, v in trainer.evaluate().items() if k in ("eval_accuracy", "eval_margin")},
+        "held-out accuracy (the head is random: about chance)")
+    metrics, status = train_and_measure(trainer, events, recipe.num_processes, before, resume=ctx.resume,
+                                        checkpoint_on_stop=True)
 
     if is_main_process():
         out = ctx.output_dir

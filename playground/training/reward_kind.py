@@ -22,4 +22,4 @@ def run(recipe: RewardRecipe, ctx: RunContext) -> Outcome:
     return train_reward(recipe, ModelManager(ctx.settings).resolve(recipe.base_model), ctx)
 
 
-KIND = training_kind("reward", "Reward model", RewardRecipe, check, run, Output.REWARD_MODEL)
+KIND = training_kind("reward", "Reward model", RewardRecipe, check, run, Output.REWARD_MODEL, resumable=True)

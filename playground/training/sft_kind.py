@@ -75,10 +75,11 @@ def write_card(folder: Path, record: dict) -> None:
     write_run_files(folder, record)
 
 
-def training_kind(name: str, title: str, recipe_class: type, check, run, output: Output = Output.ADAPTER) -> RunKind:
+def training_kind(name: str, title: str, recipe_class: type, check, run, output: Output = Output.ADAPTER,
+                  resumable: bool = False) -> RunKind:
     """A kind that trains from a recipe into a named result, with the names, cards and summary of fine-tuning runs."""
     return RunKind(name=name, title=title, output=output, recipe_class=recipe_class, check=check, run=run,
-                   default_name=default_name, write_card=write_card,
+                   default_name=default_name, write_card=write_card, resumable=resumable,
                    summary=lambda recipe: {"method": recipe.method, "base_model": recipe.base_model})
 
 

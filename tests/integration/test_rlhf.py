@@ -361,3 +361,34 @@ def test_ppo_refuses_a_reward_model_on_another_tokenizer_and_a_missing_or_wrong_
     with pytest.raises(PlaygroundError, match="is a reward model"):
         check(PPORecipe(**base, reward_model="marker-rm", policy_adapter="marker-rm"), home)
     assert check(PPORecipe(**base, reward_model="marker-rm", policy_adapter=sft_adapter), home)  # the good one passes
+
+
+@pytest.mark.parametrize("method", ["reward", "dpo"])
+def test_a_stopped_reward_or_dpo_run_resumes_as_the_same_run(home, tiny_dir, pairs_file, method):
+    from playground.jobs import JobManager
+    from playground.training.preference_recipes import PREFERENCE_RECIPES
+    from tests.integration.helpers import wait_for
+    from tests.integration.test_jobs import ended, logged_losses
+
+    jobs = JobManager(home)
+    name = f"resumed-{method}"
+    recipe = PREFERENCE_RECIPES[method].from_dict({"method": method, "base_model": str(tiny_dir), "data": str(pairs_file), "max_steps": 40,
+                                 "learning_rate": 3e-3, "per_device_train_batch_size": 8, "max_length": 64,
+                                 "checkpoint_minutes": 0, "output_name": name})
+    run = jobs.submit(method, recipe)
+    wait_for(lambda: len(logged_losses(jobs, run["id"])) >= 6, timeout=300, what="6 logged steps")
+    jobs.cancel(name)
+    wait_for(ended(jobs, name), timeout=120, what="the stop")
+    stopped = jobs.get(name)
+    assert stopped["status"] == "stopped"
+    stop_step = stopped["metrics"].get("stopped_at_step")
+    assert [e["step"] for e in jobs.events(run["id"])[0] if e["type"] == "checkpoint"] == [stop_step]
+    measured_before = {k: v for k, v in stopped["metrics"].items() if k.endswith("_before")}
+    assert measured_before  # held-out accuracy or margin before training
+
+    done = jobs.resume(name, foreground=True)
+    assert done["id"] == run["id"] and done["status"] == "finished", done["error"]
+    steps = [s for s, _ in logged_losses(jobs, run["id"])]
+    assert [s for s in steps if s > stop_step][0] == stop_step + 1 and steps[-1] == 40  # none twice, none skipped
+    assert {k: done["metrics"][k] for k in measured_before} == measured_before  # the starting point is the first one
+    assert (home.adapters_dir / name / "adapter_model.safetensors").exists()

@@ -93,6 +93,8 @@ def execute(run: dict, settings: Settings, store: Store) -> dict:
             else:
                 fields["result"] = outcome.record
             store.update_run(run["id"], **fields)
+            if outcome.status == RunStatus.FINISHED.value:  # nothing left to resume: free the disk (optimizer state too)
+                shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
             writer.write("done", status=outcome.status, output_dir=fields.get("output_dir"))
     except BaseException as err:
         if not isinstance(err, PlaygroundError):

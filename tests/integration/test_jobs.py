@@ -240,6 +240,9 @@ def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_step_count(home, 
     assert first - last_before > 0.3  # it had learned something before the stop...
     assert abs(resumed_at - last_before) < abs(resumed_at - first)  # ...and goes on from there, not from the start
     assert (home.adapters_dir / "resumed" / "adapter_model.safetensors").exists()
+    checkpoints = [e["step"] for e in jobs.events(run["id"])[0] if e["type"] == "checkpoint"]
+    assert checkpoints == [stop_step, 80]  # and one at the end, against a crash while measuring or saving...
+    assert not (Path(done["run_dir"]) / "checkpoints").exists()  # ...deleted once the result is published
 
 
 def test_what_cannot_be_resumed_says_why_and_starts_nothing(home, tiny_dir):

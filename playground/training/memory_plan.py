@@ -46,12 +46,6 @@ class MemoryPlan:
             kwargs["optim"] = self.optimizer
         return kwargs
 
-    def describe(self) -> str:
-        parts = [f"activation checkpointing {'on' if self.activation_checkpointing else 'off'}",
-                 f"optimizer {self.optimizer}", f"fused loss {'on' if self.fused_loss else 'off'}",
-                 f"batch from free memory {'on' if self.fit_batch else 'off'}"]
-        return ", ".join(parts)
-
 
 def check_choices(recipe) -> None:
     """The plan's settings are known values (any machine: a recipe is written before it runs)."""

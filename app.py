@@ -18,7 +18,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 import gradio as gr
 
 from pages import decoding_lab, evaluate, finetune, prompt_lab, rate, rlhf
-from pages.common import AppContext, model_picker
+from pages.common import AppContext, access_bar, model_picker
+from playground import limits
+from playground.access import Access
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
 from playground.models import ModelManager, warm_up
@@ -55,7 +57,7 @@ def make_context(settings: Settings) -> AppContext:
     start_model = TINY_MODEL_NAME if problem else settings.default_model
     jobs = JobManager(settings)
     jobs.start_monitor()  # the queue moves and dead runs are noticed even with no page open
-    return AppContext(models=models, jobs=jobs, start_model=start_model, startup_notice=notice)
+    return AppContext(models=models, jobs=jobs, start_model=start_model, access=Access(settings), startup_notice=notice)
 
 
 def build_app(settings: Settings | None = None) -> gr.Blocks:
@@ -64,6 +66,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
     ctx = make_context(settings)
     with gr.Blocks(title="LLM Fine-Tuning Playground") as demo:
         gr.Markdown(INTRO)
+        access_bar(ctx)
         model_picker(ctx)
         with gr.Tabs():
             prompt_lab.build(ctx)
@@ -80,11 +83,21 @@ def main() -> None:
     settings = Settings.from_env()
     try:
         demo = build_app(settings)
+        access, cap = Access(settings), limits.current()
     except PlaygroundError as err:  # e.g. a damaged database: say which file and what to do, no traceback
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+    if settings.demo:
+        # Relative names are then resolved in an empty folder: a Hub id typed by a visitor never
+        # finds a server folder of the same name (transformers and datasets look locally first).
+        empty = settings.home / "empty-working-folder"
+        empty.mkdir(parents=True, exist_ok=True)
+        os.chdir(empty)
     script = plotly_js()
     demo.queue(default_concurrency_limit=4).launch(
+        auth=access.check_password if access.users else None,
+        auth_message="Log in with the name and password your team's admin gave you.",
+        max_file_size=f"{cap.upload_mb}mb",
         server_name=settings.host,
         server_port=settings.port,
         theme=gr.themes.Soft(),

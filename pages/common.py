@@ -5,10 +5,13 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import gradio as gr
 
+from playground import limits
+from playground.access import Access, Visitor
 from playground.errors import PlaygroundError
 from playground.models import CURATED_MODELS, ModelManager
 from playground.tiny_model import TINY_MODEL_NAME
@@ -21,8 +24,13 @@ class AppContext:
     models: ModelManager
     jobs: object  # playground.jobs.JobManager
     start_model: str  # what the picker shows first (the tiny model when the default is unavailable)
+    access: Access
     startup_notice: str | None = None
     model_picker: gr.Dropdown | None = None
+    # model requests per visitor (limits.current().requests_per_minute; 0: no limit)
+    requests: limits.RateLimiter = field(default_factory=lambda: limits.RateLimiter(
+        per_minute=limits.current().requests_per_minute, burst=max(1, limits.current().requests_per_minute // 3),
+        what="model requests from you"))
 
 
 def error_text(err: BaseException) -> str:
@@ -60,6 +68,70 @@ def guarded(status: gr.components.Component, clear: dict | None = None):
         return call
 
     return wrap
+
+
+# ---- who is asking: checked in the handler itself, for the page, the API and a timer's fn_index alike ----
+def visitor_of(ctx: AppContext, request: gr.Request | None) -> Visitor:
+    name = getattr(request, "username", None) or _hub_login(request)
+    return ctx.access.visitor(name, getattr(request, "session_hash", None), _address(ctx, request))
+
+
+def _hub_login(request) -> str | None:
+    """The Hugging Face username of a visitor logged in with the Space's "Sign in" button (OAuth)."""
+    try:
+        info = request.session.get("oauth_info") or {}
+    except Exception:  # noqa: BLE001 - no login on this app (no session middleware)
+        return None
+    if info.get("expires_at", float("inf")) < time.time():
+        return None
+    return (info.get("userinfo") or {}).get("preferred_username")
+
+
+def _address(ctx: AppContext, request) -> str | None:
+    if request is None:
+        return None
+    forwarded = (request.headers.get("x-forwarded-for") or "") if ctx.models.settings.on_space else ""
+    if forwarded:  # a Space is reached through Hugging Face's proxy; elsewhere the header could be forged
+        return forwarded.split(",")[0].strip()
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None)
+
+
+def checked(check):
+    """A handler that first runs check(request): Gradio passes the gr.Request to a function whose
+    signature asks for one, so the wrapper's signature is the handler's with `request` in front."""
+
+    def wrap(fn):
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def wrapper(request, *args, **kwargs):
+                check(request)
+                yield from fn(*args, **kwargs)
+        else:
+
+            @functools.wraps(fn)
+            def wrapper(request, *args, **kwargs):
+                check(request)
+                return fn(*args, **kwargs)
+
+        signature = inspect.signature(fn)
+        first = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
+        wrapper.__signature__ = signature.replace(parameters=[first, *signature.parameters.values()])
+        wrapper.__annotations__ = {"request": gr.Request}
+        return wrapper
+
+    return wrap
+
+
+def admin_only(ctx: AppContext, action: str):
+    """Only an admin may call this endpoint where access is restricted (playground.access.ADMIN_ACTIONS)."""
+    return checked(lambda request: ctx.access.require_admin(visitor_of(ctx, request), action))
+
+
+def rate_limited(ctx: AppContext):
+    """A model request: counted against the visitor's rate limit (a demo's; none locally)."""
+    return checked(lambda request: ctx.requests.take(visitor_of(ctx, request).key))
 
 
 def on_page_load(fn, inputs, outputs, **kwargs):
@@ -122,6 +194,7 @@ def model_picker(ctx: AppContext) -> gr.Dropdown:
     )
 
     @guarded(model_status)
+    @rate_limited(ctx)
     def load_model(ref: str, progress=gr.Progress(track_tqdm=True)):
         lm = ctx.models.get(ref, progress_fn(progress))
         return {model_status: f"✅ {lm.describe()}"}
@@ -129,6 +202,45 @@ def model_picker(ctx: AppContext) -> gr.Dropdown:
     load.click(load_model, [picker], [model_status], api_name="load_model")
     ctx.model_picker = picker
     return picker
+
+
+def access_bar(ctx: AppContext) -> None:
+    """Which mode the app is in, who the visitor is, and (where the owner set one) the admin token box."""
+    access = ctx.access
+    if not access.restricted:
+        gr.Markdown("🔓 **Local mode**: everyone who can open this page can do everything. For a public demo, start "
+                    "the app with `PLAYGROUND_DEMO=1`.", elem_id="access-mode")
+        return
+    cap = limits.current()
+    about = ("🔒 **Demo mode**: anyone can prompt, decode, evaluate and label. Training, stopping or resuming runs, "
+             "and renaming, merging, pushing or deleting adapters need an admin. The server's own files are never "
+             "read for you: upload a file or give a Hub id. "
+             f"Limits: prompts up to {cap.prompt_chars:,} characters, {cap.new_tokens:,} new tokens, uploads up to "
+             f"{cap.upload_mb} MB" + (f", {cap.requests_per_minute} model requests a minute each." if cap.requests_per_minute
+                                      else ".")
+             if access.demo else "👥 **Team mode**: annotators label and evaluate; admins also train and manage adapters.")
+    with gr.Row(equal_height=True):
+        gr.Markdown(about, elem_id="access-mode")
+        if access.token_set:
+            token = gr.Textbox("", type="password", label="Admin token", scale=1, elem_id="admin-token",
+                               info="Makes this browser tab an admin.")
+            unlock = gr.Button("Unlock", scale=0, min_width=90, elem_id="admin-unlock")
+    who = gr.Markdown("", elem_id="access-who")
+
+    def who_text(request: gr.Request) -> str:
+        visitor = visitor_of(ctx, request)
+        named = f"**{visitor.name}**, " if visitor.name else ""
+        return f"You are {named}{'an admin' if visitor.is_admin else 'a ' + visitor.role.value} here."
+
+    on_page_load(who_text, None, who)
+    if access.token_set:
+
+        @guarded(who, clear={token: ""})
+        def unlock_admin(text: str, request: gr.Request):
+            message = access.unlock(getattr(request, "session_hash", "") or "", text)
+            return {who: f"✅ {message}", token: ""}
+
+        unlock.click(unlock_admin, [token], [who, token], api_name="unlock_admin")
 
 
 def uploaded_path(file) -> str:
@@ -154,7 +266,8 @@ def temperature_slider(elem_id: str, value: float = 1.0, label: str = "Temperatu
 
 
 def max_new_tokens_slider(elem_id: str, maximum: int, value: int, info: str = "") -> gr.Slider:
-    return gr.Slider(1, maximum, value=value, step=1, label="Max new tokens", elem_id=elem_id,
+    maximum = min(maximum, limits.current().new_tokens)  # a demo's cap: the slider never offers more
+    return gr.Slider(1, maximum, value=min(value, maximum), step=1, label="Max new tokens", elem_id=elem_id,
                      info=info or "The most tokens to generate; it also stops at the end-of-text token.")
 
 

@@ -20,11 +20,12 @@ from pages.common import (
     guarded,
     max_new_tokens_slider,
     on_page_load,
+    rate_limited,
     temperature_slider,
     warper_sliders,
     with_adapter,
 )
-from playground import generation, plots
+from playground import generation, limits, plots
 from playground.generation import DecodingParams
 from playground.metrics import distinct_n
 
@@ -147,7 +148,7 @@ def build(ctx: AppContext) -> None:
             gr.Markdown("Draws N completions with seeds seed, seed+1, … **Distinct-n** is the share of "
                         "word n-grams that are unique across them: near 1 = varied, near 0 = the same text again.")
             with gr.Row():
-                n_samples = gr.Slider(2, 16, value=4, step=1, label="N", elem_id="dec-n")
+                n_samples = gr.Slider(2, min(16, limits.current().samples), value=4, step=1, label="N", elem_id="dec-n")
                 sample_btn = gr.Button("Sample N", elem_id="dec-sample-n")
             samples = gr.Dataframe(headers=["seed", "completion", "tokens"], wrap=True, elem_id="dec-samples",
                                    interactive=False)
@@ -181,6 +182,7 @@ def build(ctx: AppContext) -> None:
                                    "generation_config.json sets, and transformers' defaults for the rest. Change any of them."}
 
         @guarded(status, clear={stats: "", output: ""})
+        @rate_limited(ctx)
         def run_generation(progress=gr.Progress(), generation_id="", *values):
             form = DecodingForm(*values)
             lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
@@ -210,6 +212,7 @@ def build(ctx: AppContext) -> None:
             }
 
         @guarded(status)
+        @rate_limited(ctx)
         def run_samples(progress=gr.Progress(), *values):
             *settings, n = values
             form = DecodingForm(*settings)
@@ -229,6 +232,7 @@ def build(ctx: AppContext) -> None:
             }
 
         @guarded(status)
+        @rate_limited(ctx)
         def run_comparison(progress=gr.Progress(), *values):
             *settings, chosen = values
             form = DecodingForm(*settings)

@@ -14,10 +14,12 @@ import pandas as pd
 
 from pages.common import (
     AppContext,
+    admin_only,
     decoding_mode,
     guarded,
     max_new_tokens_slider,
     progress_html,
+    rate_limited,
     stop_run,
     temperature_slider,
     uploaded_path,
@@ -313,6 +315,7 @@ def build(ctx: AppContext) -> None:
                 more_benchmarks, benchmark_limit, output_name]
 
         @guarded(status)
+        @rate_limited(ctx)
         def launch(*values):
             run, message = launch_evaluation(jobs, EvalForm(*values).recipe())
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
@@ -375,6 +378,7 @@ def build(ctx: AppContext) -> None:
             return show_results(run, task_title, metric, sort_title)
 
         @guarded(status)
+        @admin_only(ctx, "stop")
         def stop(run_id):
             return {status: stop_run(jobs, run_id, "evaluation")}
 

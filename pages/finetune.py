@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, guarded, progress_html, progress_of, resume_run, stop_run, uploaded_path
+from pages.common import AppContext, admin_only, guarded, progress_html, progress_of, resume_run, stop_run, uploaded_path
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -340,6 +340,7 @@ def build(ctx: AppContext) -> None:
                     command: recipe.cli_command("recipe.yaml"), status: ""}
 
         @guarded(status)
+        @admin_only(ctx, "train")
         def launch(*form_values_and_overwrite):
             *form_values, overwrite_ = form_values_and_overwrite
             recipe = recipe_of(*form_values)
@@ -384,14 +385,15 @@ def build(ctx: AppContext) -> None:
             return out
 
         @guarded(status)
+        @admin_only(ctx, "stop")
         def stop(run_id):
             return {status: stop_run(jobs, run_id)}
 
         @guarded(status)
+        @admin_only(ctx, "resume")
         def resume(run_id):
             return {status: resume_run(jobs, run_id)}
 
-        @guarded(status)
         def remove_runs(run_id, confirmed, everything):
             message = remove_ended_runs(jobs, run_id, confirmed, everything)
             runs = jobs.store.runs()
@@ -404,8 +406,9 @@ def build(ctx: AppContext) -> None:
             return {adapters_table: adapters_frame(items),
                     adapter_picker: gr.update(choices=names, value=current if current in names else None)}
 
-        def _adapter_action(action):
+        def _adapter_action(action, permission: str):
             @guarded(adapter_status)
+            @admin_only(ctx, permission)
             def act(name, text, *rest):
                 if not name:
                     raise PlaygroundError("Choose an adapter first.")
@@ -431,16 +434,27 @@ def build(ctx: AppContext) -> None:
         stop_btn.click(stop, [run_picker], [status], api_name="stop_run")
         resume_btn.click(resume, [run_picker], [status], api_name="resume_run")
         remove_outputs = [status, runs_table, confirm_remove, run_picker]
-        remove_btn.click(lambda run_id, ok: remove_runs(run_id, ok, False), [run_picker, confirm_remove], remove_outputs,
-                         api_name="remove_run")
-        clear_btn.click(lambda run_id, ok: remove_runs(run_id, ok, True), [run_picker, confirm_remove], remove_outputs,
-                        api_name="clear_ended_runs")
+        @guarded(status)
+        @admin_only(ctx, "remove")
+        def remove_one(run_id, confirmed):
+            return remove_runs(run_id, confirmed, False)
+
+        @guarded(status)
+        @admin_only(ctx, "remove")
+        def remove_ended(run_id, confirmed):
+            return remove_runs(run_id, confirmed, True)
+
+        remove_btn.click(remove_one, [run_picker, confirm_remove], remove_outputs, api_name="remove_run")
+        clear_btn.click(remove_ended, [run_picker, confirm_remove], remove_outputs, api_name="clear_ended_runs")
         adapter_outputs = [adapter_status, adapters_table, adapter_picker]
-        rename_btn.click(_adapter_action(rename_adapter), [adapter_picker, new_name], adapter_outputs, api_name="rename_adapter")
-        merge_btn.click(_adapter_action(merge_adapter), [adapter_picker, new_name], adapter_outputs, api_name="merge_adapter")
-        push_btn.click(_adapter_action(push_adapter), [adapter_picker, new_name], adapter_outputs, api_name="push_adapter")
-        delete_btn.click(_adapter_action(delete_adapter), [adapter_picker, new_name, confirm_delete], adapter_outputs,
-                         api_name="delete_adapter")
+        rename_btn.click(_adapter_action(rename_adapter, "rename"), [adapter_picker, new_name], adapter_outputs,
+                         api_name="rename_adapter")
+        merge_btn.click(_adapter_action(merge_adapter, "merge"), [adapter_picker, new_name], adapter_outputs,
+                        api_name="merge_adapter")
+        push_btn.click(_adapter_action(push_adapter, "push"), [adapter_picker, new_name], adapter_outputs,
+                       api_name="push_adapter")
+        delete_btn.click(_adapter_action(delete_adapter, "delete"), [adapter_picker, new_name, confirm_delete],
+                         adapter_outputs, api_name="delete_adapter")
         listed = gr.State(None)  # the adapter names this page shows
 
         def adapters_tick(current, shown):

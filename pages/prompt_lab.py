@@ -18,10 +18,11 @@ from pages.common import (
     max_new_tokens_slider,
     on_page_load,
     progress_fn,
+    rate_limited,
     temperature_slider,
     with_adapter,
 )
-from playground import data, icl, plots
+from playground import data, icl, limits, plots
 from playground.errors import PlaygroundError
 from playground.generation import DecodingParams, defaults_of
 from playground.prompts import OVERFLOW_POLICIES, PromptTemplate, parse_indices
@@ -116,7 +117,7 @@ def build(ctx: AppContext) -> None:
                                   elem_id="pl-builtin", info="Example sets written for this playground.")
             # No file_types filter: the browser would refuse other files with only a passing pop-up;
             # the library's check gives a lasting message that says which types work.
-            upload = gr.File(label="Local file (.jsonl, .json, .csv, .parquet; up to 200 MB)", visible=False,
+            upload = gr.File(label=f"Local file (.jsonl, .json, .csv, .parquet; up to {limits.current().upload_mb} MB)", visible=False,
                              elem_id="pl-file")
             with gr.Row(visible=False) as hub_row:
                 hub_id = gr.Textbox(label="Hub dataset id", placeholder="knkarthick/dialogsum", elem_id="pl-hub-id")
@@ -273,6 +274,7 @@ def build(ctx: AppContext) -> None:
             return out
 
         @guarded(status)
+        @rate_limited(ctx)
         def run_all(progress=gr.Progress(), *values):  # (progress first: Gradio injects it only before *values)
             form = PromptForm(*values)
             # Clear the previous answers first, so a refused run never leaves them on screen as if they were its own.
@@ -296,6 +298,7 @@ def build(ctx: AppContext) -> None:
             yield out
 
         @guarded(status)
+        @rate_limited(ctx)
         def run_batch(progress=gr.Progress(), *values):
             form = PromptForm(*values)
             examples = form.need_examples()

@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, guarded, uploaded_path
+from pages.common import AppContext, admin_only, guarded, rate_limited, uploaded_path
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -235,6 +235,7 @@ def build(ctx: AppContext) -> None:
                     rating_row: gr.update(visible=single), vote_row: gr.update(visible=not single)}
 
         @guarded(status)
+        @rate_limited(ctx)
         def start(state, name, goal, model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again, guide,
                   progress_bar=gr.Progress()):
             name = (name or "").strip()
@@ -309,6 +310,7 @@ def build(ctx: AppContext) -> None:
                             f"\"{removed.prompt[:60]}\").", progress: progress_text(name, goal)}
 
         @guarded(status)
+        @admin_only(ctx, "guidelines")
         def save_guide(text):
             return {guidelines: save_guidelines(settings, text), status: "✅ Guidelines saved: shown with every pair."}
 
@@ -333,6 +335,7 @@ def build(ctx: AppContext) -> None:
             return {export_file: gr.update(value=str(path), visible=True), status: f"✅ Exported {n:,} rows ({fmt})."}
 
         @guarded(status)
+        @admin_only(ctx, "push")
         def push(repo, messages):
             import os
 
@@ -342,6 +345,7 @@ def build(ctx: AppContext) -> None:
             return {status: f"✅ Pushed to {url}."}
 
         @guarded(status)
+        @admin_only(ctx, "import")
         def import_data(file, anyway):
             path = uploaded_path(file)
             if not path:

@@ -13,7 +13,18 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pages.common import BASE_ONLY, AppContext, adapter_choices, guarded, progress_html, resume_run, stop_run, uploaded_path
+from pages.common import (
+    BASE_ONLY,
+    AppContext,
+    adapter_choices,
+    admin_only,
+    guarded,
+    progress_html,
+    rate_limited,
+    resume_run,
+    stop_run,
+    uploaded_path,
+)
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -321,6 +332,7 @@ def build(ctx: AppContext) -> None:
             return {status: f"{pairs}\n\n{replies}"}
 
         @guarded(status)
+        @admin_only(ctx, "train")
         def train_reward(*values):
             *form_values, lr, name = values
             run, message = launch(jobs, "reward", form_of(form_values).recipe(RewardRecipe, {"learning_rate": lr,
@@ -328,6 +340,7 @@ def build(ctx: AppContext) -> None:
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
         @guarded(status)
+        @admin_only(ctx, "train")
         def train_direct(*values):
             *form_values, method, lr, beta_, loss, weight, start, name = values
             cls = DIRECT_METHODS[method]
@@ -338,6 +351,7 @@ def build(ctx: AppContext) -> None:
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
         @guarded(status)
+        @admin_only(ctx, "train")
         def train_ppo(*values):
             *form_values, reward, start, lr, kl, length, n_episodes, n_epochs, temp, every, name = values
             own = {"reward_model": reward or "", "learning_rate": lr, "kl_coef": kl, "response_length": length,
@@ -348,6 +362,7 @@ def build(ctx: AppContext) -> None:
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
         @guarded(status)
+        @admin_only(ctx, "train")
         def train_group(*values):
             *form_values, method, reward, lr, beta_, n_generations, steps, length, every, name = values
             cls = GROUP_METHODS[method]
@@ -411,6 +426,7 @@ def build(ctx: AppContext) -> None:
             return out
 
         @guarded(rescore_status)
+        @admin_only(ctx, "rescore")
         def score_with_another(run_id, ref, label, progress=gr.Progress()):
             run = jobs.store.run(run_id) if run_id else None
             if run is None or run["kind"] not in POLICY_KINDS or run["status"] != "finished":
@@ -423,10 +439,12 @@ def build(ctx: AppContext) -> None:
             return {rescore_status: f"✅ Scored by **{scorer.name}**: {change_text(result)}.", ppo_summary: text}
 
         @guarded(status)
+        @admin_only(ctx, "stop")
         def stop(run_id):
             return {status: stop_run(jobs, run_id)}
 
         @guarded(status)
+        @admin_only(ctx, "resume")
         def resume(run_id):
             return {status: resume_run(jobs, run_id)}
 
@@ -438,6 +456,7 @@ def build(ctx: AppContext) -> None:
             return {reward_summary: text, reward_plot: figure}
 
         @guarded(score_out)
+        @rate_limited(ctx)
         def score(name, prompt, reply):
             value = score_reply(settings, name, prompt, reply)
             return {score_out: f"Reward from **{name}**: **{value:+.3f}** (higher: more like the replies people chose)."}

@@ -125,7 +125,7 @@ def merge_into(folder: Path, base_source: str, target: Path) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    base = AutoModelForCausalLM.from_pretrained(base_source)
+    base = AutoModelForCausalLM.from_pretrained(base_source, use_safetensors=True)
     merged = PeftModel.from_pretrained(base, folder).merge_and_unload()
     merged.save_pretrained(target)
     AutoTokenizer.from_pretrained(folder).save_pretrained(target)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from playground import access, limits
 from playground.errors import PlaygroundError
 from playground.prompts import PromptTemplate
 from playground.settings import PROJECT_ROOT
 
 EXAMPLES_DIR = PROJECT_ROOT / "assets" / "examples"
-MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_ROWS = 100_000
 HUB_TIME_LIMIT_S = 120.0
 SUPPORTED_SUFFIXES = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -88,10 +88,15 @@ class ExampleSet:
 
 # ---- reading tables ----
 def read_table(path: str | Path, max_rows: int | None = MAX_ROWS):
-    """A local JSONL/JSON/CSV/Parquet file as a pandas DataFrame, or a clear PlaygroundError."""
+    """A JSONL/JSON/CSV/Parquet file a person named (or uploaded) as a pandas DataFrame, or a clear
+    PlaygroundError; in demo mode only an upload is read."""
+    access.check_typed_path(path)
+    return _read_table(Path(path), max_rows)
+
+
+def _read_table(path: Path, max_rows: int | None = MAX_ROWS):
     import pandas as pd
 
-    path = Path(path)
     if not path.is_file():
         raise PlaygroundError(f"File not found: {path}.")
     kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
@@ -99,11 +104,10 @@ def read_table(path: str | Path, max_rows: int | None = MAX_ROWS):
         raise PlaygroundError(
             f"'{path.name}' is not a supported file type: use .jsonl, .json, .csv or .parquet."
         )
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
+    size, cap_mb = path.stat().st_size, limits.current().upload_mb
+    if size > cap_mb * 2**20:
         raise PlaygroundError(
-            f"'{path.name}' is {size / 2**20:,.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB. "
-            "Use a sample of it, or a Hub dataset."
+            f"'{path.name}' is {size / 2**20:,.1f} MB; the limit is {cap_mb} MB. Use a sample of it, or a Hub dataset."
         )
     if size == 0:
         raise PlaygroundError(f"'{path.name}' is empty.")
@@ -140,6 +144,7 @@ def read_hub(dataset_id: str, split: str = "train", config: str | None = None, m
     dataset_id = (dataset_id or "").strip()
     if not dataset_id:
         raise PlaygroundError("Type a Hub dataset id, e.g. 'knkarthick/dialogsum'.")
+    access.check_hub_id(dataset_id)  # demo: a server folder is refused, whether or not it exists
     if not hub_reachable(Settings.from_env()):
         raise PlaygroundError(f"'{dataset_id}' is not a built-in set or a file, and the Hugging Face Hub can't be reached "
                               "(offline): use a built-in set or a local file.")
@@ -168,7 +173,7 @@ def read_hub(dataset_id: str, split: str = "train", config: str | None = None, m
 def builtin_frame(task: str):
     if task not in BUILTIN_TASKS:
         raise PlaygroundError(f"Unknown built-in task '{task}': choose from {', '.join(BUILTIN_TASKS)}.")
-    return read_table(EXAMPLES_DIR / BUILTIN_TASKS[task].file)
+    return _read_table(EXAMPLES_DIR / BUILTIN_TASKS[task].file)
 
 
 def guess_columns(columns: list[str]) -> tuple[str | None, str | None]:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 
+from playground import limits
 from playground.errors import PlaygroundError
 from playground.models import LoadedModel
 
@@ -36,6 +37,7 @@ class DecodingParams:
     def __post_init__(self) -> None:
         if int(self.max_new_tokens) != self.max_new_tokens or self.max_new_tokens < 1:
             raise PlaygroundError(f"Max new tokens must be a whole number of at least 1 (got {self.max_new_tokens}).")
+        limits.current().check(self.max_new_tokens, "new_tokens", "Max new tokens")
         if self.do_sample and not self.temperature > 0:
             raise PlaygroundError(
                 f"Temperature must be above 0 when sampling (got {self.temperature}). "
@@ -131,6 +133,7 @@ def encode(lm_or_tokenizer, prompt: str, chat: bool = False) -> list[int]:
     tokenizer = getattr(lm_or_tokenizer, "tokenizer", lm_or_tokenizer)
     if not prompt or not prompt.strip():
         raise PlaygroundError("The prompt is empty. Type some text for the model to continue.")
+    limits.current().check(len(prompt), "prompt_chars", "The prompt's length in characters")
     if chat:
         if not getattr(tokenizer, "chat_template", None):
             raise PlaygroundError("This model has no chat template. Untick 'chat template' to send the raw prompt.")
@@ -410,8 +413,9 @@ def sample_n(
     lm: LoadedModel, prompt: str, params: DecodingParams, n: int, chat: bool = False, adapter: str | None = None
 ) -> list[Generation]:
     """n completions in one batched call; row i uses seed + i (so row 0 matches `generate`)."""
-    if not 1 <= n <= 32:
-        raise PlaygroundError(f"Number of samples must be between 1 and 32 (got {n}).")
+    if n < 1:
+        raise PlaygroundError(f"Number of samples must be at least 1 (got {n}).")
+    limits.current().check(n, "samples", "The number of samples")
     ids = _prepare(lm, prompt, params, chat)
     if lm.has_soft_prompt(adapter):  # one row at a time through the step loop, row i seeded seed + i as below
         return [_generate_by_steps(lm, ids, replace(params, seed=params.seed + r), adapter) for r in range(n)]

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from playground import access
 from playground.errors import PlaygroundError
+from playground.runs import check_name
 from playground.settings import Settings
 from playground.tiny_model import TINY_MODEL_NAME, build_tiny_model
 
@@ -216,8 +218,10 @@ class ModelManager:
             raise PlaygroundError("No model chosen. Pick one from the list, type a Hub id, or a local folder.")
         if ref in TINY_ALIASES:
             return str(self.tiny_model_dir())
+        if self.settings.demo:  # no folder of the server is looked at, so none is revealed either
+            access.check_hub_id(ref, access.DEMO_MODELS)
         path = Path(ref).expanduser()
-        if path.is_dir():
+        if not self.settings.demo and path.is_dir():
             if not (path / "config.json").exists():
                 raise PlaygroundError(f"The folder {ref} has no config.json: it is not a transformers model folder.")
             return str(path)
@@ -304,10 +308,14 @@ class ModelManager:
             return self._loaded
 
     def adapter_folder(self, adapter: str) -> tuple[str, str]:
-        """(name, folder) for an adapter given by name (in the adapters folder) or by path."""
-        path = Path(adapter).expanduser()
-        if not path.is_dir():
+        """(name, folder) for an adapter given by name (in the adapters folder) or, except in demo mode, by path."""
+        if self.settings.demo:
+            check_name(adapter)
             path = self.settings.adapters_dir / adapter
+        else:
+            path = Path(adapter).expanduser()
+            if not path.is_dir():
+                path = self.settings.adapters_dir / adapter
         if not (path / "adapter_config.json").exists():
             raise PlaygroundError(f"'{adapter}' is not a PEFT adapter folder (no adapter_config.json). "
                                   "Full fine-tuned models are picked as models instead.")
@@ -371,7 +379,7 @@ def _load(ref: str, source: str, progress: ProgressFn) -> LoadedModel:
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         progress(0.2, f"Loading the weights of {ref}…")
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=dtype)
     except Exception as err:
         raise PlaygroundError(
             f"Could not load '{ref}' as a causal language model: {_first_line(err)}. "

@@ -11,6 +11,7 @@ import importlib.util
 import math
 from pathlib import Path
 
+from playground import access
 from playground.errors import PlaygroundError
 from playground.settings import PROJECT_ROOT
 
@@ -36,6 +37,8 @@ def task_config(ref: str) -> dict | str:
     path = builtin_tasks().get(ref) or Path(ref).expanduser()
     if path.suffix.lower() not in (".yaml", ".yml"):
         return ref
+    if ref not in builtin_tasks():
+        access.check_typed_path(path)
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from playground import access, limits
 from playground.errors import PlaygroundError
 from playground.evaluation.scores import DEFAULT_METRICS, METRICS
 from playground.runs import check_name
@@ -96,6 +97,9 @@ class EvalRecipe:
         _check(isinstance(self.benchmarks, list), "benchmarks must be a list of task names or files.")
         self.benchmarks = [_absolute_if_file(b) for b in self.benchmarks if str(b).strip()]
         _check(_whole(self.benchmark_limit) and self.benchmark_limit >= 1, "benchmark_limit must be at least 1.")
+        cap = limits.current()
+        cap.check(self.max_examples, "eval_examples", "max_examples")
+        cap.check(self.benchmark_limit, "eval_examples", "benchmark_limit")
         _check(isinstance(self.decoding, dict), "decoding must be a mapping of decoding settings.")
         unknown = sorted(set(self.decoding) - set(DECODING_KEYS))
         _check(not unknown, f"Unknown decoding setting(s) {', '.join(unknown)}: use {', '.join(DECODING_KEYS)}.")
@@ -141,6 +145,8 @@ class EvalRecipe:
 def _absolute_if_file(value) -> str:
     """A local file as an absolute path, so the run (in its own process and folder) finds it."""
     value = str(value or "").strip()
+    if access.demo_mode():
+        return value  # not looked at here: the loader refuses a server path
     path = Path(value).expanduser()
     return str(path.resolve()) if value and path.is_file() else value
 

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from playground import access
 from playground.errors import PlaygroundError
 from playground.preferences.labels import HHH, Label
 
@@ -174,6 +175,7 @@ def read_file(path: str | Path, max_errors: int = 20, unpaired: bool = False) ->
     """Parse a TRL or HH-RLHF preference file (JSONL, optionally gzipped). Nothing is stored.
     With `unpaired`, the report's rows are KTO's (prompt, completion, label), and TRL's unpaired
     lines are read too."""
+    access.check_typed_path(path)
     path = Path(path).expanduser()
     if not path.is_file():
         raise PlaygroundError(f"File not found: {path}")

@@ -59,7 +59,7 @@ def train_direct(recipe: DirectRecipe, source: str, ctx: RunContext) -> Outcome:
     as_dataset = lambda part: datasets.Dataset.from_list(as_rows(part, uses_chat(tokenizer)))  # noqa: E731
 
     writer.write("status", message="Loading the model")
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=training_dtype())
+    model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=training_dtype())
     peft_config = recipe.lora_config()
     if recipe.policy_adapter:
         from peft import PeftModel

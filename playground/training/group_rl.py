@@ -49,7 +49,7 @@ def train_group(recipe: GroupRecipe, source: str, ctx: RunContext) -> Outcome:
     writer.write("status", message="Loading the policy and the reward model")
     set_seed(recipe.seed)
     scorer = RewardModel(reward_model_folder(ctx.settings, recipe.reward_model), ctx.settings)
-    policy = AutoModelForCausalLM.from_pretrained(source, dtype=training_dtype())
+    policy = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=training_dtype())
     held_prompts = [r["prompt"] for r in split.held_out]
 
     writer.write("status", message="Writing and scoring replies to the held-out prompts before training")
@@ -82,7 +82,7 @@ def train_group(recipe: GroupRecipe, source: str, ctx: RunContext) -> Outcome:
     after = held_out_rewards(scorer, held_prompts, after_replies)
     last_kl = next((e["kl"] for e in reversed(trainer.state.log_history) if "kl" in e), 0.0)  # per token
     reference = None if hasattr(trainer.model, "disable_adapter") else (
-        getattr(trainer, "ref_model", None) or AutoModelForCausalLM.from_pretrained(source, dtype=training_dtype()))
+        getattr(trainer, "ref_model", None) or AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=training_dtype()))
     kl = held_out_kl(trainer.model, tokenizer, held_prompts, after_replies, limit, reference=reference)
     metrics.update(comparison(before, after), kl=kl, kl_train=last_kl)
 

@@ -102,7 +102,7 @@ def load_policy(recipe: PPORecipe, source: str, ctx: RunContext, tokenizer, resi
     from playground.training.preference_checks import generation_adapter
     from playground.training.trainer_args import training_dtype
 
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=training_dtype())
+    model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=training_dtype())
     if resize:
         model.resize_token_embeddings(len(tokenizer))
     model.config.pad_token_id = tokenizer.pad_token_id

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from playground import access
 from playground.errors import PlaygroundError
 
 LABELS = "labels"  # the data name that means "the labels collected in the Rate tab"
@@ -42,6 +43,7 @@ def load_pairs(data: str, settings, unpaired: bool = False) -> tuple[list[dict],
         labels = all_labels(Store(settings.db_path))
         rows = formats.kto_rows(labels) if unpaired else formats.preference_rows(labels)
         return rows, f"{len(rows):,} {what} from the Rate tab's labels"
+    access.check_typed_path(data)
     path = Path(data).expanduser()
     if not path.is_file():
         raise PlaygroundError(f"Preference data '{data}' is neither '{LABELS}' (the Rate tab's labels) nor a file. "

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from playground import limits
 from playground.errors import PlaygroundError
 from playground.runs import check_name
 from playground.settings import DEFAULT_MODEL
@@ -72,6 +73,9 @@ class RunRecipe:
         self._check(self.num_train_epochs > 0 or self.max_steps > 0,
                     "Set num_train_epochs above 0, or max_steps above 0.")
         self._check(self.max_steps == -1 or self.max_steps > 0, f"max_steps must be above 0, or -1 for epochs (got {self.max_steps}).")
+        cap = limits.current()
+        cap.check(self.max_steps, "train_steps", "max_steps")
+        cap.check(self.num_train_epochs, "train_epochs", "num_train_epochs")
         self._check(self.per_device_train_batch_size >= 1, "per_device_train_batch_size must be at least 1.")
         self._check(self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps must be at least 1.")
         self._check(self.seed >= 0, f"seed must be 0 or more (got {self.seed}).")
@@ -187,8 +191,8 @@ class SFTRecipe(RunRecipe):
         dtype = training_dtype()
         quant = self.quantization_config(dtype)
         if quant is None:
-            return AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
-        model = AutoModelForCausalLM.from_pretrained(source, quantization_config=quant, dtype=dtype,
+            return AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, quantization_config=quant, dtype=dtype,
                                                      device_map="auto" if cuda else "cpu")
         return self.prepare_quantized(model)
 

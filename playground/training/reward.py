@@ -37,7 +37,7 @@ def load_classifier(source: str, tokenizer):
 
     from playground.training.trainer_args import training_dtype
 
-    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, dtype=training_dtype())
+    model = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True, num_labels=1, dtype=training_dtype())
     model.config.pad_token_id = tokenizer.pad_token_id  # where the head reads: the last token before padding
     return model
 

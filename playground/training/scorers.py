@@ -24,7 +24,7 @@ class ClassifierScorer:
 
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(source)
-            self.model = AutoModelForSequenceClassification.from_pretrained(source).eval()
+            self.model = AutoModelForSequenceClassification.from_pretrained(source, use_safetensors=True).eval()
         except (OSError, ValueError) as err:
             raise PlaygroundError(f"Could not load '{source}' as a text classifier: {str(err).splitlines()[0]}") from err
         labels = {str(v).lower(): int(k) for k, v in (self.model.config.id2label or {}).items()}

@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from playground import data
+from playground import access, data
 from playground.errors import PlaygroundError
 
 # Named instruction templates, as prompt-template libraries provide; {input} is the example's input.
@@ -47,9 +47,11 @@ def load_pairs(source: str, input_column: str = "", output_column: str = "", spl
         input_column, output_column = input_column or task.input_column, output_column or task.output_column
     else:
         path = Path(source).expanduser()
-        if path.suffix.lower() in data.SUPPORTED_SUFFIXES or path.exists():
+        # (in demo mode whether a server path exists is never looked at: it is refused either way)
+        if path.suffix.lower() in data.SUPPORTED_SUFFIXES or (not access.demo_mode() and path.exists()):
             frame, name = data.read_table(path), path.name
         else:
+            access.check_hub_id(source)
             check_hub_id(source)
             frame, name = data.read_hub(source, split=split or "train"), source
         guess_in, guess_out = data.guess_columns(list(frame.columns))

@@ -64,12 +64,12 @@ def test_missing_file_too_large_and_too_many_rows(tmp_path, monkeypatch):
     with pytest.raises(PlaygroundError, match="File not found"):
         data.read_table(tmp_path / "nope.csv")
     path = tmp_path / "big.csv"
-    path.write_text("question,answer\n" + "q,a\n" * 50)
-    monkeypatch.setattr(data, "MAX_FILE_BYTES", 100)
-    with pytest.raises(PlaygroundError, match="the limit is"):
+    path.write_text("question,answer\n" + "q,a\n" * 300_000)  # 1.2 MB
+    monkeypatch.setenv("PLAYGROUND_LIMIT_UPLOAD_MB", "1")
+    with pytest.raises(PlaygroundError, match="is 1.1 MB; the limit is 1 MB"):
         data.read_table(path)
-    monkeypatch.setattr(data, "MAX_FILE_BYTES", 10**9)
-    with pytest.raises(PlaygroundError, match="50 rows; the limit is 10"):
+    monkeypatch.delenv("PLAYGROUND_LIMIT_UPLOAD_MB")
+    with pytest.raises(PlaygroundError, match="300,000 rows; the limit is 10"):
         data.read_table(path, max_rows=10)
 
 

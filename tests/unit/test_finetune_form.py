@@ -42,6 +42,7 @@ def test_the_tabs_actions_work_without_a_browser(tmp_path, tiny_dir, monkeypatch
 
     from pages.common import AppContext
     from pages.finetune import cost_report, delete_adapter, remove_ended_runs, rename_adapter, training_preview
+    from playground.access import Access
     from playground.errors import PlaygroundError
     from playground.jobs import JobManager
     from playground.models import ModelManager
@@ -52,7 +53,7 @@ def test_the_tabs_actions_work_without_a_browser(tmp_path, tiny_dir, monkeypatch
     monkeypatch.setenv("PLAYGROUND_ADAPTERS", str(tmp_path / "adapters"))
     settings = Settings.from_env()
     settings.ensure_dirs()
-    ctx = AppContext(models=ModelManager(settings), jobs=JobManager(settings), start_model="tiny")
+    ctx = AppContext(models=ModelManager(settings), jobs=JobManager(settings), start_model="tiny", access=Access(settings))
     recipe = recipe_from_dict({"method": "lora", "base_model": str(tiny_dir), "data": "sentiment"})
 
     rows, message = training_preview(recipe)

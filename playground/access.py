@@ -1,0 +1,181 @@
+"""Who may do what, decided here for every caller (the page, the API, a timer's fn_index alike).
+
+- Local use (the default): whoever can open the page can do everything, as before.
+- Demo mode (`PLAYGROUND_DEMO=1`, on by default on a Space) or team logins (`PLAYGROUND_USERS`):
+  anyone may prompt, decode, evaluate and label; the actions in ADMIN_ACTIONS need an admin. An admin
+  is a login name in `PLAYGROUND_ADMINS` (a Hugging Face username on a Space), a team login whose role
+  is admin, or a session that gave `PLAYGROUND_ADMIN_TOKEN`.
+- In demo mode no request reads the server's own files: a typed path is refused with one message,
+  whether or not the file exists; only uploads (in Gradio's upload folder) and Hub ids are read.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from playground.errors import PlaygroundError
+from playground.limits import RateLimiter
+from playground.settings import Settings
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    ANNOTATOR = "annotator"  # a team login that labels and evaluates
+    VISITOR = "visitor"  # anyone else on a demo
+
+
+# What needs an admin where access is restricted; the value completes "Only an admin can ...".
+ADMIN_ACTIONS = {
+    "train": "start training runs",
+    "stop": "stop runs",
+    "resume": "resume runs",
+    "remove": "remove runs",
+    "rename": "rename adapters",
+    "merge": "merge adapters",
+    "push": "push to the Hugging Face Hub",
+    "delete": "delete adapters",
+    "import": "import preference data",
+    "guidelines": "change the labeling guidelines",
+    "rescore": "score a run's replies again (it changes the run's record)",
+}
+
+DEMO_FILES = ("This demo reads no files of its server: upload the file, or give a Hub id (owner/name).")
+DEMO_MODELS = ("This demo loads no model folders of its server: pick a model from the menu or type a Hub id "
+               "(owner/name).")
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?")
+
+
+@dataclass(frozen=True)
+class Visitor:
+    key: str  # one per person, for limits and records: "user:<name>", else "ip:<address>"
+    name: str | None  # the login name, when logged in
+    role: Role
+    session: str = ""  # Gradio's session of the page or API client
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+def parse_users(text: str) -> dict[str, tuple[str, Role]]:
+    """`PLAYGROUND_USERS` ("ana:secret:admin, bo:pw" -> role annotator unless given) as {name: (password, role)}."""
+    users = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        name, _, rest = item.partition(":")
+        password, _, role = rest.partition(":")
+        if not name or not password:
+            raise PlaygroundError(f"PLAYGROUND_USERS: '{name or item}' needs name:password[:role].")
+        try:
+            users[name] = (password, Role(role or Role.ANNOTATOR.value))
+        except ValueError:
+            raise PlaygroundError(f"PLAYGROUND_USERS: the role of '{name}' is '{role}'; use admin or annotator.") from None
+    return users
+
+
+class Access:
+    """The app's one policy object: built from Settings at start-up, asked by every handler."""
+
+    TOKEN_TRIES_PER_MINUTE = 10  # all sessions together: guessing the token is slow
+
+    def __init__(self, settings: Settings):
+        self.demo = settings.demo
+        self.users = parse_users(settings.users)
+        self.restricted = settings.demo or bool(self.users)
+        self._admins = set(settings.admins)
+        self._token = settings.admin_token
+        self._unlocked: set[str] = set()
+        self._lock = threading.Lock()
+        self._token_tries = RateLimiter(per_minute=self.TOKEN_TRIES_PER_MINUTE, burst=self.TOKEN_TRIES_PER_MINUTE,
+                                        what="admin token tries")
+
+    # ---- who is asking ----
+    def visitor(self, name: str | None = None, session: str | None = None, address: str | None = None) -> Visitor:
+        key = f"user:{name}" if name else f"ip:{address or 'unknown'}"
+        session = session or ""
+        if not self.restricted or (name and name in self._admins):
+            role = Role.ADMIN
+        elif name in self.users:
+            role = self.users[name][1]
+        else:
+            role = Role.VISITOR
+        with self._lock:
+            if session and session in self._unlocked:
+                role = Role.ADMIN
+        return Visitor(key=key, name=name, role=role, session=session)
+
+    def check_password(self, name: str, password: str) -> bool:
+        """Gradio's login form, when team logins are configured."""
+        entry = self.users.get(name)
+        return entry is not None and hmac.compare_digest(entry[0].encode(), (password or "").encode())
+
+    @property
+    def token_set(self) -> bool:
+        return bool(self._token)
+
+    def unlock(self, session: str, token: str) -> str:
+        """An admin token typed into the page (or sent by an API client) makes that session an admin."""
+        if not self.restricted:
+            return "Everyone who can open this app is an admin here (local mode)."
+        if not self._token:
+            raise PlaygroundError("This app has no admin token (its owner can set PLAYGROUND_ADMIN_TOKEN).")
+        if not session:
+            raise PlaygroundError("No session to unlock: reload the page and try again.")
+        self._token_tries.take("all")
+        if not hmac.compare_digest(self._token.encode(), (token or "").strip().encode()):
+            raise PlaygroundError("That is not the admin token.")
+        with self._lock:
+            self._unlocked.add(session)
+        return "You are an admin in this browser tab (until it is closed or the app restarts)."
+
+    # ---- what they may do ----
+    def require_admin(self, visitor: Visitor, action: str) -> None:
+        if visitor.is_admin:
+            return
+        what = ADMIN_ACTIONS[action]
+        if self._token or self._admins or any(role is Role.ADMIN for _, role in self.users.values()):
+            how = "log in as an admin, or unlock with the admin token at the top of the page"
+        else:
+            how = "this app has no admin yet: its owner sets PLAYGROUND_ADMIN_TOKEN or PLAYGROUND_ADMINS"
+        raise PlaygroundError(f"Only an admin can {what} here ({self.mode_name()}): {how}.")
+
+    def mode_name(self) -> str:
+        if self.demo:
+            return "demo mode"
+        return "team mode" if self.users else "local mode"
+
+
+# ---- the server's files (process-wide: PLAYGROUND_DEMO is inherited by the app's own workers) ----
+def upload_root() -> Path:
+    """Where Gradio keeps uploaded files (GRADIO_TEMP_DIR, else <temp>/gradio)."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
+
+
+def demo_mode() -> bool:
+    return Settings.from_env().demo
+
+
+def check_typed_path(value: str | Path) -> None:
+    """A file named by a request: in demo mode only an upload may be read. Nothing about the file
+    (not even whether it exists) is looked at before the refusal."""
+    if not demo_mode():
+        return
+    text = str(value)
+    if any(ord(ch) < 32 for ch in text) or ".." in Path(text).parts:
+        raise PlaygroundError(DEMO_FILES)
+    path = Path(os.path.abspath(text))  # the text alone decides; the file is looked at only inside the root
+    root = upload_root()
+    if not path.is_relative_to(root) or not path.resolve().is_relative_to(root):
+        raise PlaygroundError(DEMO_FILES)
+
+
+def check_hub_id(value: str, message: str = DEMO_FILES) -> None:
+    """In demo mode, text that names something to fetch must be a Hub id (never a path)."""
+    if demo_mode() and not _HUB_ID.fullmatch((value or "").strip()):
+        raise PlaygroundError(message)

@@ -1,0 +1,53 @@
+"""The running app's queue API spoken directly, as any HTTP client can: any event by its fn_index
+(timers and other events with no API name included), in a session of the caller's choosing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+
+
+def config(url: str) -> dict:
+    return httpx.get(f"{url}config", timeout=30).json()
+
+
+def fn_index(cfg: dict, api_name: str) -> int:
+    return next(d["id"] for d in cfg["dependencies"] if d["api_name"] == api_name)
+
+
+def defaults(cfg: dict, index: int) -> list:
+    """The values a fresh page would send for this event's inputs."""
+    components = {c["id"]: c for c in cfg["components"]}
+    dependency = next(d for d in cfg["dependencies"] if d["id"] == index)
+    return [components[i].get("props", {}).get("value") for i in dependency["inputs"]]
+
+
+def input_ids(cfg: dict, index: int) -> list[str | None]:
+    components = {c["id"]: c for c in cfg["components"]}
+    dependency = next(d for d in cfg["dependencies"] if d["id"] == index)
+    return [components[i].get("props", {}).get("elem_id") for i in dependency["inputs"]]
+
+
+def call(url: str, index: int, data: list, session: str | None = None, timeout: float = 120) -> dict:
+    """Join the queue with event `index` and wait for its end: {"success": bool, "output": {...}}."""
+    session = session or uuid.uuid4().hex
+    with httpx.Client(timeout=timeout) as http:
+        joined = http.post(f"{url}gradio_api/queue/join", json={"data": data, "fn_index": index, "session_hash": session,
+                                                                 "event_data": None, "trigger_id": None})
+        joined.raise_for_status()
+        event_id = joined.json()["event_id"]
+        with http.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("event_id") == event_id and message.get("msg") == "process_completed":
+                    return message
+    raise AssertionError(f"event {index} never completed")
+
+
+def texts(message: dict) -> str:
+    """Everything the event sent back, as one string (to look for a message in)."""
+    return json.dumps(message.get("output", {}), ensure_ascii=False)

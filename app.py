@@ -18,7 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 import gradio as gr
 
 from pages import decoding_lab, evaluate, finetune, prompt_lab, rate, rlhf
-from pages.common import AppContext, access_bar, model_picker
+from pages.common import AppContext, access_bar, explain_bad_inputs, model_picker
 from playground import limits
 from playground.access import Access
 from playground.errors import PlaygroundError
@@ -75,6 +75,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
             evaluate.build(ctx)
             rate.build(ctx)
             rlhf.build(ctx)
+    explain_bad_inputs(demo)
     return demo
 
 
@@ -98,6 +99,9 @@ def main() -> None:
         auth=access.check_password if access.users else None,
         auth_message="Log in with the name and password your team's admin gave you.",
         max_file_size=f"{cap.upload_mb}mb",
+        # Gradio's own refusals (a server file posted as an upload, say) keep their message; handlers'
+        # errors are already messages (pages.common.guarded), and no traceback is ever sent
+        show_error=True,
         server_name=settings.host,
         server_port=settings.port,
         theme=gr.themes.Soft(),

@@ -134,6 +134,61 @@ def rate_limited(ctx: AppContext):
     return checked(lambda request: ctx.requests.take(visitor_of(ctx, request).key))
 
 
+# ---- values of the wrong type from API clients ----
+TAKES = {"number": "a number", "slider": "a number", "textbox": "text", "dropdown": "one of its choices",
+         "radio": "one of its choices", "checkbox": "true or false", "checkboxgroup": "a list of its choices",
+         "file": "an uploaded file", "dataframe": "a table (headers and rows)"}
+
+
+def explain_bad_inputs(blocks: gr.Blocks) -> None:
+    """An API client can send any JSON for any input. Gradio answers a value of the wrong type (text
+    for a number, a list for a slider, a dict for a file) with a bare "Error"; here every input
+    component says instead which input was wrong and what it takes."""
+    from gradio.components import Component
+
+    for block in list(blocks.blocks.values()):
+        if isinstance(block, Component) and not isinstance(block, gr.State):
+            block.preprocess = _explained(block.preprocess, block)
+            if getattr(block, "data_model", None) is not None:
+                block.data_model = _explained_model(block.data_model, block)
+
+
+def _bad_input(block, payload) -> gr.Error:
+    name = getattr(block, "label", None) or getattr(block, "elem_id", None) or type(block).__name__
+    shown = repr(payload)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    takes = TAKES.get(block.get_block_name(), "a value of its type")
+    return gr.Error(f"'{name}' can't be {shown}: it takes {takes}.", print_exception=False)
+
+
+def _explained(preprocess, block):
+    @functools.wraps(preprocess)
+    def checked(payload):
+        try:
+            return preprocess(payload)
+        except gr.Error:
+            raise
+        except Exception:  # noqa: BLE001 - Gradio's own conversion failed on a value of the wrong type
+            raise _bad_input(block, payload) from None
+
+    return checked
+
+
+def _explained_model(model, block):
+    from pydantic import ValidationError
+
+    class Checked(model):
+        @classmethod
+        def model_validate(cls, obj, *args, **kwargs):
+            try:
+                return model.model_validate(obj, *args, **kwargs)
+            except ValidationError:
+                raise _bad_input(block, obj) from None
+
+    Checked.__name__ = Checked.__qualname__ = model.__name__
+    return Checked
+
+
 def on_page_load(fn, inputs, outputs, **kwargs):
     """Run `fn` when a page is opened: each tab wires its own load events (the Blocks being built is
     the one the tab is inside)."""

@@ -175,6 +175,21 @@ def check_typed_path(value: str | Path) -> None:
         raise PlaygroundError(DEMO_FILES)
 
 
+def is_file(path: str | Path) -> bool:
+    """Whether a path a person typed names a file: an impossible name (too long, a NUL) is no file."""
+    try:
+        return Path(path).expanduser().is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: str | Path) -> bool:
+    try:
+        return Path(path).expanduser().is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def check_hub_id(value: str, message: str = DEMO_FILES) -> None:
     """In demo mode, text that names something to fetch must be a Hub id (never a path)."""
     if demo_mode() and not _HUB_ID.fullmatch((value or "").strip()):

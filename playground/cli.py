@@ -156,6 +156,8 @@ def _params(args, lm, max_new_tokens: int = 1, sample_default: bool = False):
 def cmd_tiny_model(args) -> int:
     from playground.tiny_model import build_tiny_model
 
+    if not 0 <= args.seed < 2**32:
+        raise PlaygroundError(f"--seed must be from 0 to {2**32 - 1:,} (got {args.seed}).")
     print(build_tiny_model(args.dir, seed=args.seed))
     return 0
 

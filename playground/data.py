@@ -97,8 +97,8 @@ def read_table(path: str | Path, max_rows: int | None = MAX_ROWS):
 def _read_table(path: Path, max_rows: int | None = MAX_ROWS):
     import pandas as pd
 
-    if not path.is_file():
-        raise PlaygroundError(f"File not found: {path}.")
+    if not access.is_file(path):
+        raise PlaygroundError(f"File not found: {str(path)[:200]}.")
     kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise PlaygroundError(

@@ -213,7 +213,7 @@ class ModelManager:
 
     def resolve(self, ref: str) -> str:
         """Turn what the user typed into a local folder or a Hub id that can be loaded now."""
-        ref = (ref or "").strip()
+        ref = str(ref).strip() if ref is not None else ""
         if not ref:
             raise PlaygroundError("No model chosen. Pick one from the list, type a Hub id, or a local folder.")
         if ref in TINY_ALIASES:
@@ -221,7 +221,7 @@ class ModelManager:
         if self.settings.demo:  # no folder of the server is looked at, so none is revealed either
             access.check_hub_id(ref, access.DEMO_MODELS)
         path = Path(ref).expanduser()
-        if not self.settings.demo and path.is_dir():
+        if not self.settings.demo and access.is_dir(path):
             if not (path / "config.json").exists():
                 raise PlaygroundError(f"The folder {ref} has no config.json: it is not a transformers model folder.")
             return str(path)
@@ -314,7 +314,7 @@ class ModelManager:
             path = self.settings.adapters_dir / adapter
         else:
             path = Path(adapter).expanduser()
-            if not path.is_dir():
+            if not access.is_dir(path):
                 path = self.settings.adapters_dir / adapter
         if not (path / "adapter_config.json").exists():
             raise PlaygroundError(f"'{adapter}' is not a PEFT adapter folder (no adapter_config.json). "

@@ -148,7 +148,7 @@ def _absolute_if_file(value) -> str:
     if access.demo_mode():
         return value  # not looked at here: the loader refuses a server path
     path = Path(value).expanduser()
-    return str(path.resolve()) if value and path.is_file() else value
+    return str(path.resolve()) if value and access.is_file(path) else value
 
 
 def _whole(value) -> bool:

@@ -177,8 +177,8 @@ def read_file(path: str | Path, max_errors: int = 20, unpaired: bool = False) ->
     lines are read too."""
     access.check_typed_path(path)
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise PlaygroundError(f"File not found: {path}")
+    if not access.is_file(path):
+        raise PlaygroundError(f"File not found: {str(path)[:200]}")
     opener = gzip.open if path.suffix == ".gz" else open
     report = ImportReport()
     kinds = set()

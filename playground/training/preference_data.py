@@ -45,7 +45,7 @@ def load_pairs(data: str, settings, unpaired: bool = False) -> tuple[list[dict],
         return rows, f"{len(rows):,} {what} from the Rate tab's labels"
     access.check_typed_path(data)
     path = Path(data).expanduser()
-    if not path.is_file():
+    if not access.is_file(path):
         raise PlaygroundError(f"Preference data '{data}' is neither '{LABELS}' (the Rate tab's labels) nor a file. "
                               "Give a JSONL file with prompt/chosen/rejected (TRL) or HH-RLHF chosen/rejected lines"
                               + (", or prompt/completion/label lines (TRL unpaired)." if unpaired else "."))

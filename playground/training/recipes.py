@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from playground import limits
+from playground import access, limits
 from playground.errors import PlaygroundError
 from playground.runs import check_name
 from playground.settings import DEFAULT_MODEL
@@ -480,8 +480,8 @@ def read_recipe_values(path: str | Path, overrides: list[str] | None = None) -> 
     import yaml
 
     path = Path(path)
-    if not path.is_file():
-        raise PlaygroundError(f"Recipe file not found: {path}.")
+    if not access.is_file(path):
+        raise PlaygroundError(f"Recipe file not found: {str(path)[:200]}.")
     try:
         values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:

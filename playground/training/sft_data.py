@@ -48,7 +48,7 @@ def load_pairs(source: str, input_column: str = "", output_column: str = "", spl
     else:
         path = Path(source).expanduser()
         # (in demo mode whether a server path exists is never looked at: it is refused either way)
-        if path.suffix.lower() in data.SUPPORTED_SUFFIXES or (not access.demo_mode() and path.exists()):
+        if path.suffix.lower() in data.SUPPORTED_SUFFIXES or (not access.demo_mode() and (access.is_file(path) or access.is_dir(path))):
             frame, name = data.read_table(path), path.name
         else:
             access.check_hub_id(source)

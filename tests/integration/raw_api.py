@@ -34,8 +34,10 @@ def call(url: str, index: int, data: list, session: str | None = None, timeout: 
     """Join the queue with event `index` and wait for its end: {"success": bool, "output": {...}}."""
     session = session or uuid.uuid4().hex
     with httpx.Client(timeout=timeout) as http:
-        joined = http.post(f"{url}gradio_api/queue/join", json={"data": data, "fn_index": index, "session_hash": session,
-                                                                 "event_data": None, "trigger_id": None})
+        payload = {"data": data, "fn_index": index, "session_hash": session, "event_data": None, "trigger_id": None}
+        # json.dumps writes NaN and Infinity (not JSON, but what a Python client sends): the server must cope
+        joined = http.post(f"{url}gradio_api/queue/join", content=json.dumps(payload),
+                           headers={"content-type": "application/json"})
         joined.raise_for_status()
         event_id = joined.json()["event_id"]
         with http.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session}) as stream:

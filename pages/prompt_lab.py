@@ -214,7 +214,7 @@ def build(ctx: AppContext) -> None:
         def load_builtin(title, model=None, chat_=True, max_new_=48, k_=3):
             """The built-in set; with the model, the shots (k) are lowered until the few-shot prompt of
             the first example fits its context window, so the first screen runs as it opens."""
-            if title not in TASK_BY_TITLE:
+            if not isinstance(title, str) or title not in TASK_BY_TITLE:
                 raise PlaygroundError(f"Choose a built-in task: {', '.join(TASK_BY_TITLE)}.")
             task = TASK_BY_TITLE[title]
             out = loaded(data.builtin_frame(task.name), f"the built-in {task.name} set",

@@ -213,7 +213,7 @@ class ModelManager:
 
     def resolve(self, ref: str) -> str:
         """Turn what the user typed into a local folder or a Hub id that can be loaded now."""
-        ref = str(ref).strip() if ref is not None else ""
+        ref = _reference(ref)
         if not ref:
             raise PlaygroundError("No model chosen. Pick one from the list, type a Hub id, or a local folder.")
         if ref in TINY_ALIASES:
@@ -254,6 +254,7 @@ class ModelManager:
     # ---- tokenizers (cheap, cached separately from weights) ----
     def tokenizer(self, ref: str) -> tuple[object, int]:
         """(tokenizer, context window) for `ref`, without loading its weights."""
+        ref = _reference(ref)
         with self._lock:
             if self._loaded and self._loaded.ref == ref:
                 return self._loaded.tokenizer, self._loaded.context_window
@@ -277,6 +278,7 @@ class ModelManager:
 
     def generation_config(self, ref: str):
         """The model's generation_config.json (its own decoding defaults) without loading weights, or None."""
+        ref = _reference(ref)
         with self._lock:
             if self._loaded and self._loaded.ref == ref:
                 return self._loaded.model.generation_config
@@ -296,6 +298,7 @@ class ModelManager:
     def get(self, ref: str, progress: ProgressFn = _no_progress, adapters: tuple[str, ...] = ()) -> LoadedModel:
         """The loaded model for `ref` (loading it, and unloading any other, when needed), with
         the named adapters (names in the adapters folder, or folders) attached."""
+        ref = _reference(ref)
         with self._lock:
             if not (self._loaded and self._loaded.ref == ref):
                 source = self.resolve(ref)
@@ -363,6 +366,16 @@ def warm_up() -> threading.Thread:
     thread = threading.Thread(target=_from_transformers, args=WARM_UP_NAMES, daemon=True, name="import-warm-up")
     thread.start()
     return thread
+
+
+def _reference(ref) -> str:
+    """What a person (or an API client) gave as a model: text, else refused in plain words."""
+    if ref is None:
+        return ""
+    if not isinstance(ref, str):
+        raise PlaygroundError(f"A model is named by text (a menu name, a Hub id or a folder), not {type(ref).__name__} "
+                              f"{str(ref)[:40]}.")
+    return ref.strip()
 
 
 def _first_line(err: BaseException) -> str:

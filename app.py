@@ -18,6 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 import gradio as gr
 
 from pages import decoding_lab, evaluate, finetune, prompt_lab, rate, rlhf
+from pages import settings as settings_tab
 from pages.common import AppContext, access_bar, explain_bad_inputs, model_picker
 from playground import limits
 from playground.access import Access
@@ -75,6 +76,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
             evaluate.build(ctx)
             rate.build(ctx)
             rlhf.build(ctx)
+            settings_tab.build(ctx)
     explain_bad_inputs(demo)
     return demo
 

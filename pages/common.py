@@ -98,26 +98,39 @@ def _address(ctx: AppContext, request) -> str | None:
 
 
 def checked(check):
-    """A handler that first runs check(request): Gradio passes the gr.Request to a function whose
-    signature asks for one, so the wrapper's signature is the handler's with `request` in front."""
+    """A handler that first runs check(request). Gradio passes the gr.Request to a function whose
+    signature asks for one: the wrapper's signature is the handler's, with `request` put in front
+    unless the handler takes it already (then it gets it too)."""
 
     def wrap(fn):
+        signature = inspect.signature(fn)
+        names = list(signature.parameters)
+        own = names.index("request") if "request" in names else None
+
+        def split(args, kwargs):
+            if own is None:
+                return args[0], args[1:]
+            return (kwargs["request"] if "request" in kwargs else args[own]), args
+
         if inspect.isgeneratorfunction(fn):
 
             @functools.wraps(fn)
-            def wrapper(request, *args, **kwargs):
+            def wrapper(*args, **kwargs):
+                request, args = split(args, kwargs)
                 check(request)
                 yield from fn(*args, **kwargs)
         else:
 
             @functools.wraps(fn)
-            def wrapper(request, *args, **kwargs):
+            def wrapper(*args, **kwargs):
+                request, args = split(args, kwargs)
                 check(request)
                 return fn(*args, **kwargs)
 
-        signature = inspect.signature(fn)
-        first = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
-        wrapper.__signature__ = signature.replace(parameters=[first, *signature.parameters.values()])
+        if own is None:
+            first = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
+            signature = signature.replace(parameters=[first, *signature.parameters.values()])
+        wrapper.__signature__ = signature
         wrapper.__annotations__ = {"request": gr.Request}
         return wrapper
 

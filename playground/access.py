@@ -44,6 +44,7 @@ ADMIN_ACTIONS = {
     "import": "import preference data",
     "guidelines": "change the labeling guidelines",
     "rescore": "score a run's replies again (it changes the run's record)",
+    "trust": "allow a model to run its own code",
 }
 
 DEMO_FILES = ("This demo reads no files of its server: upload the file, or give a Hub id (owner/name).")

@@ -264,11 +264,12 @@ class ModelManager:
         source = self.resolve(ref)
         AutoConfig, AutoTokenizer = _from_transformers("AutoConfig", "AutoTokenizer")
 
+        own_code = self.runs_own_code(ref)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(source)
-            config = AutoConfig.from_pretrained(source)
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=own_code)
+            config = AutoConfig.from_pretrained(source, trust_remote_code=own_code)
         except Exception as err:
-            raise PlaygroundError(f"Could not load the tokenizer of '{ref}': {_first_line(err)}") from err
+            raise PlaygroundError(f"Could not load the tokenizer of '{ref}': {_explained(err)}") from err
         entry = (tokenizer, context_window_of(config, tokenizer))
         with self._lock:
             self._tokenizers[ref] = entry
@@ -304,7 +305,7 @@ class ModelManager:
                 source = self.resolve(ref)
                 progress(0.05, f"Loading {ref}…")
                 self.unload()
-                self._loaded = _load(ref, source, progress)
+                self._loaded = _load(ref, source, progress, own_code=self.runs_own_code(ref))
                 progress(1.0, f"Loaded {ref}")
             for adapter in adapters:
                 self._loaded.attach(*self.adapter_folder(adapter))
@@ -323,6 +324,13 @@ class ModelManager:
             raise PlaygroundError(f"'{adapter}' is not a PEFT adapter folder (no adapter_config.json). "
                                   "Full fine-tuned models are picked as models instead.")
         return path.name, str(path)
+
+    def runs_own_code(self, ref: str) -> bool:
+        """Whether a person allowed this model's own code to run (trusted_code.py); never the tiny model."""
+        from playground.store import Store
+        from playground.trusted_code import is_trusted
+
+        return ref not in TINY_ALIASES and is_trusted(Store(self.settings.db_path), ref)
 
     @property
     def loaded(self) -> LoadedModel | None:
@@ -383,19 +391,28 @@ def _first_line(err: BaseException) -> str:
     return text[0] if text else type(err).__name__
 
 
-def _load(ref: str, source: str, progress: ProgressFn) -> LoadedModel:
+def _explained(err: BaseException) -> str:
+    """transformers' refusal to run a model's own code, said with where to allow it."""
+    text = _first_line(err)
+    if "trust_remote_code" in str(err):
+        return ("it ships its own Python code, which runs only for a model allowed in the Settings tab "
+                "(\"Models that may run their own code\"; an admin's choice)")
+    return text
+
+
+def _load(ref: str, source: str, progress: ProgressFn, own_code: bool = False) -> LoadedModel:
     import torch
     AutoModelForCausalLM, AutoTokenizer = _from_transformers("AutoModelForCausalLM", "AutoTokenizer")
 
     cuda = torch.cuda.is_available()
     dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=own_code)
         progress(0.2, f"Loading the weights of {ref}…")
-        model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=dtype)
+        model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=dtype, trust_remote_code=own_code)
     except Exception as err:
         raise PlaygroundError(
-            f"Could not load '{ref}' as a causal language model: {_first_line(err)}. "
+            f"Could not load '{ref}' as a causal language model: {_explained(err)}. "
             "Check the id (it must be a text-generation model) or pick another one."
         ) from err
     device = "cuda" if cuda else "cpu"

@@ -94,6 +94,14 @@ MIGRATIONS = [
     CREATE INDEX labels_annotator ON labels(annotator, id);
     CREATE INDEX labels_pair ON labels(pair_key, annotator);
     """,
+    # Models whose own code may run (transformers' trust_remote_code): none unless someone allows one.
+    """
+    CREATE TABLE trusted_models (
+        model TEXT PRIMARY KEY,          -- as typed in the model picker (a Hub id or a folder)
+        allowed_by TEXT NOT NULL,
+        created REAL NOT NULL
+    );
+    """,
 ]
 JSON_COLUMNS = ("recipe", "metrics", "result")
 

@@ -22,14 +22,14 @@ ADMIN_ENDPOINTS = {
     "launch_run", "stop_run", "resume_run", "remove_run", "clear_ended_runs", "rename_adapter", "merge_adapter",
     "push_adapter", "delete_adapter", "stop_evaluation", "save_guidelines", "push_labels", "import_labels",
     "train_reward_model", "train_dpo_kto", "train_ppo", "train_rloo_grpo", "stop_rlhf_run", "resume_rlhf_run",
-    "score_with_another",
+    "score_with_another", "allow_model_code", "remove_model_code",
 }
 OPEN_ENDPOINTS = {
     "unlock_admin", "load_model", "load_builtin_task", "load_file", "load_hub_dataset", "run_prompts", "run_batch",
     "next_token_distribution", "generate", "stop_generation", "sample_n", "compare_adapters", "preview_training_data",
     "check_training_cost", "run_evaluation", "export_evaluation", "start_labeling", "rate_completion", "next_pair",
     "vote_left", "vote_right", "vote_tie", "vote_both_bad", "skip_pair", "undo_label", "label_stats", "export_labels",
-    "count_preference_pairs", "score_reply",
+    "count_preference_pairs", "score_reply", "health_check",
 }
 REFUSED = "Only an admin can"
 DEMO_FILES = "This demo reads no files of its server"

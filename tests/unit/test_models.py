@@ -49,3 +49,23 @@ def test_context_window_falls_back_to_the_tokenizer():
     assert context_window_of(Config(), Tok()) == 1024
     Tok.model_max_length = int(1e30)
     assert context_window_of(Config(), Tok()) == 2048
+
+
+def test_a_models_own_code_runs_only_where_someone_allowed_it(tmp_path):
+    from playground.models import ModelManager, _explained
+    from playground.settings import Settings
+    from playground.store import Store
+    from playground.trusted_code import distrust, trust
+
+    settings = Settings(home=tmp_path, adapters_dir=tmp_path / "adapters", default_model="tiny", hub_offline=True,
+                        host="127.0.0.1", port=7860)
+    manager, store = ModelManager(settings), Store(settings.db_path)
+    assert not manager.runs_own_code("someone/custom")
+    trust(store, "someone/custom", "ana")
+    assert manager.runs_own_code("someone/custom") and not manager.runs_own_code("someone/other")
+    trust(store, "tiny", "ana")
+    assert not manager.runs_own_code("tiny")  # the built-in model never needs it
+    distrust(store, "someone/custom")
+    assert not manager.runs_own_code("someone/custom")
+    refusal = ValueError("The repository x contains custom code which must be executed... set trust_remote_code=True")
+    assert "allowed in the Settings tab" in _explained(refusal)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -289,6 +290,8 @@ def access_bar(ctx: AppContext) -> None:
              if access.demo else "👥 **Team mode**: annotators label and evaluate; admins also train and manage adapters.")
     with gr.Row(equal_height=True):
         gr.Markdown(about, elem_id="access-mode")
+        if ctx.models.settings.on_space and os.environ.get("OAUTH_CLIENT_ID"):  # the Space has hf_oauth: true
+            gr.LoginButton("Sign in with Hugging Face", scale=0, min_width=220, elem_id="hub-login")
         if access.token_set:
             token = gr.Textbox("", type="password", label="Admin token", scale=1, elem_id="admin-token",
                                info="Makes this browser tab an admin.")

@@ -44,14 +44,14 @@ class Settings:
     # Demo mode: anyone may prompt, decode, evaluate and label; training, stopping, deleting, renaming,
     # merging and pushing need an admin, and the server's own files are never read for a request.
     demo: bool = False
-    on_space: bool = False  # running as a Hugging Face Space (SPACE_ID is set)
+    on_space: bool = False  # running as a Hugging Face Space (SYSTEM=spaces and SPACE_ID set)
     admins: tuple[str, ...] = ()  # login names (Hugging Face usernames on a Space) that are admins
     admin_token: str = field(default="", repr=False)  # typed into the page (or sent by an API client) to be an admin
     users: str = field(default="", repr=False)  # "name:password[:role], ...": the app asks everyone to log in
 
     @classmethod
     def from_env(cls) -> Settings:
-        on_space = bool(os.environ.get("SPACE_ID"))
+        on_space = os.environ.get("SYSTEM") == "spaces" and bool(os.environ.get("SPACE_ID"))  # as Spaces set them
         home = Path(os.environ.get("PLAYGROUND_HOME") or _default_home(on_space)).expanduser()
         # On a Space the project folder is rebuilt at each restart: adapters live with the rest of the state.
         adapters = Path(os.environ.get("PLAYGROUND_ADAPTERS") or (home / "adapters" if on_space

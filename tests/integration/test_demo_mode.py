@@ -30,7 +30,11 @@ OPEN_ENDPOINTS = {
     "check_training_cost", "run_evaluation", "export_evaluation", "start_labeling", "rate_completion", "next_pair",
     "vote_left", "vote_right", "vote_tie", "vote_both_bad", "skip_pair", "undo_label", "label_stats", "export_labels",
     "count_preference_pairs", "score_reply", "health_check",
+    "_check_login_status",  # Gradio's own, for the "Sign in with Hugging Face" button
 }
+# What a Hugging Face Space with `hf_oauth: true` sets (nothing is fetched unless someone signs in).
+SPACE = {"SYSTEM": "spaces", "SPACE_ID": "someone/llm-playground", "OAUTH_CLIENT_ID": "test-client", "OAUTH_CLIENT_SECRET": "test-secret",
+         "OAUTH_SCOPES": "openid profile", "OPENID_PROVIDER_URL": "https://huggingface.co"}
 REFUSED = "Only an admin can"
 DEMO_FILES = "This demo reads no files of its server"
 
@@ -42,10 +46,11 @@ def demo(tmp_path_factory):
     for name in ("keep-me", "rename-me"):
         (adapters / name).mkdir(parents=True)
         (adapters / name / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "base_model_name_or_path": "tiny"}))
-    env = {"PLAYGROUND_HOME": str(folder / "home"), "PLAYGROUND_ADAPTERS": str(adapters), "PLAYGROUND_DEMO": "1",
+    env = {"PLAYGROUND_HOME": str(folder / "home"), "PLAYGROUND_ADAPTERS": str(adapters), **SPACE,
            "PLAYGROUND_ADMIN_TOKEN": TOKEN, "PLAYGROUND_MODEL": "tiny", "PLAYGROUND_LIMIT_UPLOAD_MB": "1",
            "PLAYGROUND_LIMIT_REQUESTS_PER_MINUTE": "60"}
     with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("PLAYGROUND_DEMO", raising=False)  # on a Space, demo mode is on by default
         for key, value in env.items():
             patch.setenv(key, value)
         server = start_app(Path(tempfile.mkdtemp(prefix="demo-mode-")))

@@ -94,6 +94,7 @@ def test_on_a_space_demo_mode_is_on_unless_switched_off_and_state_is_kept_with_i
     for key in ("PLAYGROUND_DEMO", "PLAYGROUND_HOME", "PLAYGROUND_ADAPTERS"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("SPACE_ID", "someone/playground")
+    monkeypatch.setenv("SYSTEM", "spaces")
     settings = Settings.from_env()
     assert settings.demo and settings.on_space and settings.host == "0.0.0.0"
     assert settings.adapters_dir == settings.home / "adapters"

@@ -14,7 +14,6 @@ import pandas as pd
 
 from pages.common import (
     AppContext,
-    admin_only,
     decoding_mode,
     guarded,
     max_new_tokens_slider,
@@ -23,6 +22,7 @@ from pages.common import (
     stop_run,
     temperature_slider,
     uploaded_path,
+    visitor_of,
     warper_sliders,
 )
 from playground import adapters as adapter_store
@@ -123,8 +123,8 @@ def model_choices(settings) -> list[str]:
     return [a["name"] for a in adapter_store.list_adapters(settings.adapters_dir) if a["output"] == "adapter"]
 
 
-def launch_evaluation(jobs: JobManager, recipe: EvalRecipe) -> tuple[dict, str]:
-    run = jobs.submit("eval", recipe)
+def launch_evaluation(jobs: JobManager, recipe: EvalRecipe, created_by: str = "") -> tuple[dict, str]:
+    run = jobs.submit("eval", recipe, created_by=created_by)
     where = "started" if run["status"] == "running" else "queued behind the run in progress (one run at a time)"
     notes = "".join(f"\n\nℹ️ {note}" for note in run["notes"])
     return run, f"✅ Evaluation **{run['name']}** {where}. Follow it below.{notes}"
@@ -316,8 +316,8 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         @rate_limited(ctx)
-        def launch(*values):
-            run, message = launch_evaluation(jobs, EvalForm(*values).recipe())
+        def launch(request: gr.Request, *values):
+            run, message = launch_evaluation(jobs, EvalForm(*values).recipe(), visitor_of(ctx, request).label)
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
         def show_results(run: dict, task_title: str, metric: str, sort_title: str) -> dict:
@@ -378,8 +378,9 @@ def build(ctx: AppContext) -> None:
             return show_results(run, task_title, metric, sort_title)
 
         @guarded(status)
-        @admin_only(ctx, "stop")
-        def stop(run_id):
+        def stop(run_id, request: gr.Request):
+            run = jobs.store.run(run_id) if run_id else None
+            ctx.access.require_admin_or_owner(visitor_of(ctx, request), (run or {}).get("created_by", ""), "stop")
             return {status: stop_run(jobs, run_id, "evaluation")}
 
         @guarded(status)

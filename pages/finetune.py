@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, admin_only, guarded, progress_html, progress_of, resume_run, stop_run, uploaded_path
+from pages.common import AppContext, admin_only, guarded, progress_html, progress_of, resume_run, stop_run, uploaded_path, visitor_of
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -31,8 +31,8 @@ fine-tuning) is the usual remedy. Runs go on in the background: close the page a
 METHOD_TITLES = {"full": "Full fine-tuning", "lora": "LoRA", "qlora": "QLoRA (4-bit base)",
                  "prompt_tuning": "Prompt tuning (soft prompt)", "selective": "Selective", "ia3": "(IA)³"}
 METHOD_BY_TITLE = {title: method for method, title in METHOD_TITLES.items()}
-RUN_COLUMNS = ["name", "status", "method", "base model", "progress", "started", "duration"]
-ADAPTER_COLUMNS = ["name", "method", "base model", "status", "trainable", "train loss", "val loss"]
+RUN_COLUMNS = ["name", "status", "method", "base model", "progress", "started", "duration", "by"]
+ADAPTER_COLUMNS = ["name", "method", "base model", "status", "trainable", "train loss", "val loss", "by"]
 
 
 def _when(stamp) -> str:
@@ -120,8 +120,8 @@ def cost_report(models, recipe: SFTRecipe):
     return report, plots.memory_figure(estimates)
 
 
-def launch_run(jobs: JobManager, recipe: SFTRecipe, overwrite: bool) -> tuple[dict, str]:
-    run = jobs.submit("sft", recipe, overwrite=overwrite)
+def launch_run(jobs: JobManager, recipe: SFTRecipe, overwrite: bool, created_by: str = "") -> tuple[dict, str]:
+    run = jobs.submit("sft", recipe, overwrite=overwrite, created_by=created_by)
     where = "started" if run["status"] == "running" else "queued (one run at a time)"
     notes = "".join(f"\n\nℹ️ {note}" for note in run["notes"])
     return run, f"✅ Run **{run['name']}** {where}. Follow it below.{notes}"
@@ -142,7 +142,7 @@ def remove_ended_runs(jobs: JobManager, run_id: str | None, confirmed: bool, eve
 def adapters_frame(items: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([[a["name"], a["method"] + (" · reward model" if a["output"] == "reward_model" else ""),
                           a["base_model"], a["status"], a["trainable_params"], _fmt(a["metrics"].get("train_loss")),
-                          _fmt(a["metrics"].get("eval_loss"))] for a in items], columns=ADAPTER_COLUMNS)
+                          _fmt(a["metrics"].get("eval_loss")), a["created_by"]] for a in items], columns=ADAPTER_COLUMNS)
 
 
 # Each adapter action returns (message, the adapter to keep selected afterwards).
@@ -341,10 +341,10 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         @admin_only(ctx, "train")
-        def launch(*form_values_and_overwrite):
+        def launch(request: gr.Request, *form_values_and_overwrite):
             *form_values, overwrite_ = form_values_and_overwrite
             recipe = recipe_of(*form_values)
-            run, message = launch_run(jobs, recipe, bool(overwrite_))
+            run, message = launch_run(jobs, recipe, bool(overwrite_), visitor_of(ctx, request).label)
             return {status: message, run_picker: gr.update(choices=_run_choices(jobs), value=run["id"]),
                     recipe_yaml: recipe.to_yaml(), command: recipe.cli_command("recipe.yaml")}
 
@@ -499,5 +499,5 @@ def _runs_frame(runs: list[dict], jobs: JobManager) -> pd.DataFrame:
         step, total, _ = progress_of(jobs.events(r["id"])[0]) if r["status"] in ("running",) else (0, 0, None)
         progress = f"{step}/{total}" if total else ("done" if r["status"] == "finished" else "")
         rows.append([r["name"], r["status"], r["method"] or r["kind"], r["base_model"] or "", progress, _when(r["started"]),
-                     _duration(r)])
+                     _duration(r), r.get("created_by") or ""])
     return pd.DataFrame(rows, columns=RUN_COLUMNS)

@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, admin_only, guarded, rate_limited, uploaded_path
+from pages.common import AppContext, admin_only, guarded, rate_limited, uploaded_path, visitor_of
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -237,8 +237,9 @@ def build(ctx: AppContext) -> None:
         @guarded(status)
         @rate_limited(ctx)
         def start(state, name, goal, model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again, guide,
-                  progress_bar=gr.Progress()):
-            name = (name or "").strip()
+                  progress_bar=gr.Progress(), request: gr.Request = None):
+            login = visitor_of(ctx, request).name  # a logged-in annotator labels under their login, not a typed name
+            name = login or (name or "").strip()
             if not name:
                 raise PlaygroundError("Type your name first: labels record who made them.")
             setup = setup_of(model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again)

@@ -24,6 +24,7 @@ from pages.common import (
     resume_run,
     stop_run,
     uploaded_path,
+    visitor_of,
 )
 from playground import adapters as adapter_store
 from playground import plots
@@ -81,8 +82,8 @@ class PreferenceForm:
         return cls.from_dict({"method": cls.method, "base_model": self.model, "data": self.data(), **values})
 
 
-def launch(jobs: JobManager, kind: str, recipe: PreferenceRecipe) -> tuple[dict, str]:
-    run = jobs.submit(kind, recipe)
+def launch(jobs: JobManager, kind: str, recipe: PreferenceRecipe, created_by: str = "") -> tuple[dict, str]:
+    run = jobs.submit(kind, recipe, created_by=created_by)
     where = "started" if run["status"] == "running" else "queued (one run at a time)"
     notes = "".join(f"\n\nℹ️ {note}" for note in run["notes"])
     title = "Reward model" if kind == "reward" else kind.upper()
@@ -333,44 +334,44 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         @admin_only(ctx, "train")
-        def train_reward(*values):
+        def train_reward(request: gr.Request, *values):
             *form_values, lr, name = values
-            run, message = launch(jobs, "reward", form_of(form_values).recipe(RewardRecipe, {"learning_rate": lr,
-                                                                                           "output_name": name}))
+            recipe = form_of(form_values).recipe(RewardRecipe, {"learning_rate": lr, "output_name": name})
+            run, message = launch(jobs, "reward", recipe, visitor_of(ctx, request).label)
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
         @guarded(status)
         @admin_only(ctx, "train")
-        def train_direct(*values):
+        def train_direct(request: gr.Request, *values):
             *form_values, method, lr, beta_, loss, weight, start, name = values
             cls = DIRECT_METHODS[method]
             own = {"learning_rate": lr, "beta": beta_, "output_name": name,
                    "policy_adapter": "" if start in (None, BASE_ONLY) else start}
             own |= {"loss_type": loss} if cls is DPORecipe else {"desirable_weight": weight}
-            run, message = launch(jobs, cls.method, form_of(form_values).recipe(cls, own))
+            run, message = launch(jobs, cls.method, form_of(form_values).recipe(cls, own), visitor_of(ctx, request).label)
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
         @guarded(status)
         @admin_only(ctx, "train")
-        def train_ppo(*values):
+        def train_ppo(request: gr.Request, *values):
             *form_values, reward, start, lr, kl, length, n_episodes, n_epochs, temp, every, name = values
             own = {"reward_model": reward or "", "learning_rate": lr, "kl_coef": kl, "response_length": length,
                    "total_episodes": n_episodes, "num_ppo_epochs": n_epochs, "temperature": temp, "output_name": name,
                    "sample_every": every,
                    "policy_adapter": "" if start in (None, BASE_ONLY) else start}
-            run, message = launch(jobs, "ppo", form_of(form_values).recipe(PPORecipe, own))
+            run, message = launch(jobs, "ppo", form_of(form_values).recipe(PPORecipe, own), visitor_of(ctx, request).label)
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
         @guarded(status)
         @admin_only(ctx, "train")
-        def train_group(*values):
+        def train_group(request: gr.Request, *values):
             *form_values, method, reward, lr, beta_, n_generations, steps, length, every, name = values
             cls = GROUP_METHODS[method]
             own = {"reward_model": reward or "", "learning_rate": lr, "beta": beta_, "num_generations": n_generations,
                    "sample_every": every,
                    "max_steps": int(steps) if steps and int(steps) > 0 else -1, "response_length": length,
                    "output_name": name}
-            run, message = launch(jobs, cls.method, form_of(form_values).recipe(cls, own))
+            run, message = launch(jobs, cls.method, form_of(form_values).recipe(cls, own), visitor_of(ctx, request).label)
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
         def show_direct_method(method):

@@ -64,6 +64,11 @@ class Visitor:
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
 
+    @property
+    def label(self) -> str:
+        """Who made something, as records keep it: the login name, else the address."""
+        return self.name or self.key
+
 
 def parse_users(text: str) -> dict[str, tuple[str, Role]]:
     """`PLAYGROUND_USERS` ("ana:secret:admin, bo:pw" -> role annotator unless given) as {name: (password, role)}."""
@@ -145,6 +150,12 @@ class Access:
         else:
             how = "this app has no admin yet: its owner sets PLAYGROUND_ADMIN_TOKEN or PLAYGROUND_ADMINS"
         raise PlaygroundError(f"Only an admin can {what} here ({self.mode_name()}): {how}.")
+
+    def require_admin_or_owner(self, visitor: Visitor, owner: str, action: str) -> None:
+        """An admin, or whoever started the run (a visitor may stop their own evaluation)."""
+        if self.restricted and owner and owner == visitor.label:
+            return
+        self.require_admin(visitor, action)
 
     def mode_name(self) -> str:
         if self.demo:

@@ -45,7 +45,8 @@ def list_adapters(adapters_dir: Path) -> list[dict]:
                     "method": record.get("method", "lora" if is_adapter else "full"),
                     "base_model": record.get("base_model", adapter_base(folder)),
                     "status": record.get("status", ""), "trainable_params": record.get("trainable_params"),
-                    "metrics": record.get("metrics", {}), "finished": record.get("finished", folder.stat().st_mtime)})
+                    "metrics": record.get("metrics", {}), "finished": record.get("finished", folder.stat().st_mtime),
+                    "created_by": record.get("created_by", "")})
     return sorted(out, key=lambda a: a["finished"] or 0, reverse=True)
 
 

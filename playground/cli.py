@@ -29,6 +29,16 @@ def _model_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
     )
 
 
+def _cli_user() -> str:
+    """Who started a run from the command line, as the run records it."""
+    import getpass
+
+    try:
+        return f"{getpass.getuser()} (command line)"
+    except (KeyError, OSError):
+        return "command line"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m playground", description="LLM Fine-Tuning Playground, headless.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -264,7 +274,7 @@ def cmd_train(args) -> int:
     if args.resume:
         run = jobs.resume(args.resume, foreground=True, on_events=follow)
     else:
-        run = jobs.run_foreground(kind, recipe, overwrite=args.overwrite, on_events=follow)
+        run = jobs.run_foreground(kind, recipe, overwrite=args.overwrite, on_events=follow, created_by=_cli_user())
     bar.close()
     shown = ("loss", "accuracy", "margin", "reward", "kl")
     metrics = {k: round(v, 4) for k, v in run["metrics"].items() if any(word in k for word in shown)}
@@ -303,7 +313,7 @@ def cmd_eval(args) -> int:
             elif event["type"] == "status":
                 bar.set_description(f"eval: {event['message']}")
 
-    run = _jobs().run_foreground("eval", recipe, on_events=follow)
+    run = _jobs().run_foreground("eval", recipe, on_events=follow, created_by=_cli_user())
     bar.close()
     if not run["result"]:
         print(f"error: evaluation {run['name']} {run['status']}: {run['error'] or 'see ' + run['run_dir'] + '/log.txt'}",

@@ -52,7 +52,8 @@ class JobManager:
         self.recovered = self.recover_lost_runs()
 
     # ---- submitting ----
-    def prepare(self, kind_name: str, recipe, overwrite: bool = False, status: str = RunStatus.QUEUED) -> dict:
+    def prepare(self, kind_name: str, recipe, overwrite: bool = False, status: str = RunStatus.QUEUED,
+                created_by: str = "") -> dict:
         """Check the recipe (its kind's check: bad input starts nothing), write the run folder and
         record the run, queued (or running, for a run the caller starts itself). The output name
         is checked and taken in the same transaction as the run is recorded."""
@@ -72,7 +73,7 @@ class JobManager:
         summary = kind.summary(recipe)
         row = {"id": run_id, "name": getattr(recipe, "output_name", "") or "", "kind": kind.name,
                "output": kind.output.value, "method": summary.get("method"), "base_model": summary.get("base_model"),
-               "status": str(status), "recipe": values, "run_dir": str(run_dir)}
+               "status": str(status), "recipe": values, "run_dir": str(run_dir), "created_by": created_by}
         if status == RunStatus.RUNNING:
             row["started"] = time.time()
         run = self.store.add_run(row, name_stem=kind.default_name(recipe), folder_free=folder_free)
@@ -83,13 +84,13 @@ class JobManager:
                                            encoding="utf-8")
         meta = {"id": run_id, "name": run["name"], "kind": kind.name, "output": kind.output.value,
                 "method": run["method"], "base_model": run["base_model"], "created": run["created"],
-                "overwrite": bool(overwrite)}
+                "created_by": created_by, "overwrite": bool(overwrite)}
         (run_dir / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         run["notes"] = notes
         return run
 
-    def submit(self, kind_name: str, recipe, overwrite: bool = False) -> dict:
-        run = self.prepare(kind_name, recipe, overwrite)
+    def submit(self, kind_name: str, recipe, overwrite: bool = False, created_by: str = "") -> dict:
+        run = self.prepare(kind_name, recipe, overwrite, created_by=created_by)
         self.refresh()
         return self.store.run(run["id"]) | {"notes": run["notes"]}
 
@@ -121,9 +122,10 @@ class JobManager:
         self.store.update_run(run["id"], pid=proc.pid, pid_started=psutil.Process(proc.pid).create_time())
         return proc
 
-    def run_foreground(self, kind_name: str, recipe, overwrite: bool = False, on_events=None) -> dict:
+    def run_foreground(self, kind_name: str, recipe, overwrite: bool = False, on_events=None, created_by: str = "") -> dict:
         """Start a run now (not through the queue) and wait for it; on_events(events) sees its progress."""
-        return self._follow(self.prepare(kind_name, recipe, overwrite, status=RunStatus.RUNNING), on_events)
+        return self._follow(self.prepare(kind_name, recipe, overwrite, status=RunStatus.RUNNING, created_by=created_by),
+                            on_events)
 
     def resume(self, run_ref: str, foreground: bool = False, on_events=None) -> dict:
         """Continue a stopped or failed run from its last checkpoint, as the same run (its events,
@@ -338,4 +340,4 @@ def _row_from_folder(folder: Path) -> dict | None:
             "method": meta.get("method", recipe.get("method")), "base_model": meta.get("base_model", recipe.get("base_model")),
             "status": status, "recipe": recipe, "run_dir": str(folder), "output_dir": output_dir,
             "created": meta.get("created") or first or folder.stat().st_mtime, "started": first,
-            "finished": ending["time"] if ending else None, "error": error}
+            "finished": ending["time"] if ending else None, "error": error, "created_by": meta.get("created_by", "")}

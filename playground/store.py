@@ -102,6 +102,10 @@ MIGRATIONS = [
         created REAL NOT NULL
     );
     """,
+    # Who started each run (a login name, "ip:<address>" for a visitor, "<user> (command line)").
+    """
+    ALTER TABLE runs ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+    """,
 ]
 JSON_COLUMNS = ("recipe", "metrics", "result")
 

@@ -133,6 +133,7 @@ def _record(run: dict, kind, outcome) -> dict:
     return {"name": run["name"], "run_id": run["id"], "kind": kind.name, "output": kind.output.value,
             "method": run.get("method"), "base_model": run.get("base_model"), "status": outcome.status,
             **outcome.record, "metrics": outcome.metrics, "recipe": run["recipe"], "created": run["created"],
+            "created_by": run.get("created_by", ""),
             "finished": time.time(), "playground_version": __version__}
 
 

@@ -30,10 +30,12 @@ def input_ids(cfg: dict, index: int) -> list[str | None]:
     return [components[i].get("props", {}).get("elem_id") for i in dependency["inputs"]]
 
 
-def call(url: str, index: int, data: list, session: str | None = None, timeout: float = 120) -> dict:
-    """Join the queue with event `index` and wait for its end: {"success": bool, "output": {...}}."""
+def call(url: str, index: int, data: list, session: str | None = None, timeout: float = 120,
+         cookies: dict | None = None) -> dict:
+    """Join the queue with event `index` and wait for its end: {"success": bool, "output": {...}}.
+    `cookies`: a logged-in client's (gradio_client's Client.cookies)."""
     session = session or uuid.uuid4().hex
-    with httpx.Client(timeout=timeout) as http:
+    with httpx.Client(timeout=timeout, cookies=cookies) as http:
         payload = {"data": data, "fn_index": index, "session_hash": session, "event_data": None, "trigger_id": None}
         # json.dumps writes NaN and Infinity (not JSON, but what a Python client sends): the server must cope
         joined = http.post(f"{url}gradio_api/queue/join", content=json.dumps(payload),

@@ -173,6 +173,27 @@ def test_generation_past_the_demo_caps_is_refused_before_it_starts(demo):
     assert "The prompt's length in characters is 10,000; the limit here is 8,000" in status_text(message)
 
 
+def test_a_visitor_may_evaluate_and_stop_their_own_evaluation_but_not_anothers(demo):
+    from playground.jobs import JobManager
+    from playground.settings import Settings
+
+    server, folder, cfg = demo
+    session = uuid.uuid4().hex
+    index, data = form(cfg, "run_evaluation", **{"ev-data": "sentiment", "ev-max-examples": 3})
+    assert "✅" in status_text(raw_api.call(server.url, index, data, session))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PLAYGROUND_HOME", str(folder / "home"))
+        patch.setenv("PLAYGROUND_ADAPTERS", str(folder / "adapters"))
+        jobs = JobManager(Settings.from_env())
+        mine = next(r for r in jobs.store.runs() if r["kind"] == "eval")
+        assert mine["created_by"] == "ip:127.0.0.1"
+        fill_pickers(server.url, cfg, session)
+        stop = raw_api.fn_index(cfg, "stop_evaluation")
+        assert REFUSED not in status_text(raw_api.call(server.url, stop, [mine["id"]], session))
+        jobs.store.update_run(mine["id"], created_by="ana")  # as if someone else had started it
+        assert REFUSED in status_text(raw_api.call(server.url, stop, [mine["id"]], session))
+
+
 def test_a_visitor_making_too_many_model_requests_is_asked_to_wait(demo):
     """Last in this module: it spends this address's requests (60 a minute, 20 at once)."""
     server, _, cfg = demo

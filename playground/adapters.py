@@ -33,7 +33,7 @@ def list_adapters(adapters_dir: Path) -> list[dict]:
     if not adapters_dir.exists():
         return out
     for folder in adapters_dir.iterdir():
-        if not folder.is_dir():
+        if not folder.is_dir() or folder.name.startswith("."):  # a result being published, or one being replaced
             continue
         record = read_record(folder)
         is_adapter = (folder / "adapter_config.json").exists()

@@ -144,8 +144,14 @@ class Store:
             db.execute("BEGIN IMMEDIATE")
             yield db
             db.execute("COMMIT")
+        except sqlite3.OperationalError as err:
+            _roll_back(db)
+            if "full" in str(err):  # SQLITE_FULL: "database or disk is full"
+                raise PlaygroundError(f"The disk holding {self.path.parent} is full: nothing was saved. Free some space "
+                                      "there and try again.") from err
+            raise
         except BaseException:
-            db.execute("ROLLBACK")
+            _roll_back(db)
             raise
         finally:
             db.close()
@@ -278,6 +284,12 @@ class Store:
     def run_ids(self) -> set[str]:
         with self.reading() as db:
             return {r[0] for r in db.execute("SELECT id FROM runs").fetchall()}
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    """Undo the open transaction; SQLite may have rolled it back already (after a full disk, say)."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
 
 
 def _run_dict(row: sqlite3.Row) -> dict:

@@ -45,7 +45,12 @@ def publish(output_dir: Path, adapters_dir: Path, name: str, overwrite: bool, ru
     adapters_dir.mkdir(parents=True, exist_ok=True)
     staging = adapters_dir / f".{name}.{run_id}.partial"
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.move(str(output_dir), staging)  # staging does not exist: this moves, never nests
+    try:
+        shutil.move(str(output_dir), staging)  # staging does not exist: this moves, never nests
+    except OSError as err:  # e.g. a full disk while copying to another file system: nothing half-written stays
+        shutil.rmtree(staging, ignore_errors=True)
+        raise PlaygroundError(f"Could not write the result into {adapters_dir}: {err.strerror or err}. The trained "
+                              f"result is kept in {output_dir}; free some space and copy it there.") from err
     final = adapters_dir / name
     if overwrite and final.is_dir():
         retired = adapters_dir / f".{name}.{run_id}.replaced"

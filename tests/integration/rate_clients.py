@@ -11,9 +11,9 @@ import time
 PROMPTS = "\n".join(f"Write one short sentence about the number {n}." for n in range(200))
 
 
-def annotate(url: str, name: str, votes: int, think_s: float = 0.0) -> list[tuple[float, float]]:
-    """Label `votes` pairs as `name`; returns, for each vote, the seconds until its acknowledgement
-    and then until the next pair was there."""
+def annotate(url: str, name: str, votes: int, think_s: float = 0.0, seconds: float | None = None) -> list[tuple[float, float]]:
+    """Label `votes` pairs as `name` (fewer if `seconds` pass after the labeling started); returns,
+    for each vote, the seconds until its acknowledgement and then until the next pair was there."""
     from gradio_client import Client
 
     # Plain HTTP to this machine: no certificates to check (by default every request loads the CA
@@ -21,8 +21,10 @@ def annotate(url: str, name: str, votes: int, think_s: float = 0.0) -> list[tupl
     client = Client(url, verbose=False, ssl_verify=False)
     client.predict(name, 50, "tiny (built-in, random weights)", ["base"], ["greedy", "sampling T=1.2"], None, PROMPTS,
                    8, "Compare two (A/B)", False, "Prefer the better one.", api_name="/start_labeling")
-    latencies = []
+    latencies, until = [], time.perf_counter() + seconds if seconds else None
     for _ in range(votes):
+        if until is not None and time.perf_counter() > until:
+            break
         if think_s:
             time.sleep(think_s)
         start = time.perf_counter()

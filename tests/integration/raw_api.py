@@ -55,3 +55,12 @@ def call(url: str, index: int, data: list, session: str | None = None, timeout: 
 def texts(message: dict) -> str:
     """Everything the event sent back, as one string (to look for a message in)."""
     return json.dumps(message.get("output", {}), ensure_ascii=False)
+
+
+def predict(client, api_name: str, **by_label):
+    """A named endpoint through gradio_client with the page's defaults, except the inputs given by
+    their labels (spaces as underscores: Examples_per_task=3)."""
+    params = client.view_api(return_format="dict", print_info=False)["named_endpoints"][api_name]["parameters"]
+    args = [by_label.get(p["label"].replace(" ", "_"), p["parameter_default"] if p["parameter_has_default"] else None)
+            for p in params]
+    return client.predict(*args, api_name=api_name)

@@ -44,7 +44,7 @@ def small_disk(tmp_path):
         return mount
 
     yield make
-    subprocess.run(["umount", str(mount)], capture_output=True)
+    subprocess.run(["umount", "--lazy", str(mount)], capture_output=True)  # detached even if a file is still open
 
 
 def label(n: int) -> Label:

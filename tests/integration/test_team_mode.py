@@ -37,14 +37,6 @@ def login(url: str, name: str, password: str) -> Client:
     return Client(url, auth=(name, password), verbose=False, ssl_verify=False)
 
 
-def call(client: Client, api_name: str, **by_label):
-    """An endpoint with the page's defaults, except the inputs named by their labels."""
-    params = client.view_api(return_format="dict", print_info=False)["named_endpoints"][api_name]["parameters"]
-    args = [by_label.get(p["label"].replace(" ", "_"), p["parameter_default"] if p["parameter_has_default"] else None)
-            for p in params]
-    return client.predict(*args, api_name=api_name)
-
-
 def test_the_app_asks_everyone_to_log_in(team):
     url, _ = team
     with pytest.raises(Exception):  # noqa: B017 - gradio_client's own error for a refused login
@@ -60,25 +52,25 @@ def test_an_annotator_labels_under_their_login_and_cannot_start_runs(team):
     answer = bo.predict("", 5, "Prefer the better one.", api_name="/vote_left")
     assert "Saved" in str(answer)
     assert [label.annotator for label in all_labels(store)] == ["bo"]
-    assert "Only an admin can stop runs" in str(call(bo, "/stop_run"))
-    assert "Only an admin can start training runs" in str(call(bo, "/launch_run"))
+    assert "Only an admin can stop runs" in str(raw_api.predict(bo, "/stop_run"))
+    assert "Only an admin can start training runs" in str(raw_api.predict(bo, "/launch_run"))
 
 
 def test_a_run_records_who_started_it_and_only_an_admin_stops_anothers(team):
     url, store = team
     ana, bo = login(url, "ana", "pw-ana"), login(url, "bo", "pw-bo")
-    message = call(ana, "/run_evaluation", Model=TINY, Data="sentiment", Examples_per_task=3)
+    message = raw_api.predict(ana, "/run_evaluation", Model=TINY, Data="sentiment", Examples_per_task=3)
     assert "✅" in str(message), message
     run = next(r for r in store.runs() if r["kind"] == "eval")
     assert run["created_by"] == "ana"
     for dependency in bo.config["dependencies"]:  # what the page's timers do: the run pickers get their choices
         if any(trigger == "tick" for _, trigger in dependency["targets"]):
-            raw_api.call(url, dependency["id"], [None] * len(dependency["inputs"]), bo.session_hash, cookies=bo.cookies)
-    refused = call(bo, "/stop_evaluation", Evaluation=run["id"])
+            raw_api.raw_api.predict(url, dependency["id"], [None] * len(dependency["inputs"]), bo.session_hash, cookies=bo.cookies)
+    refused = raw_api.predict(bo, "/stop_evaluation", Evaluation=run["id"])
     assert "Only an admin can stop runs" in str(refused), refused
     deadline = time.monotonic() + 120
     while store.run(run["id"])["status"] in ("queued", "running") and time.monotonic() < deadline:
-        if "✅" in str(call(ana, "/stop_evaluation", Evaluation=run["id"])):
+        if "✅" in str(raw_api.predict(ana, "/stop_evaluation", Evaluation=run["id"])):
             break
         time.sleep(0.5)
     assert store.run(run["id"])["created_by"] == "ana"

@@ -43,13 +43,24 @@ def call(url: str, index: int, data: list, session: str | None = None, timeout: 
         joined.raise_for_status()
         event_id = joined.json()["event_id"]
         with http.stream("GET", f"{url}gradio_api/queue/data", params={"session_hash": session}) as stream:
-            for line in stream.iter_lines():
+            for line in _sse_lines(stream):
                 if not line.startswith("data:"):
                     continue
                 message = json.loads(line[5:])
                 if message.get("event_id") == event_id and message.get("msg") == "process_completed":
                     return message
     raise AssertionError(f"event {index} never completed")
+
+
+def _sse_lines(stream):
+    """Server-sent event lines split as a browser splits them: at line feeds only (httpx's
+    iter_lines also splits at characters such as U+0085 inside a JSON string)."""
+    pending = b""
+    for chunk in stream.iter_bytes():
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.rstrip(b"\r").decode("utf-8")
 
 
 def texts(message: dict) -> str:

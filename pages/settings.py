@@ -22,6 +22,7 @@ LIMITS_EXPLAINED = {
     "train_epochs": "epochs of one training run",
     "eval_examples": "examples per task of one evaluation",
     "requests_per_minute": "model requests a minute per visitor (0: no limit)",
+    "model_mb": "MB of weights of a Hub model a visitor may load (demo mode)",
 }
 
 

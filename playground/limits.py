@@ -28,6 +28,7 @@ class Limits:
     train_epochs: int
     eval_examples: int  # examples per task of one evaluation
     requests_per_minute: int  # model requests of one visitor (0: no limit)
+    model_mb: int  # the safetensors weights of a Hub model a request may load (checked in demo mode)
 
     def check(self, value: float, cap_name: str, what: str) -> None:
         cap = getattr(self, cap_name)
@@ -37,9 +38,9 @@ class Limits:
 
 
 LOCAL = Limits(prompt_chars=400_000, new_tokens=8192, samples=32, upload_mb=200, train_steps=10_000_000,
-               train_epochs=1_000, eval_examples=5_000, requests_per_minute=0)
+               train_epochs=1_000, eval_examples=5_000, requests_per_minute=0, model_mb=10_000_000)
 DEMO = Limits(prompt_chars=8_000, new_tokens=256, samples=8, upload_mb=20, train_steps=2_000, train_epochs=20,
-              eval_examples=200, requests_per_minute=30)
+              eval_examples=200, requests_per_minute=30, model_mb=4_000)
 
 
 def demo_limits() -> bool:

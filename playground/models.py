@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from playground import access
+from playground import access, limits
 from playground.errors import PlaygroundError
 from playground.runs import check_name
 from playground.settings import Settings
@@ -187,6 +187,20 @@ def hub_reachable(settings: Settings, timeout: float = 2.0) -> bool:
     return result[0]
 
 
+def hub_weights_mb(hub_id: str) -> float:
+    """The size of a Hub model's safetensors weights (what loading it downloads), from the Hub's listing."""
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi().model_info(hub_id, files_metadata=True, timeout=10)
+    except Exception as err:  # not found, gated, or the Hub did not answer
+        raise PlaygroundError(f"Could not look up '{hub_id}' on the Hugging Face Hub: {_first_line(err)}") from err
+    sizes = [s.size or 0 for s in info.siblings or [] if s.rfilename.endswith(".safetensors")]
+    if not sizes:
+        raise PlaygroundError(f"'{hub_id}' has no safetensors weights: this app loads only safetensors files.")
+    return sum(sizes) / 2**20
+
+
 def is_cached(hub_id: str) -> bool:
     from huggingface_hub import try_to_load_from_cache
 
@@ -204,6 +218,7 @@ class ModelManager:
         self._tokenizers: OrderedDict[str, tuple[object, int]] = OrderedDict()
         self._generation_configs: dict[str, object] = {}
         self._online: bool | None = None
+        self._weights: dict[str, float] = {}  # MB of safetensors weights of Hub models, as the Hub lists them
 
     # ---- resolving references ----
     def online(self) -> bool:
@@ -229,12 +244,20 @@ class ModelManager:
             raise PlaygroundError(
                 f"'{ref}' is neither a local model folder nor a Hub id like 'HuggingFaceTB/SmolLM2-135M-Instruct'."
             )
-        if not is_cached(ref) and not self.online():
+        cached = is_cached(ref)
+        if not cached and not self.online():
             raise PlaygroundError(
                 f"'{ref}' is not downloaded yet and the Hugging Face Hub can't be reached (offline). "
                 f"Pick '{TINY_MODEL_NAME}' to try the controls, or a local model folder."
             )
+        if self.settings.demo and not cached:  # a visitor can't make a demo download a model it can't hold
+            limits.current().check(round(self._weights_mb(ref)), "model_mb", f"The weights of '{ref}' in MB")
         return ref
+
+    def _weights_mb(self, hub_id: str) -> float:
+        if hub_id not in self._weights:
+            self._weights[hub_id] = hub_weights_mb(hub_id)
+        return self._weights[hub_id]
 
     def tiny_model_dir(self, seed: int = 0) -> Path:
         folder = self.settings.models_dir / f"tiny-seed{seed}"

@@ -69,3 +69,27 @@ def test_a_models_own_code_runs_only_where_someone_allowed_it(tmp_path):
     assert not manager.runs_own_code("someone/custom")
     refusal = ValueError("The repository x contains custom code which must be executed... set trust_remote_code=True")
     assert "allowed in the Settings tab" in _explained(refusal)
+
+
+def test_a_demo_loads_no_hub_model_bigger_than_its_cap(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import huggingface_hub
+
+    from playground.settings import Settings
+
+    monkeypatch.setenv("PLAYGROUND_DEMO", "1")
+    files = {"big/model": [("model-00001.safetensors", 3 * 2**30), ("model-00002.safetensors", 2 * 2**30)],
+             "small/model": [("model.safetensors", 300 * 2**20), ("pytorch_model.bin", 9 * 2**30)],
+             "old/model": [("pytorch_model.bin", 2**20)]}
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda self, repo_id, **kw: SimpleNamespace(
+        siblings=[SimpleNamespace(rfilename=name, size=size) for name, size in files[repo_id]]))
+    settings = Settings(home=tmp_path, adapters_dir=tmp_path / "adapters", default_model="tiny", hub_offline=False,
+                        host="127.0.0.1", port=7860, demo=True)
+    manager = ModelManager(settings)
+    manager._online = True  # as if the Hub answered
+    assert manager.resolve("small/model") == "small/model"  # 300 MB of safetensors (the .bin is never loaded)
+    with pytest.raises(PlaygroundError, match="The weights of 'big/model' in MB is 5,120; the limit here is 4,000"):
+        manager.resolve("big/model")
+    with pytest.raises(PlaygroundError, match="no safetensors weights"):
+        manager.resolve("old/model")

@@ -189,14 +189,12 @@ def _explained(preprocess, block):
 
 
 def _explained_model(model, block):
-    from pydantic import ValidationError
-
     class Checked(model):
         @classmethod
         def model_validate(cls, obj, *args, **kwargs):
             try:
                 return model.model_validate(obj, *args, **kwargs)
-            except ValidationError:
+            except Exception:  # noqa: BLE001 - pydantic's ValidationError: not the shape of this input
                 raise _bad_input(block, obj) from None
 
     Checked.__name__ = Checked.__qualname__ = model.__name__

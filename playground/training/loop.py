@@ -39,6 +39,8 @@ def train_and_measure(trainer, events: RunEvents, num_processes: int, before: di
         # TRL's online trainers (PPO) take no resume argument and return nothing
         result = trainer.train(resume_from_checkpoint=True) if resume else trainer.train()
         metrics = before | numbers(getattr(result, "metrics", None) or {})
+        if events.stop_requested:  # stopped between two steps: training ended by itself (and checkpointed)
+            metrics["stopped_at_step"] = trainer.state.global_step
     except StopRequested:
         metrics = before | {"stopped_at_step": trainer.state.global_step}
         if checkpoint_on_stop and trainer.state.global_step > 0:

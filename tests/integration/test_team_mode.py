@@ -65,7 +65,7 @@ def test_a_run_records_who_started_it_and_only_an_admin_stops_anothers(team):
     assert run["created_by"] == "ana"
     for dependency in bo.config["dependencies"]:  # what the page's timers do: the run pickers get their choices
         if any(trigger == "tick" for _, trigger in dependency["targets"]):
-            raw_api.raw_api.predict(url, dependency["id"], [None] * len(dependency["inputs"]), bo.session_hash, cookies=bo.cookies)
+            raw_api.call(url, dependency["id"], [None] * len(dependency["inputs"]), bo.session_hash, cookies=bo.cookies)
     refused = raw_api.predict(bo, "/stop_evaluation", Evaluation=run["id"])
     assert "Only an admin can stop runs" in str(refused), refused
     deadline = time.monotonic() + 120

@@ -22,7 +22,7 @@ def test_twenty_visitors_generating_and_labeling_at_once_get_right_answers(tmp_p
     other = build_tiny_model(tmp_path / "other-tiny", seed=1)  # different weights: different answers
     server = start_app(Path(tempfile.mkdtemp(prefix="mixed-load-")))
     try:
-        tally = mixed_clients.run(server.url, ["tiny", str(other)], generators=10, labelers=10, seconds=20)
+        tally = mixed_clients.run(server.url, ["tiny", str(other)], generators=10, labelers=10, seconds=12)
         assert server.process.poll() is None
     finally:
         stop_app(server)

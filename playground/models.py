@@ -209,12 +209,14 @@ def is_cached(hub_id: str) -> bool:
 
 
 class ModelManager:
-    """Holds at most one loaded model; loads lazily and swaps when another is asked for."""
+    """Keeps up to `settings.model_slots` models loaded (least recently used goes first, and every
+    other one goes when memory would not hold the next); loads lazily. A request keeps the model it
+    got for as long as it runs, even if another visitor's choice takes its slot meanwhile."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self._lock = threading.RLock()
-        self._loaded: LoadedModel | None = None
+        self._models: OrderedDict[str, LoadedModel] = OrderedDict()  # most recently used last
         self._tokenizers: OrderedDict[str, tuple[object, int]] = OrderedDict()
         self._generation_configs: dict[str, object] = {}
         self._online: bool | None = None
@@ -279,8 +281,8 @@ class ModelManager:
         """(tokenizer, context window) for `ref`, without loading its weights."""
         ref = _reference(ref)
         with self._lock:
-            if self._loaded and self._loaded.ref == ref:
-                return self._loaded.tokenizer, self._loaded.context_window
+            if ref in self._models:
+                return self._models[ref].tokenizer, self._models[ref].context_window
             if ref in self._tokenizers:
                 self._tokenizers.move_to_end(ref)
                 return self._tokenizers[ref]
@@ -304,8 +306,8 @@ class ModelManager:
         """The model's generation_config.json (its own decoding defaults) without loading weights, or None."""
         ref = _reference(ref)
         with self._lock:
-            if self._loaded and self._loaded.ref == ref:
-                return self._loaded.model.generation_config
+            if ref in self._models:
+                return self._models[ref].model.generation_config
             if ref in self._generation_configs:
                 return self._generation_configs[ref]
         (GenerationConfig,) = _from_transformers("GenerationConfig")
@@ -320,19 +322,29 @@ class ModelManager:
 
     # ---- weights ----
     def get(self, ref: str, progress: ProgressFn = _no_progress, adapters: tuple[str, ...] = ()) -> LoadedModel:
-        """The loaded model for `ref` (loading it, and unloading any other, when needed), with
+        """The loaded model for `ref` (loading it, and making room for it, when needed), with
         the named adapters (names in the adapters folder, or folders) attached."""
         ref = _reference(ref)
         with self._lock:
-            if not (self._loaded and self._loaded.ref == ref):
+            lm = self._models.get(ref)
+            if lm is None:
                 source = self.resolve(ref)
                 progress(0.05, f"Loading {ref}…")
-                self.unload()
-                self._loaded = _load(ref, source, progress, own_code=self.runs_own_code(ref))
+                self._make_room(weights_bytes(source))
+                lm = self._models[ref] = _load(ref, source, progress, own_code=self.runs_own_code(ref))
                 progress(1.0, f"Loaded {ref}")
+            self._models.move_to_end(ref)
             for adapter in adapters:
-                self._loaded.attach(*self.adapter_folder(adapter))
-            return self._loaded
+                lm.attach(*self.adapter_folder(adapter))
+            return lm
+
+    def _make_room(self, needed: int | None) -> None:
+        """Unload the least recently used models until a slot is free and, as far as can be told,
+        the next model's weights fit in the free memory (unknown size: it gets the memory alone)."""
+        while self._models and (len(self._models) >= self.settings.model_slots or needed is None
+                                or needed * 1.2 > free_memory_bytes()):
+            self._models.popitem(last=False)
+            _release_memory()
 
     def adapter_folder(self, adapter: str) -> tuple[str, str]:
         """(name, folder) for an adapter given by name (in the adapters folder) or, except in demo mode, by path."""
@@ -357,20 +369,53 @@ class ModelManager:
 
     @property
     def loaded(self) -> LoadedModel | None:
-        return self._loaded
+        """The model used last (None before any)."""
+        with self._lock:
+            return next(reversed(self._models.values()), None)
+
+    def loaded_refs(self) -> list[str]:
+        with self._lock:
+            return list(self._models)
 
     def unload(self) -> None:
         with self._lock:
-            if self._loaded is None:
-                return
-            self._loaded = None
-            import gc
+            if self._models:
+                self._models.clear()
+                _release_memory()
 
-            import torch
 
-            gc.collect()
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+def _release_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def weights_bytes(source: str) -> int | None:
+    """The size of a model's weights files: a local folder's, or a cached Hub model's (None: unknown)."""
+    folder = Path(source)
+    if not folder.is_dir():
+        from huggingface_hub import try_to_load_from_cache
+
+        config = try_to_load_from_cache(source, "config.json")
+        if not isinstance(config, str):
+            return None
+        folder = Path(config).parent
+    sizes = [p.stat().st_size for p in folder.glob("*.safetensors")]
+    return sum(sizes) if sizes else None
+
+
+def free_memory_bytes() -> int:
+    """Free memory where models are loaded: the GPU's, else the system's."""
+    import psutil
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.mem_get_info()[0]
+    return psutil.virtual_memory().available
 
 
 _IMPORT_LOCK = threading.Lock()

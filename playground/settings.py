@@ -26,6 +26,18 @@ def _names(value: str | None) -> tuple[str, ...]:
     return tuple(sorted({name.strip() for name in (value or "").split(",") if name.strip()}))
 
 
+def _whole_at_least_one(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        from playground.errors import PlaygroundError
+
+        raise PlaygroundError(f"{name} must be a whole number of at least 1 (got '{text}').")
+    return value
+
+
 def _default_home(on_space: bool) -> Path:
     """On a Space, state goes to the persistent /data when it exists (else it is lost at each restart)."""
     if on_space and SPACE_DATA.is_dir() and os.access(SPACE_DATA, os.W_OK):
@@ -48,6 +60,7 @@ class Settings:
     admins: tuple[str, ...] = ()  # login names (Hugging Face usernames on a Space) that are admins
     admin_token: str = field(default="", repr=False)  # typed into the page (or sent by an API client) to be an admin
     users: str = field(default="", repr=False)  # "name:password[:role], ...": the app asks everyone to log in
+    model_slots: int = 2  # models kept loaded at once (fewer when memory would not hold the next)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -69,6 +82,7 @@ class Settings:
             admins=_names(os.environ.get("PLAYGROUND_ADMINS")),
             admin_token=os.environ.get("PLAYGROUND_ADMIN_TOKEN", "").strip(),
             users=os.environ.get("PLAYGROUND_USERS", ""),
+            model_slots=_whole_at_least_one(os.environ.get("PLAYGROUND_MODEL_SLOTS", "2"), "PLAYGROUND_MODEL_SLOTS"),
         )
 
     def ensure_dirs(self) -> None:

@@ -27,16 +27,35 @@ def test_tokenizer_loads_without_weights(settings, tiny_dir):
     assert fresh.loaded is None  # counting tokens never loads the model
 
 
-def test_one_model_in_memory_at_a_time(settings, tmp_path):
+def test_models_share_the_slots_least_recently_used_first(settings, tmp_path):
+    import dataclasses
+
     from playground.tiny_model import build_tiny_model
 
-    other = build_tiny_model(tmp_path / "other", seed=5)
-    fresh = ModelManager(settings)
+    other, third = build_tiny_model(tmp_path / "other", seed=5), build_tiny_model(tmp_path / "third", seed=6)
+    fresh = ModelManager(settings)  # two slots
     first = fresh.get("tiny")
     assert fresh.get("tiny") is first  # cached
     second = fresh.get(str(other))
     assert fresh.loaded is second and second is not first
+    assert fresh.get("tiny") is first  # still loaded: visitors taking turns with two models load nothing
     assert "0.3M parameters" in second.describe() and "float32 on CPU" in second.describe()
+    fresh.get(str(third))  # the least recently used (other) makes room
+    assert fresh.loaded_refs() == ["tiny", str(third)]
+    single = ModelManager(dataclasses.replace(settings, model_slots=1))
+    single.get("tiny")
+    single.get(str(other))
+    assert single.loaded_refs() == [str(other)]
+
+
+def test_a_model_that_memory_would_not_hold_beside_another_gets_it_alone(settings, monkeypatch):
+    import playground.models as models
+
+    fresh = ModelManager(settings)
+    fresh.get("tiny")
+    monkeypatch.setattr(models, "free_memory_bytes", lambda: 1)  # nothing to spare
+    fresh._make_room(10**6)
+    assert fresh.loaded_refs() == []
 
 
 def test_context_window_falls_back_to_the_tokenizer():

@@ -91,6 +91,12 @@ def main() -> None:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     if settings.demo:
+        # The owner's Hub token (HF_TOKEN, or a saved login) is then sent only where it is passed
+        # explicitly (an admin's push): a visitor's Hub id never reaches the owner's private or gated repos.
+        import huggingface_hub.constants
+
+        os.environ["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"  # the app's workers
+        huggingface_hub.constants.HF_HUB_DISABLE_IMPLICIT_TOKEN = True  # this process (read when a request is made)
         # Relative names are then resolved in an empty folder: a Hub id typed by a visitor never
         # finds a server folder of the same name (transformers and datasets look locally first).
         empty = settings.home / "empty-working-folder"

@@ -7,6 +7,7 @@ import inspect
 import logging
 import os
 import time
+import typing
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -28,10 +29,14 @@ class AppContext:
     access: Access
     startup_notice: str | None = None
     model_picker: gr.Dropdown | None = None
-    # model requests per visitor (limits.current().requests_per_minute; 0: no limit)
+    # model requests per visitor (limits.current().requests_per_minute; 0: no limit), and the light ones
+    # a page makes as you type or label (a next-token chart, the next pair) at five times that
     requests: limits.RateLimiter = field(default_factory=lambda: limits.RateLimiter(
         per_minute=limits.current().requests_per_minute, burst=max(1, limits.current().requests_per_minute // 3),
         what="model requests from you"))
+    light_requests: limits.RateLimiter = field(default_factory=lambda: limits.RateLimiter(
+        per_minute=5 * limits.current().requests_per_minute, burst=max(1, 5 * limits.current().requests_per_minute // 3),
+        what="requests from you"))
 
 
 def error_text(err: BaseException) -> str:
@@ -132,7 +137,11 @@ def checked(check):
             first = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
             signature = signature.replace(parameters=[first, *signature.parameters.values()])
         wrapper.__signature__ = signature
-        wrapper.__annotations__ = {"request": gr.Request}
+        try:  # Gradio finds gr.Request (and gr.Progress, gr.EventData, ...) by these
+            hints = typing.get_type_hints(fn)
+        except Exception:  # noqa: BLE001 - an annotation that can't be resolved: only the request matters then
+            hints = {}
+        wrapper.__annotations__ = {**hints, "request": gr.Request}
         return wrapper
 
     return wrap
@@ -143,9 +152,11 @@ def admin_only(ctx: AppContext, action: str):
     return checked(lambda request: ctx.access.require_admin(visitor_of(ctx, request), action))
 
 
-def rate_limited(ctx: AppContext):
-    """A model request: counted against the visitor's rate limit (a demo's; none locally)."""
-    return checked(lambda request: ctx.requests.take(visitor_of(ctx, request).key))
+def rate_limited(ctx: AppContext, light: bool = False):
+    """A request that runs a model or fetches from the Hub: counted against the visitor's rate limit
+    (a demo's; none locally). `light`: one a page makes as a person types or labels."""
+    limiter = ctx.light_requests if light else ctx.requests
+    return checked(lambda request: limiter.take(visitor_of(ctx, request).key))
 
 
 # ---- values of the wrong type from API clients ----
@@ -306,7 +317,7 @@ def access_bar(ctx: AppContext) -> None:
 
         @guarded(who, clear={token: ""})
         def unlock_admin(text: str, request: gr.Request):
-            message = access.unlock(getattr(request, "session_hash", "") or "", text)
+            message = access.unlock(getattr(request, "session_hash", "") or "", text, visitor_of(ctx, request).key)
             return {who: f"✅ {message}", token: ""}
 
         unlock.click(unlock_admin, [token], [who, token], api_name="unlock_admin")

@@ -166,6 +166,7 @@ def build(ctx: AppContext) -> None:
         controls = [ctx.model_picker, adapter, prompt, chat, mode, temperature, top_k, top_p, repetition, max_new, seed]
 
         @guarded(status, clear={chart: plots.message_figure("No distribution: see the message below the chart.").to_json()})
+        @rate_limited(ctx, light=True)
         def show_distribution(progress=gr.Progress(), *values):  # (progress first: Gradio injects it only before *values)
             form = DecodingForm(*values)
             lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)

@@ -317,7 +317,12 @@ def build(ctx: AppContext) -> None:
         @guarded(status)
         @rate_limited(ctx)
         def launch(request: gr.Request, *values):
-            run, message = launch_evaluation(jobs, EvalForm(*values).recipe(), visitor_of(ctx, request).label)
+            visitor = visitor_of(ctx, request)
+            if ctx.access.restricted and not visitor.is_admin and any(
+                    r["created_by"] == visitor.label for r in jobs.store.runs(statuses=("queued", "running"))):
+                raise PlaygroundError("Your evaluation is still queued or running: wait for it (or stop it) before "
+                                      "starting another, so everyone gets a turn.")
+            run, message = launch_evaluation(jobs, EvalForm(*values).recipe(), visitor.label)
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
         def show_results(run: dict, task_title: str, metric: str, sort_title: str) -> dict:

@@ -9,7 +9,18 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, admin_only, guarded, progress_html, progress_of, resume_run, stop_run, uploaded_path, visitor_of
+from pages.common import (
+    AppContext,
+    admin_only,
+    guarded,
+    progress_html,
+    progress_of,
+    rate_limited,
+    resume_run,
+    stop_run,
+    uploaded_path,
+    visitor_of,
+)
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -328,11 +339,13 @@ def build(ctx: AppContext) -> None:
                     **{group: gr.update(visible=other == key) for other, group in method_groups.items()}}
 
         @guarded(status)
+        @rate_limited(ctx)
         def preview_data(*form_values):
             rows, message = training_preview(recipe_of(*form_values))
             return {preview: rows, status: message}
 
         @guarded(status)
+        @rate_limited(ctx)
         def check_cost(*form_values):
             recipe = recipe_of(*form_values)
             report, figure = cost_report(ctx.models, recipe)

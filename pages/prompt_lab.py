@@ -247,6 +247,7 @@ def build(ctx: AppContext) -> None:
                 return {**nothing, data_status: error_text(err)}
 
         @guarded(data_status)
+        @rate_limited(ctx)
         def load_hub(dataset_id, split, progress=gr.Progress(track_tqdm=True)):
             progress(0.1, desc=f"Loading {dataset_id}…")
             return loaded(data.read_hub(dataset_id, split or "train"), f"'{dataset_id}'")
@@ -267,6 +268,7 @@ def build(ctx: AppContext) -> None:
                        seed, shot_indices, policy, chat, max_new, mode, temperature, adapter, n_batch]
 
         @guarded(status)
+        @rate_limited(ctx, light=True)
         def update_prompts(*values):
             form = PromptForm(*values)
             prompts, window = form.prompts(ctx.models)

@@ -256,12 +256,13 @@ def build(ctx: AppContext) -> None:
             def act(state, remark, goal, guide):
                 task = current_task(state)
                 t = Task.from_dict(task)
-                label_store.add(store, label_store.Label(
+                saved = label_store.add(store, label_store.Label(
                     prompt=t.prompt, left_text=t.left.text, right_text=t.right.text, left_source=t.left.source,
                     right_source=t.right.source, left_settings=t.left.settings, right_settings=t.right.settings,
                     choice=choice, comment=remark or "", annotator=state["name"]))
                 # acknowledged now; the next pair (generated while this one was judged) follows in its own event
-                return {session: state | {"task": None}, reveal: reveal_text(task, choice),
+                return {session: state | {"task": None, "mine": [*state.get("mine", []), saved.id]},
+                        reveal: reveal_text(task, choice),
                         progress: progress_text(state["name"], goal), status: ""}
 
             return act
@@ -272,10 +273,10 @@ def build(ctx: AppContext) -> None:
             if task.get("right") is not None:
                 raise PlaygroundError("Start labeling in the 'Rate one' mode first.")
             scores = {"helpful": int(h1), "honest": int(h2), "harmless": int(h3)}
-            label_store.add(store, label_store.Label(
+            saved = label_store.add(store, label_store.Label(
                 prompt=task["prompt"], left_text=task["left"]["text"], left_source=task["left"]["source"],
                 left_settings=task["left"]["settings"], scores=scores, comment=remark or "", annotator=state["name"]))
-            return {session: state | {"task": None},
+            return {session: state | {"task": None, "mine": [*state.get("mine", []), saved.id]},
                     reveal: f"✅ Saved: helpful {h1}, honest {h2}, harmless {h3}. It was written by **{task['left']['source']}**.",
                     progress: progress_text(state["name"], goal), status: ""}
 
@@ -287,6 +288,7 @@ def build(ctx: AppContext) -> None:
             return state["task"]
 
         @guarded(status)
+        @rate_limited(ctx, light=True)
         def next_pair(state, guide):
             if not state.get("name") or state.get("task"):
                 return {status: gr.skip()}  # not started, or a pair is already showing
@@ -294,6 +296,7 @@ def build(ctx: AppContext) -> None:
             return {session: state | {"task": following}, **shown(following, guide)}
 
         @guarded(status)
+        @rate_limited(ctx, light=True)
         def skip(state, guide):
             current_task(state)
             following = take_next(state["token"], state["setup"], state["name"])
@@ -304,11 +307,14 @@ def build(ctx: AppContext) -> None:
             name = state.get("name")
             if not name:
                 raise PlaygroundError("Press Start labeling first.")
-            removed = label_store.undo_last(store, name)
+            # only a label made in this labeling session: a typed name is no proof of who made the others
+            removed = label_store.undo_last(store, name, among=state.get("mine", []))
             if removed is None:
-                return {reveal: "You have no label to undo."}
-            return {reveal: f"↩️ Removed your last label ({CHOICE_WORDS.get(removed.choice, removed.choice)} on "
-                            f"\"{removed.prompt[:60]}\").", progress: progress_text(name, goal)}
+                return {reveal: "You have no label to undo in this session."}
+            state = state | {"mine": [i for i in state.get("mine", []) if i != removed.id]}
+            return {session: state, progress: progress_text(name, goal),
+                    reveal: f"↩️ Removed your last label ({CHOICE_WORDS.get(removed.choice, removed.choice)} on "
+                            f"\"{removed.prompt[:60]}\")."}
 
         @guarded(status)
         @admin_only(ctx, "guidelines")
@@ -369,7 +375,7 @@ def build(ctx: AppContext) -> None:
             button.click(vote(choice), [session, comment, target, guidelines], ack_outputs, api_name=f"vote_{choice}",
                          concurrency_limit=None).then(next_pair, [session, guidelines], task_outputs, api_name=False)
         skip_btn.click(skip, [session, guidelines], task_outputs, api_name="skip_pair")
-        undo_btn.click(undo, [session, target], [reveal, progress, status], api_name="undo_label")
+        undo_btn.click(undo, [session, target], [session, reveal, progress, status], api_name="undo_label")
         save_guidelines_btn.click(save_guide, [guidelines], [guidelines, status], api_name="save_guidelines")
         view_outputs = [stats_md, board_table, board_plot, labels_table, filter_annotator, filter_source]
         refresh_btn.click(refresh, [filter_annotator, filter_source], view_outputs, api_name="label_stats")

@@ -322,6 +322,7 @@ def build(ctx: AppContext) -> None:
             return PreferenceForm(model, choice, file, dict(zip(shared, rest)))
 
         @guarded(status)
+        @rate_limited(ctx)
         def count(*values):
             f = form_of(values)
             pairs = "✅ Pairs (reward model, DPO, and the prompts of PPO/RLOO/GRPO): " + describe_split(

@@ -8,7 +8,7 @@ import dataclasses
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, admin_only, guarded, on_page_load, visitor_of
+from pages.common import AppContext, admin_only, guarded, on_page_load, rate_limited, visitor_of
 from playground import health, limits
 from playground.store import Store
 from playground.trusted_code import EXPLAINED, distrust, trust, trusted_models
@@ -85,6 +85,7 @@ def build(ctx: AppContext) -> None:
                     trusted_table: trusted_frame()}
 
         @guarded(health_md)
+        @rate_limited(ctx)
         def run_check():
             checks = health.health_check(settings, ctx.models)
             lines = [f"{'✅' if c.ok else '⚠️'} **{c.name}**: {c.detail}" for c in checks]

@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import re
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -59,15 +61,11 @@ class Visitor:
     name: str | None  # the login name, when logged in
     role: Role
     session: str = ""  # Gradio's session of the page or API client
+    label: str = ""  # who made something, as records keep it and tables show it (never an address)
 
     @property
     def is_admin(self) -> bool:
         return self.role is Role.ADMIN
-
-    @property
-    def label(self) -> str:
-        """Who made something, as records keep it: the login name, else the address."""
-        return self.name or self.key
 
 
 def parse_users(text: str) -> dict[str, tuple[str, Role]]:
@@ -88,7 +86,8 @@ def parse_users(text: str) -> dict[str, tuple[str, Role]]:
 class Access:
     """The app's one policy object: built from Settings at start-up, asked by every handler."""
 
-    TOKEN_TRIES_PER_MINUTE = 10  # all sessions together: guessing the token is slow
+    WRONG_TOKENS_PER_MINUTE = 10  # per address: guessing is slow, and nobody can lock the admin out
+    UNLOCK_HOURS = 12
 
     def __init__(self, settings: Settings):
         self.demo = settings.demo
@@ -96,10 +95,10 @@ class Access:
         self.restricted = settings.demo or bool(self.users)
         self._admins = set(settings.admins)
         self._token = settings.admin_token
-        self._unlocked: set[str] = set()
+        self._unlocked: dict[str, float] = {}  # session -> when it gave the token
         self._lock = threading.Lock()
-        self._token_tries = RateLimiter(per_minute=self.TOKEN_TRIES_PER_MINUTE, burst=self.TOKEN_TRIES_PER_MINUTE,
-                                        what="admin token tries")
+        self._wrong_tokens = RateLimiter(per_minute=self.WRONG_TOKENS_PER_MINUTE, burst=self.WRONG_TOKENS_PER_MINUTE,
+                                         what="wrong admin tokens")
 
     # ---- who is asking ----
     def visitor(self, name: str | None = None, session: str | None = None, address: str | None = None) -> Visitor:
@@ -112,9 +111,12 @@ class Access:
         else:
             role = Role.VISITOR
         with self._lock:
-            if session and session in self._unlocked:
+            if session and time.time() - self._unlocked.get(session, 0.0) < self.UNLOCK_HOURS * 3600:
                 role = Role.ADMIN
-        return Visitor(key=key, name=name, role=role, session=session)
+        # An anonymous visitor is one browser tab (its session): what it started is its own, shown
+        # without its address. Locally, whoever opens the page is the owner.
+        anonymous = "visitor-" + hashlib.sha256((session or key).encode()).hexdigest()[:8] if self.restricted else "page"
+        return Visitor(key=key, name=name, role=role, session=session, label=name or anonymous)
 
     def check_password(self, name: str, password: str) -> bool:
         """Gradio's login form, when team logins are configured."""
@@ -125,20 +127,22 @@ class Access:
     def token_set(self) -> bool:
         return bool(self._token)
 
-    def unlock(self, session: str, token: str) -> str:
-        """An admin token typed into the page (or sent by an API client) makes that session an admin."""
+    def unlock(self, session: str, token: str, who: str = "") -> str:
+        """An admin token typed into the page (or sent by an API client) makes that session an admin
+        for UNLOCK_HOURS. `who` (the visitor's key) may give a few wrong tokens a minute."""
         if not self.restricted:
             return "Everyone who can open this app is an admin here (local mode)."
         if not self._token:
             raise PlaygroundError("This app has no admin token (its owner can set PLAYGROUND_ADMIN_TOKEN).")
         if not session:
             raise PlaygroundError("No session to unlock: reload the page and try again.")
-        self._token_tries.take("all")
+        self._wrong_tokens.check(who)  # after too many wrong ones, not even compared
         if not hmac.compare_digest(self._token.encode(), (token or "").strip().encode()):
+            self._wrong_tokens.take(who)
             raise PlaygroundError("That is not the admin token.")
         with self._lock:
-            self._unlocked.add(session)
-        return "You are an admin in this browser tab (until it is closed or the app restarts)."
+            self._unlocked[session] = time.time()
+        return (f"You are an admin in this browser tab for {self.UNLOCK_HOURS} hours (or until the app restarts).")
 
     # ---- what they may do ----
     def require_admin(self, visitor: Visitor, action: str) -> None:
@@ -183,7 +187,8 @@ def check_typed_path(value: str | Path) -> None:
         raise PlaygroundError(DEMO_FILES)
     path = Path(os.path.abspath(text))  # the text alone decides; the file is looked at only inside the root
     root = upload_root()
-    if not path.is_relative_to(root) or not path.resolve().is_relative_to(root):
+    named = Path(os.path.abspath(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio"))
+    if not (path.is_relative_to(root) or path.is_relative_to(named)) or not path.resolve().is_relative_to(root):
         raise PlaygroundError(DEMO_FILES)
 
 

@@ -6,6 +6,7 @@ mapping; anything unusable is refused with a message that says how to fix it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,6 +146,9 @@ def read_hub(dataset_id: str, split: str = "train", config: str | None = None, m
     if not dataset_id:
         raise PlaygroundError("Type a Hub dataset id, e.g. 'knkarthick/dialogsum'.")
     access.check_hub_id(dataset_id)  # demo: a server folder is refused, whether or not it exists
+    split = (split or "train").strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", split):
+        raise PlaygroundError(f"'{split[:64]}' is not a split name: use one like train, validation or test.")
     if not hub_reachable(Settings.from_env()):
         raise PlaygroundError(f"'{dataset_id}' is not a built-in set or a file, and the Hugging Face Hub can't be reached "
                               "(offline): use a built-in set or a local file.")
@@ -152,6 +156,13 @@ def read_hub(dataset_id: str, split: str = "train", config: str | None = None, m
     def load():
         import datasets
 
+        if access.demo_mode():  # stream the first rows: a visitor's id never makes the server download a whole set
+            import itertools
+
+            import pandas as pd
+
+            stream = datasets.load_dataset(dataset_id, config or None, split=split, streaming=True)
+            return pd.DataFrame(list(itertools.islice(stream, max_rows)))
         return datasets.load_dataset(dataset_id, config or None, split=f"{split}[:{max_rows}]").to_pandas()
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-dataset")

@@ -108,6 +108,15 @@ class JobManager:
             launch += ["--config_file", str(config)]
         return [*launch, "--module", "playground.worker", run["run_dir"]]
 
+    def working_folder(self) -> Path:
+        """The project folder; in demo mode an empty one, so a Hub-id-shaped name never finds a server
+        folder of the same name (the worker imports the project through PYTHONPATH)."""
+        if not self.settings.demo:
+            return PROJECT_ROOT
+        folder = self.settings.home / "empty-working-folder"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def _spawn(self, run: dict) -> subprocess.Popen:
         import psutil
 
@@ -116,7 +125,7 @@ class JobManager:
                "PLAYGROUND_ADAPTERS": str(self.settings.adapters_dir), "PYTHONUNBUFFERED": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
         with open(run_dir / LOG_FILE, "ab") as log:
-            proc = subprocess.Popen(self.command(run), cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(self.command(run), cwd=self.working_folder(), env=env, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         self._children[run["id"]] = proc
         self.store.update_run(run["id"], pid=proc.pid, pid_started=psutil.Process(proc.pid).create_time())

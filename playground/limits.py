@@ -72,6 +72,14 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def take(self, key: str) -> None:
+        """Count one request of `key`; raises (counting nothing) when its bucket is empty."""
+        self._spend(key, 1)
+
+    def check(self, key: str) -> None:
+        """Raise as `take` would, without counting anything."""
+        self._spend(key, 0)
+
+    def _spend(self, key: str, cost: int) -> None:
         if self.rate <= 0:
             return
         now = time.monotonic()
@@ -83,7 +91,7 @@ class RateLimiter:
                 wait = math.ceil((1 - tokens) / self.rate)
                 raise PlaygroundError(f"Too many {self.what} in a short time: wait {wait} s and try again "
                                       f"(at most {self.rate * 60:g} a minute here, so everyone gets a turn).")
-            self._buckets[key] = (tokens - 1, now)
+            self._buckets[key] = (tokens - cost, now)
             if len(self._buckets) > 10_000:  # forget the idlest keys (each is refilled by now)
                 for stale in sorted(self._buckets, key=lambda k: self._buckets[k][1])[:5_000]:
                     del self._buckets[stale]

@@ -37,8 +37,11 @@ def task_config(ref: str) -> dict | str:
     path = builtin_tasks().get(ref) or Path(ref).expanduser()
     if path.suffix.lower() not in (".yaml", ".yml"):
         return ref
-    if ref not in builtin_tasks():
-        access.check_typed_path(path)
+    if ref not in builtin_tasks() and access.demo_mode():
+        # lm-eval renders a task file's templates with an unsandboxed Jinja and reads the files it names:
+        # a visitor's file would run code on this server. Only shipped and registry tasks in a demo.
+        raise PlaygroundError("This demo runs only its shipped benchmark tasks and lm-eval's own task names, not task "
+                              "files: run the app yourself to evaluate on a task file.")
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playground import access
+from playground import access, limits
 from playground.errors import PlaygroundError
 from playground.preferences.labels import HHH, Label
 
@@ -182,9 +182,13 @@ def read_file(path: str | Path, max_errors: int = 20, unpaired: bool = False) ->
     opener = gzip.open if path.suffix == ".gz" else open
     report = ImportReport()
     kinds = set()
+    cap, read = 4 * limits.current().upload_mb * 2**20, 0  # what a .gz may unpack to
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
             for number, line in enumerate(handle, 1):
+                read += len(line)
+                if read > cap:
+                    raise PlaygroundError(f"{path.name} holds more than {cap // 2**20:,} MB of text: use a sample of it.")
                 if not line.strip():
                     continue
                 try:

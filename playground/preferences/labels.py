@@ -114,11 +114,13 @@ def add_many(store: Store, labels: list[Label]) -> int:
     return len(labels)
 
 
-def undo_last(store: Store, annotator: str) -> Label | None:
-    """Remove this annotator's own most recent label (never anyone else's); returns it, or None."""
+def undo_last(store: Store, annotator: str, among: list[int] | None = None) -> Label | None:
+    """Remove this annotator's own most recent label (never anyone else's), and with `among` only one
+    of those ids (the labels made in one labeling session); returns it, or None."""
+    only = f" AND id IN ({','.join('?' * len(among))})" if among is not None else ""
     with store.transaction() as db:
-        row = db.execute("SELECT * FROM labels WHERE annotator = ? AND origin = 'labeled' ORDER BY id DESC LIMIT 1",
-                         (str(annotator).strip(),)).fetchone()
+        row = db.execute(f"SELECT * FROM labels WHERE annotator = ? AND origin = 'labeled'{only} ORDER BY id DESC LIMIT 1",
+                         (str(annotator).strip(), *(among or []))).fetchone()
         if row is None:
             return None
         db.execute("DELETE FROM labels WHERE id = ?", (row["id"],))

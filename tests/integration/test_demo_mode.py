@@ -142,7 +142,7 @@ def test_a_server_path_is_refused_with_the_same_message_whether_it_exists_or_not
     assert answers[0] == answers[1], answers
     assert "root:" not in answers[0] and "Traceback" not in answers[0]
     if value.startswith("/"):
-        assert DEMO_FILES in answers[0] or "loads no model folders" in answers[0], answers[0]
+        assert any(m in answers[0] for m in (DEMO_FILES, "loads no model folders", "not task files")), answers[0]
 
 
 def test_a_file_the_server_has_is_not_accepted_as_an_upload(demo):
@@ -152,6 +152,18 @@ def test_a_file_the_server_has_is_not_accepted_as_an_upload(demo):
     message = raw_api.call(server.url, index, data)
     assert "root:" not in raw_api.texts(message)
     assert not message["success"] or DEMO_FILES in status_text(message)
+
+
+def test_an_uploaded_benchmark_task_file_is_refused(demo):
+    """lm-eval renders a task file's templates with an unsandboxed Jinja: a visitor's file would run code."""
+    server, folder, cfg = demo
+    evil = b"task: evil\ndataset_path: json\ndoc_to_text: \"{{ lipsum.__globals__['os'].popen('touch /tmp/pwned-by-demo').read() }}\"\n"
+    uploaded = httpx.post(f"{server.url}gradio_api/upload", files={"files": ("t.yaml", evil, "text/yaml")}, timeout=60)
+    path = uploaded.json()[0]
+    index, data = form(cfg, "run_evaluation", **{"ev-data": "sentiment", "ev-more-benchmarks": path})
+    message = status_text(raw_api.call(server.url, index, data))
+    assert "only its shipped benchmark tasks" in message, message
+    assert not Path("/tmp/pwned-by-demo").exists()
 
 
 def test_an_upload_over_the_cap_is_refused_before_it_is_read(demo):

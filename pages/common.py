@@ -260,8 +260,8 @@ def model_picker(ctx: AppContext) -> gr.Dropdown:
             value=ctx.start_model,
             allow_custom_value=True,
             label="Model",
-            info="Pick a model, or type any Hub id (owner/name) or a local folder. "
-            f"'{TINY_MODEL_NAME}' works offline but only babbles.",
+            info=("Pick a model, or type any Hub id (owner/name)" + ("." if ctx.models.settings.demo else " or a local folder.")
+                  + f" '{TINY_MODEL_NAME}' works offline but only babbles."),
             scale=4,
             elem_id="model-picker",
         )

@@ -32,8 +32,8 @@ def limits_frame() -> pd.DataFrame:
                          for f in dataclasses.fields(cap)], columns=["limit", "value", "set with"])
 
 
-def table(rows: dict[str, str]) -> str:
-    return "| | |\n|---|---|\n" + "\n".join(f"| {key} | {value} |" for key, value in rows.items())
+def table(rows: dict[str, str], columns: tuple[str, str] = ("", "")) -> str:
+    return f"| {columns[0]} | {columns[1]} |\n|---|---|\n" + "\n".join(f"| {key} | {value} |" for key, value in rows.items())
 
 
 def build(ctx: AppContext) -> None:
@@ -56,7 +56,7 @@ def build(ctx: AppContext) -> None:
                 device_md = gr.Markdown(elem_id="set-device")
             with gr.Column():
                 gr.Markdown("### Versions")
-                gr.Markdown(table(health.versions()), elem_id="set-versions")
+                gr.Markdown(table(health.versions(), ("package", "version")), elem_id="set-versions")
         check_btn = gr.Button("Run the health check", elem_id="set-health-run")
         health_md = gr.Markdown(elem_id="set-health")
         gr.Markdown("### Models that may run their own code\n" + EXPLAINED + " Off for every model unless allowed here.")
@@ -79,15 +79,16 @@ def build(ctx: AppContext) -> None:
             who = f"You are {'an admin' if visitor.is_admin else 'a ' + visitor.role.value} here."
             mode = {"demo mode": "🔒 **Demo mode.**", "team mode": "👥 **Team mode** (logins).",
                     "local mode": "🔓 **Local mode**: whoever opens this page can do everything."}[access.mode_name()]
-            where = (table(health.storage(settings)) if visitor.is_admin or not access.restricted
+            where = (table(health.storage(settings), ("what", "where")) if visitor.is_admin or not access.restricted
                      else "Shown to admins only.")
-            return {mode_md: f"{mode} {who}", storage_md: where, device_md: table(health.device()),
+            return {mode_md: f"{mode} {who}", storage_md: where, device_md: table(health.device(), ("device", "what")),
                     trusted_table: trusted_frame()}
 
         @guarded(health_md)
         @rate_limited(ctx)
-        def run_check():
-            checks = health.health_check(settings, ctx.models)
+        def run_check(request: gr.Request):
+            visitor = visitor_of(ctx, request)
+            checks = health.health_check(settings, ctx.models, show_paths=visitor.is_admin or not access.restricted)
             lines = [f"{'✅' if c.ok else '⚠️'} **{c.name}**: {c.detail}" for c in checks]
             verdict = "All checks passed." if all(c.ok for c in checks) else "Some checks need attention (⚠️)."
             return {health_md: verdict + "\n\n" + "\n\n".join(lines)}

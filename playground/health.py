@@ -73,9 +73,10 @@ def storage(settings: Settings) -> dict[str, str]:
     }
 
 
-def health_check(settings: Settings, models) -> list[Check]:
+def health_check(settings: Settings, models, show_paths: bool = True) -> list[Check]:
     """Each thing the app depends on, tried for real (a few seconds): the database takes a write,
-    the home folder has room, the built-in model answers, the Hub can be reached."""
+    the home folder has room, the built-in model answers, the Hub can be reached. Without
+    `show_paths` (a visitor of a demo) no folder or error text of the server is shown."""
     from playground.models import hub_reachable
     from playground.store import Store
 
@@ -89,9 +90,10 @@ def health_check(settings: Settings, models) -> list[Check]:
             integrity = db.execute("PRAGMA quick_check").fetchone()[0]
         checks.append(Check("database", integrity == "ok", f"takes writes; integrity check: {integrity}"))
     except Exception as err:  # noqa: BLE001 - a check reports, it does not fail
-        checks.append(Check("database", False, f"{type(err).__name__}: {err}"))
+        checks.append(Check("database", False, f"{type(err).__name__}: {err}" if show_paths else "does not take writes"))
     free = shutil.disk_usage(settings.home).free if settings.home.exists() else 0
-    checks.append(Check("disk", free > 1 * 2**30, f"{free / 2**30:,.1f} GiB free in {settings.home}"
+    where = f" in {settings.home}" if show_paths else " for the app's data"
+    checks.append(Check("disk", free > 1 * 2**30, f"{free / 2**30:,.1f} GiB free{where}"
                         + ("" if free > 1 * 2**30 else ": under 1 GiB, saving adapters and labels may fail")))
     try:
         start = time.perf_counter()

@@ -23,7 +23,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from playground.errors import PlaygroundError
-from playground.limits import RateLimiter
+from playground.limits import RateLimiter, demo_mode
 from playground.settings import Settings
 
 
@@ -168,13 +168,10 @@ class Access:
 
 
 # ---- the server's files (process-wide: PLAYGROUND_DEMO is inherited by the app's own workers) ----
-def upload_root() -> Path:
-    """Where Gradio keeps uploaded files (GRADIO_TEMP_DIR, else <temp>/gradio)."""
-    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
-
-
-def demo_mode() -> bool:
-    return Settings.from_env().demo
+def upload_root(resolved: bool = True) -> Path:
+    """Where Gradio keeps uploaded files (GRADIO_TEMP_DIR, else <temp>/gradio); as named, or resolved."""
+    named = Path(os.path.abspath(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio"))
+    return named.resolve() if resolved else named
 
 
 def check_typed_path(value: str | Path) -> None:
@@ -187,8 +184,8 @@ def check_typed_path(value: str | Path) -> None:
         raise PlaygroundError(DEMO_FILES)
     path = Path(os.path.abspath(text))  # the text alone decides; the file is looked at only inside the root
     root = upload_root()
-    named = Path(os.path.abspath(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio"))
-    if not (path.is_relative_to(root) or path.is_relative_to(named)) or not path.resolve().is_relative_to(root):
+    if not (path.is_relative_to(root) or path.is_relative_to(upload_root(resolved=False))) \
+            or not path.resolve().is_relative_to(root):
         raise PlaygroundError(DEMO_FILES)
 
 

@@ -34,7 +34,7 @@ class Limits:
         cap = getattr(self, cap_name)
         if value > cap:
             raise PlaygroundError(f"{what} is {value:,}; the limit here is {cap:,}. Ask for less"
-                                  + (" (this is a public demo: run the app yourself for more)." if demo_limits() else "."))
+                                  + (" (this is a public demo: run the app yourself for more)." if demo_mode() else "."))
 
 
 LOCAL = Limits(prompt_chars=400_000, new_tokens=8192, samples=32, upload_mb=200, train_steps=10_000_000,
@@ -43,13 +43,14 @@ DEMO = Limits(prompt_chars=8_000, new_tokens=256, samples=8, upload_mb=20, train
               eval_examples=200, requests_per_minute=30, model_mb=4_000)
 
 
-def demo_limits() -> bool:
+def demo_mode() -> bool:
+    """Whether this process is a demo (PLAYGROUND_DEMO, inherited by the app's workers)."""
     return Settings.from_env().demo
 
 
 def current() -> Limits:
     """The limits of this process: the demo's or local ones, each overridable by PLAYGROUND_LIMIT_<NAME>."""
-    base = DEMO if demo_limits() else LOCAL
+    base = DEMO if demo_mode() else LOCAL
     changed = {}
     for field in dataclasses.fields(Limits):
         text = os.environ.get(f"PLAYGROUND_LIMIT_{field.name.upper()}")

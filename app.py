@@ -58,6 +58,7 @@ def make_context(settings: Settings) -> AppContext:
     start_model = TINY_MODEL_NAME if problem else settings.default_model
     jobs = JobManager(settings)
     jobs.start_monitor()  # the queue moves and dead runs are noticed even with no page open
+    jobs.warm_up()  # the worker launcher imports the training libraries now, not when the first run starts
     return AppContext(models=models, jobs=jobs, start_model=start_model, access=Access(settings), startup_notice=notice)
 
 

@@ -236,7 +236,8 @@ def _jobs():
 
     settings = Settings.from_env()
     settings.ensure_dirs()
-    return JobManager(settings)
+    # no launcher: a command that runs one job would wait for its imports either way
+    return JobManager(settings, preload=False)
 
 
 def cmd_train(args) -> int:

@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-from playground import kinds
+from playground import kinds, launcher
 from playground.errors import PlaygroundError
 from playground.runs import ACTIVE, ENDED, EVENTS_FILE, LOG_FILE, META_FILE, RECIPE_FILE, STOP_FILE, RunStatus, check_name, read_events
 from playground.settings import PROJECT_ROOT, Settings
@@ -41,8 +41,9 @@ def process_alive(pid: int | None, started: float | None) -> bool:
 
 
 class JobManager:
-    def __init__(self, settings: Settings, store: Store | None = None):
+    def __init__(self, settings: Settings, store: Store | None = None, preload: bool = True):
         self.settings = settings
+        self.preload = preload  # start workers through a launcher that has the libraries imported
         self.store = store or Store(settings.db_path)
         self.runs_dir = settings.home / "runs"
         self._children: dict[str, subprocess.Popen] = {}
@@ -117,19 +118,42 @@ class JobManager:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def _spawn(self, run: dict) -> subprocess.Popen:
+    def _spawn(self, run: dict) -> int:
+        """Start the run's worker process and record its pid; returns the pid. A launcher that has
+        already imported the heavy libraries forks it where it can (playground.launcher), else a
+        fresh interpreter starts it."""
         import psutil
 
         run_dir = Path(run["run_dir"])
         env = {**os.environ, "PLAYGROUND_HOME": str(self.settings.home),
                "PLAYGROUND_ADAPTERS": str(self.settings.adapters_dir), "PYTHONUNBUFFERED": "1",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
-        with open(run_dir / LOG_FILE, "ab") as log:
-            proc = subprocess.Popen(self.command(run), cwd=self.working_folder(), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        self._children[run["id"]] = proc
-        self.store.update_run(run["id"], pid=proc.pid, pid_started=psutil.Process(proc.pid).create_time())
-        return proc
+        command = self.command(run)
+        pid = None
+        if self.preload and launcher.wanted(int(run["recipe"].get("num_processes", 1) or 1)):
+            try:
+                pid = launcher.start_worker(command[1:], self.working_folder(), env, run_dir / LOG_FILE)
+            except launcher.LauncherUnavailable:
+                pid = None
+        if pid is None:
+            with open(run_dir / LOG_FILE, "ab") as log:
+                proc = subprocess.Popen(command, cwd=self.working_folder(), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+            self._children[run["id"]] = proc
+            pid = proc.pid
+        try:
+            started = psutil.Process(pid).create_time()
+        except psutil.Error:  # already ended: its own record says how
+            started = None
+        self.store.update_run(run["id"], pid=pid, pid_started=started)
+        return pid
+
+    def warm_up(self) -> None:
+        """Start the launcher now, so the first run does not wait for its imports."""
+        if self.preload and launcher.wanted():
+            env = {**os.environ, "PYTHONUNBUFFERED": "1",
+                   "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+            launcher.launcher_for(self.working_folder(), env)
 
     def run_foreground(self, kind_name: str, recipe, overwrite: bool = False, on_events=None, created_by: str = "") -> dict:
         """Start a run now (not through the queue) and wait for it; on_events(events) sees its progress."""
@@ -165,18 +189,22 @@ class JobManager:
 
     def _follow(self, run: dict, on_events=None, offset: int = 0) -> dict:
         """Spawn a run recorded as running and wait for it, passing its events after `offset` to on_events."""
-        proc = self._spawn(run)
+        pid = self._spawn(run)
+        started = self.store.run(run["id"])["pid_started"]
         try:
             while True:
                 events, offset = self.events(run["id"], offset)
                 if events and on_events:
                     on_events(events)
-                if proc.poll() is not None:
+                self._reap()
+                if not process_alive(pid, started):
                     break
                 time.sleep(0.3)
         except KeyboardInterrupt:
             self.cancel(run["id"])
-            proc.wait()
+            while process_alive(pid, started):
+                self._reap()
+                time.sleep(0.3)
         events, offset = self.events(run["id"], offset)
         if events and on_events:
             on_events(events)
@@ -188,9 +216,7 @@ class JobManager:
         """Reap finished children, mark runs whose process died as failed, kill runs that ignore a
         stop, and start the next queued run. Safe to call often, from any process."""
         with self._lock:
-            for run_id, proc in list(self._children.items()):
-                if proc.poll() is not None:
-                    del self._children[run_id]
+            self._reap()
             for run in self.store.runs((RunStatus.RUNNING,)):
                 self._check_running(run)
             nxt = self.store.claim_next_queued()
@@ -199,6 +225,12 @@ class JobManager:
                     self._spawn(nxt)
                 except OSError as err:
                     self._end(nxt["id"], RunStatus.FAILED, f"Could not start the run's process: {err}")
+
+    def _reap(self) -> None:
+        """Collect the exit of workers this process started itself (forked ones the launcher reaps)."""
+        for run_id, proc in list(self._children.items()):
+            if proc.poll() is not None:
+                del self._children[run_id]
 
     def _end(self, run_id: str, status: RunStatus, error: str) -> None:
         """Record how a run ended, unless its worker already recorded it."""

@@ -114,13 +114,16 @@ def plot_traces(page: Page, elem_id: str) -> list[dict]:
 
 
 def wait_for_plot(page: Page, elem_id: str, n_traces: int = 1, trace_name: str | None = None,
-                  timeout: int = 20_000) -> list[dict]:
+                  timeout: int = 20_000, up_to_x: float | None = None) -> list[dict]:
     """Wait until the plot is drawn with at least `n_traces` traces (and one named `trace_name`,
-    if given); return them. `plot_traces` right after an action may still see the old (or no) plot."""
+    if given, reaching x = `up_to_x`, if given); return them. `plot_traces` right after an action
+    may still see the old (or no) plot: plotly draws a new figure a moment after the page's text
+    around it changed."""
     page.wait_for_function(
-        f"([id, n, name]) => {{ const traces = ({_TRACES_JS})(id);"
-        " return traces.length >= n && (name === null || traces.some(t => t.name === name)); }",
-        arg=[elem_id, n_traces, trace_name],
+        f"([id, n, name, upTo]) => {{ const traces = ({_TRACES_JS})(id);"
+        " return traces.length >= n && (name === null || traces.some(t => t.name === name"
+        " && (upTo === null || t.x.some(x => x >= upTo)))); }",
+        arg=[elem_id, n_traces, trace_name, up_to_x],
         timeout=timeout,
     )
     return plot_traces(page, elem_id)

@@ -1,0 +1,214 @@
+"""Starts run workers from a process that has already imported the heavy libraries.
+
+A run's process spends ~9 s importing torch, transformers, peft, trl and datasets on a CPU
+before it does anything (measured: a 30-step LoRA run of the tiny model took 12 s, 9 of them
+imports). The launcher imports them once, then forks one worker per run: the run starts at once.
+
+A forked worker is what `python -m playground.worker RUN_DIR` would be: its own session (so it is
+stopped and killed as a process group, and outlives the app), its working folder, environment and
+log file. Only third-party libraries are imported before the fork; the playground's own modules
+load in the worker, which reads its settings from its own environment. Environment variables that
+those libraries read when imported (HF_HUB_OFFLINE, OMP_NUM_THREADS, ...) must be the same, so a
+launcher serves only requests whose such variables match its own.
+
+Not used where a GPU may be visible (CUDA does not survive a fork of a process that touched it,
+and importing bitsandbytes does), off Linux (macOS can't fork safely once libraries started
+threads), for runs of several processes (`accelerate launch`), or with PLAYGROUND_PRELOAD_WORKERS=0.
+
+`python -m playground.launcher` is the launcher itself: it reads one JSON request per line on
+stdin ({"argv", "cwd", "env", "log"}) and answers {"pid"} or {"error"} on stdout; it exits when
+stdin closes (the app ended)."""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import io
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+PRELOAD = ("torch", "transformers", "transformers.trainer", "peft", "datasets", "accelerate", "trl",
+           "trl.trainer.sft_trainer", "trl.trainer.dpo_trainer", "trl.trainer.reward_trainer")
+GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/kfd", "/dev/dxg")  # NVIDIA, AMD ROCm, WSL
+REPLY_TIMEOUT_S = 120.0  # the first request waits for the imports
+
+
+class LauncherUnavailable(Exception):
+    """The launcher could not start a worker; start it the plain way."""
+
+
+def wanted(processes: int = 1) -> bool:
+    """Whether runs should start through a launcher on this machine."""
+    if os.environ.get("PLAYGROUND_PRELOAD_WORKERS", "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return sys.platform == "linux" and processes <= 1 and not any(os.path.exists(f) for f in GPU_DEVICE_FILES)
+
+
+# variables the preloaded libraries read when imported (others, like PLAYGROUND_*, are read later)
+IMPORT_TIME_VARIABLES = ("HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TORCH_", "PYTORCH_", "CUDA_", "OMP_", "MKL_",
+                         "TOKENIZERS_", "DATASETS_", "ACCELERATE_", "BNB_", "PYTHON", "XDG_", "HOME")
+
+
+def _import_environment(env: dict) -> tuple:
+    return tuple(sorted((k, v) for k, v in env.items() if k.startswith(IMPORT_TIME_VARIABLES)))
+
+
+class Launcher:
+    """The app's handle on one launcher process."""
+
+    def __init__(self, cwd: Path, env: dict):
+        self.key = (str(cwd), _import_environment(env))
+        self._lock = threading.Lock()
+        self.proc = subprocess.Popen([sys.executable, "-m", "playground.launcher"], cwd=cwd, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def start(self, argv: list[str], cwd: Path, env: dict, log: Path) -> int:
+        """Fork a worker running `python argv...`; returns its pid."""
+        request = json.dumps({"argv": argv, "cwd": str(cwd), "env": env, "log": str(log)}) + "\n"
+        with self._lock:
+            try:
+                self.proc.stdin.write(request.encode())
+                self.proc.stdin.flush()
+                ready, _, _ = select.select([self.proc.stdout], [], [], REPLY_TIMEOUT_S)
+                line = self.proc.stdout.readline() if ready else b""
+            except OSError as err:
+                raise LauncherUnavailable(str(err)) from err
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            reply = {"error": "no answer" if not line else f"unreadable answer {line[:200]!r}"}
+        if "pid" not in reply:
+            self.close()
+            raise LauncherUnavailable(reply.get("error", "no pid"))
+        return int(reply["pid"])
+
+    def close(self) -> None:
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+
+
+_launchers: dict[tuple, Launcher] = {}
+_registry_lock = threading.Lock()
+
+
+def launcher_for(cwd: Path, env: dict) -> Launcher:
+    """The running launcher for this working folder and environment; a new one (which starts
+    importing at once) if there is none. One at a time: a launcher of another environment is ended."""
+    key = (str(cwd), _import_environment(env))
+    with _registry_lock:
+        current = _launchers.get(key)
+        if current and current.alive():
+            return current
+        for other in _launchers.values():
+            other.close()
+        _launchers.clear()
+        _launchers[key] = Launcher(cwd, env)
+        return _launchers[key]
+
+
+def current() -> Launcher | None:
+    """The launcher that starts runs now, if one is running."""
+    with _registry_lock:
+        return next((known for known in _launchers.values() if known.alive()), None)
+
+
+def start_worker(argv: list[str], cwd: Path, env: dict, log: Path) -> int:
+    """Start `python argv...` as a forked worker; raises LauncherUnavailable when that fails."""
+    return launcher_for(cwd, env).start(argv, cwd, env, log)
+
+
+@atexit.register
+def _close_all() -> None:
+    for launcher in list(_launchers.values()):
+        launcher.close()
+
+
+# ---- the launcher process ----
+
+def _become_worker(request: dict) -> None:
+    """In the forked child: take the request's session, folder, environment and log, then run
+    `python -m module args` as the interpreter would. Never returns."""
+    code = 1
+    try:
+        os.setsid()
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        os.close(null)
+        # unbuffered, as PYTHONUNBUFFERED=1 makes a fresh worker: its log is read while it runs
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
+                                      write_through=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
+                                      write_through=True)
+        sys.stdin = open(0, encoding="utf-8", closefd=False)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        argv = request["argv"]
+        if argv[:1] != ["-m"] or len(argv) < 2:
+            raise ValueError(f"only `-m module` commands are started here, not {argv}")
+        sys.argv = [argv[1], *argv[2:]]
+        sys.path[0] = request["cwd"]  # as `python -m` puts the working folder first
+        import runpy
+
+        try:
+            runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report it in the run's log, as a fresh process would
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the app's (or CLI's) to handle
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # ended workers are reaped by the system
+    for module in PRELOAD:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - a missing optional library loads (and fails) in the worker
+            pass
+    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    for line in requests:
+        try:
+            request = json.loads(line)
+            pid = os.fork()
+        except (ValueError, OSError) as err:
+            replies.write((json.dumps({"error": str(err)}) + "\n").encode())
+            replies.flush()
+            continue
+        if pid == 0:
+            _become_worker(request)
+        replies.write((json.dumps({"pid": pid}) + "\n").encode())
+        replies.flush()
+
+
+if __name__ == "__main__":
+    serve()

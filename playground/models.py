@@ -187,8 +187,9 @@ def hub_reachable(settings: Settings, timeout: float = 2.0) -> bool:
     return result[0]
 
 
-def hub_weights_mb(hub_id: str) -> float:
-    """The size of a Hub model's safetensors weights (what loading it downloads), from the Hub's listing."""
+def hub_weights(hub_id: str) -> tuple[float, str | None]:
+    """The size in MB of a Hub model's safetensors weights (what loading it downloads), from the
+    Hub's listing, and the commit that listing describes."""
     from huggingface_hub import HfApi
 
     try:
@@ -198,7 +199,7 @@ def hub_weights_mb(hub_id: str) -> float:
     sizes = [s.size or 0 for s in info.siblings or [] if s.rfilename.endswith(".safetensors")]
     if not sizes:
         raise PlaygroundError(f"'{hub_id}' has no safetensors weights: this app loads only safetensors files.")
-    return sum(sizes) / 2**20
+    return sum(sizes) / 2**20, getattr(info, "sha", None)
 
 
 def is_cached(hub_id: str) -> bool:
@@ -220,7 +221,8 @@ class ModelManager:
         self._tokenizers: OrderedDict[str, tuple[object, int]] = OrderedDict()
         self._generation_configs: dict[str, object] = {}
         self._online: bool | None = None
-        self._weights: dict[str, float] = {}  # MB of safetensors weights of Hub models, as the Hub lists them
+        # demo mode: Hub id -> how to fetch it (the commit whose size was checked, or the cache only)
+        self._pinned: dict[str, dict] = {}
 
     # ---- resolving references ----
     def online(self) -> bool:
@@ -252,14 +254,32 @@ class ModelManager:
                 f"'{ref}' is not downloaded yet and the Hugging Face Hub can't be reached (offline). "
                 f"Pick '{TINY_MODEL_NAME}' to try the controls, or a local model folder."
             )
-        if self.settings.demo and not cached:  # a visitor can't make a demo download a model it can't hold
-            limits.current().check(round(self._weights_mb(ref)), "model_mb", f"The weights of '{ref}' in MB")
+        if self.settings.demo:
+            self._pin(ref, cached)
         return ref
 
-    def _weights_mb(self, hub_id: str) -> float:
-        if hub_id not in self._weights:
-            self._weights[hub_id] = hub_weights_mb(hub_id)
-        return self._weights[hub_id]
+    def _pin(self, hub_id: str, cached: bool) -> None:
+        """A visitor can't make a demo download a model it can't hold: the size of the weights is
+        checked once, and that commit is what loads, even if the repository grows later. A cached
+        model the Hub can't be asked about loads from the cache only."""
+        if hub_id in self._pinned:
+            return
+        if cached and not self.online():
+            self._pinned[hub_id] = {"local_files_only": True}
+            return
+        try:
+            megabytes, commit = hub_weights(hub_id)
+        except PlaygroundError:
+            if not cached:
+                raise
+            self._pinned[hub_id] = {"local_files_only": True}
+            return
+        limits.current().check(round(megabytes), "model_mb", f"The weights of '{hub_id}' in MB")
+        self._pinned[hub_id] = {"revision": commit} if commit else {}
+
+    def fetch_options(self, ref: str) -> dict:
+        """Keyword arguments for from_pretrained of a resolved `ref`: in demo mode, the checked commit."""
+        return dict(self._pinned.get(_reference(ref), {}))
 
     def tiny_model_dir(self, seed: int = 0) -> Path:
         folder = self.settings.models_dir / f"tiny-seed{seed}"
@@ -289,10 +309,10 @@ class ModelManager:
         source = self.resolve(ref)
         AutoConfig, AutoTokenizer = _from_transformers("AutoConfig", "AutoTokenizer")
 
-        own_code = self.runs_own_code(ref)
+        own_code, fetch = self.runs_own_code(ref), self.fetch_options(ref)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=own_code)
-            config = AutoConfig.from_pretrained(source, trust_remote_code=own_code)
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=own_code, **fetch)
+            config = AutoConfig.from_pretrained(source, trust_remote_code=own_code, **fetch)
         except Exception as err:
             raise PlaygroundError(f"Could not load the tokenizer of '{ref}': {_explained(err)}") from err
         entry = (tokenizer, context_window_of(config, tokenizer))
@@ -313,7 +333,7 @@ class ModelManager:
         (GenerationConfig,) = _from_transformers("GenerationConfig")
 
         try:
-            config = GenerationConfig.from_pretrained(self.resolve(ref))
+            config = GenerationConfig.from_pretrained(self.resolve(ref), **self.fetch_options(ref))
         except (OSError, ValueError):
             config = None  # the model ships none: transformers' defaults apply
         with self._lock:
@@ -331,7 +351,8 @@ class ModelManager:
                 source = self.resolve(ref)
                 progress(0.05, f"Loading {ref}…")
                 self._make_room(weights_bytes(source))
-                lm = self._models[ref] = _load(ref, source, progress, own_code=self.runs_own_code(ref))
+                lm = self._models[ref] = _load(ref, source, progress, own_code=self.runs_own_code(ref),
+                                               fetch=self.fetch_options(ref))
                 progress(1.0, f"Loaded {ref}")
             self._models.move_to_end(ref)
             for adapter in adapters:
@@ -468,16 +489,17 @@ def _explained(err: BaseException) -> str:
     return text
 
 
-def _load(ref: str, source: str, progress: ProgressFn, own_code: bool = False) -> LoadedModel:
+def _load(ref: str, source: str, progress: ProgressFn, own_code: bool = False, fetch: dict | None = None) -> LoadedModel:
     import torch
     AutoModelForCausalLM, AutoTokenizer = _from_transformers("AutoModelForCausalLM", "AutoTokenizer")
 
     cuda = torch.cuda.is_available()
     dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=own_code)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=own_code, **(fetch or {}))
         progress(0.2, f"Loading the weights of {ref}…")
-        model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=dtype, trust_remote_code=own_code)
+        model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=dtype, trust_remote_code=own_code,
+                                                     **(fetch or {}))
     except Exception as err:
         raise PlaygroundError(
             f"Could not load '{ref}' as a causal language model: {_explained(err)}. "

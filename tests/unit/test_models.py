@@ -102,6 +102,7 @@ def test_a_demo_loads_no_hub_model_bigger_than_its_cap(tmp_path, monkeypatch):
              "small/model": [("model.safetensors", 300 * 2**20), ("pytorch_model.bin", 9 * 2**30)],
              "old/model": [("pytorch_model.bin", 2**20)]}
     monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda self, repo_id, **kw: SimpleNamespace(
+        sha=f"commit-of-{repo_id}-{len(files[repo_id])}",
         siblings=[SimpleNamespace(rfilename=name, size=size) for name, size in files[repo_id]]))
     settings = Settings(home=tmp_path, adapters_dir=tmp_path / "adapters", default_model="tiny", hub_offline=False,
                         host="127.0.0.1", port=7860, demo=True)
@@ -112,3 +113,16 @@ def test_a_demo_loads_no_hub_model_bigger_than_its_cap(tmp_path, monkeypatch):
         manager.resolve("big/model")
     with pytest.raises(PlaygroundError, match="no safetensors weights"):
         manager.resolve("old/model")
+    # the repository grows after the check: what loads is still the commit that was checked
+    files["small/model"] += [("model-extra.safetensors", 50 * 2**30)]
+    assert manager.resolve("small/model") == "small/model"
+    assert manager.fetch_options("small/model") == {"revision": "commit-of-small/model-2"}
+    loads = []
+    monkeypatch.setattr("playground.models._load", lambda ref, source, progress, own_code, fetch: loads.append(fetch))
+    manager.get("small/model")
+    assert loads == [{"revision": "commit-of-small/model-2"}]  # passed to from_pretrained
+    # a cached model the Hub can't be asked about loads from the cache, never downloading anything
+    monkeypatch.setattr("playground.models.is_cached", lambda hub_id: True)
+    manager._online = False
+    manager.resolve("cached/model")
+    assert manager.fetch_options("cached/model") == {"local_files_only": True}

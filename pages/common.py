@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import gradio as gr
 
 from playground import limits
-from playground.access import Access, Visitor
+from playground.access import Access, Visitor, client_address
 from playground.errors import PlaygroundError
 from playground.models import CURATED_MODELS, ModelManager
 from playground.tiny_model import TINY_MODEL_NAME
@@ -96,11 +96,9 @@ def _hub_login(request) -> str | None:
 def _address(ctx: AppContext, request) -> str | None:
     if request is None:
         return None
-    forwarded = (request.headers.get("x-forwarded-for") or "") if ctx.models.settings.on_space else ""
-    if forwarded:  # a Space is reached through Hugging Face's proxy; elsewhere the header could be forged
-        return forwarded.split(",")[0].strip()
     client = getattr(request, "client", None)
-    return getattr(client, "host", None)
+    return client_address(request.headers.get("x-forwarded-for"), getattr(client, "host", None),
+                                 ctx.models.settings.trusted_proxies)
 
 
 def checked(check):

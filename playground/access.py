@@ -204,6 +204,16 @@ def is_dir(path: str | Path) -> bool:
         return False
 
 
+def client_address(forwarded_for: str | None, peer: str | None, trusted_proxies: int) -> str | None:
+    """Who is asking, for rate limits: the address the outermost trusted proxy saw. Each proxy
+    appends the address it received from to X-Forwarded-For, so entries left of those are whatever
+    the client chose to send (taking the first would let anyone pose as a new visitor per request)."""
+    entries = [part.strip() for part in (forwarded_for or "").split(",") if part.strip()]
+    if trusted_proxies <= 0 or not entries:
+        return peer
+    return entries[max(0, len(entries) - trusted_proxies)]
+
+
 def check_hub_id(value: str, message: str = DEMO_FILES) -> None:
     """In demo mode, text that names something to fetch must be a Hub id (never a path)."""
     if demo_mode() and not _HUB_ID.fullmatch((value or "").strip()):

@@ -26,15 +26,15 @@ def _names(value: str | None) -> tuple[str, ...]:
     return tuple(sorted({name.strip() for name in (value or "").split(",") if name.strip()}))
 
 
-def _whole_at_least_one(text: str, name: str) -> int:
+def _whole(text: str, name: str, minimum: int = 1) -> int:
     try:
         value = int(text)
     except ValueError:
-        value = 0
-    if value < 1:
+        value = minimum - 1
+    if value < minimum:
         from playground.errors import PlaygroundError
 
-        raise PlaygroundError(f"{name} must be a whole number of at least 1 (got '{text}').")
+        raise PlaygroundError(f"{name} must be a whole number of at least {minimum} (got '{text}').")
     return value
 
 
@@ -61,6 +61,9 @@ class Settings:
     admin_token: str = field(default="", repr=False)  # typed into the page (or sent by an API client) to be an admin
     users: str = field(default="", repr=False)  # "name:password[:role], ...": the app asks everyone to log in
     model_slots: int = 2  # models kept loaded at once (fewer when memory would not hold the next)
+    # proxies in front of the app that append the address they saw to X-Forwarded-For (a Space: 1);
+    # visitors are told apart (for rate limits) by the address the outermost of them saw
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -82,7 +85,9 @@ class Settings:
             admins=_names(os.environ.get("PLAYGROUND_ADMINS")),
             admin_token=os.environ.get("PLAYGROUND_ADMIN_TOKEN", "").strip(),
             users=os.environ.get("PLAYGROUND_USERS", ""),
-            model_slots=_whole_at_least_one(os.environ.get("PLAYGROUND_MODEL_SLOTS", "2"), "PLAYGROUND_MODEL_SLOTS"),
+            model_slots=_whole(os.environ.get("PLAYGROUND_MODEL_SLOTS", "2"), "PLAYGROUND_MODEL_SLOTS"),
+            trusted_proxies=_whole(os.environ.get("PLAYGROUND_TRUSTED_PROXIES", "1" if on_space else "0"),
+                                   "PLAYGROUND_TRUSTED_PROXIES", minimum=0),
         )
 
     def ensure_dirs(self) -> None:

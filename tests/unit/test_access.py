@@ -102,11 +102,26 @@ def test_on_a_space_demo_mode_is_on_unless_switched_off_and_state_is_kept_with_i
     settings = Settings.from_env()
     assert settings.demo and settings.on_space and settings.host == "0.0.0.0"
     assert settings.adapters_dir == settings.home / "adapters"
+    assert settings.trusted_proxies == 1  # Hugging Face's proxy
     monkeypatch.setenv("PLAYGROUND_DEMO", "0")
     assert not Settings.from_env().demo
     monkeypatch.delenv("SPACE_ID")
     monkeypatch.setenv("PLAYGROUND_DEMO", "yes")
     assert Settings.from_env().demo and not Settings.from_env().on_space
+
+
+def test_a_visitor_is_told_apart_by_the_address_the_trusted_proxy_saw(monkeypatch):
+    from playground.access import client_address
+
+    # the client sent "X-Forwarded-For: 6.6.6.6" itself; the proxy appended the address it came from
+    assert client_address("6.6.6.6, 203.0.113.9", "10.0.0.2", trusted_proxies=1) == "203.0.113.9"
+    assert client_address("6.6.6.6, 203.0.113.9, 10.1.1.1", "10.0.0.2", trusted_proxies=2) == "203.0.113.9"
+    assert client_address("203.0.113.9", "10.0.0.2", trusted_proxies=2) == "203.0.113.9"  # a shorter chain
+    assert client_address("6.6.6.6", "192.0.2.4", trusted_proxies=0) == "192.0.2.4"  # no proxy: the header is anyone's
+    assert client_address(None, "10.0.0.2", trusted_proxies=1) == "10.0.0.2"
+    monkeypatch.setenv("PLAYGROUND_TRUSTED_PROXIES", "-1")
+    with pytest.raises(PlaygroundError, match="PLAYGROUND_TRUSTED_PROXIES must be a whole number of at least 0"):
+        Settings.from_env()
 
 
 def test_caps_are_the_demos_and_can_be_set_one_by_one(monkeypatch):

@@ -40,9 +40,11 @@ def test_a_hub_login_on_a_space_is_the_visitors_name_until_it_expires(tmp_path):
     assert visitor.role is Role.VISITOR and visitor.name is None
 
 
-def test_the_forwarded_address_is_believed_only_on_a_space(tmp_path):
-    forwarded = {"x-forwarded-for": "203.0.113.7, 10.0.0.1"}
-    assert visitor_of(context(tmp_path, demo=True, on_space=True), request(headers=forwarded)).key == "ip:203.0.113.7"
+def test_the_forwarded_address_is_believed_only_behind_a_trusted_proxy(tmp_path):
+    # the client wrote 6.6.6.6 itself; the Space's proxy appended the address it saw (203.0.113.7)
+    forwarded = {"x-forwarded-for": "6.6.6.6, 203.0.113.7"}
+    space = context(tmp_path, demo=True, on_space=True, trusted_proxies=1)
+    assert visitor_of(space, request(headers=forwarded)).key == "ip:203.0.113.7"
     assert visitor_of(context(tmp_path, demo=True), request(headers=forwarded)).key == "ip:10.0.0.9"
 
 

@@ -119,7 +119,9 @@ def _read_table(path: Path, max_rows: int | None = MAX_ROWS):
         elif kind == "csv":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         else:
-            frame = pd.read_parquet(path)
+            frame = _read_parquet(path, max_rows, cap_mb)
+    except PlaygroundError:
+        raise
     except Exception as err:
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise PlaygroundError(f"Could not read '{path.name}' as {kind.upper()}: {detail}.") from err
@@ -131,6 +133,30 @@ def _read_table(path: Path, max_rows: int | None = MAX_ROWS):
         )
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+PARQUET_EXPANSION = 10  # a Parquet file may hold at most this many times the upload cap, decoded
+
+
+def _read_parquet(path: Path, max_rows: int | None, cap_mb: int):
+    """Parquet is compressed: a file under the upload cap can hold rows that would not fit in memory.
+    The footer's row count is checked first, then rows are decoded a batch at a time and the reading
+    given up once they outgrow PARQUET_EXPANSION times the cap."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(path)
+    if max_rows and source.metadata.num_rows > max_rows:
+        raise PlaygroundError(f"'{path.name}' has {source.metadata.num_rows:,} rows; the limit is {max_rows:,}. "
+                              "Use a sample of it.")
+    budget, used, batches = PARQUET_EXPANSION * cap_mb * 2**20, 0, []
+    for batch in source.iter_batches(batch_size=1024):
+        used += batch.nbytes
+        if used > budget:
+            raise PlaygroundError(f"'{path.name}' holds more than {budget / 2**20:,.0f} MB of data once uncompressed "
+                                  f"({PARQUET_EXPANSION}x the {cap_mb} MB upload limit). Use a sample of it.")
+        batches.append(batch)
+    return pa.Table.from_batches(batches, schema=source.schema_arrow).to_pandas()
 
 
 def read_hub(dataset_id: str, split: str = "train", config: str | None = None, max_rows: int = MAX_ROWS,

@@ -73,6 +73,19 @@ def test_missing_file_too_large_and_too_many_rows(tmp_path, monkeypatch):
         data.read_table(path, max_rows=10)
 
 
+def test_a_parquet_file_that_unpacks_too_big_is_refused_while_it_is_read(tmp_path, monkeypatch):
+    path = tmp_path / "packed.parquet"
+    pd.DataFrame({"question": ["the same long question " * 50] * 20_000, "answer": ["a"] * 20_000}).to_parquet(path)
+    assert path.stat().st_size < 2**20  # under 1 MB on disk, ~23 MB of rows
+    with pytest.raises(PlaygroundError, match="20,000 rows; the limit is 100"):
+        data.read_table(path, max_rows=100)  # from the footer, before any row is decoded
+    monkeypatch.setenv("PLAYGROUND_LIMIT_UPLOAD_MB", "1")
+    with pytest.raises(PlaygroundError, match="more than 10 MB of data once uncompressed"):
+        data.read_table(path, max_rows=None)
+    monkeypatch.setenv("PLAYGROUND_LIMIT_UPLOAD_MB", "5")
+    assert len(data.read_table(path, max_rows=None)) == 20_000
+
+
 @pytest.mark.parametrize("inp, ref, message", [
     ("prompt", "answer", "Column 'prompt' is not in"),
     ("question", "", "Choose which column"),

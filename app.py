@@ -20,7 +20,7 @@ import gradio as gr
 from pages import decoding_lab, evaluate, finetune, prompt_lab, rate, rlhf
 from pages import settings as settings_tab
 from pages.common import AppContext, access_bar, explain_bad_inputs, model_picker
-from playground import limits
+from playground import health, limits
 from playground.access import Access
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
@@ -55,6 +55,8 @@ def make_context(settings: Settings) -> AppContext:
     models = ModelManager(settings)
     problem = models.availability_notice(settings.default_model)
     notice = f"{problem} For now the picker is set to '{TINY_MODEL_NAME}'." if problem else None
+    if health.on_zero_gpu():
+        notice = " ".join(filter(None, [health.ZERO_GPU_NOTE, notice]))
     start_model = TINY_MODEL_NAME if problem else settings.default_model
     jobs = JobManager(settings)
     jobs.start_monitor()  # the queue moves and dead runs are noticed even with no page open

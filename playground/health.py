@@ -4,6 +4,7 @@ libraries that matter, and a health check that tries each thing the app depends 
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import shutil
 import sys
@@ -35,6 +36,16 @@ def versions() -> dict[str, str]:
     return out
 
 
+ZERO_GPU_NOTE = ("This Space runs on ZeroGPU hardware, which the playground does not use yet (ZeroGPU lends a GPU only "
+                 "inside `@spaces.GPU` calls of the app's own process; runs train in processes of their own): models "
+                 "run on the CPU here. For a GPU, choose dedicated GPU hardware in the Space's settings.")
+
+
+def on_zero_gpu() -> bool:
+    """A ZeroGPU Space (the `spaces` package's own test)."""
+    return os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "t", "true")
+
+
 def device() -> dict[str, str]:
     import psutil
     import torch
@@ -49,6 +60,8 @@ def device() -> dict[str, str]:
                                    f"({free / 2**30:.1f} GiB free), CUDA {torch.version.cuda}")
     else:
         out["GPU"] = "none: training and generation run on the CPU (small models only)"
+    if on_zero_gpu():
+        out["ZeroGPU"] = ZERO_GPU_NOTE
     return out
 
 

@@ -6,6 +6,7 @@ whose process died is marked failed. What a run does is its kind's business (pla
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -133,7 +134,9 @@ class JobManager:
         if self.preload and launcher.wanted(int(run["recipe"].get("num_processes", 1) or 1)):
             try:
                 pid = launcher.start_worker(command[1:], self.working_folder(), env, run_dir / LOG_FILE)
-            except launcher.LauncherUnavailable:
+            except launcher.LauncherUnavailable as err:
+                logging.getLogger(__name__).warning("Run %s starts in a fresh process: the launcher failed (%s)",
+                                                    run["id"], err)
                 pid = None
         if pid is None:
             with open(run_dir / LOG_FILE, "ab") as log:

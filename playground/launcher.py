@@ -130,9 +130,11 @@ def start_worker(argv: list[str], cwd: Path, env: dict, log: Path) -> int:
 
 
 @atexit.register
-def _close_all() -> None:
-    for launcher in list(_launchers.values()):
-        launcher.close()
+def close_all() -> None:
+    with _registry_lock:
+        for launcher in _launchers.values():
+            launcher.close()
+        _launchers.clear()
 
 
 # ---- the launcher process ----
@@ -190,24 +192,27 @@ def _become_worker(request: dict) -> None:
 def serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the app's (or CLI's) to handle
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # ended workers are reaped by the system
+    # answers go through a descriptor of their own: whatever a library prints never reaches the app as one
+    replies = os.fdopen(os.dup(1), "wb", buffering=0)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
     for module in PRELOAD:
         try:
             importlib.import_module(module)
         except Exception:  # noqa: BLE001 - a missing optional library loads (and fails) in the worker
             pass
-    requests, replies = sys.stdin.buffer, sys.stdout.buffer
-    for line in requests:
+    for line in sys.stdin.buffer:
         try:
             request = json.loads(line)
             pid = os.fork()
         except (ValueError, OSError) as err:
             replies.write((json.dumps({"error": str(err)}) + "\n").encode())
-            replies.flush()
             continue
         if pid == 0:
+            replies.close()
             _become_worker(request)
         replies.write((json.dumps({"pid": pid}) + "\n").encode())
-        replies.flush()
 
 
 if __name__ == "__main__":

@@ -44,17 +44,25 @@ def ended(jobs: JobManager, run_id: str) -> dict:
     return wait_for(check, what="the run's end")
 
 
-def test_a_run_is_forked_by_the_launcher_as_its_own_process(home):
+def test_a_run_is_forked_by_the_launcher_as_its_own_process(home, tmp_path, monkeypatch):
+    # the launcher was started for another home (as by an earlier app or test): a run must still
+    # get its own environment (PLAYGROUND_HOME and the rest), not the one the launcher started with
+    launcher.close_all()
+    with monkeypatch.context() as elsewhere:
+        elsewhere.setenv("PLAYGROUND_HOME", str(tmp_path / "another-home"))
+        other = JobManager(Settings.from_env())
+        other.warm_up()
     jobs = JobManager(home)
     run = jobs.submit("echo", EchoRecipe(message="forked", steps=400, delay=0.05))
     worker = running_worker(jobs, run["id"])
     assert worker.ppid() == launcher.current().proc.pid  # forked by the launcher, not started by this process
     assert os.getsid(worker.pid) == worker.pid  # its own session: stopped and killed as a process group
     assert Path(worker.cwd()) == jobs.working_folder()
-    assert worker.environ()["PLAYGROUND_HOME"] == str(home.home)  # the run's environment, not the launcher's
     worker.send_signal(signal.SIGTERM)  # what a stop that the STOP file missed sends: it stops cleanly
     stopped = ended(jobs, run["id"])
+    # recorded by the worker in this home's database (its PLAYGROUND_HOME), with what it did
     assert stopped["status"] == "stopped" and 0 < stopped["metrics"]["steps_done"] < 400
+    assert other.store.runs() == []
 
 
 def test_a_run_starts_when_the_launcher_died_or_failed(home, monkeypatch):

@@ -46,7 +46,7 @@ def as_rows(rows: list[dict], chat: bool) -> list[dict]:
 def train_direct(recipe: DirectRecipe, source: str, ctx: RunContext) -> Outcome:
     import datasets
     import trl
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM, set_seed
 
     from playground.training.preference_checks import generation_adapter
     from playground.training.reward import load_tokenizer
@@ -59,6 +59,7 @@ def train_direct(recipe: DirectRecipe, source: str, ctx: RunContext) -> Outcome:
     as_dataset = lambda part: datasets.Dataset.from_list(as_rows(part, uses_chat(tokenizer)))  # noqa: E731
 
     writer.write("status", message="Loading the model")
+    set_seed(recipe.seed)  # before the new adapter's random start: same seed, same run
     model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=training_dtype())
     peft_config = recipe.lora_config()
     if recipe.policy_adapter:

@@ -63,7 +63,7 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
     `resume` continues from the run's last checkpoint (`carried`: what the run measured before it
     stopped, such as its starting validation loss)."""
     import datasets
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer, set_seed
     from trl import SFTTrainer
 
     run_dir, output_dir = Path(run_dir), Path(output_dir)
@@ -95,6 +95,7 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
                                            f"{recipe.gradient_accumulation_steps}): the largest that fits, same effective batch")
             recipe = fitted
     estimated_mb = estimate_memory(recipe, config, meta_trainable, meta_total).total / 2**20
+    set_seed(recipe.seed)  # before the adapter's random start (LoRA's A, a random soft prompt): same seed, same run
     model = recipe.load_base(source)
     recipe.prepare(model)
     config = sft_config(recipe, run_dir, len(train_rows))

@@ -9,25 +9,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from playground import kinds, launcher
+from playground import launcher
 from playground.jobs import JobManager
 from playground.settings import Settings
 from tests.integration.echo_kind import EchoRecipe
 from tests.integration.helpers import wait_for
 
 pytestmark = pytest.mark.skipif(not launcher.wanted(), reason="the launcher is not used on this machine")
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("PLAYGROUND_ADAPTERS", str(tmp_path / "adapters"))
-    monkeypatch.setenv(kinds.ENV_EXTRA_KINDS, "{}")
-    monkeypatch.setitem(kinds.KINDS, "echo", "tests.integration.echo_kind:KIND")
-    kinds.register("echo", "tests.integration.echo_kind:KIND")  # for the worker processes too
-    settings = Settings.from_env()
-    settings.ensure_dirs()
-    return settings
 
 
 def running_worker(jobs: JobManager, run_id: str) -> psutil.Process:
@@ -44,7 +32,7 @@ def ended(jobs: JobManager, run_id: str) -> dict:
     return wait_for(check, what="the run's end")
 
 
-def test_a_run_is_forked_by_the_launcher_as_its_own_process(home, tmp_path, monkeypatch):
+def test_a_run_is_forked_by_the_launcher_as_its_own_process(echo_home, tmp_path, monkeypatch):
     # the launcher was started for another home (as by an earlier app or test): a run must still
     # get its own environment (PLAYGROUND_HOME and the rest), not the one the launcher started with
     launcher.close_all()
@@ -52,7 +40,7 @@ def test_a_run_is_forked_by_the_launcher_as_its_own_process(home, tmp_path, monk
         elsewhere.setenv("PLAYGROUND_HOME", str(tmp_path / "another-home"))
         other = JobManager(Settings.from_env())
         other.warm_up()
-    jobs = JobManager(home)
+    jobs = JobManager(echo_home)
     run = jobs.submit("echo", EchoRecipe(message="forked", steps=400, delay=0.05))
     worker = running_worker(jobs, run["id"])
     assert worker.ppid() == launcher.current().proc.pid  # forked by the launcher, not started by this process
@@ -65,8 +53,8 @@ def test_a_run_is_forked_by_the_launcher_as_its_own_process(home, tmp_path, monk
     assert other.store.runs() == []
 
 
-def test_a_run_starts_when_the_launcher_died_or_failed(home, monkeypatch):
-    jobs = JobManager(home)
+def test_a_run_starts_when_the_launcher_died_or_failed(echo_home, monkeypatch):
+    jobs = JobManager(echo_home)
     first = jobs.submit("echo", EchoRecipe(message="one", steps=2, delay=0.01))
     assert ended(jobs, first["id"])["status"] == "finished"
     dead = launcher.current()

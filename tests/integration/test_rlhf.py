@@ -170,7 +170,10 @@ def test_ppo_raises_the_held_out_reward_with_bounded_kl(home, pairs_file, reward
                                         "reward_model": "marker-rm", "val_fraction": 0.3,
                                         "learning_rate": 1e-3, "total_episodes": 768, "per_device_train_batch_size": 8,
                                         "num_ppo_epochs": 4, "response_length": 16, "max_length": 64, "temperature": 1.0,
-                                        "output_name": "marker-ppo"})
+                                        # a KL price that keeps this fast learning rate near the reference: over
+                                        # 4 seeds the paired change's 95% low bound was 0.32-0.79 (KL 0.6-3.4 nats);
+                                        # at TRL's 0.05 it reached KL 11 and once fell below 0
+                                        "kl_coef": 0.2, "output_name": "marker-ppo"})
     assert code == 0, output
     metrics = record["metrics"]
     assert metrics["reward_change_low"] > 0, metrics  # the 95% interval of the paired change is above 0

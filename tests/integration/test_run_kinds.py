@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from playground import kinds
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
 from playground.runs import META_FILE, STOP_FILE
-from playground.settings import Settings
 from playground.training.recipes import recipe_from_dict
 from playground.worker import publish
 from tests.integration.echo_kind import EchoRecipe
@@ -25,15 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("PLAYGROUND_ADAPTERS", str(tmp_path / "adapters"))
-    monkeypatch.setenv(kinds.ENV_EXTRA_KINDS, "{}")
-    monkeypatch.setitem(kinds.KINDS, "echo", "tests.integration.echo_kind:KIND")
-    kinds.register("echo", "tests.integration.echo_kind:KIND")  # the one registry line
-    settings = Settings.from_env()
-    settings.ensure_dirs()
-    return settings
+def home(echo_home):
+    return echo_home
 
 
 def settled(jobs, run_id, statuses=("finished", "stopped", "failed", "cancelled")):

@@ -76,6 +76,20 @@ def test_with_activation_checkpointing_a_method_learns_as_well(tiny_dir, tmp_pat
         assert not any(p.requires_grad for n, p in base.named_parameters() if "lora_" not in n)
 
 
+def test_the_same_seed_gives_the_same_run(tiny_dir, tmp_path):
+    """LoRA starts from random A matrices: the recipe's seed must fix them too, not only the data order
+    (it did not: two runs of one recipe differed, and so did everything trained from them)."""
+    from safetensors.torch import load_file
+
+    def weights(name, seed):
+        train(recipe("lora", tiny_dir, max_steps=4, seed=seed), str(tiny_dir), tmp_path / name / "run", tmp_path / name / "out")
+        return load_file(tmp_path / name / "out" / "adapter_model.safetensors")
+
+    first, again, other = weights("first", 7), weights("again", 7), weights("other", 8)
+    assert first.keys() == again.keys() and all(torch.equal(first[k], again[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
 def test_a_run_fits_its_batch_to_the_free_memory_and_says_so(tiny_dir, tmp_path):
     r = recipe("lora", tiny_dir, fit_batch="on", per_device_train_batch_size=2, gradient_accumulation_steps=4, max_steps=3)
     outcome = train(r, str(tiny_dir), tmp_path / "run", tmp_path / "out")

@@ -31,7 +31,6 @@ from playground import plots
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
 from playground.training.policy_eval import reward_kl_points
-from playground.training.policy_samples import sample_rows
 from playground.training.preference_data import LABELS, describe_split
 from playground.training.preference_recipes import DPORecipe, GRPORecipe, KTORecipe, PPORecipe, PreferenceRecipe, RewardRecipe, RLOORecipe
 from playground.training.reward import RewardModel, held_out_scores
@@ -81,6 +80,15 @@ class PreferenceForm:
         values = {k: v for k, v in (self.shared | own).items() if v is not None and v != ""}
         return cls.from_dict({"method": cls.method, "base_model": self.model, "data": self.data(), **values})
 
+
+
+def sample_rows(events: list[dict]) -> list[list]:
+    """A policy run's "samples" events (playground.training.policy_samples) as table rows
+    [step, prompt, reply, reward], the latest step first."""
+    rows = []
+    for event in reversed([e for e in events if e.get("type") == "samples"]):
+        rows += [[event["step"], r["prompt"], r["reply"], round(r["reward"], 3)] for r in event["rows"]]
+    return rows
 
 def launch(jobs: JobManager, kind: str, recipe: PreferenceRecipe, created_by: str = "") -> tuple[dict, str]:
     run = jobs.submit(kind, recipe, created_by=created_by)

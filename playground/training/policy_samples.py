@@ -44,10 +44,3 @@ class SampleTable(TrainerCallback):
             self.write(state.global_step)
         return control
 
-
-def sample_rows(events: list[dict]) -> list[list]:
-    """The samples events as table rows [step, prompt, reply, reward], the latest step first."""
-    rows = []
-    for event in reversed([e for e in events if e.get("type") == "samples"]):
-        rows += [[event["step"], r["prompt"], r["reply"], round(r["reward"], 3)] for r in event["rows"]]
-    return rows

@@ -13,8 +13,6 @@ from pathlib import Path
 
 from playground.kinds import Outcome, RunContext
 from playground.runs import is_main_process
-from playground.training.callbacks import RunEvents
-from playground.training.loop import starting_point, train_and_measure
 from playground.training.preference_data import recipe_split, reward_ids, split_record, tokenized_pairs
 from playground.training.preference_recipes import RewardRecipe
 
@@ -47,6 +45,8 @@ def train_reward(recipe: RewardRecipe, source: str, ctx: RunContext) -> Outcome:
     from transformers import set_seed
     from trl import RewardConfig, RewardTrainer
 
+    from playground.training.callbacks import RunEvents
+    from playground.training.loop import starting_point, train_and_measure
     from playground.training.sft import count_params
     from playground.training.trainer_args import common_args
 

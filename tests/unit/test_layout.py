@@ -31,6 +31,15 @@ def test_importing_every_library_module_does_not_load_gradio():
     assert out.stdout.strip().splitlines()[-1] == "False"
 
 
+def test_importing_the_app_loads_no_training_library():
+    """The page starts without torch, transformers, peft or trl (they load when a model or run needs
+    them): a page module importing a training module at its top once doubled the app's start time."""
+    heavy = ("torch", "transformers", "peft", "trl", "datasets", "bitsandbytes")
+    code = f"import sys, app\nprint([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_top_level_layout_exists():
     for name in ["app.py", "playground", "pages", "adapters", "assets", "tests", "bench", "docs/ARCHITECTURE.md",
                  "requirements.txt", "README.md", ".ci/run"]:

@@ -87,6 +87,14 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    if settings.demo:
+        # The owner's Hub token (HF_TOKEN, or a saved login) is then sent only where it is passed
+        # explicitly (an admin's push): a visitor's Hub id never reaches the owner's private or gated repos.
+        # Set before the app is built: its worker launcher starts there, with this environment.
+        import huggingface_hub.constants
+
+        os.environ["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"  # the app's workers
+        huggingface_hub.constants.HF_HUB_DISABLE_IMPLICIT_TOKEN = True  # this process (read when a request is made)
     try:
         demo = build_app(settings)
         access, cap = Access(settings), limits.current()
@@ -94,12 +102,6 @@ def main() -> None:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     if settings.demo:
-        # The owner's Hub token (HF_TOKEN, or a saved login) is then sent only where it is passed
-        # explicitly (an admin's push): a visitor's Hub id never reaches the owner's private or gated repos.
-        import huggingface_hub.constants
-
-        os.environ["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"  # the app's workers
-        huggingface_hub.constants.HF_HUB_DISABLE_IMPLICIT_TOKEN = True  # this process (read when a request is made)
         # Relative names are then resolved in an empty folder: a Hub id typed by a visitor never
         # finds a server folder of the same name (transformers and datasets look locally first).
         empty = settings.home / "empty-working-folder"

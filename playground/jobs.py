@@ -119,10 +119,10 @@ class JobManager:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def _spawn(self, run: dict) -> int:
+    def _spawn(self, run: dict, wait_for_launcher: bool = False) -> int:
         """Start the run's worker process and record its pid; returns the pid. A launcher that has
         already imported the heavy libraries forks it where it can (playground.launcher), else a
-        fresh interpreter starts it."""
+        fresh interpreter starts it (also while the launcher still imports, unless told to wait)."""
         import psutil
 
         run_dir = Path(run["run_dir"])
@@ -133,10 +133,10 @@ class JobManager:
         pid = None
         if self.preload and launcher.wanted(int(run["recipe"].get("num_processes", 1) or 1)):
             try:
-                pid = launcher.start_worker(command[1:], self.working_folder(), env, run_dir / LOG_FILE)
+                pid = launcher.start_worker(command[1:], self.working_folder(), env, run_dir / LOG_FILE,
+                                            wait=wait_for_launcher)
             except launcher.LauncherUnavailable as err:
-                logging.getLogger(__name__).warning("Run %s starts in a fresh process: the launcher failed (%s)",
-                                                    run["id"], err)
+                logging.getLogger(__name__).info("Run %s starts in a fresh process (launcher: %s)", run["id"], err)
                 pid = None
         if pid is None:
             with open(run_dir / LOG_FILE, "ab") as log:
@@ -192,27 +192,49 @@ class JobManager:
 
     def _follow(self, run: dict, on_events=None, offset: int = 0) -> dict:
         """Spawn a run recorded as running and wait for it, passing its events after `offset` to on_events."""
-        pid = self._spawn(run)
-        started = self.store.run(run["id"])["pid_started"]
+        try:
+            pid = self._spawn(run, wait_for_launcher=True)  # nothing else waits on this process meanwhile
+        except KeyboardInterrupt:
+            self._end(run["id"], RunStatus.CANCELLED, "Interrupted before it started: nothing was trained or saved.")
+            raise
+        ended = self._ended_check(run["id"], pid)
         try:
             while True:
                 events, offset = self.events(run["id"], offset)
                 if events and on_events:
                     on_events(events)
-                self._reap()
-                if not process_alive(pid, started):
+                if ended():
                     break
                 time.sleep(0.3)
         except KeyboardInterrupt:
             self.cancel(run["id"])
-            while process_alive(pid, started):
-                self._reap()
+            while not ended():
                 time.sleep(0.3)
         events, offset = self.events(run["id"], offset)
         if events and on_events:
             on_events(events)
         self.refresh()
         return self.store.run(run["id"])
+
+    def _ended_check(self, run_id: str, pid: int):
+        """A function telling whether the run's worker ended: its own child's exit status, else (a
+        forked worker) gone after its run recorded an ending, or gone for DEATH_CONFIRM_S (a live
+        worker was once judged gone under load)."""
+        proc = self._children.get(run_id)
+        started = self.store.run(run_id)["pid_started"]
+        gone_since: list[float] = []
+
+        def ended() -> bool:
+            if proc is not None:
+                return proc.poll() is not None
+            if process_alive(pid, started):
+                gone_since.clear()
+                return False
+            gone_since[:1] = gone_since[:1] or [time.time()]
+            recorded = self.store.run(run_id)["status"] not in (RunStatus.RUNNING, RunStatus.QUEUED)
+            return recorded or time.time() - gone_since[0] >= DEATH_CONFIRM_S
+
+        return ended
 
     # ---- watching ----
     def refresh(self) -> None:

@@ -36,7 +36,8 @@ from pathlib import Path
 PRELOAD = ("torch", "transformers", "transformers.trainer", "peft", "datasets", "accelerate", "trl",
            "trl.trainer.sft_trainer", "trl.trainer.dpo_trainer", "trl.trainer.reward_trainer")
 GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/kfd", "/dev/dxg")  # NVIDIA, AMD ROCm, WSL
-REPLY_TIMEOUT_S = 120.0  # the first request waits for the imports
+READY_TIMEOUT_S = 120.0  # how long a caller that chose to wait waits for the imports
+REPLY_TIMEOUT_S = 30.0  # a fork, once ready
 
 
 class LauncherUnavailable(Exception):
@@ -52,7 +53,7 @@ def wanted(processes: int = 1) -> bool:
 
 # variables the preloaded libraries read when imported (others, like PLAYGROUND_*, are read later)
 IMPORT_TIME_VARIABLES = ("HF_", "HUGGINGFACE_", "TRANSFORMERS_", "TORCH_", "PYTORCH_", "CUDA_", "OMP_", "MKL_",
-                         "TOKENIZERS_", "DATASETS_", "ACCELERATE_", "BNB_", "PYTHON", "XDG_", "HOME")
+                         "TOKENIZERS_", "DATASETS_", "ACCELERATE_", "BNB_", "TRL_", "PEFT_", "PYTHON", "XDG_", "HOME")
 
 
 def _import_environment(env: dict) -> tuple:
@@ -60,38 +61,76 @@ def _import_environment(env: dict) -> tuple:
 
 
 class Launcher:
-    """The app's handle on one launcher process."""
+    """The app's handle on one launcher process. It says "ready" once its imports are done; until
+    then a request is answered at once with LauncherUnavailable (the run starts the plain way)
+    unless the caller chose to wait."""
 
     def __init__(self, cwd: Path, env: dict):
         self.key = (str(cwd), _import_environment(env))
         self._lock = threading.Lock()
+        self.ready = False
         self.proc = subprocess.Popen([sys.executable, "-m", "playground.launcher"], cwd=cwd, env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def start(self, argv: list[str], cwd: Path, env: dict, log: Path) -> int:
-        """Fork a worker running `python argv...`; returns its pid."""
+    def _answer(self, timeout: float) -> dict | None:
+        """The launcher's next line, or None when none came within `timeout` seconds."""
+        readable, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not readable:
+            return None
+        line = self.proc.stdout.readline()
+        try:
+            return json.loads(line)
+        except ValueError:
+            return {"error": "it ended" if not line else f"unreadable answer {line[:200]!r}"}
+
+    def _check_ready(self, timeout: float) -> bool:
+        """Whether the imports are done (waiting up to `timeout` s for the launcher to say so)."""
+        if not self.ready:
+            hello = self._answer(timeout)
+            if hello is not None and not hello.get("ready"):
+                raise LauncherUnavailable(hello.get("error", "not ready"))
+            self.ready = hello is not None
+        return self.ready
+
+    def wait_until_ready(self, timeout: float = READY_TIMEOUT_S) -> bool:
+        with self._lock:
+            try:
+                return self._check_ready(timeout)
+            except LauncherUnavailable:
+                self._close()
+                return False
+
+    def start(self, argv: list[str], cwd: Path, env: dict, log: Path, wait: bool = False) -> int:
+        """Fork a worker running `python argv...`; returns its pid. `wait`: for the imports too."""
         request = json.dumps({"argv": argv, "cwd": str(cwd), "env": env, "log": str(log)}) + "\n"
         with self._lock:
             try:
+                if not self._check_ready(READY_TIMEOUT_S if wait else 0):
+                    raise LauncherUnavailable("still importing")
                 self.proc.stdin.write(request.encode())
                 self.proc.stdin.flush()
-                ready, _, _ = select.select([self.proc.stdout], [], [], REPLY_TIMEOUT_S)
-                line = self.proc.stdout.readline() if ready else b""
-            except OSError as err:
-                raise LauncherUnavailable(str(err)) from err
-        try:
-            reply = json.loads(line)
-        except ValueError:
-            reply = {"error": "no answer" if not line else f"unreadable answer {line[:200]!r}"}
-        if "pid" not in reply:
-            self.close()
-            raise LauncherUnavailable(reply.get("error", "no pid"))
-        return int(reply["pid"])
+                reply = self._answer(REPLY_TIMEOUT_S) or {"error": "no answer"}
+                if "pid" not in reply:
+                    raise LauncherUnavailable(reply.get("error", "no pid"))
+                return int(reply["pid"])
+            except LauncherUnavailable as err:
+                if str(err) != "still importing":
+                    self._close()
+                raise
+            except BaseException as err:  # a broken pipe, or an interrupt between a request and its answer:
+                self._close()  # this launcher's answers can't be matched to requests any more
+                if isinstance(err, OSError):
+                    raise LauncherUnavailable(str(err)) from err
+                raise
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self.alive():
             self.proc.kill()
             self.proc.wait()
@@ -124,16 +163,17 @@ def current() -> Launcher | None:
         return next((known for known in _launchers.values() if known.alive()), None)
 
 
-def start_worker(argv: list[str], cwd: Path, env: dict, log: Path) -> int:
-    """Start `python argv...` as a forked worker; raises LauncherUnavailable when that fails."""
-    return launcher_for(cwd, env).start(argv, cwd, env, log)
+def start_worker(argv: list[str], cwd: Path, env: dict, log: Path, wait: bool = False) -> int:
+    """Start `python argv...` as a forked worker; raises LauncherUnavailable when that fails (or, unless
+    `wait`, while the launcher is still importing)."""
+    return launcher_for(cwd, env).start(argv, cwd, env, log, wait)
 
 
 @atexit.register
 def close_all() -> None:
     with _registry_lock:
         for launcher in _launchers.values():
-            launcher.close()
+            launcher._close()  # without its lock: at exit, a thread may hold it while it waits
         _launchers.clear()
 
 
@@ -145,7 +185,7 @@ def _become_worker(request: dict) -> None:
     code = 1
     try:
         os.setsid()
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
+        for sig in (signal.SIGCHLD, signal.SIGTERM):  # SIGPIPE stays ignored, as Python starts with it
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -182,6 +222,7 @@ def _become_worker(request: dict) -> None:
         traceback.print_exc()
     finally:
         try:
+            threading._shutdown()  # as the interpreter ends: wait for non-daemon threads (a Hub upload, say)
             atexit._run_exitfuncs()
             sys.stdout.flush()
             sys.stderr.flush()
@@ -191,7 +232,6 @@ def _become_worker(request: dict) -> None:
 
 def serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the app's (or CLI's) to handle
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # ended workers are reaped by the system
     # answers go through a descriptor of their own: whatever a library prints never reaches the app as one
     replies = os.fdopen(os.dup(1), "wb", buffering=0)
     null = os.open(os.devnull, os.O_WRONLY)
@@ -202,6 +242,9 @@ def serve() -> None:
             importlib.import_module(module)
         except Exception:  # noqa: BLE001 - a missing optional library loads (and fails) in the worker
             pass
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # ended workers are reaped by the system (after the imports,
+    # which may run a subprocess of their own and wait for it)
+    replies.write(b'{"ready": true}\n')
     for line in sys.stdin.buffer:
         try:
             request = json.loads(line)

@@ -40,6 +40,7 @@ def test_a_run_is_forked_by_the_launcher_as_its_own_process(echo_home, tmp_path,
         elsewhere.setenv("PLAYGROUND_HOME", str(tmp_path / "another-home"))
         other = JobManager(Settings.from_env())
         other.warm_up()
+    assert launcher.current().wait_until_ready()  # as an app some seconds after its start
     jobs = JobManager(echo_home)
     run = jobs.submit("echo", EchoRecipe(message="forked", steps=400, delay=0.05))
     worker = running_worker(jobs, run["id"])
@@ -61,17 +62,22 @@ def test_a_run_starts_when_the_launcher_died_or_failed(echo_home, monkeypatch):
     dead.proc.kill()  # e.g. killed by the system for memory
     dead.proc.wait()
     second = jobs.submit("echo", EchoRecipe(message="two", steps=2, delay=0.01))
-    assert ended(jobs, second["id"])["result"] == {"echo": "two"}  # a new launcher started it
+    assert ended(jobs, second["id"])["result"] == {"echo": "two"}  # started while a new launcher imports
+    assert launcher.current().wait_until_ready()
+    third = jobs.submit("echo", EchoRecipe(message="three", steps=400, delay=0.05))
+    assert running_worker(jobs, third["id"]).ppid() == launcher.current().proc.pid  # by the new launcher
+    jobs.cancel(third["id"])
+    assert ended(jobs, third["id"])["status"] == "stopped"
 
     def unavailable(*args, **kwargs):
         raise launcher.LauncherUnavailable("no answer")
 
     monkeypatch.setattr(launcher, "start_worker", unavailable)
-    third = jobs.submit("echo", EchoRecipe(message="three", steps=400, delay=0.05))
-    worker = running_worker(jobs, third["id"])
+    fourth = jobs.submit("echo", EchoRecipe(message="four", steps=400, delay=0.05))
+    worker = running_worker(jobs, fourth["id"])
     assert worker.ppid() == os.getpid()  # started the plain way, by this process
-    jobs.cancel(third["id"])
-    assert ended(jobs, third["id"])["status"] == "stopped"
+    jobs.cancel(fourth["id"])
+    assert ended(jobs, fourth["id"])["status"] == "stopped"
 
 
 def test_the_launcher_is_not_used_when_turned_off_or_for_several_processes(monkeypatch):

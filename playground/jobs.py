@@ -131,6 +131,7 @@ class JobManager:
                "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
         command = self.command(run)
         pid = None
+        self._children.pop(run["id"], None)  # a resumed run's earlier process (ended): never mistaken for this one
         if self.preload and launcher.wanted(int(run["recipe"].get("num_processes", 1) or 1)):
             try:
                 pid = launcher.start_worker(command[1:], self.working_folder(), env, run_dir / LOG_FILE,

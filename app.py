@@ -17,10 +17,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
 
 import gradio as gr
 
-from pages import decoding_lab, evaluate, finetune, prompt_lab, rate, rlhf
+from pages import decoding_lab, evaluate, finetune, gpu_calls, prompt_lab, rate, rlhf
 from pages import settings as settings_tab
 from pages.common import AppContext, access_bar, explain_bad_inputs, model_picker
-from playground import health, limits
+from playground import limits, zero_gpu
 from playground.access import Access
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
@@ -41,6 +41,7 @@ changed. Everything here also runs headless:
 """
 CSS_PATH = PROJECT_ROOT / "assets" / "style.css"
 KEYS_PATH = PROJECT_ROOT / "assets" / "rate_keys.js"  # the Rate tab's keyboard shortcuts
+QUEUE_SIZE = 512  # events waiting at once, all visitors together; more are turned away ("busy") until some end
 
 
 def plotly_js() -> Path:
@@ -53,10 +54,16 @@ def plotly_js() -> Path:
 def make_context(settings: Settings) -> AppContext:
     warm_up()  # before any request: transformers' lazy imports are not thread-safe
     models = ModelManager(settings)
+    gpu_calls.use(models)  # on ZeroGPU: before any model loads
     problem = models.availability_notice(settings.default_model)
     notice = f"{problem} For now the picker is set to '{TINY_MODEL_NAME}'." if problem else None
-    if health.on_zero_gpu():
-        notice = " ".join(filter(None, [health.ZERO_GPU_NOTE, notice]))
+    if zero_gpu.on_zero_gpu():
+        notice = " ".join(filter(None, [zero_gpu.NOTE, notice]))
+        if not problem:  # loaded now, ZeroGPU packs it at launch: each GPU call then gets it ready
+            try:
+                models.get(settings.default_model)
+            except PlaygroundError as err:  # it loads on first use instead, and says why it can't
+                notice = f"{notice} {err}"
     start_model = TINY_MODEL_NAME if problem else settings.default_model
     jobs = JobManager(settings)
     jobs.start_monitor()  # the queue moves and dead runs are noticed even with no page open
@@ -108,7 +115,8 @@ def main() -> None:
         empty.mkdir(parents=True, exist_ok=True)
         os.chdir(empty)
     script = plotly_js()
-    demo.queue(default_concurrency_limit=4).launch(
+    # max_size given: Gradio's default is no limit, but 1 on ZeroGPU, which turned away the page's own start-up events
+    demo.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE).launch(
         auth=access.check_password if access.users else None,
         auth_message="Log in with the name and password your team's admin gave you.",
         max_file_size=f"{cap.upload_mb}mb",

@@ -245,8 +245,19 @@ def with_adapter(ctx: AppContext, model: str, adapter: str | None, progress: gr.
     return lm, adapter
 
 
-def progress_fn(progress: gr.Progress):
-    return lambda fraction, message: progress(fraction, desc=message)
+def progress_fn(progress: gr.Progress) -> ProgressTo:
+    return ProgressTo(progress)
+
+
+@dataclass(frozen=True)
+class ProgressTo:
+    """The library's progress callback (fraction, message) drawn on a Gradio progress bar. A class,
+    not a closure: it can be pickled into a ZeroGPU call (pages/gpu_calls.py)."""
+
+    progress: gr.Progress
+
+    def __call__(self, fraction: float, message: str) -> None:
+        self.progress(fraction, desc=message)
 
 
 def model_picker(ctx: AppContext) -> gr.Dropdown:

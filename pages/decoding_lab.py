@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
+from pages import gpu_calls
 from pages.common import (
     BASE_ONLY,
     AppContext,
@@ -170,7 +171,8 @@ def build(ctx: AppContext) -> None:
         def show_distribution(progress=gr.Progress(), *values):  # (progress first: Gradio injects it only before *values)
             form = DecodingForm(*values)
             lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
-            dist = generation.next_token_distribution(lm, form.prompt, form.params(), chat=form.chat, adapter=adapter_)
+            dist = gpu_calls.run(lm, generation.next_token_distribution, form.prompt, form.params(), chat=form.chat,
+                                 adapter=adapter_)
             return {chart: plots.next_token_figure(dist).to_json(), status: ""}
 
         @guarded(status)
@@ -189,10 +191,11 @@ def build(ctx: AppContext) -> None:
             lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
             stop_event = STOPS.event(generation_id)
             yield {status: "", output: "", stats: "Generating…", heatmap: gr.update(value="")}
+            update = None
             try:
                 shown_at = 0.0
-                for update in generation.stream(lm, form.prompt, form.params(), chat=form.chat, adapter=adapter_,
-                                                stop_event=stop_event):
+                for update in gpu_calls.stream(lm, generation.stream, form.prompt, form.params(), chat=form.chat,
+                                               adapter=adapter_, stop_event=stop_event):
                     # At most ~20 redraws a second: a small model makes hundreds of tokens a second, and redrawing
                     # each one keeps the browser too busy to send a Stop click for a second or more.
                     if update.result is None and time.monotonic() - shown_at < UPDATE_INTERVAL_S:
@@ -201,6 +204,9 @@ def build(ctx: AppContext) -> None:
                     yield {output: update.text, stats: f"{update.n_tokens} tokens · {update.tokens_per_s:.1f} tokens/s"}
             finally:
                 STOPS.end(generation_id)
+            if update is None or update.result is None:  # stopped on ZeroGPU, where the generation ran in a worker
+                yield {stats: f"{update.n_tokens if update else 0} tokens · stopped by you"}
+                return
             result = update.result
             pieces = [(lm.tokenizer.decode([t]), math.exp(lp)) for t, lp in zip(result.token_ids, result.logprobs)]
             reason = {"eos": "the model ended its answer", "length": "reached max new tokens",
@@ -220,7 +226,7 @@ def build(ctx: AppContext) -> None:
             params = form.params()
             lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
             progress(0.3, desc=f"Sampling {int(n)} completions…")
-            results = generation.sample_n(lm, form.prompt, params, int(n), chat=form.chat, adapter=adapter_)
+            results = gpu_calls.run(lm, generation.sample_n, form.prompt, params, int(n), chat=form.chat, adapter=adapter_)
             texts = [r.text for r in results]
             rows = pd.DataFrame(
                 {"seed": [params.seed + i for i in range(len(texts))], "completion": texts,
@@ -243,7 +249,7 @@ def build(ctx: AppContext) -> None:
             rows = []
             for name in [None, *names]:
                 progress(len(rows) / (len(names) + 1), desc=f"Generating with {name or 'the base model'}…")
-                out = generation.generate(lm, form.prompt, params, chat=form.chat, adapter=name)
+                out = gpu_calls.run(lm, generation.generate, form.prompt, params, chat=form.chat, adapter=name)
                 rows.append([name or BASE_ONLY, out.text, len(out.token_ids), round(out.tokens_per_s, 1)])
             return {comparison: pd.DataFrame(rows, columns=["model", "completion", "tokens", "tokens/s"]), status: ""}
 

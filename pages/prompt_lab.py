@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
+from pages import gpu_calls
 from pages.common import (
     AppContext,
     adapter_picker,
@@ -286,8 +287,8 @@ def build(ctx: AppContext) -> None:
             prompts, _ = form.prompts(ctx.models)
             lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
             progress(0.5, desc="Generating the three completions…")
-            results = icl.run_variants(lm, prompts, form.examples.references[form.query_index], form.params(lm), form.chat,
-                                       adapter=adapter_)
+            results = gpu_calls.run(lm, icl.run_variants, prompts, form.examples.references[form.query_index],
+                                    form.params(lm), form.chat, adapter=adapter_)
             note = (" · *The built-in tiny model has random weights: it babbles, so scores near 0 are expected. "
                     "Pick a real model to see the shots help.*" if lm.random_weights else "")
             out = {status: icl.overflow_message(prompts) or ""}
@@ -307,8 +308,8 @@ def build(ctx: AppContext) -> None:
             form = PromptForm(*values)
             examples = form.need_examples()
             lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
-            result = icl.run_batch(lm, examples, form.setup(), form.params(lm), min(int(form.n), len(examples)),
-                                   progress_fn(progress), adapter=adapter_)
+            result = gpu_calls.run(lm, icl.run_batch, examples, form.setup(), form.params(lm),
+                                   min(int(form.n), len(examples)), progress_fn(progress), adapter=adapter_)
             csv_path = Path(tempfile.mkdtemp(prefix="prompt-lab-")) / "prompt_lab_batch.csv"
             csv_path.write_text(result.to_csv(), encoding="utf-8")
             return {batch_chart: plots.rouge_bar_figure(result.summary), batch_table: pd.DataFrame(result.rows),

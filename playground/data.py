@@ -127,12 +127,14 @@ def _read_table(path: Path, max_rows: int | None = MAX_ROWS):
         raise PlaygroundError(f"Could not read '{path.name}' as {kind.upper()}: {detail}.") from err
     if frame.empty or len(frame.columns) == 0:
         raise PlaygroundError(f"'{path.name}' has no rows.")
-    if max_rows and len(frame) > max_rows:
-        raise PlaygroundError(
-            f"'{path.name}' has {len(frame):,} rows; the limit is {max_rows:,}. Use a sample of it."
-        )
+    _check_rows(path, len(frame), max_rows)
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _check_rows(path: Path, rows: int, max_rows: int | None) -> None:
+    if max_rows and rows > max_rows:
+        raise PlaygroundError(f"'{path.name}' has {rows:,} rows; the limit is {max_rows:,}. Use a sample of it.")
 
 
 PARQUET_EXPANSION = 10  # a Parquet file may hold at most this many times the upload cap, decoded
@@ -146,9 +148,7 @@ def _read_parquet(path: Path, max_rows: int | None, cap_mb: int):
     import pyarrow.parquet as pq
 
     source = pq.ParquetFile(path)
-    if max_rows and source.metadata.num_rows > max_rows:
-        raise PlaygroundError(f"'{path.name}' has {source.metadata.num_rows:,} rows; the limit is {max_rows:,}. "
-                              "Use a sample of it.")
+    _check_rows(path, source.metadata.num_rows, max_rows)  # before decoding anything
     budget, used, batches = PARQUET_EXPANSION * cap_mb * 2**20, 0, []
     for batch in source.iter_batches(batch_size=1024):
         used += batch.nbytes

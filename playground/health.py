@@ -4,7 +4,6 @@ libraries that matter, and a health check that tries each thing the app depends 
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import platform
 import shutil
 import sys
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playground.settings import Settings
+from playground.zero_gpu import on_zero_gpu
 
 LIBRARIES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate", "bitsandbytes", "evaluate", "lm-eval",
              "gradio", "huggingface_hub")
@@ -36,16 +36,6 @@ def versions() -> dict[str, str]:
     return out
 
 
-ZERO_GPU_NOTE = ("This Space runs on ZeroGPU hardware, which the playground does not use yet (ZeroGPU lends a GPU only "
-                 "inside `@spaces.GPU` calls of the app's own process; runs train in processes of their own): models "
-                 "run on the CPU here. For a GPU, choose dedicated GPU hardware in the Space's settings.")
-
-
-def on_zero_gpu() -> bool:
-    """A ZeroGPU Space (the `spaces` package's own test)."""
-    return os.environ.get("SPACES_ZERO_GPU", "").strip().lower() in ("1", "t", "true")
-
-
 def device() -> dict[str, str]:
     import psutil
     import torch
@@ -53,15 +43,15 @@ def device() -> dict[str, str]:
     memory = psutil.virtual_memory()
     out = {"CPU": f"{psutil.cpu_count(logical=True)} cores, {memory.total / 2**30:.1f} GiB memory "
                   f"({memory.available / 2**30:.1f} GiB free)"}
-    if torch.cuda.is_available():
+    if on_zero_gpu():  # torch is patched here to say a GPU exists; the whole note is at the top of the page
+        out["GPU"] = "ZeroGPU: lent to the Prompt and Decoding Labs for each request; runs use the CPU"
+    elif torch.cuda.is_available():
         for index in range(torch.cuda.device_count()):
             free, total = torch.cuda.mem_get_info(index)
             out[f"GPU {index}"] = (f"{torch.cuda.get_device_name(index)}, {total / 2**30:.1f} GiB "
                                    f"({free / 2**30:.1f} GiB free), CUDA {torch.version.cuda}")
     else:
         out["GPU"] = "none: training and generation run on the CPU (small models only)"
-    if on_zero_gpu():  # the whole note is at the top of the page; a table cell keeps it short
-        out["ZeroGPU"] = "not used yet: models run on the CPU here (dedicated GPU hardware gives the Space a GPU)"
     return out
 
 

@@ -22,6 +22,7 @@ from playground.errors import PlaygroundError
 from playground.runs import ACTIVE, ENDED, EVENTS_FILE, LOG_FILE, META_FILE, RECIPE_FILE, STOP_FILE, RunStatus, check_name, read_events
 from playground.settings import PROJECT_ROOT, Settings
 from playground.store import Store
+from playground.zero_gpu import without_gpu
 
 STOP_GRACE_S = 60  # after this, a run asked to stop is killed
 DEATH_CONFIRM_S = 3.0  # a run's process must look gone this long before the run is marked failed
@@ -126,9 +127,8 @@ class JobManager:
         import psutil
 
         run_dir = Path(run["run_dir"])
-        env = {**os.environ, "PLAYGROUND_HOME": str(self.settings.home),
-               "PLAYGROUND_ADAPTERS": str(self.settings.adapters_dir), "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+        env = {**self._worker_environment(), "PLAYGROUND_HOME": str(self.settings.home),
+               "PLAYGROUND_ADAPTERS": str(self.settings.adapters_dir)}
         command = self.command(run)
         pid = None
         self._children.pop(run["id"], None)  # a resumed run's earlier process (ended): never mistaken for this one
@@ -155,9 +155,13 @@ class JobManager:
     def warm_up(self) -> None:
         """Start the launcher now, so the first run does not wait for its imports."""
         if self.preload and launcher.wanted():
-            env = {**os.environ, "PYTHONUNBUFFERED": "1",
-                   "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
-            launcher.launcher_for(self.working_folder(), env)
+            launcher.launcher_for(self.working_folder(), self._worker_environment())
+
+    @staticmethod
+    def _worker_environment() -> dict:
+        """What a run's process inherits: this one's environment, the project importable, output unbuffered."""
+        return without_gpu({**os.environ, "PYTHONUNBUFFERED": "1",
+                            "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))})
 
     def run_foreground(self, kind_name: str, recipe, overwrite: bool = False, on_events=None, created_by: str = "") -> dict:
         """Start a run now (not through the queue) and wait for it; on_events(events) sees its progress."""

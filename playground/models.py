@@ -398,6 +398,13 @@ class ModelManager:
         with self._lock:
             return list(self._models)
 
+    def after_fork(self) -> None:
+        """Fresh locks in a process forked from the app (a ZeroGPU call): a fork copies each lock as it
+        was, and one that another thread of the app held at that moment would never be released here."""
+        self._lock = threading.RLock()
+        for lm in self._models.values():
+            lm._lock = threading.RLock()
+
     def unload(self) -> None:
         with self._lock:
             if self._models:
@@ -430,11 +437,14 @@ def weights_bytes(source: str) -> int | None:
 
 
 def free_memory_bytes() -> int:
-    """Free memory where models are loaded: the GPU's, else the system's."""
+    """Free memory where models are loaded: the GPU's, else the system's (on ZeroGPU too: models
+    wait in the app's memory between the calls that lend a GPU)."""
     import psutil
     import torch
 
-    if torch.cuda.is_available():
+    from playground.zero_gpu import on_zero_gpu
+
+    if torch.cuda.is_available() and not on_zero_gpu():
         return torch.cuda.mem_get_info()[0]
     return psutil.virtual_memory().available
 

@@ -73,6 +73,9 @@ _store = None
 
 def _start_writer(settings: Settings, parent_pid: int) -> None:
     global _models, _store
+    from playground.zero_gpu import without_gpu
+
+    os.environ.update(without_gpu({}))  # before torch looks for a GPU: ZeroGPU lends none to this process
     from playground.models import ModelManager
     from playground.store import Store
 

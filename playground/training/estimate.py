@@ -57,8 +57,9 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
     import torch
 
     from playground.training.memory_plan import plan_for
+    from playground.zero_gpu import compute_on_cuda
 
-    cuda = torch.cuda.is_available()
+    cuda = compute_on_cuda()
     plan = plan_for(recipe, cuda)
     width = 2 if cuda and torch.cuda.is_bf16_supported() else 4  # bytes per value
     hidden, layers = config.hidden_size, config.num_hidden_layers

@@ -59,9 +59,9 @@ def check_choices(recipe) -> None:
 def plan_for(recipe, cuda: bool | None = None) -> MemoryPlan:
     """The plan on this machine (`cuda`: whether a CUDA GPU trains; None: ask torch)."""
     if cuda is None:
-        import torch
+        from playground.zero_gpu import compute_on_cuda
 
-        cuda = torch.cuda.is_available()
+        cuda = compute_on_cuda()
     check_choices(recipe)
     if recipe.optimizer != "adamw" and not cuda:
         raise PlaygroundError(f"optimizer {recipe.optimizer} needs a CUDA GPU (bitsandbytes' 8-bit optimizers run "

@@ -1,0 +1,102 @@
+"""The app on a ZeroGPU Space, with a stand-in for the `spaces` package (zero_gpu_stand_in/): the
+labs' computation runs in forked workers that get names and settings pickled and send plain
+results back, exactly as there, and gives what it gives in the app's own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pages.common import BASE_ONLY
+from tests.integration import raw_api
+from tests.ui.conftest import start_app, stop_app
+
+STAND_IN = Path(__file__).parent / "zero_gpu_stand_in"
+PROMPT = "The capital of France is"
+
+
+@pytest.fixture(scope="module")
+def zero_gpu_app(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("zero-gpu")
+    calls = folder / "gpu-calls.log"
+    env = {"SPACES_ZERO_GPU": "true", "ZERO_GPU_CALLS_LOG": str(calls), "PLAYGROUND_MODEL": "tiny",
+           "PLAYGROUND_HOME": str(folder / "home"), "PLAYGROUND_ADAPTERS": str(folder / "adapters"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(STAND_IN), os.environ.get("PYTHONPATH")]))}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        server = start_app(Path(tempfile.mkdtemp(prefix="zero-gpu-app-")))
+    try:
+        yield server, calls
+    finally:
+        stop_app(server)
+
+
+def decoding_form(prompt: str = PROMPT, max_new: int = 12, mode: str = "Greedy") -> list:
+    """The Decoding Lab's controls in order: model, adapter, prompt, chat, mode, temperature, top-k,
+    top-p, repetition penalty, max new tokens, seed."""
+    return ["tiny", BASE_ONLY, prompt, False, mode, 1.0, 0, 1.0, 1.0, max_new, 0]
+
+
+def no_message(status) -> bool:
+    return status in ("", None, {"__type__": "update"})
+
+
+def test_the_labs_compute_in_gpu_workers_and_give_what_they_give_here(zero_gpu_app, lm):
+    from gradio_client import Client
+
+    from playground.generation import DecodingParams, generate, next_token_distribution
+
+    server, calls = zero_gpu_app
+    client = Client(server.url, verbose=False, ssl_verify=False)
+    here = generate(lm, PROMPT, DecodingParams(max_new_tokens=12, do_sample=False, repetition_penalty=1.0))
+    first = client.predict("g1", *decoding_form(), api_name="/generate")
+    again = client.predict("g2", *decoding_form(), api_name="/generate")
+    assert first[0] == again[0] == here.text and first[0], (first, here.text)
+    assert f"{len(here.token_ids)} tokens" in first[1] and no_message(first[3])
+
+    chart, status = client.predict(*decoding_form(), api_name="/next_token_distribution")
+    expected = next_token_distribution(lm, PROMPT, DecodingParams(do_sample=False, repetition_penalty=1.0))
+    top = json.loads(chart)["data"][0]
+    assert no_message(status) and max(top["x"]) == pytest.approx(expected.tokens[0].p_raw, abs=1e-4), top
+
+    samples, diversity, status = client.predict(*decoding_form(mode="Sampling"), 3, api_name="/sample_n")
+    assert no_message(status) and len(samples["data"]) == 3 and "Distinct-1" in diversity
+
+    pids = [line.split() for line in calls.read_text().splitlines()]
+    assert {name for _, name in pids} == {"_run_here", "_stream_here"}
+    assert all(int(pid) != server.process.pid for pid, _ in pids)
+    assert len({pid for pid, _ in pids}) < len(pids), "an idle worker is used again, as ZeroGPU does"
+    assert "Traceback" not in server.log_tail()
+
+
+def test_the_prompt_lab_runs_in_a_gpu_worker(zero_gpu_app):
+    from gradio_client import Client
+
+    server, calls = zero_gpu_app
+    client = Client(server.url, verbose=False, ssl_verify=False)
+    before = len(calls.read_text().splitlines())
+    loaded = raw_api.predict(client, "/load_builtin_task")
+    task = {"Example_format": next(v for v in loaded if isinstance(v, str) and "{input}" in v),
+            "Shots_(k)_for_few-shot": 1}  # three don't fit the tiny model's window
+    shown = json.dumps(raw_api.predict(client, "/run_prompts", **task), ensure_ascii=False, default=str)
+    assert shown.count("ROUGE-1") >= 2 and "ZeroGPU worker error" not in shown, shown
+    chart, table, csv_file, status = raw_api.predict(client, "/run_batch", **task)
+    assert "Batch finished" in status and Path(csv_file).read_text(encoding="utf-8").count("\n") > 2, status
+    assert len(calls.read_text().splitlines()) == before + 2
+
+
+def test_a_refusal_in_a_gpu_worker_keeps_its_message(zero_gpu_app):
+    """A PlaygroundError raised in the worker (here: the prompt and max new tokens overflow the
+    context window) reaches the page as itself, not as `spaces`' "ZeroGPU worker error"."""
+    from gradio_client import Client
+
+    server, _ = zero_gpu_app
+    client = Client(server.url, verbose=False, ssl_verify=False)
+    output, stats, _, status = client.predict("g3", *decoding_form(prompt="word " * 300, max_new=400),
+                                              api_name="/generate")
+    assert "more than the model's context window of 512" in status and not output, status

@@ -21,6 +21,7 @@ from pages.common import (
     guarded,
     max_new_tokens_slider,
     on_page_load,
+    progress_fn,
     rate_limited,
     temperature_slider,
     warper_sliders,
@@ -112,6 +113,15 @@ class StopSignals:
 STOPS = StopSignals()
 
 
+def generate_with_each(lm, prompt: str, params: DecodingParams, chat: bool, adapters: list[str], progress) -> list:
+    """The same generation through the base model and then each adapter (one ZeroGPU call for all)."""
+    outputs = []
+    for name in [None, *adapters]:
+        progress(len(outputs) / (len(adapters) + 1), f"Generating with {name or 'the base model'}…")
+        outputs.append(generation.generate(lm, prompt, params, chat=chat, adapter=name))
+    return outputs
+
+
 def build(ctx: AppContext) -> None:
     with gr.Tab("Decoding Lab", id="decoding", elem_id="tab-decoding") as tab:
         gr.Markdown(EXPLAINER)
@@ -171,8 +181,8 @@ def build(ctx: AppContext) -> None:
         def show_distribution(progress=gr.Progress(), *values):  # (progress first: Gradio injects it only before *values)
             form = DecodingForm(*values)
             lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
-            dist = gpu_calls.run(lm, generation.next_token_distribution, form.prompt, form.params(), chat=form.chat,
-                                 adapter=adapter_)
+            dist = generation.next_token_distribution(lm, form.prompt, form.params(), chat=form.chat, adapter=adapter_,
+                                                      forward=gpu_calls.last_position_logits)
             return {chart: plots.next_token_figure(dist).to_json(), status: ""}
 
         @guarded(status)
@@ -246,11 +256,10 @@ def build(ctx: AppContext) -> None:
             params = form.params()
             names = [a for a in (chosen or []) if a != BASE_ONLY]
             lm = ctx.models.get(form.model, lambda f, m: progress(f, desc=m), adapters=tuple(names))
-            rows = []
-            for name in [None, *names]:
-                progress(len(rows) / (len(names) + 1), desc=f"Generating with {name or 'the base model'}…")
-                out = gpu_calls.run(lm, generation.generate, form.prompt, params, chat=form.chat, adapter=name)
-                rows.append([name or BASE_ONLY, out.text, len(out.token_ids), round(out.tokens_per_s, 1)])
+            outputs = gpu_calls.run(lm, generate_with_each, form.prompt, params, form.chat, names, progress_fn(progress),
+                                    gpu_seconds=gpu_calls.GPU_SECONDS * (len(names) + 1))
+            rows = [[name or BASE_ONLY, out.text, len(out.token_ids), round(out.tokens_per_s, 1)]
+                    for name, out in zip([None, *names], outputs)]
             return {comparison: pd.DataFrame(rows, columns=["model", "completion", "tokens", "tokens/s"]), status: ""}
 
         chart_event = dict(fn=show_distribution, inputs=controls, outputs=[chart, status],

@@ -308,8 +308,9 @@ def build(ctx: AppContext) -> None:
             form = PromptForm(*values)
             examples = form.need_examples()
             lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
-            result = gpu_calls.run(lm, icl.run_batch, examples, form.setup(), form.params(lm),
-                                   min(int(form.n), len(examples)), progress_fn(progress), adapter=adapter_)
+            n = min(int(form.n), len(examples))
+            result = gpu_calls.run(lm, icl.run_batch, examples, form.setup(), form.params(lm), n, progress_fn(progress),
+                                   adapter=adapter_, gpu_seconds=gpu_calls.GPU_SECONDS + 5 * n)
             csv_path = Path(tempfile.mkdtemp(prefix="prompt-lab-")) / "prompt_lab_batch.csv"
             csv_path.write_text(result.to_csv(), encoding="utf-8")
             return {batch_chart: plots.rouge_bar_figure(result.summary), batch_table: pd.DataFrame(result.rows),

@@ -188,20 +188,25 @@ def final_probs(logits, input_ids, params: DecodingParams, warpers=None):
     return torch.nn.functional.one_hot(scores.argmax(dim=-1), scores.shape[-1]).to(scores.dtype)
 
 
-def _last_logits(lm: LoadedModel, ids: list[int], adapter: str | None = None):
-    """(last-position logits, their ascending order) for a prompt: one forward pass per new
-    prompt, then from the cache."""
+def last_position_logits(lm: LoadedModel, ids: list[int], adapter: str | None = None):
+    """One forward pass: the logits at the prompt's last position, [1, vocab] float32 on the CPU."""
     import torch
 
+    with torch.inference_mode(), lm.using(adapter) as model:
+        input_ids = torch.tensor([ids], device=lm.device)
+        return model(input_ids=input_ids, logits_to_keep=1).logits[:, -1].float().cpu()
+
+
+def _last_logits(lm: LoadedModel, ids: list[int], adapter: str | None = None, forward=last_position_logits):
+    """(last-position logits, their ascending order) for a prompt: one forward pass per new
+    prompt, then from the cache."""
     key = (adapter, lm.adapters.get(adapter), tuple(ids))
     with lm.locked():
         cached = lm.logits_cache.get(key)
         if cached is not None:
             lm.logits_cache.move_to_end(key)
             return cached
-    with torch.inference_mode(), lm.using(adapter) as model:
-        input_ids = torch.tensor([ids], device=lm.device)
-        logits = model(input_ids=input_ids, logits_to_keep=1).logits[:, -1].float().cpu()
+    logits = forward(lm, ids, adapter)
     with lm.locked():
         lm.forward_passes += 1
         lm.logits_cache[key] = cached = (logits, logits.argsort(dim=-1))
@@ -235,13 +240,17 @@ def _token_text(lm: LoadedModel, token_id: int) -> str:
 
 
 def next_token_distribution(
-    lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool = False, top: int = 20, adapter: str | None = None
+    lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool = False, top: int = 20, adapter: str | None = None,
+    forward=last_position_logits,
 ) -> NextTokenDistribution:
+    """The most likely next tokens before and after the decoding settings. `forward` makes the
+    prompt's logits (once per prompt: they are cached on the model): last_position_logits, or a
+    function that runs it elsewhere."""
     import torch
 
     ids = encode(lm, prompt, chat)
     check_fits(len(ids), 1, lm.context_window)
-    logits, order = _last_logits(lm, ids, adapter)
+    logits, order = _last_logits(lm, ids, adapter, forward)
     input_ids = torch.tensor([ids])
     p_raw = torch.softmax(logits, dim=-1)[0]
     warpers = build_warpers(params)

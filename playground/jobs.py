@@ -227,17 +227,14 @@ class JobManager:
         worker was once judged gone under load)."""
         proc = self._children.get(run_id)
         started = self.store.run(run_id)["pid_started"]
-        gone_since: list[float] = []
 
         def ended() -> bool:
             if proc is not None:
                 return proc.poll() is not None
-            if process_alive(pid, started):
-                gone_since.clear()
-                return False
-            gone_since[:1] = gone_since[:1] or [time.time()]
-            recorded = self.store.run(run_id)["status"] not in (RunStatus.RUNNING, RunStatus.QUEUED)
-            return recorded or time.time() - gone_since[0] >= DEATH_CONFIRM_S
+            alive = process_alive(pid, started)
+            if not alive and self.store.run(run_id)["status"] not in (RunStatus.RUNNING, RunStatus.QUEUED):
+                return True
+            return self._gone_for_sure(run_id, alive)
 
         return ended
 
@@ -277,16 +274,19 @@ class JobManager:
             self._end(run["id"], RunStatus.STOPPED, "Did not stop within a minute, so it was killed; "
                                                     "what it had saved before is kept.")
             return
-        if alive:
-            self._seen_dead.pop(run["id"], None)
-            return
-        # Confirmed on a later check before it is recorded: a live worker was once judged gone under
-        # load (it went on to finish), and a worker that just ended records its own ending meanwhile.
-        first_seen = self._seen_dead.setdefault(run["id"], time.time())
-        if time.time() - first_seen >= DEATH_CONFIRM_S:
+        if self._gone_for_sure(run["id"], alive):
             self._seen_dead.pop(run["id"], None)
             self._end(run["id"], RunStatus.FAILED, "The run's process ended unexpectedly (killed or crashed). "
                                                    "The end of its log is shown below.")
+
+    def _gone_for_sure(self, run_id: str, alive: bool) -> bool:
+        """Whether a worker found gone (`alive` False now) has stayed gone for DEATH_CONFIRM_S: a
+        live worker was once judged gone under load (it went on to finish), and a worker that just
+        ended records its own ending meanwhile."""
+        if alive:
+            self._seen_dead.pop(run_id, None)
+            return False
+        return time.time() - self._seen_dead.setdefault(run_id, time.time()) >= DEATH_CONFIRM_S
 
     @staticmethod
     def _kill(pid: int) -> None:

@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,9 +111,11 @@ class LoadedModel:
             if not self._on_model:
                 from peft import PeftModel
 
-                self.model = PeftModel.from_pretrained(self.model, self.adapters[name], adapter_name=name).eval()
+                # torch_device: PEFT's own guess asks torch, which on ZeroGPU says "cuda" where there is none
+                self.model = PeftModel.from_pretrained(self.model, self.adapters[name], adapter_name=name,
+                                                       torch_device=self.device).eval()
             else:
-                self.model.load_adapter(self.adapters[name], adapter_name=name)
+                self.model.load_adapter(self.adapters[name], adapter_name=name, torch_device=self.device)
         except Exception as err:
             del self.adapters[name]
             raise PlaygroundError(
@@ -152,8 +155,11 @@ class LoadedModel:
             yield
 
     def describe(self) -> str:
+        from playground.zero_gpu import on_zero_gpu
+
+        where = "a ZeroGPU GPU, lent per request" if on_zero_gpu() else self.device.upper()
         return (
-            f"**{self.ref}** · {self.n_params / 1e6:,.1f}M parameters · {self.dtype} on {self.device.upper()}"
+            f"**{self.ref}** · {self.n_params / 1e6:,.1f}M parameters · {self.dtype} on {where}"
             f" · context window {self.context_window:,} tokens"
         )
 
@@ -203,10 +209,14 @@ def hub_weights(hub_id: str) -> tuple[float, str | None]:
 
 
 def is_cached(hub_id: str) -> bool:
+    """Whether a Hub model's config and weights are in the cache (a tokenizer alone, fetched for
+    token counts, is not the model)."""
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(hub_id, "config.json")
-    return isinstance(found, str)
+    def has(name: str) -> bool:
+        return isinstance(try_to_load_from_cache(hub_id, name), str)
+
+    return has("config.json") and (has("model.safetensors") or has("model.safetensors.index.json"))
 
 
 class ModelManager:
@@ -214,8 +224,9 @@ class ModelManager:
     other one goes when memory would not hold the next); loads lazily. A request keeps the model it
     got for as long as it runs, even if another visitor's choice takes its slot meanwhile."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, cpu_only: bool = False):
         self.settings = settings
+        self.cpu_only = cpu_only  # models on the CPU even where a GPU is (see zero_gpu.model_placement)
         self._lock = threading.RLock()
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()  # most recently used last
         self._tokenizers: OrderedDict[str, tuple[object, int]] = OrderedDict()
@@ -223,6 +234,7 @@ class ModelManager:
         self._online: bool | None = None
         # demo mode: Hub id -> how to fetch it (the commit whose size was checked, or the cache only)
         self._pinned: dict[str, dict] = {}
+        _MANAGERS.add(self)
 
     # ---- resolving references ----
     def online(self) -> bool:
@@ -259,21 +271,15 @@ class ModelManager:
         return ref
 
     def _pin(self, hub_id: str, cached: bool) -> None:
-        """A visitor can't make a demo download a model it can't hold: the size of the weights is
-        checked once, and that commit is what loads, even if the repository grows later. A cached
-        model the Hub can't be asked about loads from the cache only."""
+        """A visitor can't make a demo download a model it can't hold: an uncached model's weights
+        are measured once, and that commit is what the labs load, even if the repository grows
+        later. A cached model loads from the cache only (never a newer commit)."""
         if hub_id in self._pinned:
             return
-        if cached and not self.online():
+        if cached:
             self._pinned[hub_id] = {"local_files_only": True}
             return
-        try:
-            megabytes, commit = hub_weights(hub_id)
-        except PlaygroundError:
-            if not cached:
-                raise
-            self._pinned[hub_id] = {"local_files_only": True}
-            return
+        megabytes, commit = hub_weights(hub_id)
         limits.current().check(round(megabytes), "model_mb", f"The weights of '{hub_id}' in MB")
         self._pinned[hub_id] = {"revision": commit} if commit else {}
 
@@ -285,6 +291,7 @@ class ModelManager:
         folder = self.settings.models_dir / f"tiny-seed{seed}"
         with self._lock:
             if not (folder / "model.safetensors").exists():
+                _from_transformers("GenerationConfig", "LlamaConfig", "LlamaForCausalLM")  # see _from_transformers
                 build_tiny_model(folder, seed=seed)
         return folder
 
@@ -352,7 +359,7 @@ class ModelManager:
                 progress(0.05, f"Loading {ref}…")
                 self._make_room(weights_bytes(source))
                 lm = self._models[ref] = _load(ref, source, progress, own_code=self.runs_own_code(ref),
-                                               fetch=self.fetch_options(ref))
+                                               fetch=self.fetch_options(ref), cpu_only=self.cpu_only)
                 progress(1.0, f"Loaded {ref}")
             self._models.move_to_end(ref)
             for adapter in adapters:
@@ -398,9 +405,7 @@ class ModelManager:
         with self._lock:
             return list(self._models)
 
-    def after_fork(self) -> None:
-        """Fresh locks in a process forked from the app (a ZeroGPU call): a fork copies each lock as it
-        was, and one that another thread of the app held at that moment would never be released here."""
+    def _after_fork(self) -> None:
         self._lock = threading.RLock()
         for lm in self._models.values():
             lm._lock = threading.RLock()
@@ -442,14 +447,27 @@ def free_memory_bytes() -> int:
     import psutil
     import torch
 
-    from playground.zero_gpu import on_zero_gpu
+    from playground.zero_gpu import compute_on_cuda
 
-    if torch.cuda.is_available() and not on_zero_gpu():
+    if compute_on_cuda():
         return torch.cuda.mem_get_info()[0]
     return psutil.virtual_memory().available
 
 
 _IMPORT_LOCK = threading.Lock()
+_MANAGERS: weakref.WeakSet = weakref.WeakSet()
+
+
+def _fresh_locks_after_fork() -> None:
+    """In a process forked from this one (a ZeroGPU call's worker): a fork copies each lock as it
+    was, and one that another thread held at that moment would never be released there."""
+    global _IMPORT_LOCK
+    _IMPORT_LOCK = threading.Lock()
+    for manager in list(_MANAGERS):
+        manager._after_fork()
+
+
+os.register_at_fork(after_in_child=_fresh_locks_after_fork)
 
 
 WARM_UP_NAMES = ("AutoConfig", "AutoTokenizer", "AutoModelForCausalLM", "GenerationConfig", "LogitsProcessor",
@@ -499,12 +517,12 @@ def _explained(err: BaseException) -> str:
     return text
 
 
-def _load(ref: str, source: str, progress: ProgressFn, own_code: bool = False, fetch: dict | None = None) -> LoadedModel:
-    import torch
-    AutoModelForCausalLM, AutoTokenizer = _from_transformers("AutoModelForCausalLM", "AutoTokenizer")
+def _load(ref: str, source: str, progress: ProgressFn, own_code: bool = False, fetch: dict | None = None,
+          cpu_only: bool = False) -> LoadedModel:
+    from playground.zero_gpu import model_placement
 
-    cuda = torch.cuda.is_available()
-    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    AutoModelForCausalLM, AutoTokenizer = _from_transformers("AutoModelForCausalLM", "AutoTokenizer")
+    device, dtype = model_placement(cpu_only)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=own_code, **(fetch or {}))
         progress(0.2, f"Loading the weights of {ref}…")
@@ -515,7 +533,6 @@ def _load(ref: str, source: str, progress: ProgressFn, own_code: bool = False, f
             f"Could not load '{ref}' as a causal language model: {_explained(err)}. "
             "Check the id (it must be a text-generation model) or pick another one."
         ) from err
-    device = "cuda" if cuda else "cpu"
     model.to(device).eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -1,11 +1,13 @@
 """ZeroGPU, the Hugging Face Spaces hardware whose GPUs are shared: what the library needs to know of it.
 
 There a GPU exists only during a call of a function decorated with `spaces.GPU`, made by the app's
-own process (pages/gpu_calls.py puts the labs' computation in such calls). The `spaces` package
-patches torch in the app's process so that models can be put "on cuda" before any GPU is lent
-(each call moves them onto the GPU it got), which also makes torch say a GPU is there when none
-is. Runs (fine-tuning, evaluation, RLHF, the pairs the Rate tab writes) are processes of their own,
-and ZeroGPU lends them nothing: they are kept on the CPU."""
+own process (pages/gpu_calls.py puts the labs' computation in such calls, in a worker forked from
+the app). The app keeps its models on the CPU, in bfloat16, and a worker moves each onto its GPU
+once. (`spaces`, which Gradio imports, patches torch so that a model put "on cuda" in the app's main
+thread waits for the GPU; that works in no other thread, and Gradio's handlers run in others, so the
+app never relies on it. The patch also makes torch say a GPU is there when none is.) Runs
+(fine-tuning, evaluation, RLHF, the pairs the Rate tab writes) are processes of their own, and
+ZeroGPU lends them nothing: they are kept on the CPU."""
 
 from __future__ import annotations
 
@@ -28,6 +30,19 @@ def compute_on_cuda() -> bool:
     import torch
 
     return not on_zero_gpu() and torch.cuda.is_available()
+
+
+def model_placement(cpu_only: bool = False) -> tuple[str, object]:
+    """(device, torch dtype) for a model this process loads to generate with: a CUDA GPU in bfloat16
+    (float32 where it lacks bfloat16); on ZeroGPU the CPU in bfloat16, ready to be moved onto the GPU a
+    call is lent; else (or `cpu_only`) the CPU in float32, which is faster there."""
+    import torch
+
+    if on_zero_gpu() and not cpu_only:
+        return "cpu", torch.bfloat16
+    if compute_on_cuda() and not cpu_only:
+        return "cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    return "cpu", torch.float32
 
 
 def without_gpu(env: dict) -> dict:

@@ -73,14 +73,12 @@ _store = None
 
 def _start_writer(settings: Settings, parent_pid: int) -> None:
     global _models, _store
-    from playground.zero_gpu import without_gpu
-
-    os.environ.update(without_gpu({}))  # before torch looks for a GPU: ZeroGPU lends none to this process
     from playground.models import ModelManager
     from playground.store import Store
+    from playground.zero_gpu import on_zero_gpu
 
     os.nice(NICENESS)
-    _models, _store = ModelManager(settings), Store(settings.db_path)
+    _models, _store = ModelManager(settings, cpu_only=on_zero_gpu()), Store(settings.db_path)  # ZeroGPU lends it nothing
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True, name="exit-with-parent").start()
 
 

@@ -17,7 +17,9 @@ def memory_mb() -> float:
     (which includes the Python runtime and libraries, a few hundred MB)."""
     import torch
 
-    if torch.cuda.is_available():
+    from playground.zero_gpu import compute_on_cuda
+
+    if compute_on_cuda():
         return torch.cuda.max_memory_allocated() / 2**20
     import resource
 

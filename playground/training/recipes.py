@@ -182,12 +182,12 @@ class SFTRecipe(RunRecipe):
 
     def load_base(self, source: str):
         """The base model in the dtype and quantization the method needs."""
-        import torch
         from transformers import AutoModelForCausalLM
 
         from playground.training.trainer_args import training_dtype
+        from playground.zero_gpu import compute_on_cuda
 
-        cuda = torch.cuda.is_available()
+        cuda = compute_on_cuda()
         dtype = training_dtype()
         quant = self.quantization_config(dtype)
         if quant is None:

@@ -20,7 +20,9 @@ def training_dtype():
     """bfloat16 on a GPU that has it, else float32 (a CPU trains in float32)."""
     import torch
 
-    return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    from playground.zero_gpu import compute_on_cuda
+
+    return torch.bfloat16 if compute_on_cuda() and torch.cuda.is_bf16_supported() else torch.float32
 
 
 def common_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
@@ -28,8 +30,9 @@ def common_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
     import torch
 
     from playground.training.memory_plan import plan_for
+    from playground.zero_gpu import compute_on_cuda
 
-    cuda = torch.cuda.is_available()
+    cuda = compute_on_cuda()
     total = total_steps(recipe, n_train)
     return dict(
         output_dir=str(Path(run_dir) / "checkpoints"),

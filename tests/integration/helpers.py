@@ -12,3 +12,16 @@ def wait_for(predicate, timeout=180, what="condition", every=0.3):
             return value
         time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def drifted_lora(base_dir, folder) -> None:
+    """Save a LoRA adapter of `base_dir` with random (not zero) weights: greedy, it writes other
+    text than the base."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(base_dir)),
+                           LoraConfig(r=8, target_modules="all-linear", init_lora_weights=False))
+    model.save_pretrained(folder)

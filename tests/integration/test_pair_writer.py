@@ -11,21 +11,14 @@ from playground.preferences import labels as label_store
 from playground.preferences.pair_writer import PairWriter
 from playground.preferences.tasks import Task
 from playground.store import Store
+from tests.integration.helpers import drifted_lora
 
 PROMPTS = ["Name a color.", "Name a fruit."]
 
 
 @pytest.fixture(scope="module")
 def drifted_adapter(settings, tiny_dir):
-    """A LoRA adapter with random (not zero) weights: greedy, it writes other text than the base."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(tiny_dir)),
-                           LoraConfig(r=8, target_modules="all-linear", init_lora_weights=False))
-    model.save_pretrained(settings.adapters_dir / "writer-drift")
+    drifted_lora(tiny_dir, settings.adapters_dir / "writer-drift")
     return "writer-drift"
 
 

@@ -1,6 +1,8 @@
 """The app on a ZeroGPU Space, with a stand-in for the `spaces` package (zero_gpu_stand_in/): the
 labs' computation runs in forked workers that get names and settings pickled and send plain
-results back, exactly as there, and gives what it gives in the app's own process."""
+results back, as there, and gives what it gives in one process: with the default model, a model
+loaded later and an adapter. Torch says a GPU is there in the app's process, as there; nothing
+may try to use it."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 
 from pages.common import BASE_ONLY
 from tests.integration import raw_api
+from tests.integration.helpers import drifted_lora, wait_for
 from tests.ui.conftest import start_app, stop_app
 
 STAND_IN = Path(__file__).parent / "zero_gpu_stand_in"
@@ -20,9 +23,10 @@ PROMPT = "The capital of France is"
 
 
 @pytest.fixture(scope="module")
-def zero_gpu_app(tmp_path_factory):
+def zero_gpu_app(tmp_path_factory, tiny_dir):
     folder = tmp_path_factory.mktemp("zero-gpu")
     calls = folder / "gpu-calls.log"
+    drifted_lora(tiny_dir, folder / "adapters" / "drift")
     env = {"SPACES_ZERO_GPU": "true", "ZERO_GPU_CALLS_LOG": str(calls), "PLAYGROUND_MODEL": "tiny",
            "PLAYGROUND_HOME": str(folder / "home"), "PLAYGROUND_ADAPTERS": str(folder / "adapters"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(STAND_IN), os.environ.get("PYTHONPATH")]))}
@@ -31,9 +35,22 @@ def zero_gpu_app(tmp_path_factory):
             patch.setenv(key, value)
         server = start_app(Path(tempfile.mkdtemp(prefix="zero-gpu-app-")))
     try:
-        yield server, calls
+        yield server, calls, folder
     finally:
         stop_app(server)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """Models loaded here as the app loads them on ZeroGPU (on the CPU, in bfloat16), to compare with."""
+    from playground.models import ModelManager
+    from playground.settings import Settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPACES_ZERO_GPU", "true")
+        manager = ModelManager(Settings.from_env())
+        manager.get("tiny")
+        yield manager
 
 
 def decoding_form(prompt: str = PROMPT, max_new: int = 12, mode: str = "Greedy") -> list:
@@ -46,13 +63,15 @@ def no_message(status) -> bool:
     return status in ("", None, {"__type__": "update"})
 
 
-def test_the_labs_compute_in_gpu_workers_and_give_what_they_give_here(zero_gpu_app, lm):
+def test_the_labs_compute_in_gpu_workers_and_give_what_they_give_here(zero_gpu_app, reference):
     from gradio_client import Client
 
     from playground.generation import DecodingParams, generate, next_token_distribution
 
-    server, calls = zero_gpu_app
+    server, calls, folder = zero_gpu_app
     client = Client(server.url, verbose=False, ssl_verify=False)
+    lm = reference.get("tiny")
+    assert lm.dtype == "bfloat16" and lm.device == "cpu"
     here = generate(lm, PROMPT, DecodingParams(max_new_tokens=12, do_sample=False, repetition_penalty=1.0))
     first = client.predict("g1", *decoding_form(), api_name="/generate")
     again = client.predict("g2", *decoding_form(), api_name="/generate")
@@ -77,7 +96,7 @@ def test_the_labs_compute_in_gpu_workers_and_give_what_they_give_here(zero_gpu_a
 def test_the_prompt_lab_runs_in_a_gpu_worker(zero_gpu_app):
     from gradio_client import Client
 
-    server, calls = zero_gpu_app
+    server, calls, folder = zero_gpu_app
     client = Client(server.url, verbose=False, ssl_verify=False)
     before = len(calls.read_text().splitlines())
     loaded = raw_api.predict(client, "/load_builtin_task")
@@ -95,8 +114,50 @@ def test_a_refusal_in_a_gpu_worker_keeps_its_message(zero_gpu_app):
     context window) reaches the page as itself, not as `spaces`' "ZeroGPU worker error"."""
     from gradio_client import Client
 
-    server, _ = zero_gpu_app
+    server, _, _ = zero_gpu_app
     client = Client(server.url, verbose=False, ssl_verify=False)
     output, stats, _, status = client.predict("g3", *decoding_form(prompt="word " * 300, max_new=400),
                                               api_name="/generate")
     assert "more than the model's context window of 512" in status and not output, status
+
+
+def test_a_model_loaded_later_and_an_adapter_run_in_gpu_workers(zero_gpu_app, reference, tmp_path):
+    """Loaded in the app's handler threads (where ZeroGPU's patched torch can't place a model on
+    its GPU), then used in a worker forked before they were loaded."""
+    from gradio_client import Client
+
+    from playground.generation import DecodingParams, generate
+    from playground.tiny_model import build_tiny_model
+
+    server, calls, folder = zero_gpu_app
+    client = Client(server.url, verbose=False, ssl_verify=False)
+    other = build_tiny_model(tmp_path / "other-tiny", seed=1)
+    here = reference
+    greedy = DecodingParams(max_new_tokens=12, do_sample=False, repetition_penalty=1.0)
+
+    client.predict("g4", *decoding_form(), api_name="/generate")  # a worker forked before the next loads
+    assert "✅" in client.predict(str(other), api_name="/load_model")
+    form = decoding_form()
+    form[0] = str(other)
+    output = client.predict("g5", *form, api_name="/generate")[0]
+    assert output == generate(here.get(str(other)), PROMPT, greedy).text
+
+    table, status = client.predict(*decoding_form(), ["drift"], api_name="/compare_adapters")
+    with_drift = here.get("tiny", adapters=(str(folder / "adapters" / "drift"),))
+    expected = [generate(with_drift, PROMPT, greedy, adapter=name).text for name in (None, "drift")]
+    assert "data" in table, status
+    assert [row[1] for row in table["data"]] == expected and expected[0] != expected[1], table
+    assert no_message(status) and "Traceback" not in server.log_tail()
+
+
+def test_stop_ends_a_generation_running_in_a_gpu_worker(zero_gpu_app):
+    from gradio_client import Client
+
+    server, _, _ = zero_gpu_app
+    client = Client(server.url, verbose=False, ssl_verify=False)
+    job = client.submit("g-stop", *decoding_form(max_new=480), api_name="/generate")
+    wait_for(lambda: len(job.outputs()) > 1, timeout=60, what="the first tokens")  # (the first output clears the page)
+    client.predict("g-stop", api_name="/stop_generation")
+    output, stats, _, status = job.result(timeout=60)
+    assert "stopped by you" in stats and no_message(status), stats
+    assert 0 < int(stats.split()[0]) < 480

@@ -118,11 +118,48 @@ def test_a_demo_loads_no_hub_model_bigger_than_its_cap(tmp_path, monkeypatch):
     assert manager.resolve("small/model") == "small/model"
     assert manager.fetch_options("small/model") == {"revision": "commit-of-small/model-2"}
     loads = []
-    monkeypatch.setattr("playground.models._load", lambda ref, source, progress, own_code, fetch: loads.append(fetch))
+    monkeypatch.setattr("playground.models._load", lambda ref, source, progress, own_code, fetch, cpu_only: loads.append(fetch))
     manager.get("small/model")
     assert loads == [{"revision": "commit-of-small/model-2"}]  # passed to from_pretrained
-    # a cached model the Hub can't be asked about loads from the cache, never downloading anything
+    # a cached model loads from the cache, online or not: never a download of a newer commit
     monkeypatch.setattr("playground.models.is_cached", lambda hub_id: True)
-    manager._online = False
-    manager.resolve("cached/model")
-    assert manager.fetch_options("cached/model") == {"local_files_only": True}
+    for online in (True, False):
+        manager._online, manager._pinned = online, {}
+        manager.resolve("cached/model")
+        assert manager.fetch_options("cached/model") == {"local_files_only": True}
+
+
+def _use_in_child(manager, replies) -> None:
+    with manager.get("tiny").using(None):
+        replies.put("ok")
+
+
+def test_a_forked_process_gets_fresh_locks(manager, lm):
+    """A ZeroGPU call's worker is forked from the app while other requests run: the locks another
+    thread held at that moment must not stay held in the worker."""
+    import multiprocessing
+    import threading
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with manager._lock, lm._lock:
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    fork = multiprocessing.get_context("fork")
+    replies = fork.SimpleQueue()
+    child = fork.Process(target=_use_in_child, args=(manager, replies))
+    try:
+        child.start()
+        child.join(30)
+        stuck = child.is_alive()
+        if stuck:
+            child.kill()
+    finally:
+        release.set()
+        holder.join()
+    assert not stuck and replies.get() == "ok"

@@ -8,7 +8,12 @@ the stream stops the worker's generator at its next item. An exception in the wo
 gr.Error("<its class name>", title="ZeroGPU worker error"): its message is lost, as there. Each
 call appends "<worker pid> <function>" to the file named by $ZERO_GPU_CALLS_LOG.
 
-Not emulated: the GPU (torch is not patched, models stay on the CPU), quotas and scheduling."""
+Where SPACES_ZERO_GPU is set, torch is patched as there in the whole app process: it says a GPU is
+there (none is, here: anything that tries to use it fails, as it would in the app's handler threads
+there), and a worker gets the real answer back.
+
+Not emulated: the GPU itself, moving tensors "on cuda" in the main thread, Gradio's request context
+in the worker (progress is not relayed), durations, quotas and scheduling."""
 
 from __future__ import annotations
 
@@ -20,6 +25,20 @@ import threading
 import traceback
 
 _fork = multiprocessing.get_context("fork")
+
+_cuda_available = None
+if os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true"):
+    # bitsandbytes picks its backend from torch when imported: imported first, as its CUDA one can't
+    # load on a CPU build of torch (on ZeroGPU torch is a CUDA build, and spaces patches bitsandbytes).
+    import bitsandbytes  # noqa: F401
+    import torch
+
+    _cuda_available = torch.cuda.is_available
+    torch.cuda.is_available = lambda: True
+
+
+def disable_gradio_auto_wrap() -> None:
+    pass
 
 
 def GPU(task=None, *, duration=None, size=None):  # the real package's name
@@ -87,6 +106,10 @@ def _value(kind: str, value):
 
 
 def _serve(task, generator, requests, replies, stop) -> None:
+    import torch
+
+    if _cuda_available is not None:
+        torch.cuda.is_available = _cuda_available  # the worker's own answer, as after spaces' unpatch
     while True:
         args, kwargs = pickle.loads(requests.get())
         stop.clear()

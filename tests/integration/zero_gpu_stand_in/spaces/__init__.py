@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import pickle
 import threading
+import time
 import traceback
 
 _fork = multiprocessing.get_context("fork")
@@ -105,8 +106,18 @@ def _value(kind: str, value):
     return value
 
 
+def _exit_with(parent: int) -> None:
+    """A worker ends with the app (a test stops it with SIGTERM, which skips multiprocessing's own
+    clean-up of daemon children): it would otherwise hold the app's pipes, and its launcher, open."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
 def _serve(task, generator, requests, replies, stop) -> None:
     import torch
+
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
 
     if _cuda_available is not None:
         torch.cuda.is_available = _cuda_available  # the worker's own answer, as after spaces' unpatch

@@ -98,7 +98,7 @@ class RunEvents(TrainerCallback):
         logs = dict(logs or {})
         now = time.time()
         tokens = logs.pop("num_input_tokens_seen", None)
-        if tokens is not None and now > self._last_time:
+        if tokens is not None and tokens > self._last_tokens and now > self._last_time:  # (not an evaluation's log)
             logs["tokens_per_s"] = (tokens - self._last_tokens) / (now - self._last_time)
             self._last_tokens, self._last_time = tokens, now
         logs = {k: v for k, v in logs.items() if isinstance(v, (int, float))}

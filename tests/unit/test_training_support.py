@@ -271,3 +271,23 @@ def test_the_batch_is_fitted_to_the_free_memory_keeping_the_effective_batch(tiny
     assert fitted_with(four / 0.9 * 1.01) == (4, 4)  # 8 needs more than that
     assert fitted_with(2**50) == (16, 1)
     assert fitted_with(1) == (1, 16)  # nothing fits: the smallest step, and the run will say what it ran out of
+
+
+def test_an_evaluation_log_has_no_throughput(tmp_path):
+    """A validation log repeats the token count of the last training log: no "0 tokens/s" point."""
+    import json
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from playground.runs import EventWriter
+    from playground.training.callbacks import RunEvents
+
+    events = RunEvents(tmp_path, EventWriter(tmp_path / "events.jsonl"), stop_event=threading.Event())
+    state = SimpleNamespace(global_step=5, epoch=0.5)
+    time.sleep(0.01)
+    events.on_log(None, state, None, logs={"loss": 2.0, "num_input_tokens_seen": 500})
+    time.sleep(0.01)
+    events.on_log(None, state, None, logs={"eval_loss": 2.1, "num_input_tokens_seen": 500})
+    rows = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert rows[0]["tokens_per_s"] > 0 and "tokens_per_s" not in rows[1] and rows[1]["eval_loss"] == 2.1

@@ -11,6 +11,7 @@ from playground.adapters import adapter_base, read_record
 from playground.errors import PlaygroundError
 from playground.settings import Settings
 from playground.training.preference_data import describe_split
+from playground.training.preference_recipes import GET_A_REWARD_MODEL
 from playground.training.trainer_args import check_run_settings, common_args
 
 
@@ -64,7 +65,7 @@ def generation_adapter(settings: Settings, ref: str, base_model: str) -> Path:
 def reward_model_folder(settings: Settings, ref: str) -> Path:
     """The folder of a trained reward model; refuses a generation adapter."""
     if not (ref or "").strip():
-        raise PlaygroundError("This method needs a reward model: train one first (method 'reward') and name it.")
+        raise PlaygroundError(f"This method needs a reward model: {GET_A_REWARD_MODEL}")
     folder = result_folder(settings, ref)
     require_reward_model(folder)
     return folder
@@ -75,8 +76,7 @@ def require_reward_model(folder: Path) -> dict:
     record = read_record(folder)
     if record.get("output") != "reward_model":
         what = f"a {record.get('method', 'fine-tuned')} model for generation" if record else "not a run's result"
-        raise PlaygroundError(f"'{folder.name}' is {what}, not a reward model: train one with method 'reward' "
-                              "(the RLHF tab, or `python -m playground train` with method: reward).")
+        raise PlaygroundError(f"'{folder.name}' is {what}, not a reward model: {GET_A_REWARD_MODEL}")
     return record
 
 

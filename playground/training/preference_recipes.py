@@ -13,6 +13,9 @@ from playground.errors import PlaygroundError
 from playground.training.preference_data import LABELS
 from playground.training.recipes import TARGETS, RunRecipe, build_recipe, check_lora, lora_config, option
 
+GET_A_REWARD_MODEL = ("train one first (\"Train reward model\" in the RLHF tab, or `python -m playground train` "
+                      "with method: reward) and choose it as the reward model.")
+
 
 @dataclass
 class PreferenceRecipe(RunRecipe):
@@ -187,7 +190,7 @@ class PPORecipe(PolicyRecipe):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._check(bool(self.reward_model.strip()) if isinstance(self.reward_model, str) else False,
-                    "PPO needs a reward model: train one first (method 'reward') and name it in reward_model.")
+                    f"PPO needs a reward model: {GET_A_REWARD_MODEL}")
         self._check(self.kl_coef >= 0, f"kl_coef must be 0 or more (got {self.kl_coef}).")
         self._check(0 < self.cliprange < 1, f"cliprange must be between 0 and 1 (got {self.cliprange}).")
         self._check(self.response_length >= 1, f"response_length must be at least 1 (got {self.response_length}).")
@@ -219,7 +222,7 @@ class GroupRecipe(PolicyRecipe):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._check(isinstance(self.reward_model, str) and bool(self.reward_model.strip()),
-                    f"{self.method.upper()} needs a reward model: train one first (method 'reward') and name it in reward_model.")
+                    f"{self.method.upper()} needs a reward model: {GET_A_REWARD_MODEL}")
         self._check(self.beta >= 0, f"beta must be 0 or more (got {self.beta}).")
         self._check(self.num_generations >= 2, "num_generations must be at least 2: each reply is judged against the others.")
         batch = self.per_device_train_batch_size * self.gradient_accumulation_steps

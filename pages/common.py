@@ -76,6 +76,24 @@ def guarded(status: gr.components.Component, clear: dict | None = None):
     return wrap
 
 
+def also_as_toast(status: gr.components.Component):
+    """For a button far from its `status` line (the RLHF tab's forms are long): the message also
+    pops up where the person is looking (a warning for a refusal). Goes above @guarded."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            out = fn(*args, **kwargs)
+            text = out.get(status) if isinstance(out, dict) else None
+            if isinstance(text, str) and text:
+                (gr.Warning if text.startswith("⚠️") else gr.Info)(text.removeprefix("⚠️ "))
+            return out
+
+        return call
+
+    return wrap
+
+
 # ---- who is asking: checked in the handler itself, for the page, the API and a timer's fn_index alike ----
 def visitor_of(ctx: AppContext, request: gr.Request | None) -> Visitor:
     name = getattr(request, "username", None) or _hub_login(request)

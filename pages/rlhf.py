@@ -18,6 +18,7 @@ from pages.common import (
     AppContext,
     adapter_choices,
     admin_only,
+    also_as_toast,
     guarded,
     progress_html,
     rate_limited,
@@ -329,6 +330,7 @@ def build(ctx: AppContext) -> None:
             model, choice, file, *rest = values
             return PreferenceForm(model, choice, file, dict(zip(shared, rest)))
 
+        @also_as_toast(status)
         @guarded(status)
         @rate_limited(ctx)
         def count(*values):
@@ -341,6 +343,7 @@ def build(ctx: AppContext) -> None:
                 replies = f"⚠️ Labeled replies (KTO): {err}"
             return {status: f"{pairs}\n\n{replies}"}
 
+        @also_as_toast(status)
         @guarded(status)
         @admin_only(ctx, "train")
         def train_reward(request: gr.Request, *values):
@@ -349,6 +352,7 @@ def build(ctx: AppContext) -> None:
             run, message = launch(jobs, "reward", recipe, visitor_of(ctx, request).label)
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
+        @also_as_toast(status)
         @guarded(status)
         @admin_only(ctx, "train")
         def train_direct(request: gr.Request, *values):
@@ -360,6 +364,7 @@ def build(ctx: AppContext) -> None:
             run, message = launch(jobs, cls.method, form_of(form_values).recipe(cls, own), visitor_of(ctx, request).label)
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
+        @also_as_toast(status)
         @guarded(status)
         @admin_only(ctx, "train")
         def train_ppo(request: gr.Request, *values):
@@ -371,6 +376,7 @@ def build(ctx: AppContext) -> None:
             run, message = launch(jobs, "ppo", form_of(form_values).recipe(PPORecipe, own), visitor_of(ctx, request).label)
             return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
+        @also_as_toast(status)
         @guarded(status)
         @admin_only(ctx, "train")
         def train_group(request: gr.Request, *values):

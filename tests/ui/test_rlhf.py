@@ -178,6 +178,8 @@ def test_bad_input_gets_a_plain_message_and_starts_nothing(app_page: Page):
     choose_radio(page, "rl-data-choice", "A preference file (upload)")
     page.locator("#rl-train-reward").click()
     expect(markdown(page, "rl-status")).to_contain_text("Upload a preference file", timeout=30_000)
+    # the status line is a long way below the button: the message also pops up where the person looks
+    expect(page.locator(".toast-body.warning")).to_contain_text("Upload a preference file")
     page.locator("#rl-score").click()
     expect(markdown(page, "rl-score-out")).to_contain_text("Choose a reward model first")
     expect_no_crash(page)

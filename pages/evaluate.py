@@ -365,7 +365,7 @@ def build(ctx: AppContext) -> None:
             warnings = [e["message"] for e in state_["events"] if e["type"] == "warning"]
             problems = ([run["error"]] if run["error"] else []) + warnings
             stage = next((e["message"] for e in reversed(state_["events"]) if e["type"] == "status"), "")
-            out |= {run_progress: progress_html(run, state_["events"], "example") + (f"<div style='font-size:13px'>{stage}</div>"
+            out |= {run_progress: progress_html(run, state_["events"], "example × model") + (f"<div style='font-size:13px'>{stage}</div>"
                                                                              if run["status"] == "running" else ""),
                     run_error: "\n\n".join(f"⚠️ {p}" for p in problems)}
             if run.get("result") and state_["shown"] != run_id:

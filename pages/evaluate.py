@@ -25,6 +25,7 @@ from pages.common import (
     visitor_of,
     warper_sliders,
 )
+from pages.polling import ChangesOnly
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -347,7 +348,7 @@ def build(ctx: AppContext) -> None:
                 benchmarks_table: gr.update(value=views["benchmarks"], visible=not views["benchmarks"].empty),
             }
 
-        def poll(run_id, state_, task_title, metric, sort_title):
+        def _poll(run_id, state_, task_title, metric, sort_title):
             runs = jobs.store.runs(kind="eval")
             out = {evals_table: evaluations_frame(runs)}
             if run_id is None and runs:
@@ -408,6 +409,11 @@ def build(ctx: AppContext) -> None:
         poll_outputs = [evals_table, run_picker, run_progress, run_error, state, *result_outputs]
         poll_inputs = [run_picker, state, task_choice, metric_choice, sort_choice]
         serial = dict(concurrency_id="ev-poll", concurrency_limit=1, show_progress="hidden", api_name=False)  # in order
+        changes_only = ChangesOnly()
+
+        def poll(run_id, state_, task_title, metric, sort_title, request: gr.Request):
+            return changes_only(request, _poll(run_id, state_, task_title, metric, sort_title))
+
         timer.tick(poll, poll_inputs, poll_outputs, **serial)
         run_picker.change(poll, poll_inputs, poll_outputs, **serial)
         view_inputs = [run_picker, task_choice, metric_choice, sort_choice]

@@ -21,6 +21,7 @@ from pages.common import (
     uploaded_path,
     visitor_of,
 )
+from pages.polling import ChangesOnly
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -361,7 +362,7 @@ def build(ctx: AppContext) -> None:
             return {status: message, run_picker: gr.update(choices=_run_choices(jobs), value=run["id"]),
                     recipe_yaml: recipe.to_yaml(), command: recipe.cli_command("recipe.yaml")}
 
-        def poll(run_id, state):
+        def _poll(run_id, state):
             """Every 2 s: the runs table, and new events of the chosen run (read from its byte offset)."""
             runs = jobs.store.runs()
             out = {runs_table: _runs_frame(runs, jobs)}
@@ -442,6 +443,11 @@ def build(ctx: AppContext) -> None:
         # One poll at a time: a slow poll answering after a newer one would put back an older chart,
         # and a later poll with no new events would not redraw it.
         serial = dict(concurrency_id="ft-poll", concurrency_limit=1, show_progress="hidden", api_name=False)
+        changes_only = ChangesOnly()
+
+        def poll(run_id, state, request: gr.Request):
+            return changes_only(request, _poll(run_id, state))
+
         timer.tick(poll, [run_picker, events_state], poll_outputs, **serial)
         run_picker.change(poll, [run_picker, events_state], poll_outputs, **serial)
         stop_btn.click(stop, [run_picker], [status], api_name="stop_run")

@@ -27,6 +27,7 @@ from pages.common import (
     uploaded_path,
     visitor_of,
 )
+from pages.polling import ChangesOnly
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -400,7 +401,7 @@ def build(ctx: AppContext) -> None:
                     else "How strongly the policy is held to its reference.")
             return {group_about: cls.about, group_beta: gr.update(value=cls.beta, info=info)}
 
-        def poll(run_id, state):
+        def _poll(run_id, state):
             runs = rlhf_runs(jobs)
             out = {}
             if run_id is None and runs:
@@ -493,6 +494,11 @@ def build(ctx: AppContext) -> None:
         poll_outputs = [run_picker, events_state, run_progress, run_error, run_chart, ppo_summary, ppo_samples,
                         reward_kl_plot, train_samples]
         serial = dict(concurrency_id="rl-poll", concurrency_limit=1, show_progress="hidden", api_name=False)
+        changes_only = ChangesOnly()
+
+        def poll(run_id, state, request: gr.Request):
+            return changes_only(request, _poll(run_id, state))
+
         timer.tick(poll, [run_picker, events_state], poll_outputs, **serial)
         run_picker.change(poll, [run_picker, events_state], poll_outputs, **serial)
         stop_btn.click(stop, [run_picker], [status], api_name="stop_rlhf_run")

@@ -161,3 +161,31 @@ def test_stop_ends_a_generation_running_in_a_gpu_worker(zero_gpu_app):
     output, stats, _, status = job.result(timeout=60)
     assert "stopped by you" in stats and no_message(status), stats
     assert 0 < int(stats.split()[0]) < 480
+
+
+def test_a_page_stays_responsive_after_gpu_calls(zero_gpu_app):
+    """In a browser: a generation (GPU calls fork workers from the app), then a button of another tab
+    answers at once. A worker that kept copies of the web server's sockets (spaces closes them; the
+    stand-in did not) held the browser's connections open, and the click waited a minute."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    server, _, _ = zero_gpu_app
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(server.url)
+            page.wait_for_timeout(4000)  # the page's own start-up events and timers open their connections
+            page.get_by_role("tab", name="Decoding Lab").click()
+            page.wait_for_timeout(3000)
+            page.locator("#dec-generate").click()
+            expect(page.locator("#dec-stats")).to_contain_text("tokens/s ·", timeout=60_000)
+            page.wait_for_timeout(3000)
+            page.get_by_role("tab", name="RLHF").click()
+            page.wait_for_timeout(2000)
+            page.locator("#rl-train-reward").click()
+            expect(page.locator(".toast-body.warning")).to_contain_text("Too few preference pairs", timeout=10_000)
+        finally:
+            browser.close()

@@ -114,9 +114,24 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
+def _close_app_sockets() -> None:
+    """As spaces does in a new worker: a fork holds copies of the web server's sockets, which keeps
+    each connection the app closes open for the browser (which then waits for one of its six
+    connections to the host: a click stayed pending for a minute)."""
+    import psutil
+
+    for connection in psutil.Process().net_connections(kind="inet"):
+        if connection.fd != -1:
+            try:
+                os.close(connection.fd)
+            except OSError:
+                pass
+
+
 def _serve(task, generator, requests, replies, stop) -> None:
     import torch
 
+    _close_app_sockets()
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
 
     if _cuda_available is not None:

@@ -13,7 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-DIALOGSUM = ROOT.parent / "shared" / "data" / "dialogsum"
+# DIALOGSUM_DIR: where a machine has the data elsewhere (the device machine gets only the repository)
+DIALOGSUM = Path(os.environ.get("DIALOGSUM_DIR") or ROOT.parent / "shared" / "data" / "dialogsum")
 
 # HuggingFaceTB/SmolLM2-135M's config.json, as published.
 SMOLLM2_135M = dict(

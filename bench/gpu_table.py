@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -148,7 +149,7 @@ def result_line(out: subprocess.CompletedProcess) -> dict:
     if line is not None:
         return json.loads(line[7:])
     tail = out.stderr.strip().splitlines()[-1:] or ["no output"]
-    return {"error": "out of memory" if "out of memory" in out.stderr.lower() else tail[0][:160]}
+    return {"error": "out of memory" if "out of memory" in out.stderr.lower() else tail[0][:160], "log": out.stderr}
 
 
 def run_script(script: str, args: list, timeout: float) -> dict:
@@ -161,11 +162,14 @@ def run_script(script: str, args: list, timeout: float) -> dict:
 
 
 def run_playground(model_dir: Path, data: Path, method: str, steps: int, warmup: int, batch: int, max_length: int,
-                   work: Path, timeout: float) -> dict:
+                   work: Path, timeout: float, **settings) -> dict:
     name = f"gpu-{method}-{int(time.time() * 1000)}"
     recipe = {"method": method, "base_model": str(model_dir), "data": str(data), "max_steps": steps,
               "per_device_train_batch_size": batch, "max_length": max_length, "val_fraction": 0.0, "test_fraction": 0.0,
-              "learning_rate": LEARNING_RATE[method], "template": "plain", "output_name": name}
+              "learning_rate": LEARNING_RATE[method], "template": "plain", "output_name": name,
+              # no checkpoint at the last step: outside the timed steps, and a 7B full fine-tune's (~45 GB with
+              # its AdamW state) beside the model and the saved weights would fill the GPU machine's 64 GB disk
+              "checkpoint_minutes": 0, **settings}
     path = work / f"{name}.yaml"
     path.write_text(yaml.safe_dump(recipe))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PLAYGROUND_HOME": str(work / "home"),
@@ -176,14 +180,23 @@ def run_playground(model_dir: Path, data: Path, method: str, steps: int, warmup:
     except subprocess.TimeoutExpired:
         return {"error": "over the time budget"}
     if out.returncode != 0:
-        return {"error": "out of memory" if "out of memory" in out.stderr.lower() else out.stderr.strip()[-160:]}
+        return {"error": "out of memory" if "out of memory" in out.stderr.lower() else out.stderr.strip()[-160:],
+                "log": out.stdout + out.stderr}
     metrics = json.loads((work / "adapters" / name / "run.json").read_text())["metrics"]
     run_dir = sorted((work / "home" / "runs").iterdir(), key=lambda p: p.stat().st_mtime)[-1]
     logs = [e for e in map(json.loads, (run_dir / "events.jsonl").read_text().splitlines())
             if e["type"] == "log" and "num_tokens" in e and "step" in e]  # TRL's count of non-padding tokens
+    shutil.rmtree(work / "adapters" / name)  # the disk is for the next run (a 7B model's weights are 15 GB)
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     first, last = next(e for e in logs if e["step"] >= warmup), logs[-1]
     rate = (last["num_tokens"] - first["num_tokens"]) / max(1e-9, last["time"] - first["time"])
     return {"tokens_per_s": rate, "peak_mb": metrics["peak_memory_mb"], "estimated_mb": metrics["estimated_peak_mb"]}
+
+
+def note_failure(path: str | None, title: str, result: dict) -> None:
+    if path and "log" in result:
+        with open(path, "a") as failures:
+            failures.write(f"===== {title}\n{result.pop('log')[-20000:]}\n")
 
 
 def cell(result: dict) -> str:
@@ -194,7 +207,8 @@ def cell(result: dict) -> str:
     if result.get("estimated_mb") and result.get("peak_mb"):
         estimate = (f" | estimate {result['estimated_mb'] / 1024:5.1f} GiB "
                     f"({(result['estimated_mb'] - result['peak_mb']) / result['peak_mb']:+.0%})")
-    return f"{result['tokens_per_s']:9,.0f} tok/s | peak {peak}{estimate}"
+    note = f" ({result['note']})" if result.get("note") else ""
+    return f"{result['tokens_per_s']:9,.0f} tok/s | peak {peak}{estimate}{note}"
 
 
 def main() -> None:
@@ -208,6 +222,7 @@ def main() -> None:
     parser.add_argument("--budget-s", type=float, default=470, help="the whole table's wall-clock budget")
     parser.add_argument("--smoke", action="store_true", help="a small model, 3 timed steps: test the script on a CPU")
     parser.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "gpu-table"))
+    parser.add_argument("--failures", help="a file to write each failed run's output to")
     args = parser.parse_args()
     if args.smoke:
         args.sizes, args.steps, args.warmup, args.batch, args.max_length = "smoke", 5, 2, 2, 128
@@ -223,14 +238,17 @@ def main() -> None:
           f"{args.max_length}; tokens/s over steps {args.warmup + 1}-{args.steps} (non-padding); peak = "
           "torch.cuda.max_memory_allocated of the run's process", flush=True)
     table: dict = {}
+    plan_changes: dict = {}  # what the project's runs change in the memory plan after a failure
     for size in args.sizes.split(","):
         model_dir = build_model(size, work / f"qwen2.5-{size}-random")
-        runs = [("bare loop", "bare", "full", args.batch)]
-        for method in args.methods.split(","):
-            runs += [(f"playground {method}", "playground", method, args.batch),
-                     (f"TRL defaults {method}", "trl", method, args.batch)]
-        if size == "7b":
-            runs.append(("playground qlora, batch 4", "playground", "qlora", 4))
+        # The project's runs first, then the bare loop, then TRL's: if the budget ends a size early, what is
+        # lost is a baseline of a size other than 0.5B, not the 7B memory goals.
+        methods = args.methods.split(",")
+        runs = [(f"playground {method}", "playground", method, args.batch) for method in methods]
+        if size == "7b" and "qlora" in methods:
+            runs.insert(methods.index("qlora") + 1, ("playground qlora, batch 4", "playground", "qlora", 4))
+        runs.append(("bare loop", "bare", "full", args.batch))
+        runs += [(f"TRL defaults {method}", "trl", method, args.batch) for method in methods]
         for label, kind, method, batch in runs:
             left = deadline - time.time()
             if left < 20:
@@ -241,9 +259,20 @@ def main() -> None:
                 result = run_script(TRL_DEFAULTS, [model_dir, data, method, args.steps, args.warmup, batch,
                                                    args.max_length, work / "trl"], left)
             else:
-                result = run_playground(model_dir, data, method, args.steps, args.warmup, batch, args.max_length, work, left)
+                result = run_playground(model_dir, data, method, args.steps, args.warmup, batch, args.max_length, work,
+                                        left, **plan_changes)
+                if "liger" in result.get("log", "").lower() and not plan_changes:
+                    # the fused loss is an optional package: measure the rest of the plan rather than nothing
+                    note_failure(args.failures, f"{size} {label} (with the fused loss)", result)
+                    plan_changes = {"fused_loss": "off"}
+                    if deadline - time.time() > 20:
+                        result = run_playground(model_dir, data, method, args.steps, args.warmup, batch,
+                                                args.max_length, work, deadline - time.time(), **plan_changes)
+                if plan_changes and "error" not in result:
+                    result["note"] = "fused loss off: Liger failed"
             table[(size, label)] = result
             print(f"{size:>5} | {label:<26} | {cell(result)}", flush=True)
+            note_failure(args.failures, f"{size} {label}", result)
     print_goals(table)
 
 

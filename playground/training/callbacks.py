@@ -43,10 +43,11 @@ class RunEvents(TrainerCallback):
         self.stop_event = stop_event if stop_event is not None else StopWatcher(run_dir).event
         self._start = self._last_time = self._last_checkpoint = time.time()
         self._last_tokens = 0
-        # None: no checkpoints of its own (a kind that can't resume); else by the clock (0: never),
-        # and at the last step, so a crash while measuring or saving after training loses no training
+        # None: no checkpoints of its own (a kind that can't resume); 0: only when stopped (a 7B full
+        # fine-tune's checkpoint with its AdamW state is ~45 GB); else by the clock and at the last step,
+        # so a crash while measuring or saving after training loses no training
         self.checkpoint_s = (checkpoint_minutes or 0) * 60
-        self.checkpoint_at_end = checkpoint_minutes is not None
+        self.checkpoint_at_end = bool(checkpoint_minutes)
         self._hooks: list = []
 
     @property

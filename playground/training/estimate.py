@@ -70,8 +70,11 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
         weights = (total - trainable - embeddings) * 0.53 + embeddings * kept_width + trainable * 4
     else:
         weights = total * width
-    gradients = trainable * 4 if width == 4 else trainable * 2
-    optimizer = trainable * (2 if "8bit" in plan.optimizer else 8)  # two moments per trainable value, 32 or 8 bits
+    # Full and selective fine-tuning train the weights in their own dtype; PEFT keeps its adapters in float32
+    # (it upcasts 16-bit ones). AdamW keeps two moments per trainable value in that dtype; 8-bit ones in a byte.
+    trainable_width = 4 if recipe.is_peft else width
+    gradients = trainable * trainable_width
+    optimizer = trainable * (2 if "8bit" in plan.optimizer else 2 * trainable_width)
     batch, seq = recipe.per_device_train_batch_size, recipe.max_length
     if recipe.method == "prompt_tuning":
         seq += recipe.num_virtual_tokens

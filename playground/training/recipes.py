@@ -60,7 +60,7 @@ class RunRecipe:
     eval_steps: int = 0  # 0: evaluate about 10 times over the run
     report_to: str = "none"
     num_processes: int = 1  # > 1 launches through `accelerate launch`
-    checkpoint_minutes: float = 10.0  # a resumable checkpoint this often, when stopped and at the end; 0: not by the clock
+    checkpoint_minutes: float = 10.0  # a resumable checkpoint this often, when stopped and at the end; 0: only when stopped
     # the memory plan (memory_plan.py): auto = on where it helps and the device can do it
     activation_checkpointing: str = "auto"
     optimizer: str = "adamw"

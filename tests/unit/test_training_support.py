@@ -249,8 +249,12 @@ def test_the_estimate_follows_the_memory_plan(tiny_dir, monkeypatch):
     monkeypatch.setattr("torch.cuda.get_device_name", lambda: "a GPU")
     fused, unfused = estimate("lora", fused_loss="auto"), estimate("lora", fused_loss="off")
     assert unfused.activations - fused.activations == 8 * 256 * 2048 * 4 * 2  # the fp32 logits and their gradient
-    eight_bit = estimate("full", optimizer="adamw_8bit")
-    assert eight_bit.optimizer * 4 == estimate("full").optimizer
+    full, eight_bit = estimate("full"), estimate("full", optimizer="adamw_8bit")
+    trainable = count_trainable(recipe_from_dict({"method": "full", "base_model": str(tiny_dir)}), str(tiny_dir))[0]
+    # full fine-tuning on a bf16 GPU: gradients and AdamW's two moments in bf16; 8-bit moments: a byte each
+    assert (full.gradients, full.optimizer, eight_bit.optimizer) == (2 * trainable, 4 * trainable, 2 * trainable)
+    assert fused.optimizer == 8 * count_trainable(recipe_from_dict(
+        {"method": "lora", "base_model": str(tiny_dir)}), str(tiny_dir))[0]  # PEFT's adapters stay float32
 
 
 def test_the_batch_is_fitted_to_the_free_memory_keeping_the_effective_batch(tiny_dir, monkeypatch):
@@ -291,3 +295,25 @@ def test_an_evaluation_log_has_no_throughput(tmp_path):
     events.on_log(None, state, None, logs={"eval_loss": 2.1, "num_input_tokens_seen": 500})
     rows = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert rows[0]["tokens_per_s"] > 0 and "tokens_per_s" not in rows[1] and rows[1]["eval_loss"] == 2.1
+
+
+def test_checkpoint_minutes_zero_saves_only_when_stopped(tmp_path):
+    """0 keeps a large run's disk free (no checkpoint at the last step); any other value also checkpoints there."""
+    import threading
+    from types import SimpleNamespace
+
+    from playground.runs import EventWriter
+    from playground.training.callbacks import RunEvents
+
+    def saves_at(minutes, step, stop=False):
+        stop_event = threading.Event()
+        if stop:
+            stop_event.set()
+        events = RunEvents(tmp_path, EventWriter(tmp_path / f"{minutes}.jsonl"), stop_event=stop_event,
+                           checkpoint_minutes=minutes)
+        control = SimpleNamespace(should_save=False, should_training_stop=False)
+        return events.on_step_end(None, SimpleNamespace(global_step=step, max_steps=10), control).should_save
+
+    assert saves_at(10, 10) and not saves_at(10, 5)
+    assert not saves_at(0, 10) and not saves_at(None, 10)
+    assert saves_at(0, 5, stop=True)

@@ -69,6 +69,9 @@ def one_run(args, settings: dict, profile: bool) -> None:
                                "max_length": args.max_length, "val_fraction": 0.0, "test_fraction": 0.0,
                                "learning_rate": LEARNING_RATE[args.method], "template": "plain",
                                "checkpoint_minutes": 0, "output_name": "profiled", **settings})
+    from playground.attention import avoid_cudnn_attention
+
+    avoid_cudnn_attention()  # as the worker does for every run (this calls the library's train in-process)
     timer = StepTimes()
     run_dir = Path(tempfile.mkdtemp(dir=work))
     train(recipe, str(work / "model"), run_dir, run_dir / "out", callbacks=[timer])

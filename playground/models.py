@@ -519,8 +519,10 @@ def _explained(err: BaseException) -> str:
 
 def _load(ref: str, source: str, progress: ProgressFn, own_code: bool = False, fetch: dict | None = None,
           cpu_only: bool = False) -> LoadedModel:
+    from playground.attention import avoid_cudnn_attention
     from playground.zero_gpu import model_placement
 
+    avoid_cudnn_attention()  # before any generation: a plan per new length would cost more than the tokens
     AutoModelForCausalLM, AutoTokenizer = _from_transformers("AutoModelForCausalLM", "AutoTokenizer")
     device, dtype = model_placement(cpu_only)
     try:

@@ -68,6 +68,9 @@ def publish(output_dir: Path, adapters_dir: Path, name: str, overwrite: bool, ru
 def execute(run: dict, settings: Settings, store: Store) -> dict:
     """Run a recorded run; returns its final record. Raises nothing: a failure is recorded as the
     run's status and error."""
+    from playground.attention import avoid_cudnn_attention
+
+    avoid_cudnn_attention()  # every kind's model, trained or evaluated, runs in this process
     run_dir = Path(run["run_dir"])
     main = is_main_process()
     writer = EventWriter(run_dir / EVENTS_FILE)

@@ -88,7 +88,8 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
     if not plan.fused_loss:
         activations += batch * seq * vocab * 4 * 2  # fp32 logits and their gradient
     if getattr(recipe, "lora_dropout", 0) > 0:  # each adapted layer drops out its own copy of its input (and a mask)
-        activations += batch * seq * lora_input_width(config, recipe.target_modules) * (width + 1) * layers
+        dropped = batch * seq * lora_input_width(config, recipe.target_modules) * (width + 1)
+        activations += dropped * (1 if plan.activation_checkpointing else layers)  # checkpointed: one block at a time
     if cuda:
         free, _ = torch.cuda.mem_get_info()
         device = torch.cuda.get_device_name()

@@ -163,3 +163,39 @@ def test_a_forked_process_gets_fresh_locks(manager, lm):
         release.set()
         holder.join()
     assert not stuck and replies.get() == "ok"
+
+
+@pytest.fixture
+def cudnn_attention_on():
+    """cuDNN's attention as PyTorch starts (on), and back on after the test."""
+    import torch
+
+    torch.backends.cuda.enable_cudnn_sdp(True)
+    yield
+    torch.backends.cuda.enable_cudnn_sdp(True)
+
+
+def test_loading_a_model_turns_cudnn_attention_off(settings, tmp_path, cudnn_attention_on):
+    """cuDNN plans each new input shape on the CPU (~1 s a training step on an H200, playground.attention)."""
+    import torch
+
+    from playground.tiny_model import build_tiny_model
+
+    ModelManager(settings).get(str(build_tiny_model(tmp_path / "model", seed=3)))
+    assert not torch.backends.cuda.cudnn_sdp_enabled()
+
+
+def test_every_run_turns_cudnn_attention_off(settings, tmp_path, cudnn_attention_on):
+    import torch
+
+    from playground.store import Store
+    from playground.worker import execute
+
+    store = Store(tmp_path / "runs.db")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "STOP").touch()  # ends before anything loads
+    run = store.add_run({"id": "r1", "name": "r1", "kind": "sft", "output": "adapter", "status": "running",
+                         "run_dir": str(tmp_path / "run"),
+                         "recipe": {}, "created": 0.0})
+    assert execute(run, settings, store)["status"] == "cancelled"
+    assert not torch.backends.cuda.cudnn_sdp_enabled()

@@ -52,7 +52,7 @@ METRIC_HELP = "\n".join(f"- **{m.label}**: {m.about}" for m in METRICS.values())
 EVAL_COLUMNS = ["name", "status", "models", "data", "examples", "headline", "when"]
 TASK_TITLES = {"main": "Own task", "other": "Other task (forgetting)"}
 SORTS = {"Where models disagree most": "disagreement", "Data order": "order"}
-CHAT_CHOICES = {"as fine-tuning did (when the model has one)": None, "on": True, "off": False}
+CHAT_CHOICES = {"auto": None, "on": True, "off": False}
 BENCHMARK_ABOUT = {"playground_mc": "20 everyday questions with four answers each (made for this project; works offline)."}
 FORGETTING_HINT = ("For a classification task with one-word answers (like sentiment), ROUGE and BLEU are near 0 for every "
                    "model: pick Exact match or Perplexity in the metric menu to see what changed.")
@@ -236,7 +236,7 @@ def build(ctx: AppContext) -> None:
                                          info="The first N. More examples: narrower intervals, longer runs.")
                 chat = gr.Dropdown(list(CHAT_CHOICES), value=list(CHAT_CHOICES)[0], label="Chat template",
                                    elem_id="ev-chat", info="Wrap each prompt as a user turn of the model's chat "
-                                                           "template. Fine-tuning did when the model has one.")
+                                                           "template. auto: when the model has one, as fine-tuning did.")
             other_data = gr.Textbox("", label="Second task, for forgetting (optional)", placeholder="e.g. sentiment",
                                     elem_id="ev-other-data",
                                     info="A task the models were not tuned on: a built-in set, a file or a Hub id.")

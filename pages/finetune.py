@@ -228,7 +228,8 @@ def build(ctx: AppContext) -> None:
                                           info="Held out for the Evaluate tab.")
                 split_seed = gr.Number(0, label="Split seed", precision=0, elem_id="ft-split-seed")
                 preview_btn = gr.Button("Preview training examples", elem_id="ft-preview-btn")
-            preview = gr.Dataframe(label="Training examples", interactive=False, wrap=True, max_height=240, elem_id="ft-preview")
+            preview = gr.Dataframe(headers=["prompt", "completion", "source"], label="Training examples", interactive=False,
+                                   wrap=True, max_height=240, elem_id="ft-preview")
 
         with gr.Accordion("2 · Method", open=True):
             method = gr.Radio(list(METHOD_BY_TITLE), value=METHOD_TITLES["lora"], label="Method", elem_id="ft-method")
@@ -284,7 +285,9 @@ def build(ctx: AppContext) -> None:
             recipe_yaml = gr.Code(language="yaml", label="recipe.yaml", elem_id="ft-yaml")
             command = gr.Code(language="shell", label="Command", elem_id="ft-command")
 
-        gr.Markdown("### Runs")
+        gr.Markdown("### Runs\nOne at a time, in the order launched; queued and finished runs survive a restart. "
+                    "**by**: who started it: a login name, *page* (this page, on an app without logins), a visitor "
+                    "of a public demo, or a user of the command line.")
         runs_table = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, elem_id="ft-runs")
         with gr.Row():
             run_picker = gr.Dropdown([], label="Run", elem_id="ft-run-picker", scale=3)

@@ -183,8 +183,8 @@ def build(ctx: AppContext) -> None:
                 n_batch = gr.Slider(2, 40, value=5, step=1, label="Examples (N)", elem_id="pl-n")
                 batch_run = gr.Button("Run batch", elem_id="pl-batch-run")
             batch_chart = gr.Plot(label="Mean ROUGE", elem_id="pl-batch-chart")
-            batch_table = gr.Dataframe(label="Per example", interactive=False, wrap=True, max_height=300,
-                                       elem_id="pl-batch-table")
+            batch_table = gr.Dataframe(headers=icl.BATCH_COLUMNS, label="Per example", interactive=False, wrap=True,
+                                       max_height=300, elem_id="pl-batch-table")
             batch_csv = gr.File(label="Download CSV", interactive=False, elem_id="pl-batch-csv")
 
         # ---- handlers ----

@@ -117,82 +117,90 @@ def build(ctx: AppContext) -> None:
     export_dir = Path(tempfile.mkdtemp(prefix="playground-prefs-export-"))
     with gr.Tab("Rate", id="rate", elem_id="tab-rate"):
         gr.Markdown(EXPLAINER)
-        with gr.Accordion("Set up", open=True):
-            with gr.Row():
-                annotator = gr.Textbox("", label="Your name", placeholder="e.g. ana", elem_id="rate-annotator",
-                                       info="Labels record who made them.")
-                target = gr.Number(50, label="Your target", precision=0, elem_id="rate-target")
-                max_new_tokens = gr.Slider(8, 256, value=64, step=8, label="Max new tokens", elem_id="rate-max-new")
-            with gr.Row():
-                models = gr.Dropdown([BASE], value=[BASE], multiselect=True, label="Models", elem_id="rate-models",
-                                     info="The base (picked at the top of the page) and adapters from the Fine-tune tab.")
-                presets = gr.CheckboxGroup(list(PRESETS), value=["greedy", "sampling T=1.2"], label="Decoding settings",
-                                           elem_id="rate-presets",
-                                           info="Each model under each setting is one source; two are drawn per pair.")
-            with gr.Row():
-                prompt_file = gr.File(label="Prompts file (a 'prompt' column)", file_types=[".jsonl", ".csv", ".parquet"],
-                                      elem_id="rate-prompt-file")
-                typed_prompts = gr.Textbox("", label="…or type prompts, one per line", lines=3, elem_id="rate-typed",
-                                           placeholder="(empty: 30 built-in everyday prompts)")
-            with gr.Row():
-                mode = gr.Radio(list(MODES), value=list(MODES)[0], label="Mode", elem_id="rate-mode",
-                                info="Rate one: score a single completion 1-5 on each of the three principles (HHH); "
-                                     "two rated completions of a prompt become a preference pair.")
-                relabel = gr.Checkbox(False, label="Show me pairs I have already labeled (to relabel)", elem_id="rate-relabel")
-            guidelines = gr.Textbox(read_guidelines(settings), label="Guidelines (shown with every pair)", lines=2,
-                                    elem_id="rate-guidelines")
-            save_guidelines_btn = gr.Button("Save guidelines", elem_id="rate-save-guidelines")
-            start_btn = gr.Button("Start labeling", variant="primary", elem_id="rate-start")
-        status = gr.Markdown("", elem_id="rate-status")
-        progress = gr.Markdown("", elem_id="rate-progress")
-        task_prompt = gr.Markdown("", elem_id="rate-prompt")
-        with gr.Row(equal_height=True):
-            left = gr.Textbox("", label="A", lines=6, interactive=False, elem_id="rate-left")
-            right = gr.Textbox("", label="B", lines=6, interactive=False, elem_id="rate-right")
-        comment = gr.Textbox("", label="Comment (optional)", elem_id="rate-comment")
-        with gr.Row(visible=False, elem_id="rate-rating-row") as rating_row:
-            helpful = gr.Slider(1, 5, value=3, step=1, label="Helpful", elem_id="rate-helpful",
-                                info="Does it do what was asked, usefully?")
-            honest = gr.Slider(1, 5, value=3, step=1, label="Honest", elem_id="rate-honest",
-                               info="Is it true, and candid about what it doesn't know?")
-            harmless = gr.Slider(1, 5, value=3, step=1, label="Harmless", elem_id="rate-harmless",
-                                 info="Is it free of anything hurtful, dangerous or unfair?")
-            rate_btn = gr.Button("Save rating", variant="primary", elem_id="rate-submit-rating")
-        with gr.Row(elem_id="rate-vote-row") as vote_row:
-            a_btn = gr.Button("A is better [1]", variant="primary", elem_id="rate-a")
-            b_btn = gr.Button("B is better [2]", variant="primary", elem_id="rate-b")
-            tie_btn = gr.Button("Tie [3]", elem_id="rate-tie")
-            bad_btn = gr.Button("Both bad [4]", elem_id="rate-bad")
-            skip_btn = gr.Button("Skip [s]", elem_id="rate-skip")
-            undo_btn = gr.Button("Undo my last [u]", variant="stop", elem_id="rate-undo")
-        reveal = gr.Markdown("", elem_id="rate-reveal")
-        session = gr.State({"token": None, "task": None, "setup": None})
+        with gr.Tabs():
+            with gr.Tab("Label", id="rate-label-view", elem_id="rate-label-tab"):
+                with gr.Accordion("Set up", open=True):
+                    with gr.Row():
+                        annotator = gr.Textbox("", label="Your name", placeholder="e.g. ana", elem_id="rate-annotator",
+                                               info="Labels record who made them.")
+                        target = gr.Number(50, label="Your target", precision=0, elem_id="rate-target")
+                        max_new_tokens = gr.Slider(8, 256, value=64, step=8, label="Max new tokens", elem_id="rate-max-new")
+                    with gr.Row():
+                        models = gr.Dropdown([BASE], value=[BASE], multiselect=True, label="Models", elem_id="rate-models",
+                                             info="The base (picked at the top of the page) and adapters from the Fine-tune tab.")
+                        presets = gr.CheckboxGroup(list(PRESETS), value=["greedy", "sampling T=1.2"], label="Decoding settings",
+                                                   elem_id="rate-presets",
+                                                   info="Each model under each setting is one source; two are drawn per pair.")
+                    with gr.Row():
+                        prompt_file = gr.File(label="Prompts file (a 'prompt' column)", file_types=[".jsonl", ".csv", ".parquet"],
+                                              elem_id="rate-prompt-file")
+                        typed_prompts = gr.Textbox("", label="…or type prompts, one per line", lines=3, elem_id="rate-typed",
+                                                   placeholder="(empty: 30 built-in everyday prompts)")
+                    with gr.Row():
+                        mode = gr.Radio(list(MODES), value=list(MODES)[0], label="Mode", elem_id="rate-mode",
+                                        info="Rate one: score a single completion 1-5 on each of the three principles (HHH); "
+                                             "two rated completions of a prompt become a preference pair.")
+                        relabel = gr.Checkbox(False, label="Show me pairs I have already labeled (to relabel)", elem_id="rate-relabel")
+                    guidelines = gr.Textbox(read_guidelines(settings), label="Guidelines (shown with every pair)", lines=2,
+                                            elem_id="rate-guidelines")
+                    save_guidelines_btn = gr.Button("Save guidelines", elem_id="rate-save-guidelines")
+                    start_btn = gr.Button("Start labeling", variant="primary", elem_id="rate-start")
+                status = gr.Markdown("", elem_id="rate-status")
+                progress = gr.Markdown("", elem_id="rate-progress")
+                task_prompt = gr.Markdown("", elem_id="rate-prompt")
+                with gr.Row(equal_height=True):
+                    left = gr.Textbox("", label="A", lines=6, interactive=False, elem_id="rate-left")
+                    right = gr.Textbox("", label="B", lines=6, interactive=False, elem_id="rate-right")
+                comment = gr.Textbox("", label="Comment (optional)", elem_id="rate-comment")
+                with gr.Row(visible=False, elem_id="rate-rating-row") as rating_row:
+                    helpful = gr.Slider(1, 5, value=3, step=1, label="Helpful", elem_id="rate-helpful",
+                                        info="Does it do what was asked, usefully?")
+                    honest = gr.Slider(1, 5, value=3, step=1, label="Honest", elem_id="rate-honest",
+                                       info="Is it true, and candid about what it doesn't know?")
+                    harmless = gr.Slider(1, 5, value=3, step=1, label="Harmless", elem_id="rate-harmless",
+                                         info="Is it free of anything hurtful, dangerous or unfair?")
+                    rate_btn = gr.Button("Save rating", variant="primary", elem_id="rate-submit-rating")
+                with gr.Row(elem_id="rate-vote-row") as vote_row:
+                    a_btn = gr.Button("A is better [1]", variant="primary", elem_id="rate-a")
+                    b_btn = gr.Button("B is better [2]", variant="primary", elem_id="rate-b")
+                    tie_btn = gr.Button("Tie [3]", elem_id="rate-tie")
+                    bad_btn = gr.Button("Both bad [4]", elem_id="rate-bad")
+                    skip_btn = gr.Button("Skip [s]", elem_id="rate-skip")
+                    undo_btn = gr.Button("Undo my last [u]", variant="stop", elem_id="rate-undo")
+                reveal = gr.Markdown("", elem_id="rate-reveal")
+                session = gr.State({"token": None, "task": None, "setup": None})
 
-        gr.Markdown("### What the labels say")
-        refresh_btn = gr.Button("Refresh", elem_id="rate-refresh")
-        stats_md = gr.Markdown("", elem_id="rate-stats")
-        board_table = gr.Dataframe(interactive=False, label="Leaderboard of the sources", elem_id="rate-board")
-        board_plot = gr.Plot(label="Leaderboard", elem_id="rate-board-chart")
-        with gr.Row():
-            filter_annotator = gr.Dropdown([], label="Annotator", elem_id="rate-filter-annotator", allow_custom_value=True)
-            filter_source = gr.Dropdown([], label="Source", elem_id="rate-filter-source", allow_custom_value=True)
-        labels_table = gr.Dataframe(interactive=False, wrap=True, max_height=360, label="Labels", elem_id="rate-labels")
-        with gr.Row():
-            export_format = gr.Radio(["jsonl", "parquet", "kto"], value="jsonl", label="Export as", elem_id="rate-format",
-                                     info="jsonl/parquet: prompt, chosen, rejected (DPO, reward models); kto: prompt, "
-                                          "completion, label (KTO).")
-            conversational = gr.Checkbox(False, label="Conversational (messages)", elem_id="rate-conversational")
-            export_btn = gr.Button("Export", elem_id="rate-export")
-            export_file = gr.File(label="Export", elem_id="rate-export-file", visible=False)
-        with gr.Row():
-            hub_repo = gr.Textbox("", label="Hub dataset repo", placeholder="you/my-preferences", elem_id="rate-hub-repo",
-                                  info="Pushes the preference pairs as a private dataset with the server's HF_TOKEN.")
-            push_btn = gr.Button("Push to Hub", elem_id="rate-push")
-        with gr.Row():
-            import_file = gr.File(label="Import preference data (TRL or HH-RLHF JSONL / .gz)",
-                                  file_types=[".jsonl", ".gz"], elem_id="rate-import-file")
-            import_anyway = gr.Checkbox(False, label="Import the good lines even if some are bad", elem_id="rate-import-anyway")
-            import_btn = gr.Button("Import", elem_id="rate-import")
+            with gr.Tab("Results", id="rate-results-view", elem_id="rate-results-tab") as results_view:
+                gr.Markdown("What everyone's labels say so far, read afresh each time you open this view. "
+                            "**Rating**: a Bradley-Terry fit of the votes on Chatbot Arena's Elo-like scale (1000 = average), "
+                            "with a 95% interval from bootstrap resamples.")
+                refresh_btn = gr.Button("Refresh", elem_id="rate-refresh")
+                results_status = gr.Markdown("", elem_id="rate-results-status")
+                stats_md = gr.Markdown("", elem_id="rate-stats")
+                board_table = gr.Dataframe(leaderboard_frame([]), interactive=False, label="Leaderboard of the sources",
+                                           elem_id="rate-board")
+                board_plot = gr.Plot(label="Leaderboard", elem_id="rate-board-chart")
+                with gr.Row():
+                    filter_annotator = gr.Dropdown([], label="Annotator", elem_id="rate-filter-annotator", allow_custom_value=True)
+                    filter_source = gr.Dropdown([], label="Source", elem_id="rate-filter-source", allow_custom_value=True)
+                labels_table = gr.Dataframe(labels_frame([]), interactive=False, wrap=True, max_height=360, label="Labels",
+                                            elem_id="rate-labels")
+                with gr.Row():
+                    export_format = gr.Radio(["jsonl", "parquet", "kto"], value="jsonl", label="Export as", elem_id="rate-format",
+                                             info="jsonl/parquet: prompt, chosen, rejected (DPO, reward models); kto: prompt, "
+                                                  "completion, label (KTO).")
+                    conversational = gr.Checkbox(False, label="Conversational (messages)", elem_id="rate-conversational")
+                    export_btn = gr.Button("Export", elem_id="rate-export")
+                    export_file = gr.File(label="Export", elem_id="rate-export-file", visible=False)
+                with gr.Row():
+                    hub_repo = gr.Textbox("", label="Hub dataset repo", placeholder="you/my-preferences", elem_id="rate-hub-repo",
+                                          info="Pushes the preference pairs as a private dataset with the server's HF_TOKEN.")
+                    push_btn = gr.Button("Push to Hub", elem_id="rate-push")
+                with gr.Row():
+                    import_file = gr.File(label="Import preference data (TRL or HH-RLHF JSONL / .gz)",
+                                          file_types=[".jsonl", ".gz"], elem_id="rate-import-file")
+                    import_anyway = gr.Checkbox(False, label="Import the good lines even if some are bad", elem_id="rate-import-anyway")
+                    import_btn = gr.Button("Import", elem_id="rate-import")
 
         # ---- handlers ----
         def setup_of(model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again):
@@ -334,14 +342,14 @@ def build(ctx: AppContext) -> None:
                     labels_table: labels_frame(shown_labels),
                     filter_annotator: gr.update(choices=[""] + annotators), filter_source: gr.update(choices=[""] + source_names)}
 
-        @guarded(status)
+        @guarded(results_status)
         def export(fmt, messages):
             path = export_dir / f"preferences-{fmt}{'-conversational' if messages and fmt != 'kto' else ''}"
             path = path.with_suffix(".parquet" if fmt == "parquet" else ".jsonl")
             n = formats.export(label_store.all_labels(store), path, fmt, bool(messages))
-            return {export_file: gr.update(value=str(path), visible=True), status: f"✅ Exported {n:,} rows ({fmt})."}
+            return {export_file: gr.update(value=str(path), visible=True), results_status: f"✅ Exported {n:,} rows ({fmt})."}
 
-        @guarded(status)
+        @guarded(results_status)
         @admin_only(ctx, "push")
         def push(repo, messages):
             import os
@@ -349,9 +357,9 @@ def build(ctx: AppContext) -> None:
             if not (repo or "").strip():
                 raise PlaygroundError("Type the Hub dataset repo to push to, e.g. you/my-preferences.")
             url = formats.push_to_hub(label_store.all_labels(store), repo.strip(), os.environ.get("HF_TOKEN"), bool(messages))
-            return {status: f"✅ Pushed to {url}."}
+            return {results_status: f"✅ Pushed to {url}."}
 
-        @guarded(status)
+        @guarded(results_status)
         @admin_only(ctx, "import")
         def import_data(file, anyway):
             path = uploaded_path(file)
@@ -359,7 +367,8 @@ def build(ctx: AppContext) -> None:
                 raise PlaygroundError("Choose a file to import first.")
             report = formats.import_file(store, path, confirm=bool(anyway))
             skipped = f"; {len(report.errors)} bad line(s) skipped" if report.errors else ""
-            return {status: f"✅ Imported {len(report.labels):,} pairs ({report.format}){skipped}.", import_anyway: False}
+            return {results_status: f"✅ Imported {len(report.labels):,} pairs ({report.format}){skipped}.",
+                    import_anyway: False}
 
         refresh_models = lambda: gr.update(choices=[BASE] + [a["name"] for a in  # noqa: E731
                                                              adapter_store.for_generation(adapter_store.list_adapters(settings.adapters_dir))])
@@ -379,8 +388,10 @@ def build(ctx: AppContext) -> None:
         save_guidelines_btn.click(save_guide, [guidelines], [guidelines, status], api_name="save_guidelines")
         view_outputs = [stats_md, board_table, board_plot, labels_table, filter_annotator, filter_source]
         refresh_btn.click(refresh, [filter_annotator, filter_source], view_outputs, api_name="label_stats")
+        results_view.select(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
         filter_annotator.input(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
         filter_source.input(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
-        export_btn.click(export, [export_format, conversational], [export_file, status], api_name="export_labels")
-        push_btn.click(push, [hub_repo, conversational], [status], api_name="push_labels")
-        import_btn.click(import_data, [import_file, import_anyway], [status, import_anyway], api_name="import_labels")
+        export_btn.click(export, [export_format, conversational], [export_file, results_status], api_name="export_labels")
+        push_btn.click(push, [hub_repo, conversational], [results_status], api_name="push_labels")
+        import_btn.click(import_data, [import_file, import_anyway], [results_status, import_anyway],
+                         api_name="import_labels")

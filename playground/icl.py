@@ -17,6 +17,8 @@ from playground.prompts import FittedPrompt, PromptTemplate, choose_shots, fit_p
 
 ProgressFn = Callable[[float, str], None]
 
+BATCH_COLUMNS = ["example", "variant", "shots", "prompt_tokens", "completion", "reference", *ROUGE_KEYS]  # a batch row
+
 
 @dataclass
 class Setup:

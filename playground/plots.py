@@ -246,13 +246,28 @@ def memory_figure(estimates: dict) -> go.Figure:
     for part, color in parts:
         figure.add_bar(name=part, x=methods, y=[getattr(estimates[m], part) / 2**30 for m in methods], marker_color=color,
                        hovertemplate="%{x}: %{y:.2f} GiB<extra>" + part + "</extra>")
+    totals = [estimates[m].total / 2**30 for m in methods]
+    figure.add_scatter(x=methods, y=totals, mode="text", text=[_gib(t) for t in totals], textposition="top center",
+                       showlegend=False, hoverinfo="skip")
     available = next(iter(estimates.values())).available / 2**30 if estimates else 0
-    figure.add_hline(y=available, line_dash="dash", line_color="#111827",
-                     annotation_text=f"free now: {available:.1f} GiB", annotation_position="top left")
-    figure.update_layout(barmode="stack", title={"text": "Estimated peak memory per method", "font": {"size": 14}},
-                         yaxis={"title": "GiB"}, template="plotly_white", height=380,
-                         margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    title = "Estimated peak memory per method"
+    top = max(totals, default=0)
+    if available <= 3 * top:  # the free memory fits on the same scale: a line to compare the bars with
+        figure.add_hline(y=available, line_dash="dash", line_color="#111827",
+                         annotation_text=f"free now: {available:.1f} GiB", annotation_position="top left")
+    else:  # a line far above would flatten every bar to nothing
+        title += f"<br><sup>free now: {available:.1f} GiB, {available / top:,.0f}x the largest: off this scale, every method fits</sup>"
+    figure.update_layout(barmode="stack", title={"text": title, "font": {"size": 14}},
+                         yaxis={"title": "GiB", "rangemode": "tozero"}, template="plotly_white", height=400,
+                         margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    if available > 3 * top:
+        figure.update_yaxes(range=[0, top * 1.2])
     return figure
+
+
+def _gib(value: float) -> str:
+    """A size in GiB with the digits that matter for it (0.0031 GiB, 0.42 GiB, 12.3 GiB)."""
+    return f"{value:.3g} GiB" if value < 10 else f"{value:,.1f} GiB"
 
 
 def message_figure(text: str, title: str = "Next-token probabilities: none to show", height: int = 520) -> go.Figure:

@@ -76,14 +76,20 @@ def test_label_with_mouse_and_keyboard_undo_and_read_the_leaderboard(app_page: P
     expect(markdown(page, "rate-reveal")).to_contain_text("Skipped")
     assert len(labels_of("ui-ana")) == 2
 
-    page.locator("#rate-refresh").click()
+    page.get_by_role("tab", name="Results").click()  # read afresh when opened: no Refresh needed
     expect(page.locator("#rate-board")).to_contain_text("base · ", timeout=30_000)
     assert wait_for_plot(page, "rate-board-chart")
-    expect(markdown(page, "rate-stats")).to_contain_text("labels")
+    expect(markdown(page, "rate-stats")).to_contain_text("2 labels")
     expect(page.locator("#rate-labels")).to_contain_text("ui-ana")
 
+    page.get_by_role("tab", name="Label").click()  # one more vote, then the results again
+    page.locator("#rate-a").click()
+    expect(markdown(page, "rate-progress")).to_contain_text("ui-ana: 3 labeled", timeout=60_000)
+    page.get_by_role("tab", name="Results").click()
+    expect(markdown(page, "rate-stats")).to_contain_text("3 labels", timeout=30_000)
+
     page.locator("#rate-export").click()
-    expect(markdown(page, "rate-status")).to_contain_text("Exported")
+    expect(markdown(page, "rate-results-status")).to_contain_text("Exported")
     with page.expect_download() as info:
         page.locator("#rate-export-file a[download]").first.click()
     rows = [json.loads(line) for line in Path(info.value.path()).read_text(encoding="utf-8").splitlines()]

@@ -61,6 +61,7 @@ def test_batch_summary_and_csv(lm, summaries):
     result = icl.run_batch(lm, summaries, setup("drop_shots", k=2), DecodingParams(max_new_tokens=4), 3,
                            progress=lambda f, m: seen.append(f))
     assert len(result.rows) == 9 and len(result.summary) == 9
+    assert all(list(row) == icl.BATCH_COLUMNS for row in result.rows)  # the page's table headers
     assert seen[-1] == 1.0 and seen == sorted(seen)
     rows = list(csv.DictReader(io.StringIO(result.to_csv())))
     assert len(rows) == 9 and {"example", "variant", "completion", "reference", "rouge1"} <= set(rows[0])

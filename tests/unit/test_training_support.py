@@ -59,9 +59,14 @@ def test_trainable_counts_and_memory_order(tiny_dir):
     # the larger (tests/integration/test_memory_estimate.py checks the order against measured peaks).
     assert lora.total > qlora.total and lora.activations == qlora.activations > full.activations
     figure = memory_figure({m: c[2] for m, c in counts.items()})
-    drawn = {name: sum(trace.y[list(trace.x).index(name)] for trace in figure.data if name in list(trace.x))
-             for name in counts}
+    bars = [trace for trace in figure.data if trace.type == "bar"]
+    drawn = {name: sum(trace.y[list(trace.x).index(name)] for trace in bars) for name in counts}
     assert drawn["full"] == pytest.approx(full.total / 2**30, rel=1e-6) and drawn["lora"] > drawn["qlora"]
+    # gigabytes free against a tiny model's megabytes: the scale is the bars', the free memory said in words
+    assert figure.layout.yaxis.range[1] == pytest.approx(max(drawn.values()) * 1.2)
+    assert "free now" in figure.layout.title.text and not figure.layout.shapes
+    tight = memory_figure({"full": dataclasses.replace(full, available=full.total * 2)})
+    assert tight.layout.shapes[0].y0 == pytest.approx(full.total * 2 / 2**30) and tight.layout.yaxis.range is None
 
 
 def test_events_are_read_by_byte_offset_and_skip_a_partial_line(tmp_path):

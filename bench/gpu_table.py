@@ -240,7 +240,9 @@ def main() -> None:
     table: dict = {}
     plan_changes: dict = {}  # what the project's runs change in the memory plan after a failure
     for size in args.sizes.split(","):
+        began = time.time()
         model_dir = build_model(size, work / f"qwen2.5-{size}-random")
+        print(f"{size:>5} | model built and saved in {time.time() - began:.0f} s", flush=True)
         # The project's runs first, then the bare loop, then TRL's: if the budget ends a size early, what is
         # lost is a baseline of a size other than 0.5B, not the 7B memory goals.
         methods = args.methods.split(",")
@@ -250,7 +252,8 @@ def main() -> None:
         runs.append(("bare loop", "bare", "full", args.batch))
         runs += [(f"TRL defaults {method}", "trl", method, args.batch) for method in methods]
         for label, kind, method, batch in runs:
-            left = deadline - time.time()
+            began = time.time()
+            left = deadline - began
             if left < 20:
                 result = {"error": "skipped: the time budget ran out"}
             elif kind == "bare":
@@ -271,7 +274,8 @@ def main() -> None:
                 if plan_changes and "error" not in result:
                     result["note"] = "fused loss off: Liger failed"
             table[(size, label)] = result
-            print(f"{size:>5} | {label:<26} | {cell(result)}", flush=True)
+            wall = f" | {time.time() - began:4.0f} s" if left >= 20 else ""  # the whole process: plan the budget by it
+            print(f"{size:>5} | {label:<26} | {cell(result)}{wall}", flush=True)
             note_failure(args.failures, f"{size} {label}", result)
     print_goals(table)
 

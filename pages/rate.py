@@ -83,7 +83,7 @@ def labels_frame(items: list) -> pd.DataFrame:
 
 
 def stats_markdown(summary: dict) -> str:
-    lines = [f"**{summary['labels']:,} labels** · by choice: " +
+    lines = [f"**{summary['labels']:,} label{'' if summary['labels'] == 1 else 's'}** · by choice: " +
              (", ".join(f"{k} {v}" for k, v in summary["by_choice"].items()) or "none")]
     a = summary["agreement"]
     if a["pairs_labeled_more_than_once"]:

@@ -214,7 +214,7 @@ def ended(jobs, name):
 
 def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_step_count(home, tiny_dir):
     jobs = JobManager(home)
-    run = jobs.submit("sft", recipe(tiny_dir, "resumed", 80, checkpoint_minutes=0, val_fraction=0))
+    run = jobs.submit("sft", recipe(tiny_dir, "resumed", 80, checkpoint_minutes=60, val_fraction=0))  # none by the clock here
     wait_for(lambda: len(logged_losses(jobs, run["id"])) >= 25, timeout=300, what="25 logged steps")
     jobs.cancel("resumed")
     wait_for(ended(jobs, "resumed"), timeout=120, what="the stop")

@@ -2,7 +2,7 @@
 `sft.train`) on a random Qwen2.5 architecture, once per memory-plan variant, each in its own process
 (Liger patches model classes for the whole process). For each: seconds per step (steps after the
 warm-up, the GPU synchronized at each step's end), tokens/s, and for the first variant PyTorch's
-profiler over three steps (the operators that cost the most CPU and GPU time).
+profiler over two steps (the operators that cost the most CPU and GPU time).
 
     python bench/gpu_profile.py [--size 0.5b] [--method full] [--steps 12]
 On a CPU, `--smoke` checks the script on a small model (its numbers mean nothing).
@@ -28,7 +28,9 @@ VARIANTS = {
     "activation checkpointing off": {"activation_checkpointing": "off"},
     "both off": {"fused_loss": "off", "activation_checkpointing": "off"},
     "logging every 10 steps": {"logging_steps": 10},
+    "cuDNN attention on": {},  # as before playground.attention: to measure what turning it off gives
 }
+CUDNN_ON = "cuDNN attention on"
 
 
 def one_run(args, settings: dict, profile: bool) -> None:
@@ -72,6 +74,8 @@ def one_run(args, settings: dict, profile: bool) -> None:
     from playground.attention import avoid_cudnn_attention
 
     avoid_cudnn_attention()  # as the worker does for every run (this calls the library's train in-process)
+    if args.one == CUDNN_ON:
+        torch.backends.cuda.enable_cudnn_sdp(True)
     timer = StepTimes()
     run_dir = Path(tempfile.mkdtemp(dir=work))
     train(recipe, str(work / "model"), run_dir, run_dir / "out", callbacks=[timer])
@@ -101,6 +105,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.size, args.steps, args.warmup, args.batch, args.max_length = "smoke", 8, 2, 2, 128
+    if args.steps < args.warmup + 6:
+        parser.error("--steps must be at least --warmup + 6 (the profiled steps are left out of the timing)")
     if args.one is not None:
         one_run(args, VARIANTS[args.one], args.profile)
         return

@@ -264,7 +264,8 @@ def main() -> None:
             else:
                 result = run_playground(model_dir, data, method, args.steps, args.warmup, batch, args.max_length, work,
                                         left, **plan_changes)
-                if "liger" in result.get("log", "").lower() and not plan_changes:
+                liger_failed = "liger" in result.get("log", "").lower() and result.get("error") != "out of memory"
+                if liger_failed and not plan_changes:
                     # the fused loss is an optional package: measure the rest of the plan rather than nothing
                     note_failure(args.failures, f"{size} {label} (with the fused loss)", result)
                     plan_changes = {"fused_loss": "off"}

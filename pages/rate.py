@@ -115,7 +115,7 @@ def build(ctx: AppContext) -> None:
     store = Store(settings.db_path)
     writer = PairWriter(settings)
     export_dir = Path(tempfile.mkdtemp(prefix="playground-prefs-export-"))
-    with gr.Tab("Rate", id="rate", elem_id="tab-rate"):
+    with gr.Tab("Rate", id="rate", elem_id="tab-rate") as rate_tab:
         gr.Markdown(EXPLAINER)
         with gr.Tabs():
             with gr.Tab("Label", id="rate-label-view", elem_id="rate-label-tab"):
@@ -388,7 +388,8 @@ def build(ctx: AppContext) -> None:
         save_guidelines_btn.click(save_guide, [guidelines], [guidelines, status], api_name="save_guidelines")
         view_outputs = [stats_md, board_table, board_plot, labels_table, filter_annotator, filter_source]
         refresh_btn.click(refresh, [filter_annotator, filter_source], view_outputs, api_name="label_stats")
-        results_view.select(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
+        for opened in (results_view, rate_tab):  # (coming back to the tab with Results showing selects no sub-tab)
+            opened.select(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
         filter_annotator.input(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
         filter_source.input(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
         export_btn.click(export, [export_format, conversational], [export_file, results_status], api_name="export_labels")

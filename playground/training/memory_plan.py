@@ -18,9 +18,10 @@ EXPLAIN = {
     "activation_checkpointing": ("Keeps only each block's input during the forward pass and recomputes the rest "
                                  "for the backward pass. Far less memory for activations, about "
                                  "20-30% slower. auto: on a GPU."),
-    "optimizer": ("AdamW keeps two 32-bit numbers per trainable weight. The 8-bit versions (bitsandbytes) keep them in "
-                  "8 bits, a quarter of the memory; paged ones move them to CPU memory when the GPU runs short. "
-                  "8-bit needs a CUDA GPU."),
+    "optimizer": ("AdamW keeps two numbers per trainable weight, in the weight's own type (16 bits for full "
+                  "fine-tuning on a GPU, 32 for adapters). The 8-bit versions (bitsandbytes) keep them in 8 bits, a half "
+                  "to a quarter of that; paged ones move them to CPU memory when the GPU runs short. 8-bit needs a "
+                  "CUDA GPU."),
     "fit_batch": ("Finds the largest batch per step that fits in the free memory, by the estimate, and accumulates "
                   "gradients over as many steps as keep your effective batch (batch x accumulation): the same "
                   "training, fewer and fuller steps. auto: on a GPU."),
@@ -66,7 +67,7 @@ def plan_for(recipe, cuda: bool | None = None) -> MemoryPlan:
     if recipe.optimizer != "adamw" and not cuda:
         raise PlaygroundError(f"optimizer {recipe.optimizer} needs a CUDA GPU (bitsandbytes' 8-bit optimizers run "
                               "there) and this machine has none: choose adamw.")
-    liger = importlib.util.find_spec("liger_kernel") is not None
+    liger = liger_installed()
     if recipe.fused_loss == "on" and not cuda:
         raise PlaygroundError("fused_loss on needs a CUDA GPU (Liger's kernels are written in Triton) and this machine "
                               "has none: choose auto or off.")
@@ -79,6 +80,10 @@ def plan_for(recipe, cuda: bool | None = None) -> MemoryPlan:
         fused_loss=recipe.fused_loss == "on" or (recipe.fused_loss == "auto" and cuda and liger),
         fit_batch=_switched(getattr(recipe, "fit_batch", "off"), cuda),
     )
+
+
+def liger_installed() -> bool:
+    return importlib.util.find_spec("liger_kernel") is not None
 
 
 def _switched(value: str, cuda: bool) -> bool:

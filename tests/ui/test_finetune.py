@@ -42,7 +42,9 @@ def test_check_launch_watch_and_reuse(app_page: Page):
     page.locator("#ft-check").click()
     expect(markdown(page, "ft-params")).to_contain_text("trainable parameters", timeout=60_000)
     expect(markdown(page, "ft-params")).to_contain_text("Estimated peak memory for LoRA")
-    assert len(wait_for_plot(page, "ft-memory", n_traces=4)) == 4  # weights, gradients, optimizer, activations
+    traces = wait_for_plot(page, "ft-memory", n_traces=5)  # weights, gradients, optimizer, activations; the totals
+    assert [t.get("name") for t in traces[:4]] == ["weights", "gradients", "optimizer", "activations"]
+    assert traces[4]["y"] == pytest.approx([sum(parts) for parts in zip(*(t["y"] for t in traces[:4]))])
     open_accordion(page, "ft-command-acc")
     expect(page.locator("#ft-yaml")).to_contain_text("method: lora")
     expect(page.locator("#ft-command")).to_contain_text("python -m playground train")

@@ -27,7 +27,7 @@ def pretend_an_h200(monkeypatch):
     """After the counting (transformers' imports must see this machine as it is)."""
     from playground.training import memory_plan
 
-    monkeypatch.setattr(memory_plan.importlib.util, "find_spec", lambda name: object())  # liger-kernel installed
+    monkeypatch.setattr(memory_plan, "liger_installed", lambda: True)  # liger-kernel installed
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
     monkeypatch.setattr("torch.cuda.is_bf16_supported", lambda: True)
     monkeypatch.setattr("torch.cuda.mem_get_info", lambda: (139 * 2**30, 140 * 2**30))

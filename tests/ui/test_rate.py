@@ -79,14 +79,17 @@ def test_label_with_mouse_and_keyboard_undo_and_read_the_leaderboard(app_page: P
     page.get_by_role("tab", name="Results").click()  # read afresh when opened: no Refresh needed
     expect(page.locator("#rate-board")).to_contain_text("base · ", timeout=30_000)
     assert wait_for_plot(page, "rate-board-chart")
-    expect(markdown(page, "rate-stats")).to_contain_text("2 labels")
+    stats = markdown(page, "rate-stats")
+    expect(stats).to_contain_text("labels")
+    counted = int(stats.inner_text().split(" label", 1)[0].replace(",", ""))  # everyone's: the app is shared by the tests
+    assert counted >= 2
     expect(page.locator("#rate-labels")).to_contain_text("ui-ana")
 
     page.get_by_role("tab", name="Label").click()  # one more vote, then the results again
     page.locator("#rate-a").click()
     expect(markdown(page, "rate-progress")).to_contain_text("ui-ana: 3 labeled", timeout=60_000)
     page.get_by_role("tab", name="Results").click()
-    expect(markdown(page, "rate-stats")).to_contain_text("3 labels", timeout=30_000)
+    expect(stats).to_contain_text(f"{counted + 1:,} labels", timeout=30_000)
 
     page.locator("#rate-export").click()
     expect(markdown(page, "rate-results-status")).to_contain_text("Exported")

@@ -92,6 +92,12 @@ def test_label_with_mouse_and_keyboard_undo_and_read_the_leaderboard(app_page: P
     page.wait_for_function(  # more than before: read afresh (other tests' sessions may label meanwhile)
         """n => { const m = (document.querySelector('#rate-stats') || {}).innerText?.match(/([\\d,]+) labels?/);
                   return m && parseInt(m[1].replace(/,/g, '')) > n; }""", arg=counted, timeout=30_000)
+    page.get_by_role("tab", name="Label").click()
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("u")  # and undone: the later tests train on this shared database (the RLHF tab's)
+    expect(markdown(page, "rate-reveal")).to_contain_text("Removed your last label")
+    assert [x.choice for x in labels_of("ui-ana")] == ["left", "right"]
+    page.get_by_role("tab", name="Results").click()
 
     page.locator("#rate-export").click()
     expect(markdown(page, "rate-results-status")).to_contain_text("Exported")

@@ -83,9 +83,6 @@ def _model_here(ref: str, adapters: dict[str, str]) -> LoadedModel:
     """In a worker: the app's model (on this worker's GPU) with the adapters the app knew."""
     import torch
 
-    from playground.attention import avoid_cudnn_attention
-
-    avoid_cudnn_attention()  # (a worker forked before the app loaded its first model)
     lm = _models.get(ref)
     for name, folder in adapters.items():
         if lm.adapters.get(name) != folder:  # known to the app since this worker was forked

@@ -26,7 +26,7 @@ from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
-from playground.training.memory_plan import EXPLAIN, OPTIMIZERS, SWITCH
+from playground.training.memory_plan import EXPLAIN, LOSSES, OPTIMIZERS, SWITCH
 from playground.training.recipes import RECIPES, SFTRecipe, own_options, recipe_from_dict
 from playground.training.sft_data import TEMPLATES, build_splits
 
@@ -265,7 +265,7 @@ def build(ctx: AppContext) -> None:
                                                     elem_id="ft-act-ckpt", info=EXPLAIN["activation_checkpointing"])
                 optimizer = gr.Radio(list(OPTIMIZERS), value="adamw", label="Optimizer", elem_id="ft-optimizer",
                                      info=EXPLAIN["optimizer"])
-                fused_loss = gr.Radio(list(SWITCH), value="auto", label="Fused loss", elem_id="ft-fused-loss",
+                fused_loss = gr.Radio(list(LOSSES), value="auto", label="Loss over the vocabulary", elem_id="ft-fused-loss",
                                       info=EXPLAIN["fused_loss"])
                 fit_batch = gr.Radio(list(SWITCH), value="auto", label="Batch from free memory", elem_id="ft-fit-batch",
                                      info=EXPLAIN["fit_batch"])

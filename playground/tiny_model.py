@@ -73,8 +73,10 @@ def build_tokenizer(vocab_size: int = 2048, texts: list[str] | None = None):
     )
 
 
-def build_tiny_model(out_dir: str | Path, seed: int = 0, hidden_size: int = 64, layers: int = 2) -> Path:
-    """Write the tiny model and tokenizer to out_dir (a standard transformers folder)."""
+def build_tiny_model(out_dir: str | Path, seed: int = 0, hidden_size: int = 64, layers: int = 2,
+                     vocab_size: int | None = None) -> Path:
+    """Write the tiny model and tokenizer to out_dir (a standard transformers folder). `vocab_size`
+    above the tokenizer's adds output rows no text uses: a real model's vocabulary width (memory tests)."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
@@ -82,7 +84,7 @@ def build_tiny_model(out_dir: str | Path, seed: int = 0, hidden_size: int = 64, 
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer()
     config = LlamaConfig(
-        vocab_size=len(tokenizer),
+        vocab_size=max(vocab_size or 0, len(tokenizer)),
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 4,
         num_hidden_layers=layers,

@@ -51,8 +51,8 @@ def count_trainable(recipe: SFTRecipe, source: str) -> tuple[int, int, object]:
 
 def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> MemoryEstimate:
     """A back-of-the-envelope peak under the run's memory plan: weights + gradients + optimizer
-    state + activations (including the logits over the vocabulary, which dominate for small models
-    with large vocabularies unless the loss is fused)."""
+    state + activations (including the loss over the vocabulary, which dominates for small models
+    with large vocabularies when it holds the whole logits)."""
     import psutil
     import torch
 
@@ -85,8 +85,7 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
         activations = seq * batch * hidden * width * layers + per_layer
     else:
         activations = per_layer * layers
-    if not plan.fused_loss:
-        activations += batch * seq * vocab * 4 * 2  # fp32 logits and their gradient
+    activations += loss_memory(plan.loss, recipe, config, batch * seq)
     if getattr(recipe, "lora_dropout", 0) > 0:  # each adapted layer drops out its own copy of its input (and a mask)
         dropped = batch * seq * lora_input_width(config, recipe.target_modules) * (width + 1)
         activations += dropped * (1 if plan.activation_checkpointing else layers)  # checkpointed: one block at a time
@@ -96,6 +95,24 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
     else:
         free, device = psutil.virtual_memory().available, "CPU (system memory)"
     return MemoryEstimate(weights, gradients, optimizer, activations, float(free), device)
+
+
+CHUNK_TOKENS = 256  # TRL's chunked loss: tokens per chunk (trl.trainer.sft_trainer._CHUNKED_LM_HEAD_CHUNK_SIZE)
+
+
+def loss_memory(loss: str, recipe: SFTRecipe, config, tokens: int) -> float:
+    """Bytes the loss over the vocabulary holds at its peak (measured on a CPU with a 32k vocabulary:
+    tests/integration/test_memory_estimate.py). Whole logits: four float32 values per token and
+    vocabulary entry (the logits, their log-softmax, their gradient and a copy in the training dtype
+    or in the backward pass). TRL's chunked loss: the same for one chunk, plus a float32 copy of the
+    output layer's weight (and of its gradient when that layer trains). Liger's fused kernel: little."""
+    vocab = config.vocab_size
+    if loss == "logits":
+        return tokens * vocab * 4 * 4
+    if loss == "chunked":
+        head_trains = recipe.method == "full"  # the output layer (tied to the embedding or not) trains
+        return min(tokens, CHUNK_TOKENS) * vocab * 4 * 4 + vocab * config.hidden_size * 4 * (2 if head_trains else 1)
+    return 0.0
 
 
 def lora_input_width(config, target_modules: str) -> int:

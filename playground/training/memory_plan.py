@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from playground.errors import PlaygroundError
 
 SWITCH = ("auto", "on", "off")
+LOSSES = ("auto", "on", "chunked", "off")  # fused_loss: on = Liger's kernel, chunked = TRL's, off = whole logits
 OPTIMIZERS = ("adamw", "adamw_8bit", "paged_adamw_8bit")
 LIGER_PIN = "liger-kernel==0.8.5"
 
@@ -25,9 +26,12 @@ EXPLAIN = {
     "fit_batch": ("Finds the largest batch per step that fits in the free memory, by the estimate, and accumulates "
                   "gradients over as many steps as keep your effective batch (batch x accumulation): the same "
                   "training, fewer and fuller steps. auto: on a GPU."),
-    "fused_loss": ("Liger's kernels compute the loss block by block, so the logits over the whole "
-                   "vocabulary (batch x length x vocabulary numbers) are never held at once. auto: on a GPU when the "
-                   f"liger-kernel package is installed ({LIGER_PIN})."),
+    "fused_loss": ("How the loss over the vocabulary is computed. The logits (batch x length x vocabulary numbers, "
+                   "in 32 bits) are the largest activation of a small model with a large vocabulary. on: Liger's fused "
+                   f"kernel computes it block by block and never holds them ({LIGER_PIN}, a CUDA GPU). chunked: TRL's "
+                   "loss runs the output layer on the completion's tokens only, 256 at a time, recomputed in the "
+                   "backward pass (any device; supervised fine-tuning). off: the whole logits at once. auto: on where "
+                   "Liger can run, else chunked for fine-tuning, else off."),
 }
 
 
@@ -35,12 +39,19 @@ EXPLAIN = {
 class MemoryPlan:
     activation_checkpointing: bool
     optimizer: str  # one of OPTIMIZERS
-    fused_loss: bool
+    loss: str  # "liger" (fused), "chunked" (TRL's chunked loss, supervised fine-tuning) or "logits" (whole logits)
     fit_batch: bool = False  # per-device batch from the free memory, same effective batch (fine-tuning)
 
-    def trainer_kwargs(self) -> dict:
-        """The TRL / transformers TrainingArguments that carry the plan out."""
+    @property
+    def fused_loss(self) -> bool:
+        return self.loss == "liger"
+
+    def trainer_kwargs(self, sft: bool = False) -> dict:
+        """The TRL / transformers TrainingArguments that carry the plan out (`sft`: for an SFTConfig,
+        which also takes the loss_type)."""
         kwargs = {"activation_checkpointing": self.activation_checkpointing, "use_liger_kernel": self.fused_loss}
+        if sft and not self.fused_loss:
+            kwargs["loss_type"] = "chunked_nll" if self.loss == "chunked" else "nll"
         if self.activation_checkpointing:  # non-reentrant: works with frozen inputs (LoRA, QLoRA) and any model
             kwargs["activation_checkpointing_kwargs"] = {"use_reentrant": False}
         if self.optimizer != "adamw":
@@ -50,9 +61,14 @@ class MemoryPlan:
 
 def check_choices(recipe) -> None:
     """The plan's settings are known values (any machine: a recipe is written before it runs)."""
-    for name in ("activation_checkpointing", "fused_loss", "fit_batch"):
+    for name in ("activation_checkpointing", "fit_batch"):
         if getattr(recipe, name, "off") not in SWITCH:
             raise PlaygroundError(f"{name} must be auto, on or off (got '{getattr(recipe, name)}').")
+    if recipe.fused_loss not in LOSSES:
+        raise PlaygroundError(f"fused_loss must be auto, on, chunked or off (got '{recipe.fused_loss}').")
+    if recipe.fused_loss == "chunked" and not chunked_loss_available(recipe):
+        raise PlaygroundError("fused_loss chunked is TRL's supervised fine-tuning loss, and this run is not one: "
+                              "choose auto, on or off.")
     if recipe.optimizer not in OPTIMIZERS:
         raise PlaygroundError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got '{recipe.optimizer}').")
 
@@ -77,9 +93,22 @@ def plan_for(recipe, cuda: bool | None = None) -> MemoryPlan:
     return MemoryPlan(
         activation_checkpointing=_switched(recipe.activation_checkpointing, cuda),
         optimizer=recipe.optimizer,
-        fused_loss=recipe.fused_loss == "on" or (recipe.fused_loss == "auto" and cuda and liger),
+        loss=_loss(recipe, cuda and liger),
         fit_batch=_switched(getattr(recipe, "fit_batch", "off"), cuda),
     )
+
+
+def _loss(recipe, liger_runs: bool) -> str:
+    if recipe.fused_loss == "on" or (recipe.fused_loss == "auto" and liger_runs):
+        return "liger"
+    if recipe.fused_loss == "chunked" or (recipe.fused_loss == "auto" and chunked_loss_available(recipe)):
+        return "chunked"
+    return "logits"
+
+
+def chunked_loss_available(recipe) -> bool:
+    """TRL's chunked loss (loss_type chunked_nll) is SFTTrainer's."""
+    return getattr(recipe, "trainer_config_class", "") == "SFTConfig"
 
 
 def liger_installed() -> bool:

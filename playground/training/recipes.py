@@ -156,6 +156,9 @@ class SFTRecipe(RunRecipe):
                         "Each data_mix entry needs 'data' and a weight above 0.")
         self._check(isinstance(self.peft_args, dict), "peft_args must be a mapping of PEFT config keys to values.")
         self._check(not self.peft_args or self.is_peft, f"{self.method} has no PEFT config: remove peft_args.")
+        self._check(self.trainer_args.get("loss_type", "dft") == "dft", "trainer_args can't set loss_type "
+                    f"'{self.trainer_args.get('loss_type')}': set fused_loss instead (chunked or off; the memory plan), "
+                    "or loss_type dft.")
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, **dataclasses.asdict(self)}

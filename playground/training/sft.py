@@ -44,16 +44,15 @@ def sft_config(recipe: SFTRecipe, run_dir: Path, n_train: int):
 
     from playground.training.trainer_args import common_args
 
-    return SFTConfig(
-        **common_args(recipe, run_dir, n_train, evaluate=recipe.val_fraction > 0),
+    args = common_args(recipe, run_dir, n_train, evaluate=recipe.val_fraction > 0) | dict(
         max_length=recipe.max_length,
         packing=recipe.packing,
         # Padding is waste: on a CPU, batching rows of similar length removes most of it (measured
         # faster than packing there); packing already removes it.
         train_sampling_strategy="random" if recipe.packing else "group_by_length",
         include_num_input_tokens_seen="non_padding",
-        **recipe.trainer_args,
     )
+    return SFTConfig(**args | recipe.trainer_args)  # (trainer_args' loss_type dft replaces the plan's)
 
 
 def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callbacks: list | None = None,

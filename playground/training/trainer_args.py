@@ -29,7 +29,7 @@ def common_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
     """Keyword arguments for any TRL *Config from a RunRecipe; the kind adds its own."""
     import torch
 
-    from playground.training.memory_plan import plan_for
+    from playground.training.memory_plan import chunked_loss_available, plan_for
     from playground.zero_gpu import compute_on_cuda
 
     cuda = compute_on_cuda()
@@ -53,7 +53,7 @@ def common_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
         bf16=cuda and torch.cuda.is_bf16_supported(),
         dataloader_pin_memory=cuda,
         disable_tqdm=True,
-        **plan_for(recipe, cuda).trainer_kwargs(),
+        **plan_for(recipe, cuda).trainer_kwargs(sft=chunked_loss_available(recipe)),
     )
 
 

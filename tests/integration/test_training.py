@@ -76,6 +76,12 @@ def test_with_activation_checkpointing_a_method_learns_as_well(tiny_dir, tmp_pat
         assert not any(p.requires_grad for n, p in base.named_parameters() if "lora_" not in n)
 
 
+def test_the_loss_over_the_whole_logits_learns_as_well(tiny_dir, tmp_path):
+    """(TRL's chunked loss is what every other run here uses: auto on a CPU.)"""
+    outcome = train(recipe("lora", tiny_dir, fused_loss="off", max_steps=30), str(tiny_dir), tmp_path / "run", tmp_path / "out")
+    assert outcome.metrics["eval_loss"] < 0.6 * outcome.metrics["eval_loss_before"], outcome.metrics
+
+
 def test_the_same_seed_gives_the_same_run(tiny_dir, tmp_path):
     """LoRA starts from random A matrices: the recipe's seed must fix them too, not only the data order
     (it did not: two runs of one recipe differed, and so did everything trained from them)."""

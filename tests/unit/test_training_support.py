@@ -222,6 +222,18 @@ def test_the_memory_plan_resolves_per_device_and_refuses_what_the_device_cannot_
     assert not cpu.activation_checkpointing and gpu.activation_checkpointing  # auto: on a GPU
     assert gpu.trainer_kwargs()["activation_checkpointing_kwargs"] == {"use_reentrant": False}
     assert cpu.trainer_kwargs() == {"activation_checkpointing": False, "use_liger_kernel": False}
+    # the loss: TRL's chunked loss where Liger can't run (fine-tuning), whole logits when off or for other kinds
+    assert cpu.loss == "chunked" and cpu.trainer_kwargs(sft=True)["loss_type"] == "chunked_nll"
+    off = plan_for(recipe_from_dict({"method": "lora", "fused_loss": "off"}), cuda=False)
+    assert off.trainer_kwargs(sft=True)["loss_type"] == "nll"
+    from playground.training.preference_recipes import DPORecipe
+
+    assert plan_for(DPORecipe(), cuda=False).loss == "logits"
+    with pytest.raises(PlaygroundError, match="chunked is TRL's supervised fine-tuning loss"):
+        DPORecipe(fused_loss="chunked")
+    with pytest.raises(PlaygroundError, match="set fused_loss instead"):
+        recipe_from_dict({"method": "lora", "trainer_args": {"loss_type": "nll"}})
+    assert recipe_from_dict({"method": "lora", "trainer_args": {"loss_type": "dft"}})  # another loss: TRL's own
     forced = recipe_from_dict({"method": "lora", "activation_checkpointing": "on", "optimizer": "paged_adamw_8bit"})
     assert plan_for(forced, cuda=True).trainer_kwargs()["optim"] == "paged_adamw_8bit"
     assert plan_for(dataclasses.replace(forced, optimizer="adamw"), cuda=False).activation_checkpointing  # on: even here
@@ -253,7 +265,11 @@ def test_the_estimate_follows_the_memory_plan(tiny_dir, monkeypatch):
     monkeypatch.setattr("torch.cuda.mem_get_info", lambda: (80 * 2**30, 80 * 2**30))
     monkeypatch.setattr("torch.cuda.get_device_name", lambda: "a GPU")
     fused, unfused = estimate("lora", fused_loss="auto"), estimate("lora", fused_loss="off")
-    assert unfused.activations - fused.activations == 8 * 256 * 2048 * 4 * 2  # the fp32 logits and their gradient
+    assert unfused.activations - fused.activations == 8 * 256 * 2048 * 4 * 4  # four fp32 copies of the logits
+    chunked, hidden = estimate("lora", fused_loss="chunked"), 64
+    assert chunked.activations - fused.activations == 256 * 2048 * 4 * 4 + 2048 * hidden * 4  # one chunk, the head in fp32
+    assert estimate("full", fused_loss="chunked").activations - estimate("full").activations == (
+        256 * 2048 * 4 * 4 + 2048 * hidden * 4 * 2)  # and its gradient: full fine-tuning trains the head
     full, eight_bit = estimate("full"), estimate("full", optimizer="adamw_8bit")
     trainable = count_trainable(recipe_from_dict({"method": "full", "base_model": str(tiny_dir)}), str(tiny_dir))[0]
     # full fine-tuning on a bf16 GPU: gradients and AdamW's two moments in bf16; 8-bit moments: a byte each
@@ -295,11 +311,14 @@ def test_an_evaluation_log_has_no_throughput(tmp_path):
     events = RunEvents(tmp_path, EventWriter(tmp_path / "events.jsonl"), stop_event=threading.Event())
     state = SimpleNamespace(global_step=5, epoch=0.5)
     time.sleep(0.01)
-    events.on_log(None, state, None, logs={"loss": 2.0, "num_input_tokens_seen": 500})
+    events.on_log(None, state, None, logs={"loss": 2.0, "num_tokens": 500})  # TRL's SFTTrainer's count
     time.sleep(0.01)
-    events.on_log(None, state, None, logs={"eval_loss": 2.1, "num_input_tokens_seen": 500})
+    events.on_log(None, state, None, logs={"eval_loss": 2.1, "eval_num_tokens": 500})
+    time.sleep(0.01)
+    events.on_log(None, state, None, logs={"loss": 1.9, "num_input_tokens_seen": 900})  # a Trainer's
     rows = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert rows[0]["tokens_per_s"] > 0 and "tokens_per_s" not in rows[1] and rows[1]["eval_loss"] == 2.1
+    assert rows[2]["tokens_per_s"] > 0
 
 
 def test_checkpoint_minutes_zero_saves_only_when_stopped(tmp_path):

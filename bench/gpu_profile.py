@@ -24,9 +24,10 @@ from train_throughput import dialogsum_rows
 
 VARIANTS = {
     "project defaults": {},
-    "fused loss off": {"fused_loss": "off"},
+    "TRL's chunked loss": {"fused_loss": "chunked"},  # what the profile of aae4c12 called "fused loss off"
+    "whole logits": {"fused_loss": "off"},
     "activation checkpointing off": {"activation_checkpointing": "off"},
-    "both off": {"fused_loss": "off", "activation_checkpointing": "off"},
+    "chunked and checkpointing off": {"fused_loss": "chunked", "activation_checkpointing": "off"},
     "logging every 10 steps": {"logging_steps": 10},
     "cuDNN attention on": {},  # as before playground.attention: to measure what turning it off gives
 }
@@ -54,7 +55,7 @@ def one_run(args, settings: dict, profile: bool) -> None:
                 self.profiler.__enter__()
 
         def on_step_end(self, a, state, control, **kw):
-            if cuda:
+            if cuda:  # each step's own time: a wait for the GPU at every step (gpu_table's figures have none)
                 torch.cuda.synchronize()
             self.marks.append((time.perf_counter(), state.num_input_tokens_seen))
             if self.profiler is not None and state.global_step == args.warmup + 4:
@@ -70,7 +71,10 @@ def one_run(args, settings: dict, profile: bool) -> None:
                                "max_steps": args.steps, "per_device_train_batch_size": args.batch,
                                "max_length": args.max_length, "val_fraction": 0.0, "test_fraction": 0.0,
                                "learning_rate": LEARNING_RATE[args.method], "template": "plain",
-                               "checkpoint_minutes": 0, "output_name": "profiled", **settings})
+                               "checkpoint_minutes": 0, "output_name": "profiled", **settings,
+                               # every step's tokens, logged or not (a read-back per step: this script waits for the
+                               # GPU at every step anyway, to time each one)
+                               "trainer_args": {"include_num_input_tokens_seen": "non_padding"}})
     from playground.attention import avoid_cudnn_attention
 
     avoid_cudnn_attention()  # as the worker does for every run (this calls the library's train in-process)

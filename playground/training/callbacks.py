@@ -98,7 +98,8 @@ class RunEvents(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = dict(logs or {})
         now = time.time()
-        tokens = logs.pop("num_input_tokens_seen", None)
+        # non-padding tokens so far: TRL's SFTTrainer logs "num_tokens"; a Trainer told to count, the other
+        tokens = logs.pop("num_input_tokens_seen", logs.get("num_tokens"))
         if tokens is not None and tokens > self._last_tokens and now > self._last_time:  # (not an evaluation's log)
             logs["tokens_per_s"] = (tokens - self._last_tokens) / (now - self._last_time)
             self._last_tokens, self._last_time = tokens, now

@@ -50,7 +50,8 @@ def sft_config(recipe: SFTRecipe, run_dir: Path, n_train: int):
         # Padding is waste: on a CPU, batching rows of similar length removes most of it (measured
         # faster than packing there); packing already removes it.
         train_sampling_strategy="random" if recipe.packing else "group_by_length",
-        include_num_input_tokens_seen="non_padding",
+        # (not include_num_input_tokens_seen: its count reads back from the GPU after every backward pass,
+        # where TRL's own "num_tokens" is read after the forward pass it already waits for)
     )
     return SFTConfig(**args | recipe.trainer_args)  # (trainer_args' loss_type dft replaces the plan's)
 

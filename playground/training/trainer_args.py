@@ -53,6 +53,8 @@ def common_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
         bf16=cuda and torch.cuda.is_bf16_supported(),
         dataloader_pin_memory=cuda,
         disable_tqdm=True,
+        # Its NaN check reads the loss back at every step, a wait for the GPU; a NaN loss is logged as NaN
+        logging_nan_inf_filter=False,
         **plan_for(recipe, cuda).trainer_kwargs(sft=chunked_loss_available(recipe)),
     )
 

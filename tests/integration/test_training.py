@@ -2,6 +2,8 @@
 reload exactly; a merged LoRA equals the adapter. Task: the built-in review sentiment set
 (labels 'positive' / 'negative'), 20% held out for validation."""
 
+import json
+
 import pytest
 import torch
 
@@ -74,6 +76,45 @@ def test_with_activation_checkpointing_a_method_learns_as_well(tiny_dir, tmp_pat
     assert outcome.metrics["eval_loss"] < 0.5 * outcome.metrics["eval_loss_before"], outcome.metrics
     if method == "qlora":  # the non-quantized weights stay in the compute type, frozen
         assert not any(p.requires_grad for n, p in base.named_parameters() if "lora_" not in n)
+
+
+def test_a_training_step_reads_back_from_the_device_only_inside_trl_and_the_model(tiny_dir, tmp_path, monkeypatch):
+    """On a GPU every read of a tensor's value on the host (item, bool, ...) waits for the queued work:
+    the Trainer's own loop must read nothing back within a step (its NaN filter and token count did,
+    after the backward pass, leaving the GPU idle while the next step was prepared). Counted here, on a
+    CPU, by wrapping those methods during the steps after the first two."""
+    import os
+    import traceback
+    from collections import Counter
+
+    from transformers import TrainerCallback
+
+    reads, counting = Counter(), [False]
+    for name in ("item", "tolist", "__bool__", "__int__", "__float__", "__index__"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            if counting[0]:
+                caller = traceback.extract_stack(limit=2)[0]
+                reads[(os.path.basename(caller.filename), caller.name, _name)] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+
+    class Window(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            counting[0] = state.global_step >= 2
+
+        def on_step_end(self, args, state, control, **kwargs):
+            counting[0] = False
+
+    r = recipe("lora", tiny_dir, max_steps=6, val_fraction=0.0)
+    train(r, str(tiny_dir), tmp_path / "run", tmp_path / "out", callbacks=[Window()])
+    steps = 4
+    assert not [site for site in reads if site[0] == "trainer.py"], reads
+    assert sum(reads.values()) <= 9 * steps, reads  # the model's padding check and TRL's loss and metrics
+    logged = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    assert all(e["tokens_per_s"] > 0 for e in logged if e["type"] == "log" and "loss" in e)  # counted without them
 
 
 def test_the_loss_over_the_whole_logits_learns_as_well(tiny_dir, tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # Gradio rebuilds a pandas table of up to 10,000 past events after every event, for its monitoring
@@ -42,13 +41,6 @@ changed. Everything here also runs headless:
 CSS_PATH = PROJECT_ROOT / "assets" / "style.css"
 KEYS_PATH = PROJECT_ROOT / "assets" / "rate_keys.js"  # the Rate tab's keyboard shortcuts
 QUEUE_SIZE = 512  # events waiting at once, all visitors together; more are turned away ("busy") until some end
-
-
-def plotly_js() -> Path:
-    """plotly.js as shipped inside the plotly package (served locally: no CDN, works offline)."""
-    import plotly
-
-    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
 def make_context(settings: Settings) -> AppContext:
@@ -114,7 +106,6 @@ def main() -> None:
         empty = settings.home / "empty-working-folder"
         empty.mkdir(parents=True, exist_ok=True)
         os.chdir(empty)
-    script = plotly_js()
     # max_size given: Gradio's default is no limit, but 1 on ZeroGPU, which turned away the page's own start-up events
     demo.queue(default_concurrency_limit=4, max_size=QUEUE_SIZE).launch(
         auth=access.check_password if access.users else None,
@@ -127,8 +118,8 @@ def main() -> None:
         server_port=settings.port,
         theme=gr.themes.Soft(),
         css=CSS_PATH.read_text(encoding="utf-8") if CSS_PATH.exists() else None,
-        head=f'<script src="/gradio_api/file={script}"></script><script>{KEYS_PATH.read_text(encoding="utf-8")}</script>',
-        allowed_paths=[str(script)],
+        head=f'<script>{KEYS_PATH.read_text(encoding="utf-8")}</script>',
+        allowed_paths=[str(decoding_lab.plotly_js())],  # fetched by the Decoding Lab's chart when it first draws
         ssr_mode=False,
     )
 

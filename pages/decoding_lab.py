@@ -8,6 +8,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -43,9 +44,26 @@ longer be picked. It redraws as you move a slider, without running the model aga
 DEFAULT_PROMPT = "The best way to learn a new language is"
 UPDATE_INTERVAL_S = 0.05
 CHART_DIV = "dec-chart-plot"
+
+
+def plotly_js() -> Path:
+    """plotly.js as shipped inside the plotly package (served locally: no CDN, works offline)."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
 # Draws the latest figure; the tab's content mounts only when first opened, so wait for the div.
+# plotly.js (4.6 MB) is fetched when the first figure arrives, not with the page: parsing it there
+# held every page load up by 1.5-2 s on a 2-core machine, for a chart only this tab draws.
 DRAW_CHART_JS = f"""(figure) => {{
     if (!figure) return;
+    if (!window.Plotly && !document.getElementById("plotly-js")) {{
+        const script = document.createElement("script");
+        script.id = "plotly-js";
+        script.src = "/gradio_api/file={plotly_js()}";
+        document.head.appendChild(script);
+    }}
     const f = JSON.parse(figure);
     const draw = (tries) => {{
         const div = document.getElementById("{CHART_DIV}");
@@ -55,7 +73,7 @@ DRAW_CHART_JS = f"""(figure) => {{
             setTimeout(() => draw(tries - 1), 50);
         }}
     }};
-    draw(100);
+    draw(600);
 }}"""
 
 

@@ -118,12 +118,11 @@ def cost_report(models, recipe: SFTRecipe):
         t, n, _ = (trainable, total, None) if key == recipe.method else count_trainable(other, source)
         estimates[METHOD_TITLES[key]] = estimate_memory(other, config, t, n)
     mine = estimates[METHOD_TITLES[recipe.method]]
-    verdict = "fits" if mine.fits else "probably does NOT fit"
     report = (f"**{trainable:,}** trainable parameters of **{total:,}** ({trainable / total:.3%}).\n\n"
               f"Estimated peak memory for {METHOD_TITLES[recipe.method]}: **{mine.total / 2**30:.2f} GiB** "
               f"(weights {mine.weights / 2**30:.2f}, gradients {mine.gradients / 2**30:.2f}, optimizer "
               f"{mine.optimizer / 2**30:.2f}, activations {mine.activations / 2**30:.2f}); {mine.device} has "
-              f"{mine.available / 2**30:.1f} GiB free: it {verdict}.")
+              f"{mine.available / 2**30:.1f} GiB free: {mine.verdict()}.")
     if plan_for(recipe).fit_batch:
         fitted = fit_batch(recipe, config, trainable, total)
         report += (f"\n\nBatch from free memory: **{fitted.per_device_train_batch_size}** per step x "

@@ -80,14 +80,15 @@ def run_ours(model_dir: Path, data: Path, method: str, steps: int, work: Path) -
     first_step = next(e["time"] for e in events if e["type"] == "progress")
     record = json.loads((work / "adapters" / recipe["output_name"] / "run.json").read_text())
     metrics = record["metrics"]
-    return {"tokens": metrics["num_input_tokens_seen"] if "num_input_tokens_seen" in metrics else None,
+    return {"tokens": tokens_of(events),
             "seconds": metrics["train_runtime"], "loss": metrics["train_loss"], "launch_to_first_step": first_step - start,
             "events": events}
 
 
 def tokens_of(events: list[dict]) -> int:
-    logs = [e for e in events if e["type"] == "log" and "num_input_tokens_seen" in e]
-    return logs[-1]["num_input_tokens_seen"] if logs else 0
+    """Non-padding tokens trained on: TRL's own count, in the run's last training log."""
+    logs = [e for e in events if e["type"] == "log" and "num_tokens" in e and "loss" in e]
+    return logs[-1]["num_tokens"] if logs else 0
 
 
 def stop_to_exit(model_dir: Path, data: Path, work: Path) -> float:
@@ -128,7 +129,6 @@ def main() -> None:
     for method in args.methods.split(","):
         base = run_baseline(model_dir, data, method, args.steps, work)
         ours = run_ours(model_dir, data, method, args.steps, work)
-        ours["tokens"] = ours["tokens"] or tokens_of(ours["events"])
         b, o = base["tokens"] / base["seconds"], ours["tokens"] / ours["seconds"]
         print(f"{method:>5}: TRL defaults {b:7.1f} tok/s (loss {base['loss']:.3f}) | playground train {o:7.1f} tok/s "
               f"(loss {ours['loss']:.3f}) | ratio {o / b:.2f}x (goal >= 1.3x) | launch-to-first-step "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -61,12 +62,13 @@ DRAW_CHART_JS = f"""(figure) => {{
     if (!window.Plotly && !document.getElementById("plotly-js")) {{
         const script = document.createElement("script");
         script.id = "plotly-js";
-        script.src = "/gradio_api/file={plotly_js()}";
+        script.src = "gradio_api/file=" + {json.dumps(str(plotly_js()))};  // relative: works under a proxy's sub-path
+        script.onerror = () => script.remove();  // fetched again with the next figure
         document.head.appendChild(script);
     }}
-    const f = JSON.parse(figure);
+    window.decodingLabFigure = JSON.parse(figure);  // the latest: figures that arrive while plotly.js loads wait
     const draw = (tries) => {{
-        const div = document.getElementById("{CHART_DIV}");
+        const div = document.getElementById("{CHART_DIV}"), f = window.decodingLabFigure;
         if (div && window.Plotly) {{
             window.Plotly.react(div, f.data, f.layout, {{displayModeBar: false, responsive: true}});
         }} else if (tries > 0) {{

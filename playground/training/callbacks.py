@@ -76,6 +76,7 @@ class RunEvents(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._start = self._last_time = time.time()
+        self._last_tokens = state.num_input_tokens_seen  # a resumed run's count goes on from there (GRPO, RLOO)
         self.writer.write("train_begin", max_steps=state.max_steps)
 
     def on_step_end(self, args, state, control, **kwargs):

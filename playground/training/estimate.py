@@ -75,9 +75,10 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
     hidden, layers = config.hidden_size, config.num_hidden_layers
     vocab = config.vocab_size
     embeddings = vocab * hidden * (1 if getattr(config, "tie_word_embeddings", False) else 2)
+    head_width = width  # bytes per value of the embeddings and the output layer
     if recipe.quantized_base:  # linear layers in NF4 (~0.53 bytes with double quantization), the rest as is
-        kept_width = 4 if getattr(recipe, "upcast_non_quantized", False) else width
-        weights = (total - trainable - embeddings) * 0.53 + embeddings * kept_width + trainable * 4
+        head_width = 4 if getattr(recipe, "upcast_non_quantized", False) else width
+        weights = (total - trainable - embeddings) * 0.53 + embeddings * head_width + trainable * 4
     else:
         weights = total * width
     # Full and selective fine-tuning train the weights in their own dtype; PEFT keeps its adapters in float32
@@ -95,7 +96,7 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
         activations = seq * batch * hidden * width * layers + per_layer
     else:
         activations = per_layer * layers
-    activations += loss_memory(plan.loss, recipe, config, batch * seq)
+    activations += loss_memory(plan.loss, recipe, config, batch * seq, head_width)
     if getattr(recipe, "lora_dropout", 0) > 0:  # each adapted layer drops out its own copy of its input (and a mask)
         dropped = batch * seq * lora_input_width(config, recipe.target_modules) * (width + 1)
         activations += dropped * (1 if plan.activation_checkpointing else layers)  # checkpointed: one block at a time
@@ -110,18 +111,19 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
 CHUNK_TOKENS = 256  # TRL's chunked loss: tokens per chunk (trl.trainer.sft_trainer._CHUNKED_LM_HEAD_CHUNK_SIZE)
 
 
-def loss_memory(loss: str, recipe: SFTRecipe, config, tokens: int) -> float:
+def loss_memory(loss: str, recipe: SFTRecipe, config, tokens: int, head_width: int) -> float:
     """Bytes the loss over the vocabulary holds at its peak (measured on a CPU with a 32k vocabulary:
     tests/integration/test_memory_estimate.py). Whole logits: four float32 values per token and
     vocabulary entry (the logits, their log-softmax, their gradient and a copy in the training dtype
-    or in the backward pass). TRL's chunked loss: the same for one chunk, plus a float32 copy of the
-    output layer's weight (and of its gradient when that layer trains). Liger's fused kernel: little."""
+    or in the backward pass). TRL's chunked loss: the same for one chunk, plus, when the output layer
+    is held in 16 bits (`head_width` bytes), its float32 copy (and that copy's gradient when the layer
+    trains). Liger's fused kernel: little."""
     vocab = config.vocab_size
     if loss == "logits":
         return tokens * vocab * 4 * 4
     if loss == "chunked":
-        head_trains = recipe.method == "full"  # the output layer (tied to the embedding or not) trains
-        return min(tokens, CHUNK_TOKENS) * vocab * 4 * 4 + vocab * config.hidden_size * 4 * (2 if head_trains else 1)
+        head_copies = 0 if head_width == 4 else (2 if recipe.method == "full" else 1)  # full: the head trains
+        return min(tokens, CHUNK_TOKENS) * vocab * 4 * 4 + vocab * config.hidden_size * 4 * head_copies
     return 0.0
 
 

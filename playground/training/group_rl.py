@@ -65,8 +65,8 @@ def train_group(recipe: GroupRecipe, source: str, ctx: RunContext) -> Outcome:
     common = common_args(recipe, ctx.run_dir, len(train_set) * recipe.num_generations, evaluate=False)
     common.update(save_strategy="no")
     config = recipe.trainer_config_type()(
-        **common, beta=recipe.beta, num_generations=recipe.num_generations, max_completion_length=recipe.response_length,
-        temperature=recipe.temperature, **recipe.trainer_args)
+        **(common | recipe.trainer_args), beta=recipe.beta, num_generations=recipe.num_generations,
+        max_completion_length=recipe.response_length, temperature=recipe.temperature)
     events = RunEvents(ctx.run_dir, writer, ctx.stop)
     samples = SampleTable(writer, lambda: trainer.model, tokenizer, scorer, held_prompts, recipe.sample_every, limit,
                           recipe.response_length, recipe.temperature, recipe.seed)

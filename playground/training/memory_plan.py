@@ -101,6 +101,8 @@ def plan_for(recipe, cuda: bool | None = None) -> MemoryPlan:
 def _loss(recipe, liger_runs: bool) -> str:
     if recipe.fused_loss == "on" or (recipe.fused_loss == "auto" and liger_runs):
         return "liger"
+    if recipe.trainer_args.get("loss_type") == "dft":  # TRL's DFT loss (trainer_args) takes the whole logits
+        return "logits"
     if recipe.fused_loss == "chunked" or (recipe.fused_loss == "auto" and chunked_loss_available(recipe)):
         return "chunked"
     return "logits"

@@ -189,11 +189,11 @@ def train_ppo(recipe: PPORecipe, source: str, ctx: RunContext) -> Outcome:
     common.pop("max_steps")
     common.pop("eval_steps")
     config = ppo_config_class()(
-        **common, kl_coef=recipe.kl_coef, cliprange=recipe.cliprange, response_length=recipe.response_length,
+        **(common | recipe.trainer_args), kl_coef=recipe.kl_coef, cliprange=recipe.cliprange, response_length=recipe.response_length,
         num_ppo_epochs=recipe.num_ppo_epochs, num_mini_batches=recipe.num_mini_batches, temperature=recipe.temperature,
         missing_eos_penalty=recipe.missing_eos_penalty or None, stop_token="eos", num_sample_generations=0,
         total_episodes=recipe.total_episodes or None, local_rollout_forward_batch_size=recipe.per_device_train_batch_size,
-        **adapter_names, **recipe.trainer_args)
+        **adapter_names)
     events = RunEvents(ctx.run_dir, writer, ctx.stop)
     samples = SampleTable(writer, lambda: trainer.model.policy, tokenizer, scorer, held_prompts, recipe.sample_every, limit,
                           recipe.response_length, recipe.temperature, recipe.seed)

@@ -31,7 +31,7 @@ def check_preference_run(recipe, settings: Settings) -> list[str]:
 def check_trainer_args(recipe) -> None:
     config_class = recipe.trainer_config_type()
     try:
-        config_class(**common_args(recipe, Path("/nonexistent"), 1, evaluate=True), **recipe.trainer_args)
+        config_class(**common_args(recipe, Path("/nonexistent"), 1, evaluate=True) | recipe.trainer_args)
     except (TypeError, ValueError) as err:
         raise PlaygroundError(f"trainer_args is not accepted by TRL's {recipe.trainer_config_class}: "
                               f"{str(err).splitlines()[0]}") from err

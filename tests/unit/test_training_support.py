@@ -256,6 +256,10 @@ def test_the_estimate_follows_the_memory_plan(tiny_dir, monkeypatch):
         trainable, total, config = count_trainable(recipe, str(tiny_dir))
         return estimate_memory(recipe, config, trainable, total)
 
+    on_cpu = estimate("lora", fused_loss="chunked").activations - estimate("lora", fused_loss="off").activations
+    assert on_cpu == 256 * 2048 * 4 * 4 - 8 * 256 * 2048 * 4 * 4  # one chunk, no float32 copy of a float32 head
+    dft = estimate("lora", trainer_args={"loss_type": "dft"}).activations  # TRL's DFT loss: the whole logits
+    assert dft == estimate("lora", fused_loss="off").activations
     plain, checkpointed = estimate("full"), estimate("full", activation_checkpointing="on")
     assert checkpointed.activations < plain.activations and checkpointed.weights == plain.weights
     assert estimate("qlora", upcast_non_quantized=True).weights >= estimate("qlora").weights
@@ -352,3 +356,17 @@ def test_the_verdict_leaves_room_for_the_estimates_error():
     assert verdict(7, 10) == "it fits"
     assert verdict(9, 10).startswith("it may not fit")  # within the ±20% the estimate is good to
     assert verdict(11, 10) == "it probably does NOT fit"
+
+
+def test_trainer_args_may_override_what_every_kind_shares(tiny_dir):
+    """A key common_args sets (here the NaN filter it turns off) is the user's to set again, in every kind
+    (the preference kinds passed both: "got multiple values for keyword argument")."""
+    from playground.training.preference_checks import check_trainer_args
+    from playground.training.preference_recipes import DPORecipe, RewardRecipe
+    from playground.training.sft import sft_config
+
+    again = {"logging_nan_inf_filter": True}
+    for recipe in (DPORecipe(trainer_args=again), RewardRecipe(trainer_args=again)):
+        check_trainer_args(recipe)
+    config = sft_config(recipe_from_dict({"method": "lora", "base_model": str(tiny_dir), "trainer_args": again}), tiny_dir, 1)
+    assert config.logging_nan_inf_filter and config.loss_type == "chunked_nll"

@@ -18,20 +18,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (`-n 2`, as the Quick start runs the suite): each module runs whole in one worker
-    (its module fixtures, such as trained adapters, are built once), and the browser tests all in one, first
-    (they share one app and one browser, and are the longest group: the other worker takes the rest)."""
-    ui = ROOT / "tests" / "ui"
-    in_ui = [item for item in items if ui in Path(str(item.fspath)).resolve().parents]
-    others = [item for item in items if item not in in_ui]
-    for item in in_ui:
-        item.add_marker(pytest.mark.xdist_group("ui"))
-    for item in others:
-        item.add_marker(pytest.mark.xdist_group(Path(str(item.fspath)).stem))
-    items[:] = in_ui + others
-
-
 @pytest.fixture(scope="session")
 def settings():
     from playground.settings import Settings

@@ -90,12 +90,16 @@ def plan_for(recipe, cuda: bool | None = None) -> MemoryPlan:
     if recipe.fused_loss == "on" and not liger:
         raise PlaygroundError(f"fused_loss on needs the liger-kernel package: pip install {LIGER_PIN}, or choose "
                               "auto or off.")
-    return MemoryPlan(
+    plan = MemoryPlan(
         activation_checkpointing=_switched(recipe.activation_checkpointing, cuda),
         optimizer=recipe.optimizer,
         loss=_loss(recipe, cuda and liger),
         fit_batch=_switched(getattr(recipe, "fit_batch", "off"), cuda),
     )
+    if plan.loss == "chunked" and "lm_head" in str(getattr(recipe, "peft_args", {}).get("target_modules", "")):
+        raise PlaygroundError("The chunked loss reads the output layer's weight directly, so an adapter on lm_head "
+                              "would not train: choose fused_loss off, or leave lm_head out of target_modules.")
+    return plan
 
 
 def _loss(recipe, liger_runs: bool) -> str:

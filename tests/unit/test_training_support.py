@@ -234,6 +234,10 @@ def test_the_memory_plan_resolves_per_device_and_refuses_what_the_device_cannot_
     with pytest.raises(PlaygroundError, match="set fused_loss instead"):
         recipe_from_dict({"method": "lora", "trainer_args": {"loss_type": "nll"}})
     assert recipe_from_dict({"method": "lora", "trainer_args": {"loss_type": "dft"}})  # another loss: TRL's own
+    on_head = {"method": "ia3", "peft_args": {"target_modules": ["q_proj", "lm_head"], "feedforward_modules": []}}
+    with pytest.raises(PlaygroundError, match="an adapter on lm_head would not train"):  # TRL refuses it at start
+        plan_for(recipe_from_dict(on_head), cuda=False)
+    assert plan_for(recipe_from_dict({**on_head, "fused_loss": "off"}), cuda=False).loss == "logits"
     forced = recipe_from_dict({"method": "lora", "activation_checkpointing": "on", "optimizer": "paged_adamw_8bit"})
     assert plan_for(forced, cuda=True).trainer_kwargs()["optim"] == "paged_adamw_8bit"
     assert plan_for(dataclasses.replace(forced, optimizer="adamw"), cuda=False).activation_checkpointing  # on: even here

@@ -51,7 +51,7 @@ def train_direct(recipe: DirectRecipe, source: str, ctx: RunContext) -> Outcome:
     from playground.training.preference_checks import generation_adapter
     from playground.training.reward import load_tokenizer
     from playground.training.sft import count_params
-    from playground.training.trainer_args import common_args, training_dtype
+    from playground.training.trainer_args import config_args, training_dtype
 
     writer = ctx.writer
     split = recipe_split(recipe, ctx.settings, writer)
@@ -69,8 +69,8 @@ def train_direct(recipe: DirectRecipe, source: str, ctx: RunContext) -> Outcome:
         model = PeftModel.from_pretrained(model, str(folder), is_trainable=True)
         peft_config = None  # TRL trains this adapter and keeps a frozen copy of it as the reference
     config_class = getattr(trl, recipe.trainer_config_class)
-    config = config_class(**common_args(recipe, ctx.run_dir, len(split.train), evaluate=True) | recipe.trainer_args,
-                          max_length=recipe.max_length, beta=recipe.beta, **recipe.method_args())
+    config = config_class(**config_args(recipe, ctx.run_dir, len(split.train), evaluate=True,
+                                        max_length=recipe.max_length, beta=recipe.beta, **recipe.method_args()))
     events = RunEvents(ctx.run_dir, writer, ctx.stop, recipe.checkpoint_minutes)
     trainer_class = getattr(trl, recipe.trainer_config_class.replace("Config", "Trainer"))
     trainer = trainer_class(model=model, args=config, train_dataset=as_dataset(split.train),

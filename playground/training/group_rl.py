@@ -39,7 +39,7 @@ def train_group(recipe: GroupRecipe, source: str, ctx: RunContext) -> Outcome:
     from playground.training.preference_checks import reward_model_folder
     from playground.training.reward import RewardModel
     from playground.training.sft import count_params
-    from playground.training.trainer_args import common_args, training_dtype
+    from playground.training.trainer_args import config_args, training_dtype
 
     writer = ctx.writer
     split = prompt_split(recipe, ctx.settings, writer)
@@ -62,11 +62,10 @@ def train_group(recipe: GroupRecipe, source: str, ctx: RunContext) -> Outcome:
     chat = uses_chat(tokenizer)
     train_set = datasets.Dataset.from_list([{"prompt": [{"role": "user", "content": r["prompt"]}] if chat else r["prompt"]}
                                             for r in split.train])
-    common = common_args(recipe, ctx.run_dir, len(train_set) * recipe.num_generations, evaluate=False)
-    common.update(save_strategy="no")
-    config = recipe.trainer_config_type()(
-        **(common | recipe.trainer_args), beta=recipe.beta, num_generations=recipe.num_generations,
-        max_completion_length=recipe.response_length, temperature=recipe.temperature)
+    config = recipe.trainer_config_type()(**config_args(
+        recipe, ctx.run_dir, len(train_set) * recipe.num_generations, evaluate=False, beta=recipe.beta,
+        num_generations=recipe.num_generations, max_completion_length=recipe.response_length,
+        temperature=recipe.temperature))
     events = RunEvents(ctx.run_dir, writer, ctx.stop)
     samples = SampleTable(writer, lambda: trainer.model, tokenizer, scorer, held_prompts, recipe.sample_every, limit,
                           recipe.response_length, recipe.temperature, recipe.seed)

@@ -12,7 +12,7 @@ from playground.errors import PlaygroundError
 from playground.settings import Settings
 from playground.training.preference_data import describe_split
 from playground.training.preference_recipes import GET_A_REWARD_MODEL
-from playground.training.trainer_args import check_run_settings, common_args
+from playground.training.trainer_args import check_run_settings, config_args
 
 
 def check_preference_run(recipe, settings: Settings) -> list[str]:
@@ -31,7 +31,7 @@ def check_preference_run(recipe, settings: Settings) -> list[str]:
 def check_trainer_args(recipe) -> None:
     config_class = recipe.trainer_config_type()
     try:
-        config_class(**common_args(recipe, Path("/nonexistent"), 1, evaluate=True) | recipe.trainer_args)
+        config_class(**config_args(recipe, Path("/nonexistent"), 1, evaluate=True))
     except (TypeError, ValueError) as err:
         raise PlaygroundError(f"trainer_args is not accepted by TRL's {recipe.trainer_config_class}: "
                               f"{str(err).splitlines()[0]}") from err

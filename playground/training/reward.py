@@ -48,7 +48,7 @@ def train_reward(recipe: RewardRecipe, source: str, ctx: RunContext) -> Outcome:
     from playground.training.callbacks import RunEvents
     from playground.training.loop import starting_point, train_and_measure
     from playground.training.sft import count_params
-    from playground.training.trainer_args import common_args
+    from playground.training.trainer_args import config_args
 
     writer = ctx.writer
     split = recipe_split(recipe, ctx.settings, writer)
@@ -57,8 +57,8 @@ def train_reward(recipe: RewardRecipe, source: str, ctx: RunContext) -> Outcome:
     writer.write("status", message="Loading the model")
     set_seed(recipe.seed)  # the new score head starts from random values: the same ones for the same seed
     model = load_classifier(source, tokenizer)
-    config = RewardConfig(**common_args(recipe, ctx.run_dir, len(split.train), evaluate=True) | recipe.trainer_args,
-                          max_length=recipe.max_length)
+    config = RewardConfig(**config_args(recipe, ctx.run_dir, len(split.train), evaluate=True,
+                                        max_length=recipe.max_length))
     events = RunEvents(ctx.run_dir, writer, ctx.stop, recipe.checkpoint_minutes)
     trainer = RewardTrainer(
         model=model,

@@ -42,9 +42,10 @@ def count_params(model) -> tuple[int, int]:
 def sft_config(recipe: SFTRecipe, run_dir: Path, n_train: int):
     from trl import SFTConfig
 
-    from playground.training.trainer_args import common_args
+    from playground.training.trainer_args import config_args
 
-    args = common_args(recipe, run_dir, n_train, evaluate=recipe.val_fraction > 0) | dict(
+    return SFTConfig(**config_args(
+        recipe, run_dir, n_train, evaluate=recipe.val_fraction > 0,
         max_length=recipe.max_length,
         packing=recipe.packing,
         # Padding is waste: on a CPU, batching rows of similar length removes most of it (measured
@@ -52,8 +53,7 @@ def sft_config(recipe: SFTRecipe, run_dir: Path, n_train: int):
         train_sampling_strategy="random" if recipe.packing else "group_by_length",
         # (not include_num_input_tokens_seen: its count reads back from the GPU after every backward pass,
         # where TRL's own "num_tokens" is read after the forward pass it already waits for)
-    )
-    return SFTConfig(**args | recipe.trainer_args)  # (trainer_args' loss_type dft replaces the plan's)
+    ))  # (trainer_args' loss_type dft replaces the plan's)
 
 
 def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callbacks: list | None = None,

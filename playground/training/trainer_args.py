@@ -25,8 +25,16 @@ def training_dtype():
     return torch.bfloat16 if compute_on_cuda() and torch.cuda.is_bf16_supported() else torch.float32
 
 
-def common_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
-    """Keyword arguments for any TRL *Config from a RunRecipe; the kind adds its own."""
+def config_args(recipe, run_dir: Path, n_train: int, evaluate: bool, without: tuple = (), **kind_args) -> dict:
+    """Keyword arguments for a kind's TRL *Config: what every kind shares, less `without`, then the
+    kind's own `kind_args`, then the user's `recipe.trainer_args` over both."""
+    shared = _shared_args(recipe, run_dir, n_train, evaluate)
+    for key in without:
+        shared.pop(key)
+    return shared | kind_args | recipe.trainer_args
+
+
+def _shared_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
     import torch
 
     from playground.training.memory_plan import chunked_loss_available, plan_for

@@ -363,8 +363,8 @@ def test_the_verdict_leaves_room_for_the_estimates_error():
 
 
 def test_trainer_args_may_override_what_every_kind_shares(tiny_dir):
-    """A key common_args sets (here the NaN filter it turns off) is the user's to set again, in every kind
-    (the preference kinds passed both: "got multiple values for keyword argument")."""
+    """A key every kind shares (here the NaN filter config_args turns off) or one a kind sets itself (DPO's
+    beta) is the user's to set again through trainer_args, in every kind."""
     from playground.training.preference_checks import check_trainer_args
     from playground.training.preference_recipes import DPORecipe, RewardRecipe
     from playground.training.sft import sft_config
@@ -372,5 +372,9 @@ def test_trainer_args_may_override_what_every_kind_shares(tiny_dir):
     again = {"logging_nan_inf_filter": True}
     for recipe in (DPORecipe(trainer_args=again), RewardRecipe(trainer_args=again)):
         check_trainer_args(recipe)
+    from playground.training.trainer_args import config_args
+
+    args = config_args(DPORecipe(trainer_args={"beta": 0.3}), tiny_dir, 1, evaluate=True, beta=0.1)
+    assert args["beta"] == 0.3
     config = sft_config(recipe_from_dict({"method": "lora", "base_model": str(tiny_dir), "trainer_args": again}), tiny_dir, 1)
     assert config.logging_nan_inf_filter and config.loss_type == "chunked_nll"

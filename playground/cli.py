@@ -152,11 +152,12 @@ def _manager():
     return ModelManager(settings)
 
 
-def _params(args, lm, max_new_tokens: int = 1, sample_default: bool = False):
-    """The model's own decoding settings (its generation_config.json), overridden by the flags given."""
-    from playground.generation import defaults_of
+def _params(args, lm=None, max_new_tokens: int = 1, sample_default: bool = False):
+    """The model's own decoding settings (its generation_config.json), overridden by the flags given;
+    without a model, the flags over the library's defaults (to check them before a model loads)."""
+    from playground.generation import DecodingParams, defaults_of
 
-    return defaults_of(lm).with_settings(
+    return (defaults_of(lm) if lm is not None else DecodingParams()).with_settings(
         max_new_tokens=max_new_tokens, do_sample=not getattr(args, "greedy", not sample_default),
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
         seed=args.seed,
@@ -175,8 +176,10 @@ def cmd_tiny_model(args) -> int:
 def cmd_generate(args) -> int:
     from tqdm import tqdm
 
-    from playground.generation import stream
+    from playground.generation import check_prompt, stream
 
+    check_prompt(args.prompt)  # bad input is told at once, not after the model has loaded
+    _params(args, max_new_tokens=args.max_new_tokens)
     manager = _manager()
     adapter = manager.adapter_folder(args.adapter)[0] if args.adapter else None
     lm = manager.get(args.model, adapters=(args.adapter,) if args.adapter else ())
@@ -195,10 +198,12 @@ def cmd_generate(args) -> int:
 
 
 def cmd_next_token(args) -> int:
-    from playground.generation import next_token_distribution
+    from playground.generation import check_prompt, next_token_distribution
 
     if args.top < 1:
         raise PlaygroundError(f"--top must be at least 1 (got {args.top}).")
+    check_prompt(args.prompt)
+    _params(args, sample_default=True)
     lm = _manager().get(args.model)
     dist = next_token_distribution(lm, args.prompt, _params(args, lm, sample_default=True), chat=args.chat, top=args.top)
     if args.json:

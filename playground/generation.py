@@ -128,12 +128,17 @@ def defaults_of(lm: LoadedModel) -> DecodingParams:
 
 
 # ---- prompts to token ids ----
-def encode(lm_or_tokenizer, prompt: str, chat: bool = False) -> list[int]:
-    """Token ids of the prompt; with chat=True wrapped as a user turn by the model's chat template."""
-    tokenizer = getattr(lm_or_tokenizer, "tokenizer", lm_or_tokenizer)
+def check_prompt(prompt: str) -> None:
+    """What a prompt needs before any model sees it: some text, within the length limit."""
     if not prompt or not prompt.strip():
         raise PlaygroundError("The prompt is empty. Type some text for the model to continue.")
     limits.current().check(len(prompt), "prompt_chars", "The prompt's length in characters")
+
+
+def encode(lm_or_tokenizer, prompt: str, chat: bool = False) -> list[int]:
+    """Token ids of the prompt; with chat=True wrapped as a user turn by the model's chat template."""
+    tokenizer = getattr(lm_or_tokenizer, "tokenizer", lm_or_tokenizer)
+    check_prompt(prompt)
     if chat:
         if not getattr(tokenizer, "chat_template", None):
             raise PlaygroundError("This model has no chat template. Untick 'chat template' to send the raw prompt.")

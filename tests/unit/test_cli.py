@@ -1,4 +1,6 @@
-"""The CLI as a script would use it: real subprocesses, JSON on stdout, one line on bad input."""
+"""The CLI as a script would use it: JSON on stdout, one line on bad input. Real subprocesses where the
+process is what is tested (its exit code, its streams); the verbs' own output through `main` in this
+process (each subprocess that loads a model spends ~7 s importing torch)."""
 
 import json
 import re
@@ -18,10 +20,23 @@ def run(*args, check=True):
     return out
 
 
+def main_output(capsys, *args) -> str:
+    """What `python -m playground ARGS` prints on stdout, run through cli.main here; it must succeed."""
+    from playground.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return out.out
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
+    from playground.cli import main
+
     folder = tmp_path_factory.mktemp("cli") / "tiny"
-    run("tiny-model", str(folder), "--seed", "3")
+    assert main(["tiny-model", str(folder), "--seed", "3"]) == 0
     assert (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists()
     return str(folder)
 
@@ -31,47 +46,51 @@ def test_every_verb_has_help(verb):
     assert "usage:" in run(verb, "--help").stdout
 
 
-def test_generate_json_is_seeded(model_dir):
+def test_generate_json_is_seeded(model_dir, capsys):
     args = ("generate", "--model", model_dir, "--prompt", "Hello", "--max-new-tokens", "12",
             "--temperature", "0.9", "--top-k", "40", "--seed", "5", "--json")
-    first, second = json.loads(run(*args).stdout), json.loads(run(*args).stdout)
+    first, second = json.loads(main_output(capsys, *args)), json.loads(main_output(capsys, *args))
     assert first == {**second, "seconds": first["seconds"], "tokens_per_s": first["tokens_per_s"]}
     assert isinstance(first["text"], str) and isinstance(first["tokens_per_s"], float)
     assert len(first["token_ids"]) == len(first["logprobs"]) > 0
     assert all(isinstance(t, int) for t in first["token_ids"]) and all(lp <= 0 for lp in first["logprobs"])
 
 
-def test_generate_greedy_chat_plain_text(model_dir):
+def test_generate_greedy_chat_plain_text(model_dir, capsys):
     args = ("generate", "--model", model_dir, "--prompt", "Hi", "--chat", "--greedy", "--max-new-tokens", "5")
-    out, as_json = run(*args), json.loads(run(*args, "--json").stdout)
+    out, as_json = run(*args), json.loads(main_output(capsys, *args, "--json"))  # a real process, and the same here
     assert out.stdout[:-1] == as_json["text"]  # the completion, then a newline
     stats = re.fullmatch(r"\[(\d+) tokens, [\d.]+ tokens/s, (eos|length)\]", out.stderr.strip().splitlines()[-1])
     assert stats and int(stats[1]) == len(as_json["token_ids"]) and stats[2] == as_json["finish_reason"]
 
 
-def test_next_token_json(model_dir):
-    out = json.loads(run("next-token", "--model", model_dir, "--prompt", "Hello", "--top-k", "3", "--top", "10", "--json").stdout)
+def test_next_token_json(model_dir, capsys):
+    out = json.loads(main_output(capsys, "next-token", "--model", model_dir, "--prompt", "Hello", "--top-k", "3", "--top", "10",
+                                 "--json"))
     tokens = out["tokens"]
     assert len(tokens) == 10 and set(tokens[0]) == {"id", "token", "p_raw", "p_final"}
     assert [t["p_raw"] for t in tokens] == sorted((t["p_raw"] for t in tokens), reverse=True)
     assert sum(t["p_final"] > 0 for t in tokens) == 3 and all(t["p_final"] == 0 for t in tokens[3:])
 
 
-def test_prompt_json(model_dir):
-    out = json.loads(run("prompt", "--task", "summarization", "--shots", "2", "--seed", "1", "--model", model_dir, "--json").stdout)
+def test_prompt_json(model_dir, capsys):
+    out = json.loads(main_output(capsys, "prompt", "--task", "summarization", "--shots", "2", "--seed", "1", "--model", model_dir,
+                                 "--json"))
     assert out["context_window"] == 512 and out["n_tokens"] > 100 and out["prompt"].count("Summary:") == 3
-    zero = json.loads(run("prompt", "--task", "sentiment", "--shots", "0", "--model", model_dir, "--json").stdout)
+    zero = json.loads(main_output(capsys, "prompt", "--task", "sentiment", "--shots", "0", "--model", model_dir, "--json"))
     assert zero["prompt"].count("Sentiment:") == 1 and zero["n_tokens"] < out["n_tokens"]
 
 
 @pytest.mark.parametrize("args, message", [
     (("generate", "--model", "MODEL", "--prompt", ""), "prompt is empty"),
-    (("generate", "--model", "MODEL", "--prompt", "x", "--top-p", "1.5"), "Top-p"),
+    # flags are checked before a model is looked for: a typo is told at once, not after the load
+    (("generate", "--model", "/no/such/model", "--prompt", "x", "--top-p", "1.5"), "Top-p"),
     (("generate", "--model", "MODEL", "--prompt", "x", "--top-k", "-2"), "Top-k"),
     (("generate", "--model", "MODEL", "--prompt", "x", "--temperature", "0"), "Temperature"),
     (("generate", "--model", "MODEL", "--prompt", "x", "--max-new-tokens", "5000"), "context window"),
     (("generate", "--model", "nobody/unknown-model", "--prompt", "x"), "offline"),
     (("next-token", "--model", "MODEL", "--prompt", "x", "--top", "0", "--json"), "--top"),
+    (("next-token", "--model", "/no/such/model", "--prompt", " ", "--json"), "prompt is empty"),
     (("prompt", "--task", "poetry", "--model", "MODEL"), "Unknown built-in task"),
     (("prompt", "--task", "sentiment", "--shots", "99", "--model", "MODEL"), "other examples"),
 ])

@@ -1,24 +1,22 @@
 """Learning from preferences, on the tiny model with seeds fixed: a reward model learns a
 synthetic preference (replies with a marker word win) and beats chance on real human preferences
 (HH-RLHF); DPO raises the held-out margin, from the base or from an SFT adapter that becomes its own
-reference. Each run goes through `python -m playground train` (worker, publishing, run.json).
-Bad input is refused before anything starts."""
+reference. Each run goes the way `python -m playground train` sends it (the job system's worker,
+publishing, run.json; the CLI itself is tested in test_jobs), from this process so that its launcher
+imports the libraries once for all of them. Bad input is refused before anything starts."""
 
 import json
 import math
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
-import yaml
 
 from playground import adapters as adapter_store
 from playground import kinds
 from playground.errors import PlaygroundError
-from playground.runs import EventWriter
+from playground.jobs import JobManager
+from playground.runs import LOG_FILE, EventWriter
 from playground.settings import Settings
 from playground.training.policy_eval import SAMPLES_FILE
 from playground.training.ppo import REFERENCE_ADAPTER
@@ -28,7 +26,6 @@ from playground.training.reward import HELD_OUT_FILE, RewardModel
 from tests.conftest import SHARED_DATA
 from tests.integration.preference_synth import MARKER, marker_pairs, write_pairs
 
-ROOT = Path(__file__).resolve().parents[2]
 HH_RLHF = SHARED_DATA / "hh-rlhf" / "harmless-base.test.jsonl.gz"
 
 
@@ -45,23 +42,22 @@ def pairs_file(home):
     return write_pairs(home.home / "marker-pairs.jsonl", marker_pairs(200, seed=0))
 
 
-def train(home: Settings, recipe: dict) -> tuple[int, str, dict]:
-    """Run a recipe through the CLI; (exit code, its output, the result's run.json or {})."""
-    path = home.home / f"{recipe['output_name']}.yaml"
-    path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
-    env = os.environ | {"PLAYGROUND_HOME": str(home.home), "PLAYGROUND_ADAPTERS": str(home.adapters_dir)}
-    done = subprocess.run([sys.executable, "-m", "playground", "train", str(path), "--overwrite"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
-    record = adapter_store.read_record(home.adapters_dir / recipe["output_name"])
-    return done.returncode, done.stdout + done.stderr[-2000:], record
+def train(home: Settings, recipe: dict) -> tuple[str, str, dict]:
+    """Run a recipe as `train RECIPE --overwrite` does, and wait for it; (its status, its error and the
+    end of its log, the result's run.json or {})."""
+    kind = kinds.TRAINING_KINDS.get(recipe["method"], "sft")
+    run = JobManager(home).run_foreground(kind, kinds.get(kind).recipe_class.from_dict(recipe), overwrite=True)
+    log = Path(run["run_dir"]) / LOG_FILE
+    output = f"{run['error']}\n{log.read_text(encoding='utf-8', errors='replace')[-3000:] if log.exists() else ''}"
+    return run["status"], output, adapter_store.read_record(home.adapters_dir / recipe["output_name"])
 
 
 @pytest.fixture(scope="module")
 def reward_run(home, tiny_dir, pairs_file):
-    code, output, record = train(home, {"method": "reward", "base_model": str(tiny_dir), "data": str(pairs_file),
+    status, output, record = train(home, {"method": "reward", "base_model": str(tiny_dir), "data": str(pairs_file),
                                         "learning_rate": 3e-3, "num_train_epochs": 3, "per_device_train_batch_size": 8,
                                         "max_length": 64, "output_name": "marker-rm"})
-    assert code == 0, output
+    assert status == "finished", output
     return record
 
 
@@ -91,10 +87,10 @@ def test_a_reward_model_is_never_offered_for_generation(reward_run, home):
 
 @pytest.fixture(scope="module")
 def dpo_run(home, tiny_dir, pairs_file):
-    code, output, record = train(home, {"method": "dpo", "base_model": str(tiny_dir), "data": str(pairs_file),
+    status, output, record = train(home, {"method": "dpo", "base_model": str(tiny_dir), "data": str(pairs_file),
                                         "learning_rate": 3e-3, "num_train_epochs": 2, "per_device_train_batch_size": 8,
                                         "max_length": 64, "output_name": "marker-dpo"})
-    assert code == 0, output
+    assert status == "finished", output
     return record
 
 
@@ -115,19 +111,19 @@ def sft_adapter(home, tiny_dir):
     sft_data.write_text("".join(json.dumps({"prompt": r["prompt"], "completion": reply}) + "\n"
                                 for r in marker_pairs(200, seed=7) for reply in (r["chosen"], r["rejected"])),
                         encoding="utf-8")
-    code, output, _ = train(home, {"method": "lora", "base_model": str(tiny_dir), "data": str(sft_data), "max_steps": 80,
+    status, output, _ = train(home, {"method": "lora", "base_model": str(tiny_dir), "data": str(sft_data), "max_steps": 80,
                                    "learning_rate": 3e-3, "per_device_train_batch_size": 8, "max_length": 64,
                                    "output_name": "sft-start"})
-    assert code == 0, output
+    assert status == "finished", output
     return "sft-start"
 
 
 def test_dpo_from_an_sft_adapter_keeps_that_adapter_as_its_reference(home, tiny_dir, pairs_file, sft_adapter):
-    code, output, record = train(home, {"method": "dpo", "base_model": str(tiny_dir), "data": str(pairs_file),
+    status, output, record = train(home, {"method": "dpo", "base_model": str(tiny_dir), "data": str(pairs_file),
                                         "policy_adapter": sft_adapter, "learning_rate": 3e-3, "max_steps": 20,
                                         "per_device_train_batch_size": 8, "max_length": 64,
                                         "output_name": "dpo-from-sft"})
-    assert code == 0, output
+    assert status == "finished", output
     # Against the base as reference, the SFT adapter's implicit reward would not be 0 before training.
     assert record["metrics"]["eval_margin_before"] == 0
     assert record["metrics"]["logp_margin"] > record["metrics"]["logp_margin_before"]
@@ -142,10 +138,10 @@ def test_kto_learns_from_replies_marked_good_or_bad(home, tiny_dir):
     data = home.home / "marker-unpaired.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"prompt": "p", "completion": "c", "label": "yes"}\n',
                     encoding="utf-8")
-    code, output, record = train(home, {"method": "kto", "base_model": str(tiny_dir), "data": str(data),
+    status, output, record = train(home, {"method": "kto", "base_model": str(tiny_dir), "data": str(data),
                                         "learning_rate": 2e-3, "num_train_epochs": 2, "per_device_train_batch_size": 8,
                                         "max_length": 64, "output_name": "marker-kto"})
-    assert code == 0, output
+    assert status == "finished", output
     metrics = record["metrics"]
     assert metrics["eval_margin_before"] == pytest.approx(0, abs=1e-4)  # the policy starts as its reference
     assert metrics["eval_margin"] > 0.3, metrics  # good replies' implicit reward now above bad ones'
@@ -166,7 +162,7 @@ def test_kto_needs_good_and_bad_replies(home, tiny_dir):
 
 
 def test_ppo_raises_the_held_out_reward_with_bounded_kl(home, pairs_file, reward_run, sft_merged):
-    code, output, record = train(home, {"method": "ppo", "base_model": sft_merged, "data": str(pairs_file),
+    status, output, record = train(home, {"method": "ppo", "base_model": sft_merged, "data": str(pairs_file),
                                         "reward_model": "marker-rm", "val_fraction": 0.3,
                                         "learning_rate": 1e-3, "total_episodes": 768, "per_device_train_batch_size": 8,
                                         "num_ppo_epochs": 4, "response_length": 16, "max_length": 64, "temperature": 1.0,
@@ -174,7 +170,7 @@ def test_ppo_raises_the_held_out_reward_with_bounded_kl(home, pairs_file, reward
                                         # 4 seeds the paired change's 95% low bound was 0.32-0.79 (KL 0.6-3.4 nats);
                                         # at TRL's 0.05 it reached KL 11 and once fell below 0
                                         "kl_coef": 0.2, "output_name": "marker-ppo"})
-    assert code == 0, output
+    assert status == "finished", output
     metrics = record["metrics"]
     assert metrics["reward_change_low"] > 0, metrics  # the 95% interval of the paired change is above 0
     assert metrics["reward_after"] > metrics["reward_before"]
@@ -206,11 +202,11 @@ def test_another_scorer_judges_the_same_held_out_replies_and_is_kept_with_the_ru
     store = Store(home.home / "playground.db")
     run = store.find("marker-ppo")
     if run is None:  # this test alone: a short PPO run of its own
-        code, output, _ = train(home, {"method": "ppo", "base_model": sft_merged, "data": str(pairs_file),
+        status, output, _ = train(home, {"method": "ppo", "base_model": sft_merged, "data": str(pairs_file),
                                        "reward_model": "marker-rm", "val_fraction": 0.3, "total_episodes": 16,
                                        "per_device_train_batch_size": 8, "response_length": 8, "max_length": 64,
                                        "output_name": "marker-ppo"})
-        assert code == 0, output
+        assert status == "finished", output
         run = store.find("marker-ppo")
     same = rescore(store, run, load_scorer(home, "marker-rm"))
     for key in ("reward_before", "reward_after", "reward_change_low"):
@@ -245,11 +241,11 @@ def sft_merged(home, tiny_dir, sft_adapter):
 
 @pytest.mark.parametrize("method", ["grpo", "rloo"])
 def test_rloo_and_grpo_raise_the_held_out_reward(home, pairs_file, reward_run, sft_merged, method):
-    code, output, record = train(home, {"method": method, "base_model": sft_merged, "data": str(pairs_file),
+    status, output, record = train(home, {"method": method, "base_model": sft_merged, "data": str(pairs_file),
                                         "reward_model": "marker-rm", "val_fraction": 0.3, "learning_rate": 3e-3,
                                         "max_steps": 160, "per_device_train_batch_size": 8, "num_generations": 4,
                                         "response_length": 16, "max_length": 64, "output_name": f"marker-{method}"})
-    assert code == 0, output
+    assert status == "finished", output
     metrics = record["metrics"]
     assert metrics["reward_change_low"] > 0, metrics
     # KL per 16-token reply, measured on held-out replies (21 seen for RLOO): it moved, and its KL penalty
@@ -261,10 +257,10 @@ def test_rloo_and_grpo_raise_the_held_out_reward(home, pairs_file, reward_run, s
 
 @pytest.mark.skipif(not HH_RLHF.exists(), reason=f"reference data not present at {HH_RLHF}")
 def test_a_reward_model_beats_chance_on_held_out_human_preferences(home, tiny_dir):
-    code, output, record = train(home, {"method": "reward", "base_model": str(tiny_dir), "data": str(HH_RLHF),
+    status, output, record = train(home, {"method": "reward", "base_model": str(tiny_dir), "data": str(HH_RLHF),
                                         "val_fraction": 0.3, "learning_rate": 3e-3, "num_train_epochs": 1,
                                         "per_device_train_batch_size": 16, "max_length": 128, "output_name": "hh-rm"})
-    assert code == 0, output
+    assert status == "finished", output
     held_out = [json.loads(line) for line in (home.adapters_dir / "hh-rm" / HELD_OUT_FILE).read_text().splitlines()]
     n, right = len(held_out), sum(r["chosen_reward"] > r["rejected_reward"] for r in held_out)
     assert n > 600
@@ -368,7 +364,6 @@ def test_ppo_refuses_a_reward_model_on_another_tokenizer_and_a_missing_or_wrong_
 
 @pytest.mark.parametrize("method", ["reward", "dpo"])
 def test_a_stopped_reward_or_dpo_run_resumes_as_the_same_run(home, tiny_dir, pairs_file, method):
-    from playground.jobs import JobManager
     from playground.training.preference_recipes import PREFERENCE_RECIPES
     from tests.integration.helpers import wait_for
     from tests.integration.test_jobs import ended, logged_losses

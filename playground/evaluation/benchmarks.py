@@ -7,6 +7,7 @@ data_files, which are read relative to the YAML file)."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 from pathlib import Path
@@ -70,9 +71,7 @@ def check_tasks(refs: list[str]) -> None:
     names = [ref for ref in map(task_config, refs) if isinstance(ref, str)]
     if not names:
         return
-    from lm_eval.tasks import TaskManager
-
-    known = set(TaskManager(verbosity="ERROR").all_tasks)
+    known = set(_registry().all_tasks)
     unknown = [name for name in names if name not in known]
     if unknown:
         raise PlaygroundError(f"Unknown benchmark task(s) {', '.join(unknown)}: use an lm-eval task name, a task "
@@ -80,6 +79,22 @@ def check_tasks(refs: list[str]) -> None:
     if not hub_reachable(Settings.from_env()):
         raise PlaygroundError(f"{', '.join(names)} download(s) data from the Hub, which can't be reached (offline): "
                               f"use a local task YAML file or a shipped task ({', '.join(builtin_tasks())}).")
+
+
+@functools.cache
+def _registry():
+    """lm-eval's index of its own ~15,000 task names: built once per process (it takes ~16 s on 2 cores)."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(verbosity="ERROR")
+
+
+def _task_manager(configs: list):
+    """What lm-eval loads the tasks with: its registry where a task is a registry name, else an empty
+    index (shipped tasks and task files are whole configs: nothing to look up)."""
+    from lm_eval.tasks import TaskManager
+
+    return _registry() if any(isinstance(c, str) for c in configs) else TaskManager(include_defaults=False)
 
 
 def _scores(task_results: dict) -> dict:
@@ -104,13 +119,12 @@ def evaluate_model(lm, adapter: str | None, refs: list[str], limit: int, batch_s
     _require_lm_eval()
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
-    from lm_eval.tasks import TaskManager
 
     configs = [task_config(ref) for ref in refs]
     with lm.using(adapter) as model:
         wrapper = HFLM(pretrained=model, tokenizer=lm.tokenizer, batch_size=batch_size, device=str(lm.device),
                        max_length=lm.context_window)
-        results = simple_evaluate(model=wrapper, tasks=configs, limit=limit, task_manager=TaskManager(verbosity="ERROR"),
+        results = simple_evaluate(model=wrapper, tasks=configs, limit=limit, task_manager=_task_manager(configs),
                                   log_samples=False, bootstrap_iters=1000, verbosity="ERROR")
     return {task: _scores(values) for task, values in (results or {}).get("results", {}).items()}
 

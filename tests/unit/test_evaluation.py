@@ -180,6 +180,26 @@ def test_the_shipped_benchmark_task_reads_its_data_next_to_it():
     assert data.endswith("playground_mc.jsonl") and len(open(data).read().splitlines()) == 20
 
 
+def test_a_shipped_benchmark_runs_without_indexing_lm_evals_registry(lm, monkeypatch):
+    """lm-eval's TaskManager() indexes ~15,000 task names (~16 s here) at every call it is not given one:
+    a shipped task or task file is a whole config and needs none of it."""
+    import lm_eval.tasks
+
+    from playground.evaluation import benchmarks
+
+    indexed = []
+    real = lm_eval.tasks.TaskManager.__init__
+
+    def counting(self, *args, include_defaults=True, **kwargs):
+        indexed.append(include_defaults)
+        real(self, *args, include_defaults=include_defaults, **kwargs)
+
+    monkeypatch.setattr(lm_eval.tasks.TaskManager, "__init__", counting)
+    scores = benchmarks.evaluate_model(lm, None, ["playground_mc"], limit=4)
+    assert 0 <= scores["playground_mc"]["acc"]["value"] <= 1
+    assert True not in indexed, indexed
+
+
 @pytest.mark.parametrize("text, message", [("task: [\n", "not valid YAML"), ("- just\n- a list\n", "must be a mapping"),
                                            ("task: x\ndataset_path: json\n", "lacks output_type")])
 def test_a_benchmark_task_file_that_does_not_parse_is_explained(tmp_path, text, message):

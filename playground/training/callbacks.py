@@ -43,6 +43,7 @@ class RunEvents(TrainerCallback):
         self.stop_event = stop_event if stop_event is not None else StopWatcher(run_dir).event
         self._start = self._last_time = self._last_checkpoint = time.time()
         self._last_tokens = 0
+        self._first_step = 0  # where this process's training started (a resumed run's checkpoint step)
         # None: no checkpoints of its own (a kind that can't resume); 0: only when stopped (a 7B full
         # fine-tune's checkpoint with its AdamW state is ~45 GB); else by the clock and at the last step,
         # so a crash while measuring or saving after training loses no training
@@ -77,11 +78,13 @@ class RunEvents(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         self._start = self._last_time = time.time()
         self._last_tokens = state.num_input_tokens_seen  # a resumed run's count goes on from there (GRPO, RLOO)
+        self._first_step = state.global_step
         self.writer.write("train_begin", max_steps=state.max_steps)
 
     def on_step_end(self, args, state, control, **kwargs):
         elapsed = time.time() - self._start
-        eta = elapsed / state.global_step * (state.max_steps - state.global_step) if state.global_step else None
+        done_here = state.global_step - self._first_step  # a resumed run's pace is of the steps since it resumed
+        eta = elapsed / done_here * (state.max_steps - state.global_step) if done_here > 0 else None
         self.writer.write("progress", step=state.global_step, max_steps=state.max_steps, elapsed_s=elapsed, eta_s=eta)
         if self._should_stop():
             control.should_training_stop = True

@@ -378,3 +378,24 @@ def test_trainer_args_may_override_what_every_kind_shares(tiny_dir):
     assert args["beta"] == 0.3
     config = sft_config(recipe_from_dict({"method": "lora", "base_model": str(tiny_dir), "trainer_args": again}), tiny_dir, 1)
     assert config.logging_nan_inf_filter and config.loss_type == "chunked_nll"
+
+
+def test_a_resumed_runs_time_left_is_paced_by_the_steps_since_it_resumed(tmp_path, monkeypatch):
+    """Resumed at step 40 of 300, 10 steps in 10 s: 250 steps left at 1 step/s (counting the 40 steps
+    done before the stop as done in those 10 s said 34 s)."""
+    import json
+    import threading
+    from types import SimpleNamespace
+
+    from playground.runs import EventWriter
+    from playground.training import callbacks
+
+    clock = [1000.0]
+    monkeypatch.setattr(callbacks.time, "time", lambda: clock[0])
+    events = callbacks.RunEvents(tmp_path, EventWriter(tmp_path / "events.jsonl"), stop_event=threading.Event())
+    control = SimpleNamespace(should_save=False, should_training_stop=False)
+    events.on_train_begin(None, SimpleNamespace(global_step=40, max_steps=300, num_input_tokens_seen=0), control)
+    clock[0] += 10
+    events.on_step_end(None, SimpleNamespace(global_step=50, max_steps=300), control)
+    progress = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()][-1]
+    assert progress["type"] == "progress" and progress["eta_s"] == pytest.approx(250)

@@ -26,6 +26,7 @@ from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
+from playground.runs import first_start, seconds_run
 from playground.training.memory_plan import EXPLAIN, LOSSES, OPTIMIZERS, SWITCH
 from playground.training.recipes import RECIPES, SFTRecipe, own_options, recipe_from_dict
 from playground.training.sft_data import TEMPLATES, build_splits
@@ -52,9 +53,10 @@ def _when(stamp) -> str:
 
 
 def _duration(run) -> str:
-    if not run["started"]:
+    seconds = seconds_run(run)
+    if seconds is None:
         return "-"
-    seconds = int((run["finished"] or time.time()) - run["started"])
+    seconds = int(seconds)
     return f"{seconds // 60}m {seconds % 60:02d}s"
 
 
@@ -519,6 +521,6 @@ def _runs_frame(runs: list[dict], jobs: JobManager) -> pd.DataFrame:
     for r in runs:
         step, total, _ = progress_of(jobs.events(r["id"])[0]) if r["status"] in ("running",) else (0, 0, None)
         progress = f"{step}/{total}" if total else ("done" if r["status"] == "finished" else "")
-        rows.append([r["name"], r["status"], r["method"] or r["kind"], r["base_model"] or "", progress, _when(r["started"]),
+        rows.append([r["name"], r["status"], r["method"] or r["kind"], r["base_model"] or "", progress, _when(first_start(r)),
                      _duration(r), r.get("created_by") or ""])
     return pd.DataFrame(rows, columns=RUN_COLUMNS)

@@ -424,6 +424,8 @@ def cmd_prefs(args) -> int:
 def cmd_runs(args) -> int:
     import time
 
+    from playground.runs import first_start, seconds_run
+
     jobs = _jobs()
     jobs.refresh()
     if args.runs_verb == "list":
@@ -431,8 +433,8 @@ def cmd_runs(args) -> int:
         if not rows:
             print("no runs yet")
         for r in rows:
-            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["started"] or r["created"]))
-            took = f"{(r['finished'] or time.time()) - r['started']:.0f}s" if r["started"] else "-"
+            started = time.strftime("%Y-%m-%d %H:%M", time.localtime(first_start(r) or r["created"]))
+            took = f"{seconds_run(r):.0f}s" if r["started"] else "-"
             what = r["method"] or r["kind"]
             print(f"{r['id']:<23} {r['name']:<40} {r['status']:<9} {what:<13} {r['base_model'] or '-':<40} {started}  {took}")
     elif args.runs_verb == "show":

@@ -19,7 +19,20 @@ from pathlib import Path
 
 from playground import kinds, launcher
 from playground.errors import PlaygroundError
-from playground.runs import ACTIVE, ENDED, EVENTS_FILE, LOG_FILE, META_FILE, RECIPE_FILE, STOP_FILE, RunStatus, check_name, read_events
+from playground.runs import (
+    ACTIVE,
+    ENDED,
+    EVENTS_FILE,
+    LOG_FILE,
+    META_FILE,
+    RECIPE_FILE,
+    STOP_FILE,
+    RunStatus,
+    check_name,
+    first_start,
+    read_events,
+    seconds_run,
+)
 from playground.settings import PROJECT_ROOT, Settings
 from playground.store import Store
 from playground.zero_gpu import without_gpu
@@ -187,8 +200,10 @@ class JobManager:
         (run_dir / META_FILE).write_text(json.dumps(meta | {"resume": True, "overwrite": True}, indent=2), encoding="utf-8")
         (run_dir / STOP_FILE).unlink(missing_ok=True)
         status = RunStatus.RUNNING if foreground else RunStatus.QUEUED
+        earlier = {"first_started": first_start(run), "earlier_s": seconds_run(run) or 0}  # kept for the runs table
         if not self.store.update_run_if(run["id"], (run["status"],), status=status.value, finished=None, error=None,
-                                        stop_requested=None, pid=None, started=time.time() if foreground else None):
+                                        stop_requested=None, pid=None, started=time.time() if foreground else None,
+                                        **earlier):
             raise PlaygroundError(f"Run '{run['name']}' changed meanwhile: look at the runs table again.")
         if foreground:  # its new events only: the ones before the stop were seen then
             return self._follow(self.store.run(run["id"]), on_events, offset=self.events(run["id"])[1])

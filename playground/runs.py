@@ -44,6 +44,18 @@ ACTIVE = (RunStatus.QUEUED, RunStatus.RUNNING)
 ENDED = (RunStatus.FINISHED, RunStatus.STOPPED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
+def first_start(run: dict) -> float | None:
+    """When a run (a row of the runs table) first started: before any resume."""
+    return run.get("first_started") or run.get("started")
+
+
+def seconds_run(run: dict) -> float | None:
+    """How long a run has run, over all its starts (a resumed run's time before it stopped included)."""
+    if not run.get("started"):
+        return None
+    return (run.get("earlier_s") or 0) + (run.get("finished") or time.time()) - run["started"]
+
+
 def check_name(name: str) -> None:
     """A run's output name is a folder name: no path separators, no '..', no control characters."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:

@@ -106,6 +106,11 @@ MIGRATIONS = [
     """
     ALTER TABLE runs ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
     """,
+    # A resumed run keeps when it first started and how long it ran before (started/finished: this time).
+    """
+    ALTER TABLE runs ADD COLUMN first_started REAL;
+    ALTER TABLE runs ADD COLUMN earlier_s REAL NOT NULL DEFAULT 0;
+    """,
 ]
 JSON_COLUMNS = ("recipe", "metrics", "result")
 

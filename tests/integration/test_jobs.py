@@ -16,6 +16,7 @@ import yaml
 
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
+from playground.runs import first_start, seconds_run
 from playground.settings import Settings
 from playground.training.recipes import recipe_from_dict
 from tests.integration.helpers import wait_for
@@ -231,6 +232,9 @@ def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_step_count(home, 
     done = jobs.get("resumed")
     assert done["id"] == run["id"]
     assert done["status"] == "finished", done["error"]
+    # the runs table shows when it first started and how long it ran in all (the time before the stop too)
+    assert first_start(done) == stopped["started"] < done["started"]
+    assert seconds_run(done) == pytest.approx(seconds_run(stopped) + done["finished"] - done["started"])
     progress = [e for e in jobs.events(run["id"])[0] if e["type"] == "progress"]
     assert progress[-1]["step"] == progress[-1]["max_steps"] == 80
     after = [(s, loss) for s, loss in logged_losses(jobs, run["id"]) if s > stop_step]

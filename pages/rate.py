@@ -250,6 +250,8 @@ def build(ctx: AppContext) -> None:
             name = login or (name or "").strip()
             if not name:
                 raise PlaygroundError("Type your name first: labels record who made them.")
+            if goal is None or goal < 1 or int(goal) != goal:
+                raise PlaygroundError(f"Your target must be a whole number of labels, at least 1 (got {goal}).")
             setup = setup_of(model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again)
             progress_bar(0.2, desc="Writing the first pair…")
             token = state.get("token") or uuid.uuid4().hex

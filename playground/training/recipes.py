@@ -70,6 +70,9 @@ class RunRecipe:
     def __post_init__(self) -> None:
         self._check(bool(str(self.base_model).strip()), "base_model is empty: name a Hub id, a local folder or 'tiny'.")
         self._check(self.learning_rate > 0, f"learning_rate must be above 0 (got {self.learning_rate}).")
+        # An Adam-type optimizer moves each weight by about the learning rate per step: above 1 is a typo
+        self._check(self.learning_rate <= 1, f"learning_rate must be at most 1 (got {self.learning_rate:g}): typical "
+                    "values are 1e-5 to 1e-4 for full fine-tuning, 1e-4 to 3e-3 for LoRA, up to 0.3 for prompt tuning.")
         self._check(self.num_train_epochs > 0 or self.max_steps > 0,
                     "Set num_train_epochs above 0, or max_steps above 0.")
         self._check(self.max_steps == -1 or self.max_steps > 0, f"max_steps must be above 0, or -1 for epochs (got {self.max_steps}).")

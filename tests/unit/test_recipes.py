@@ -25,6 +25,8 @@ def test_set_overrides_are_coerced_to_field_types(tmp_path):
     ({"method": "magic"}, "Unknown method"),
     ({"method": "full", "learning_rate": 0}, "learning_rate"),
     ({"method": "full", "learning_rate": -1e-4}, "learning_rate"),
+    ({"method": "lora", "learning_rate": 2e1}, "learning_rate must be at most 1 \\(got 20\\)"),  # 2e1 for 2e-1
+    ({"method": "prompt_tuning", "learning_rate": 1e9}, "learning_rate must be at most 1"),
     ({"method": "lora", "lora_r": 0}, "lora_r"),
     ({"method": "lora", "target_modules": "everything"}, "target_modules"),
     ({"method": "full", "max_length": 0}, "max_length"),

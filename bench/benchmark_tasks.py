@@ -13,7 +13,6 @@ import argparse
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 from common import ROOT  # noqa: F401 - puts the project on sys.path
 

@@ -434,7 +434,7 @@ def cmd_runs(args) -> int:
             print("no runs yet")
         for r in rows:
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(first_start(r) or r["created"]))
-            took = f"{seconds_run(r):.0f}s" if r["started"] else "-"
+            took = "-" if seconds_run(r) is None else f"{seconds_run(r):.0f}s"
             what = r["method"] or r["kind"]
             print(f"{r['id']:<23} {r['name']:<40} {r['status']:<9} {what:<13} {r['base_model'] or '-':<40} {started}  {took}")
     elif args.runs_verb == "show":

@@ -51,9 +51,10 @@ def first_start(run: dict) -> float | None:
 
 def seconds_run(run: dict) -> float | None:
     """How long a run has run, over all its starts (a resumed run's time before it stopped included)."""
-    if not run.get("started"):
-        return None
-    return (run.get("earlier_s") or 0) + (run.get("finished") or time.time()) - run["started"]
+    earlier = run.get("earlier_s") or 0
+    if not run.get("started"):  # never started, or a resumed run waiting in the queue
+        return earlier or None
+    return earlier + (run.get("finished") or time.time()) - run["started"]
 
 
 def check_name(name: str) -> None:

@@ -92,6 +92,8 @@ class RunRecipe:
         planned = sorted(set(PLAN_KEYS) & set(self.trainer_args))
         self._check(not planned, f"trainer_args can't set {', '.join(planned)}: set the recipe's "
                     f"{', '.join(sorted({PLAN_KEYS[k] for k in planned}))} instead (the memory plan).")
+        own = sorted({f.name for f in dataclasses.fields(self)} & set(self.trainer_args))  # else the recipe's checks are bypassed
+        self._check(not own, f"trainer_args can't set {', '.join(own)}: it is a recipe key, set it there.")
         from playground.training.memory_plan import check_choices
 
         check_choices(self)

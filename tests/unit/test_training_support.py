@@ -363,8 +363,8 @@ def test_the_verdict_leaves_room_for_the_estimates_error():
 
 
 def test_trainer_args_may_override_what_every_kind_shares(tiny_dir):
-    """A key every kind shares (here the NaN filter config_args turns off) or one a kind sets itself (DPO's
-    beta) is the user's to set again through trainer_args, in every kind."""
+    """A key every kind shares (here the NaN filter config_args turns off) or one a kind sets itself is the
+    user's to set again through trainer_args, in every kind; a recipe key is set as a recipe key."""
     from playground.training.preference_checks import check_trainer_args
     from playground.training.preference_recipes import DPORecipe, RewardRecipe
     from playground.training.sft import sft_config
@@ -374,8 +374,10 @@ def test_trainer_args_may_override_what_every_kind_shares(tiny_dir):
         check_trainer_args(recipe)
     from playground.training.trainer_args import config_args
 
-    args = config_args(DPORecipe(trainer_args={"beta": 0.3}), tiny_dir, 1, evaluate=True, beta=0.1)
-    assert args["beta"] == 0.3
+    args = config_args(DPORecipe(trainer_args={"label_smoothing": 0.1}), tiny_dir, 1, evaluate=True, label_smoothing=0.0)
+    assert args["label_smoothing"] == 0.1
+    with pytest.raises(PlaygroundError, match="trainer_args can't set beta: it is a recipe key"):
+        DPORecipe(trainer_args={"beta": 0.3})  # its check (above 0) would be bypassed
     config = sft_config(recipe_from_dict({"method": "lora", "base_model": str(tiny_dir), "trainer_args": again}), tiny_dir, 1)
     assert config.logging_nan_inf_filter and config.loss_type == "chunked_nll"
 
@@ -399,3 +401,17 @@ def test_a_resumed_runs_time_left_is_paced_by_the_steps_since_it_resumed(tmp_pat
     events.on_step_end(None, SimpleNamespace(global_step=50, max_steps=300), control)
     progress = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()][-1]
     assert progress["type"] == "progress" and progress["eta_s"] == pytest.approx(250)
+
+
+def test_a_resumed_run_keeps_its_time_before_the_stop_while_queued_and_after():
+    from playground.runs import first_start, seconds_run
+
+    stopped = {"started": 100.0, "finished": 160.0, "earlier_s": 0, "first_started": None}
+    queued = stopped | {"first_started": first_start(stopped), "earlier_s": seconds_run(stopped), "started": None,
+                        "finished": None}  # what jobs.resume writes for a queued resume
+    assert seconds_run(queued) == 60 and first_start(queued) == 100
+    cancelled = queued | {"finished": 300.0}  # cancelled while still queued: resumable again
+    assert seconds_run(cancelled) == 60
+    again = cancelled | {"started": 400.0, "finished": 430.0}
+    assert seconds_run(again) == 90 and first_start(again) == 100
+    assert seconds_run({"started": None, "finished": None}) is None  # never started

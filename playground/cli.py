@@ -434,7 +434,8 @@ def cmd_runs(args) -> int:
             print("no runs yet")
         for r in rows:
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(first_start(r) or r["created"]))
-            took = "-" if seconds_run(r) is None else f"{seconds_run(r):.0f}s"
+            seconds = seconds_run(r)
+            took = "-" if seconds is None else f"{seconds:.0f}s"
             what = r["method"] or r["kind"]
             print(f"{r['id']:<23} {r['name']:<40} {r['status']:<9} {what:<13} {r['base_model'] or '-':<40} {started}  {took}")
     elif args.runs_verb == "show":

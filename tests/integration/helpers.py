@@ -3,6 +3,17 @@
 import time
 
 
+def api_client(url: str, **kwargs):
+    """A gradio_client for the app under test. Plain http to this machine: no certificates to load
+    (by default each request loads the CA bundle, a fifth of a client's CPU, taken from the server
+    sharing the machine). Requests may wait up to a minute: httpx's default of 5 s fails when
+    twenty clients start at once on a loaded 2-core machine, each fetching the app's 265 KB API
+    description, which the server computes on first request."""
+    from gradio_client import Client
+
+    return Client(url, verbose=False, ssl_verify=False, httpx_kwargs={"timeout": 60}, **kwargs)
+
+
 def wait_for(predicate, timeout=180, what="condition", every=0.3):
     """The first truthy value of predicate(), polled until `timeout` seconds have passed."""
     start = time.time()

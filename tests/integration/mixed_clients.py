@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from tests.integration.helpers import api_client
 from tests.integration.rate_clients import annotate
 from tests.integration.raw_api import predict
 
@@ -26,9 +27,7 @@ class Tally:
 
 
 def client(url: str):
-    from gradio_client import Client
-
-    return Client(url, verbose=False, ssl_verify=False)  # plain http here: no certificates to load (see rate_clients)
+    return api_client(url)
 
 
 def generate(gradio_client, model: str, prompt: str) -> str:

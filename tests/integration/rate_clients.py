@@ -8,17 +8,15 @@ from __future__ import annotations
 import threading
 import time
 
+from tests.integration.helpers import api_client
+
 PROMPTS = "\n".join(f"Write one short sentence about the number {n}." for n in range(200))
 
 
 def annotate(url: str, name: str, votes: int, think_s: float = 0.0, seconds: float | None = None) -> list[tuple[float, float]]:
     """Label `votes` pairs as `name` (fewer if `seconds` pass after the labeling started); returns,
     for each vote, the seconds until its acknowledgement and then until the next pair was there."""
-    from gradio_client import Client
-
-    # Plain HTTP to this machine: no certificates to check (by default every request loads the CA
-    # bundle, a fifth of these clients' CPU, taken from the server they share the machine with).
-    client = Client(url, verbose=False, ssl_verify=False)
+    client = api_client(url)
     client.predict(name, 50, "tiny (built-in, random weights)", ["base"], ["greedy", "sampling T=1.2"], None, PROMPTS,
                    8, "Compare two (A/B)", False, "Prefer the better one.", api_name="/start_labeling")
     latencies, until = [], time.perf_counter() + seconds if seconds else None

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from gradio_client import Client
 
 from playground.preferences.labels import all_labels
 from playground.store import Store
 from tests.integration import raw_api
+from tests.integration.helpers import api_client
 from tests.ui.conftest import start_app, stop_app
 
 USERS = "ana:pw-ana:admin, bo:pw-bo"
@@ -33,8 +33,8 @@ def team(tmp_path_factory):
     stop_app(server)
 
 
-def login(url: str, name: str, password: str) -> Client:
-    return Client(url, auth=(name, password), verbose=False, ssl_verify=False)
+def login(url: str, name: str, password: str) :
+    return api_client(url, auth=(name, password))
 
 
 def test_the_app_asks_everyone_to_log_in(team):

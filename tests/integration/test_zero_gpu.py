@@ -15,7 +15,7 @@ import pytest
 
 from pages.common import BASE_ONLY
 from tests.integration import raw_api
-from tests.integration.helpers import drifted_lora, wait_for
+from tests.integration.helpers import api_client, drifted_lora, wait_for
 from tests.ui.conftest import start_app, stop_app
 
 STAND_IN = Path(__file__).parent / "zero_gpu_stand_in"
@@ -64,12 +64,10 @@ def no_message(status) -> bool:
 
 
 def test_the_labs_compute_in_gpu_workers_and_give_what_they_give_here(zero_gpu_app, reference):
-    from gradio_client import Client
-
     from playground.generation import DecodingParams, generate, next_token_distribution
 
     server, calls, folder = zero_gpu_app
-    client = Client(server.url, verbose=False, ssl_verify=False)
+    client = api_client(server.url)
     lm = reference.get("tiny")
     assert lm.dtype == "bfloat16" and lm.device == "cpu"
     here = generate(lm, PROMPT, DecodingParams(max_new_tokens=12, do_sample=False, repetition_penalty=1.0))
@@ -94,10 +92,8 @@ def test_the_labs_compute_in_gpu_workers_and_give_what_they_give_here(zero_gpu_a
 
 
 def test_the_prompt_lab_runs_in_a_gpu_worker(zero_gpu_app):
-    from gradio_client import Client
-
     server, calls, folder = zero_gpu_app
-    client = Client(server.url, verbose=False, ssl_verify=False)
+    client = api_client(server.url)
     before = len(calls.read_text().splitlines())
     loaded = raw_api.predict(client, "/load_builtin_task")
     task = {"Example_format": next(v for v in loaded if isinstance(v, str) and "{input}" in v),
@@ -112,10 +108,8 @@ def test_the_prompt_lab_runs_in_a_gpu_worker(zero_gpu_app):
 def test_a_refusal_in_a_gpu_worker_keeps_its_message(zero_gpu_app):
     """A PlaygroundError raised in the worker (here: the prompt and max new tokens overflow the
     context window) reaches the page as itself, not as `spaces`' "ZeroGPU worker error"."""
-    from gradio_client import Client
-
     server, _, _ = zero_gpu_app
-    client = Client(server.url, verbose=False, ssl_verify=False)
+    client = api_client(server.url)
     output, stats, _, status = client.predict("g3", *decoding_form(prompt="word " * 300, max_new=400),
                                               api_name="/generate")
     assert "more than the model's context window of 512" in status and not output, status
@@ -124,13 +118,11 @@ def test_a_refusal_in_a_gpu_worker_keeps_its_message(zero_gpu_app):
 def test_a_model_loaded_later_and_an_adapter_run_in_gpu_workers(zero_gpu_app, reference, tmp_path):
     """Loaded in the app's handler threads (where ZeroGPU's patched torch can't place a model on
     its GPU), then used in a worker forked before they were loaded."""
-    from gradio_client import Client
-
     from playground.generation import DecodingParams, generate
     from playground.tiny_model import build_tiny_model
 
     server, calls, folder = zero_gpu_app
-    client = Client(server.url, verbose=False, ssl_verify=False)
+    client = api_client(server.url)
     other = build_tiny_model(tmp_path / "other-tiny", seed=1)
     here = reference
     greedy = DecodingParams(max_new_tokens=12, do_sample=False, repetition_penalty=1.0)
@@ -151,10 +143,8 @@ def test_a_model_loaded_later_and_an_adapter_run_in_gpu_workers(zero_gpu_app, re
 
 
 def test_stop_ends_a_generation_running_in_a_gpu_worker(zero_gpu_app):
-    from gradio_client import Client
-
     server, _, _ = zero_gpu_app
-    client = Client(server.url, verbose=False, ssl_verify=False)
+    client = api_client(server.url)
     job = client.submit("g-stop", *decoding_form(max_new=480), api_name="/generate")
     wait_for(lambda: len(job.outputs()) > 1, timeout=60, what="the first tokens")  # (the first output clears the page)
     client.predict("g-stop", api_name="/stop_generation")

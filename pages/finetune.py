@@ -516,11 +516,22 @@ def _run_choices(jobs: JobManager, runs: list[dict] | None = None) -> list[tuple
     return [(f"{r['name']} ({r['status']})", r["id"]) for r in (runs if runs is not None else jobs.store.runs())]
 
 
+def run_progress_cell(run: dict, jobs: JobManager) -> str:
+    """'79/300' while running (from its events), 'stopped at 79/300' once stopped (from its metrics:
+    the 2-second refresh reads the events of running runs only), 'done' when finished."""
+    if run["status"] == "running":
+        step, total, _ = progress_of(jobs.events(run["id"])[0])
+        return f"{step}/{total}" if total else ""
+    metrics = run.get("metrics") or {}
+    if run["status"] == "stopped" and metrics.get("max_steps"):
+        return f"stopped at {metrics['stopped_at_step']}/{metrics['max_steps']}"
+    return "done" if run["status"] == "finished" else ""
+
+
 def _runs_frame(runs: list[dict], jobs: JobManager) -> pd.DataFrame:
     rows = []
     for r in runs:
-        step, total, _ = progress_of(jobs.events(r["id"])[0]) if r["status"] in ("running",) else (0, 0, None)
-        progress = f"{step}/{total}" if total else ("done" if r["status"] == "finished" else "")
+        progress = run_progress_cell(r, jobs)
         rows.append([r["name"], r["status"], r["method"] or r["kind"], r["base_model"] or "", progress, _when(first_start(r)),
                      _duration(r), r.get("created_by") or ""])
     return pd.DataFrame(rows, columns=RUN_COLUMNS)

@@ -25,6 +25,11 @@ def starting_point(writer, resume: bool, carried: dict | None, measure: Callable
     return measure()
 
 
+def stopped_at(trainer) -> dict:
+    """Where a stopped run stands, for its row in the runs tables ("stopped at 79/300")."""
+    return {"stopped_at_step": trainer.state.global_step, "max_steps": trainer.state.max_steps}
+
+
 def train_and_measure(trainer, events: RunEvents, num_processes: int, before: dict,
                       measure: Callable[[dict], dict] | None = numbers, resume: bool = False,
                       checkpoint_on_stop: bool = False) -> tuple[dict, str]:
@@ -40,9 +45,9 @@ def train_and_measure(trainer, events: RunEvents, num_processes: int, before: di
         result = trainer.train(resume_from_checkpoint=True) if resume else trainer.train()
         metrics = before | numbers(getattr(result, "metrics", None) or {})
         if events.stop_requested:  # stopped between two steps: training ended by itself (and checkpointed)
-            metrics["stopped_at_step"] = trainer.state.global_step
+            metrics |= stopped_at(trainer)
     except StopRequested:
-        metrics = before | {"stopped_at_step": trainer.state.global_step}
+        metrics = before | stopped_at(trainer)
         if checkpoint_on_stop and trainer.state.global_step > 0:
             trainer.optimizer.zero_grad(set_to_none=True)  # the interrupted step's partial gradients
             trainer._save_checkpoint(trainer.model, trial=None)  # Trainer's own format, what resume reads

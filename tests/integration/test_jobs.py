@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pages.finetune import run_progress_cell
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
 from playground.runs import first_start, seconds_run
@@ -222,8 +223,9 @@ def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_step_count(home, 
     stopped = jobs.get("resumed")
     assert stopped["status"] == "stopped"
     before = logged_losses(jobs, run["id"])
-    stop_step = stopped["metrics"].get("stopped_at_step") or before[-1][0]
+    stop_step = stopped["metrics"]["stopped_at_step"]
     assert 25 <= stop_step < 80
+    assert run_progress_cell(stopped, jobs) == f"stopped at {stop_step}/80"  # its row in the runs table
     assert [e["step"] for e in jobs.events(run["id"])[0] if e["type"] == "checkpoint"] == [stop_step]
 
     cli = subprocess.run([sys.executable, "-m", "playground", "train", "--resume", "resumed"], cwd=ROOT,

@@ -43,6 +43,14 @@ def as_rows(rows: list[dict], chat: bool) -> list[dict]:
     return [conversational_row(r) for r in rows]
 
 
+def direct_config(recipe: DirectRecipe, run_dir, n_train: int):
+    from playground.training.trainer_args import config_args
+
+    return recipe.trainer_config_type()(**config_args(recipe, run_dir, n_train, evaluate=True,
+                                                     max_length=recipe.max_length, beta=recipe.beta,
+                                                     **recipe.method_args()))
+
+
 def train_direct(recipe: DirectRecipe, source: str, ctx: RunContext) -> Outcome:
     import datasets
     import trl
@@ -51,7 +59,7 @@ def train_direct(recipe: DirectRecipe, source: str, ctx: RunContext) -> Outcome:
     from playground.training.preference_checks import generation_adapter
     from playground.training.reward import load_tokenizer
     from playground.training.sft import count_params
-    from playground.training.trainer_args import config_args, training_dtype
+    from playground.training.trainer_args import training_dtype
 
     writer = ctx.writer
     split = recipe_split(recipe, ctx.settings, writer)
@@ -68,9 +76,7 @@ def train_direct(recipe: DirectRecipe, source: str, ctx: RunContext) -> Outcome:
         folder = generation_adapter(ctx.settings, recipe.policy_adapter, recipe.base_model)
         model = PeftModel.from_pretrained(model, str(folder), is_trainable=True)
         peft_config = None  # TRL trains this adapter and keeps a frozen copy of it as the reference
-    config_class = getattr(trl, recipe.trainer_config_class)
-    config = config_class(**config_args(recipe, ctx.run_dir, len(split.train), evaluate=True,
-                                        max_length=recipe.max_length, beta=recipe.beta, **recipe.method_args()))
+    config = direct_config(recipe, ctx.run_dir, len(split.train))
     events = RunEvents(ctx.run_dir, writer, ctx.stop, recipe.checkpoint_minutes)
     trainer_class = getattr(trl, recipe.trainer_config_class.replace("Config", "Trainer"))
     trainer = trainer_class(model=model, args=config, train_dataset=as_dataset(split.train),

@@ -10,9 +10,10 @@ from playground.training.sft_kind import training_kind
 
 
 def check(recipe: DirectRecipe, settings: Settings) -> list[str]:
+    from playground.training.direct_alignment import direct_config
     from playground.training.preference_checks import check_preference_run
 
-    return check_preference_run(recipe, settings)
+    return check_preference_run(recipe, settings, direct_config)
 
 
 def run(recipe: DirectRecipe, ctx: RunContext) -> Outcome:

@@ -11,16 +11,16 @@ from playground.training.sft_kind import training_kind
 
 def check(recipe: GroupRecipe, settings: Settings) -> list[str]:
     from playground.models import ModelManager
-    from playground.training.preference_checks import check_trainer_args, reward_model_folder
+    from playground.training.group_rl import group_config
+    from playground.training.preference_checks import reward_model_folder
     from playground.training.preference_data import prompt_split
-    from playground.training.trainer_args import check_run_settings
+    from playground.training.trainer_args import check_run_settings, check_trainer_config
 
     check_run_settings(recipe)
     ModelManager(settings).resolve(recipe.base_model)
     reward_model_folder(settings, recipe.reward_model)
     split = prompt_split(recipe, settings)
-    if recipe.trainer_args:
-        check_trainer_args(recipe)
+    check_trainer_config(recipe, group_config)
     return [f"{split.source}: {len(split.train):,} to train on, {len(split.held_out):,} held out."]
 
 

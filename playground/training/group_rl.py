@@ -31,6 +31,16 @@ def reward_function(scorer):
     return reward_model_score
 
 
+def group_config(recipe: GroupRecipe, run_dir, n_prompts: int):
+    """Its TRL config: each prompt is trained on as `num_generations` replies."""
+    from playground.training.trainer_args import config_args
+
+    return recipe.trainer_config_type()(**config_args(
+        recipe, run_dir, n_prompts * recipe.num_generations, evaluate=False, beta=recipe.beta,
+        num_generations=recipe.num_generations, max_completion_length=recipe.response_length,
+        temperature=recipe.temperature))
+
+
 def train_group(recipe: GroupRecipe, source: str, ctx: RunContext) -> Outcome:
     import datasets
     import trl
@@ -39,7 +49,7 @@ def train_group(recipe: GroupRecipe, source: str, ctx: RunContext) -> Outcome:
     from playground.training.preference_checks import reward_model_folder
     from playground.training.reward import RewardModel
     from playground.training.sft import count_params
-    from playground.training.trainer_args import config_args, training_dtype
+    from playground.training.trainer_args import training_dtype
 
     writer = ctx.writer
     split = prompt_split(recipe, ctx.settings, writer)
@@ -62,10 +72,7 @@ def train_group(recipe: GroupRecipe, source: str, ctx: RunContext) -> Outcome:
     chat = uses_chat(tokenizer)
     train_set = datasets.Dataset.from_list([{"prompt": [{"role": "user", "content": r["prompt"]}] if chat else r["prompt"]}
                                             for r in split.train])
-    config = recipe.trainer_config_type()(**config_args(
-        recipe, ctx.run_dir, len(train_set) * recipe.num_generations, evaluate=False, beta=recipe.beta,
-        num_generations=recipe.num_generations, max_completion_length=recipe.response_length,
-        temperature=recipe.temperature))
+    config = group_config(recipe, ctx.run_dir, len(train_set))
     events = RunEvents(ctx.run_dir, writer, ctx.stop)
     samples = SampleTable(writer, lambda: trainer.model, tokenizer, scorer, held_prompts, recipe.sample_every, limit,
                           recipe.response_length, recipe.temperature, recipe.seed)

@@ -152,12 +152,23 @@ def load_reward(recipe: PPORecipe, ctx: RunContext, tokenizer, resize: bool):
     return scorer, classifier
 
 
+def ppo_config(recipe: PPORecipe, run_dir, n_train: int, **adapter_names):
+    from playground.training.trainer_args import config_args
+
+    return ppo_config_class()(**config_args(
+        recipe, run_dir, n_train, evaluate=False, without=("max_steps", "eval_steps"),
+        kl_coef=recipe.kl_coef, cliprange=recipe.cliprange, response_length=recipe.response_length,
+        num_ppo_epochs=recipe.num_ppo_epochs, num_mini_batches=recipe.num_mini_batches, temperature=recipe.temperature,
+        missing_eos_penalty=recipe.missing_eos_penalty or None, stop_token="eos", num_sample_generations=0,
+        total_episodes=recipe.total_episodes or None, local_rollout_forward_batch_size=recipe.per_device_train_batch_size,
+        **adapter_names))
+
+
 def train_ppo(recipe: PPORecipe, source: str, ctx: RunContext) -> Outcome:
     import datasets
     from transformers import AutoTokenizer, set_seed
 
     from playground.training.sft import count_params
-    from playground.training.trainer_args import config_args
 
     writer = ctx.writer
     split = prompt_split(recipe, ctx.settings, writer)
@@ -184,13 +195,7 @@ def train_ppo(recipe: PPORecipe, source: str, ctx: RunContext) -> Outcome:
     encode = lambda rows: datasets.Dataset.from_list(  # noqa: E731
         [{"input_ids": prompt_ids(tokenizer, r["prompt"], limit)} for r in rows])
     train_set = encode(split.train)
-    config = ppo_config_class()(**config_args(
-        recipe, ctx.run_dir, len(train_set), evaluate=False, without=("max_steps", "eval_steps"),
-        kl_coef=recipe.kl_coef, cliprange=recipe.cliprange, response_length=recipe.response_length,
-        num_ppo_epochs=recipe.num_ppo_epochs, num_mini_batches=recipe.num_mini_batches, temperature=recipe.temperature,
-        missing_eos_penalty=recipe.missing_eos_penalty or None, stop_token="eos", num_sample_generations=0,
-        total_episodes=recipe.total_episodes or None, local_rollout_forward_batch_size=recipe.per_device_train_batch_size,
-        **adapter_names))
+    config = ppo_config(recipe, ctx.run_dir, len(train_set), **adapter_names)
     events = RunEvents(ctx.run_dir, writer, ctx.stop)
     samples = SampleTable(writer, lambda: trainer.model.policy, tokenizer, scorer, held_prompts, recipe.sample_every, limit,
                           recipe.response_length, recipe.temperature, recipe.seed)

@@ -14,10 +14,10 @@ def check(recipe: PPORecipe, settings: Settings) -> list[str]:
     from transformers import AutoTokenizer
 
     from playground.models import ModelManager
-    from playground.training.ppo import ppo_trainer_class, same_tokenizer
-    from playground.training.preference_checks import check_trainer_args, generation_adapter, reward_model_folder
+    from playground.training.ppo import ppo_config, ppo_trainer_class, same_tokenizer
+    from playground.training.preference_checks import generation_adapter, reward_model_folder
     from playground.training.preference_data import prompt_split
-    from playground.training.trainer_args import check_run_settings
+    from playground.training.trainer_args import check_run_settings, check_trainer_config
 
     ppo_trainer_class()  # the right TRL, or what to install
     check_run_settings(recipe)
@@ -27,8 +27,7 @@ def check(recipe: PPORecipe, settings: Settings) -> list[str]:
         raise PlaygroundError(f"The reward model '{folder.name}' was trained on another tokenizer than {recipe.base_model}'s: "
                               "PPO scores the policy's tokens with it directly. Train a reward model on this base model.")
     split = prompt_split(recipe, settings)
-    if recipe.trainer_args:
-        check_trainer_args(recipe)
+    check_trainer_config(recipe, ppo_config)
     if recipe.policy_adapter:
         generation_adapter(settings, recipe.policy_adapter, recipe.base_model)
     return [f"{split.source}: {len(split.train):,} to train on, {len(split.held_out):,} held out."]

@@ -5,6 +5,7 @@ model is, on the same tokenizer)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from playground.adapters import adapter_base, read_record
@@ -12,29 +13,20 @@ from playground.errors import PlaygroundError
 from playground.settings import Settings
 from playground.training.preference_data import describe_split
 from playground.training.preference_recipes import GET_A_REWARD_MODEL
-from playground.training.trainer_args import check_run_settings, config_args
+from playground.training.trainer_args import check_run_settings, check_trainer_config
 
 
-def check_preference_run(recipe, settings: Settings) -> list[str]:
+def check_preference_run(recipe, settings: Settings, build_config: Callable[..., object]) -> list[str]:
+    """The checks of the kinds that train on pairs; `build_config` builds the kind's TRL config."""
     from playground.models import ModelManager
 
     check_run_settings(recipe)
     ModelManager(settings).resolve(recipe.base_model)  # an unknown model starts nothing
     described = describe_split(recipe, settings)
-    if recipe.trainer_args:
-        check_trainer_args(recipe)
+    check_trainer_config(recipe, build_config)
     if getattr(recipe, "policy_adapter", ""):
         generation_adapter(settings, recipe.policy_adapter, recipe.base_model)
     return [described]
-
-
-def check_trainer_args(recipe) -> None:
-    config_class = recipe.trainer_config_type()
-    try:
-        config_class(**config_args(recipe, Path("/nonexistent"), 1, evaluate=True))
-    except (TypeError, ValueError) as err:
-        raise PlaygroundError(f"trainer_args is not accepted by TRL's {recipe.trainer_config_class}: "
-                              f"{str(err).splitlines()[0]}") from err
 
 
 def result_folder(settings: Settings, ref: str) -> Path:

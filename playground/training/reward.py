@@ -20,6 +20,14 @@ HELD_OUT_FILE = "held_out.jsonl"  # the held-out pairs with their rewards, besid
 SCORE_HEAD = "score"  # the name transformers gives the scalar head of *ForSequenceClassification
 
 
+def reward_config(recipe: RewardRecipe, run_dir: Path, n_train: int):
+    from trl import RewardConfig
+
+    from playground.training.trainer_args import config_args
+
+    return RewardConfig(**config_args(recipe, run_dir, n_train, evaluate=True, max_length=recipe.max_length))
+
+
 def load_tokenizer(source: str):
     from transformers import AutoTokenizer
 
@@ -43,12 +51,11 @@ def load_classifier(source: str, tokenizer):
 def train_reward(recipe: RewardRecipe, source: str, ctx: RunContext) -> Outcome:
     import datasets
     from transformers import set_seed
-    from trl import RewardConfig, RewardTrainer
+    from trl import RewardTrainer
 
     from playground.training.callbacks import RunEvents
     from playground.training.loop import starting_point, train_and_measure
     from playground.training.sft import count_params
-    from playground.training.trainer_args import config_args
 
     writer = ctx.writer
     split = recipe_split(recipe, ctx.settings, writer)
@@ -57,8 +64,7 @@ def train_reward(recipe: RewardRecipe, source: str, ctx: RunContext) -> Outcome:
     writer.write("status", message="Loading the model")
     set_seed(recipe.seed)  # the new score head starts from random values: the same ones for the same seed
     model = load_classifier(source, tokenizer)
-    config = RewardConfig(**config_args(recipe, ctx.run_dir, len(split.train), evaluate=True,
-                                        max_length=recipe.max_length))
+    config = reward_config(recipe, ctx.run_dir, len(split.train))
     events = RunEvents(ctx.run_dir, writer, ctx.stop, recipe.checkpoint_minutes)
     trainer = RewardTrainer(
         model=model,

@@ -11,8 +11,9 @@ from playground.training.sft_kind import training_kind
 
 def check(recipe: RewardRecipe, settings: Settings) -> list[str]:
     from playground.training.preference_checks import check_preference_run
+    from playground.training.reward import reward_config
 
-    return check_preference_run(recipe, settings)
+    return check_preference_run(recipe, settings, reward_config)
 
 
 def run(recipe: RewardRecipe, ctx: RunContext) -> Outcome:

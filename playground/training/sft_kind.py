@@ -10,13 +10,14 @@ from playground.errors import PlaygroundError
 from playground.kinds import Outcome, Output, RunContext, RunKind
 from playground.settings import Settings
 from playground.training.recipes import SFTRecipe
-from playground.training.trainer_args import check_run_settings
+from playground.training.trainer_args import check_run_settings, check_trainer_config
 
 
 def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
     """Everything that can be known before training starts; raises with what to change. Returns
     notes worth showing (e.g. examples that will be left out)."""
     from playground.models import ModelManager
+    from playground.training.sft import sft_config
     from playground.training.sft_data import build_splits, drop_rows_without_room
 
     check_run_settings(recipe)
@@ -33,22 +34,12 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
     if recipe.val_fraction > 0 and not drop_rows_without_room(splits.validation, tokenizer, recipe.max_length, chat)[0]:
         raise PlaygroundError(f"Every validation prompt is at least max_length ({recipe.max_length}) tokens long: "
                               "raise max_length, or set the validation share to 0.")
-    if recipe.trainer_args:
-        _check_trainer_args(recipe)
+    check_trainer_config(recipe, sft_config)
     notes = []
     if dropped:
         notes.append(f"{dropped} of {len(splits.train)} training examples are longer than max_length "
                      f"({recipe.max_length}) before their completion starts: they are left out. Raise max_length to keep them.")
     return notes
-
-
-def _check_trainer_args(recipe: SFTRecipe) -> None:
-    from playground.training.sft import sft_config
-
-    try:
-        sft_config(recipe, Path("/nonexistent"), 1)
-    except (TypeError, ValueError) as err:
-        raise PlaygroundError(f"trainer_args is not accepted by TRL's SFTConfig: {str(err).splitlines()[0]}") from err
 
 
 def run(recipe: SFTRecipe, ctx: RunContext) -> Outcome:

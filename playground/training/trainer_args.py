@@ -5,6 +5,7 @@ TRL's GPU defaults from failing on a CPU."""
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 from playground.errors import PlaygroundError
@@ -65,6 +66,18 @@ def _shared_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
         logging_nan_inf_filter=False,
         **plan_for(recipe, cuda).trainer_kwargs(sft=chunked_loss_available(recipe)),
     )
+
+
+def check_trainer_config(recipe, build_config: Callable[..., object]) -> None:
+    """Build the kind's TRL config as its run will (`build_config(recipe, run_dir, n_train)`, here on a
+    stand-in folder and one row), so that what TRL refuses (a trainer_args key it doesn't know, a
+    value out of range, settings that don't go together) starts nothing."""
+    try:
+        build_config(recipe, Path("/nonexistent"), 1)
+    except (TypeError, ValueError) as err:
+        extra = " (with trainer_args)" if recipe.trainer_args else ""
+        raise PlaygroundError(f"TRL's {recipe.trainer_config_class} refuses these settings{extra}: "
+                              f"{str(err).splitlines()[0]}") from err
 
 
 def check_run_settings(recipe) -> None:

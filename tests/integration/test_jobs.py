@@ -183,7 +183,7 @@ def test_doomed_data_is_refused_before_launch_with_what_to_change(home, tiny_dir
         (dict(data=long, max_length=32), "Every training prompt is at least max_length"),
         (dict(data=objects), "holds lists"),
         (dict(data="Sentiment"), "Did you mean the built-in set 'sentiment'"),
-        (dict(lr_scheduler_type="sometimes"), "not accepted by TRL's SFTConfig"),
+        (dict(lr_scheduler_type="sometimes"), "TRL's SFTConfig refuses these settings \\(with trainer_args\\)"),
     ]:
         started = time.time()
         with pytest.raises(PlaygroundError, match=message):

@@ -365,13 +365,15 @@ def test_the_verdict_leaves_room_for_the_estimates_error():
 def test_trainer_args_may_override_what_every_kind_shares(tiny_dir):
     """A key every kind shares (here the NaN filter config_args turns off) or one a kind sets itself is the
     user's to set again through trainer_args, in every kind; a recipe key is set as a recipe key."""
-    from playground.training.preference_checks import check_trainer_args
+    from playground.training.direct_alignment import direct_config
     from playground.training.preference_recipes import DPORecipe, RewardRecipe
+    from playground.training.reward import reward_config
     from playground.training.sft import sft_config
+    from playground.training.trainer_args import check_trainer_config
 
     again = {"logging_nan_inf_filter": True}
-    for recipe in (DPORecipe(trainer_args=again), RewardRecipe(trainer_args=again)):
-        check_trainer_args(recipe)
+    check_trainer_config(DPORecipe(trainer_args=again), direct_config)
+    check_trainer_config(RewardRecipe(trainer_args=again), reward_config)
     from playground.training.trainer_args import config_args
 
     args = config_args(DPORecipe(trainer_args={"label_smoothing": 0.1}), tiny_dir, 1, evaluate=True, label_smoothing=0.0)
@@ -380,6 +382,24 @@ def test_trainer_args_may_override_what_every_kind_shares(tiny_dir):
         DPORecipe(trainer_args={"beta": 0.3})  # its check (above 0) would be bypassed
     config = sft_config(recipe_from_dict({"method": "lora", "base_model": str(tiny_dir), "trainer_args": again}), tiny_dir, 1)
     assert config.logging_nan_inf_filter and config.loss_type == "chunked_nll"
+
+
+def test_trainer_args_are_checked_with_the_kinds_own_settings():
+    """The check before launch builds the kind's TRL config as its run does, with the kind's own
+    arguments: GRPO's trainer_args were checked against TRL's default of 8 replies per prompt, so any
+    of them was refused with a batch of 4 (and what TRL refuses with the recipe's 4 was let through)."""
+    from playground.training.group_rl import group_config
+    from playground.training.preference_recipes import GRPORecipe
+    from playground.training.trainer_args import check_trainer_config
+
+    def grpo(**trainer_args):
+        return GRPORecipe(reward_model="rm", per_device_train_batch_size=4, num_generations=4, trainer_args=trainer_args)
+
+    check_trainer_config(grpo(steps_per_generation=3), group_config)
+    check_trainer_config(grpo(generation_batch_size=12), group_config)
+    with pytest.raises(PlaygroundError, match=r"TRL's GRPOConfig refuses these settings \(with trainer_args\): "
+                                              r"generation_batch_size \(6\) must be divisible"):
+        check_trainer_config(grpo(generation_batch_size=6), group_config)
 
 
 def test_a_resumed_runs_time_left_is_paced_by_the_steps_since_it_resumed(tmp_path, monkeypatch):

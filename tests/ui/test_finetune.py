@@ -110,6 +110,7 @@ def test_stop_a_running_run_and_resume_it(app_page: Page):
     expect(markdown(page, "ft-status")).to_contain_text("Stopping")
     expect(page.locator("#ft-progress")).to_contain_text("stopped", timeout=60_000)
     expect(page.locator("#ft-adapters")).to_contain_text("ui-stop", timeout=10_000)
+    expect(page.locator("#ft-runs")).to_contain_text(re.compile(r"stopped at \d+/5000"), timeout=10_000)
     stopped_at = int(re.search(r"step ([\d,]+)", page.locator("#ft-progress").inner_text()).group(1).replace(",", ""))
 
     page.locator("#ft-resume").click()  # the same run goes on from its checkpoint, not from step 0

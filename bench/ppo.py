@@ -3,7 +3,7 @@
 1. episodes/s of `python -m playground train` (method ppo) vs a plain TRL 1.12 PPO script with the
    same settings (the issue's: a tiny model, 64 episodes, batch 8, response length 16, 2 PPO
    epochs), each as trainer.train() seconds. Goal >= 1.0x.
-2. peak memory (the run's processes' peak RSS on a CPU, peak allocated CUDA memory on a GPU) of PPO
+2. peak memory (the run's worker's peak RSS on a CPU, from its run.json; peak allocated CUDA memory on a GPU) of PPO
    with a LoRA policy whose reference is the same base with the adapter disabled, vs separate full
    policy and reference models, on a wider random model (weights dominate, as on real models).
    Goal <= 0.6x.
@@ -77,15 +77,6 @@ def write_pairs(path: Path, n: int = 96) -> Path:
     return path
 
 
-def peak_of(command: list[str], env: dict) -> tuple[subprocess.CompletedProcess, float]:
-    """Run a command in a fresh process that reports its descendants' peak RSS (MB)."""
-    wrapper = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
-               "print('PEAK', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024); sys.exit(done.returncode)")
-    out = subprocess.run([sys.executable, "-c", wrapper, *command], capture_output=True, text=True, env=env, cwd=ROOT)
-    peak = next((float(line.split()[1]) for line in out.stdout.splitlines() if line.startswith("PEAK ")), 0.0)
-    return out, peak
-
-
 def ours(work: Path, model_dir: Path, reward_dir: Path, data: Path, episodes: int, use_lora: bool, name: str) -> dict:
     recipe = {"method": "ppo", "base_model": str(model_dir), "data": str(data), "reward_model": reward_dir.name,
               "use_lora": use_lora, "total_episodes": episodes, "per_device_train_batch_size": 8, "response_length": 16,
@@ -95,11 +86,13 @@ def ours(work: Path, model_dir: Path, reward_dir: Path, data: Path, episodes: in
     path.write_text(yaml.safe_dump(recipe))
     env = {**os.environ, "PLAYGROUND_HOME": str(work / "home"), "PLAYGROUND_ADAPTERS": str(work / "adapters"),
            "HF_HUB_OFFLINE": "1"}
-    out, peak = peak_of([sys.executable, "-m", "playground", "train", str(path), "--overwrite"], env)
+    out = subprocess.run([sys.executable, "-m", "playground", "train", str(path), "--overwrite"], capture_output=True,
+                         text=True, env=env, cwd=ROOT)
     if out.returncode != 0:
         sys.exit(out.stdout[-2000:] + out.stderr[-3000:])
     record = json.loads((work / "adapters" / name / "run.json").read_text())
-    return {"seconds": record["metrics"]["train_seconds"], "peak_mb": peak, "gpu_mb": record["metrics"]["peak_memory_mb"]}
+    # the run's own peak (its worker is forked by the launcher, not a child of this command)
+    return {"seconds": record["metrics"]["train_seconds"], "peak_mb": record["metrics"]["peak_memory_mb"]}
 
 
 def main() -> None:
@@ -131,8 +124,8 @@ def main() -> None:
     wide, wide_rm = build_models(work, args.width, args.layers)
     lora = ours(work, wide, wide_rm, data, 16, use_lora=True, name="memory-lora")
     full = ours(work, wide, wide_rm, data, 16, use_lora=False, name="memory-full")
-    key = "gpu_mb" if torch.cuda.is_available() else "peak_mb"
-    what = "peak CUDA memory allocated" if key == "gpu_mb" else "peak RSS of the run's processes"
+    key = "peak_mb"
+    what = "peak CUDA memory allocated" if torch.cuda.is_available() else "peak RSS of the run's worker process"
     print(f"PPO memory on a random {args.width}-wide, {args.layers}-layer model ({what}): LoRA policy, reference = adapter "
           f"disabled: {lora[key]:.0f} MB; full policy + separate full reference: {full[key]:.0f} MB; ratio "
           f"{lora[key] / full[key]:.2f}x (goal <= 0.6x)")

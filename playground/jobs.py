@@ -28,6 +28,7 @@ from playground.runs import (
     RECIPE_FILE,
     STOP_FILE,
     RunStatus,
+    attempt_times,
     check_name,
     first_start,
     read_events,
@@ -420,10 +421,10 @@ def _row_from_folder(folder: Path) -> dict | None:
     else:
         status, output_dir = RunStatus.FAILED.value, None
         error = (ending or {}).get("message") or "The run's record was lost from the database before it ended."
-    first = events[0]["time"] if events else None
+    times = attempt_times(events)
     return {"id": folder.name, "name": meta.get("name") or recipe.get("output_name") or folder.name,
             "kind": meta.get("kind", "sft"), "output": meta.get("output", "adapter"),
             "method": meta.get("method", recipe.get("method")), "base_model": meta.get("base_model", recipe.get("base_model")),
             "status": status, "recipe": recipe, "run_dir": str(folder), "output_dir": output_dir,
-            "created": meta.get("created") or first or folder.stat().st_mtime, "started": first,
-            "finished": ending["time"] if ending else None, "error": error, "created_by": meta.get("created_by", "")}
+            "created": meta.get("created") or times["first_started"] or folder.stat().st_mtime, **times,
+            "error": error, "created_by": meta.get("created_by", "")}

@@ -57,6 +57,24 @@ def seconds_run(run: dict) -> float | None:
     return earlier + (run.get("finished") or time.time()) - run["started"]
 
 
+def attempt_times(events: list[dict]) -> dict:
+    """A run's times rebuilt from its events, as its database row keeps them: each start (the first run
+    and every resume) ends with a "done" or "error" event; the time of those before the last start is
+    `earlier_s`. A run whose last start has no end is taken to have ended at its last event."""
+    spans, start = [], None
+    for event in events:
+        start = event["time"] if start is None else start
+        if event["type"] in ("done", "error"):
+            spans.append((start, event["time"]))
+            start = None
+    if start is not None:
+        spans.append((start, events[-1]["time"]))
+    if not spans:
+        return {"first_started": None, "started": None, "finished": None, "earlier_s": 0.0}
+    return {"first_started": spans[0][0], "started": spans[-1][0], "finished": spans[-1][1],
+            "earlier_s": sum(end - begin for begin, end in spans[:-1])}
+
+
 def check_name(name: str) -> None:
     """A run's output name is a folder name: no path separators, no '..', no control characters."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:

@@ -9,7 +9,7 @@ import pytest
 from playground.adapters import delete, list_adapters, rename
 from playground.errors import PlaygroundError
 from playground.plots import memory_figure, training_figure
-from playground.runs import read_events
+from playground.runs import attempt_times, first_start, read_events, seconds_run
 from playground.store import MIGRATIONS, Store
 from playground.training.estimate import count_trainable, estimate_memory
 from playground.training.recipes import recipe_from_dict
@@ -149,6 +149,20 @@ def test_a_file_that_is_not_a_database_is_named_with_what_to_do(tmp_path):
     with pytest.raises(PlaygroundError, match="damaged or is not a SQLite database") as err:
         Store(path)
     assert str(path) in str(err.value) and "mv" in str(err.value)
+
+
+def test_a_resumed_runs_times_are_rebuilt_from_its_events_without_the_time_it_was_stopped():
+    """Ran 100-150 s, stopped, resumed at 400 s and finished at 460 s: it ran 110 s in all (the rebuilt
+    row spanned 100-460 s before, the stopped 250 s included); one that never ended ends at its last event."""
+    def event(kind, t):
+        return {"type": kind, "time": t}
+
+    events = [event("status", 100), event("log", 120), event("done", 150), event("status", 400), event("done", 460)]
+    row = attempt_times(events)
+    assert (first_start(row), row["started"], row["finished"], seconds_run(row)) == (100, 400, 460, 110)
+    lost = attempt_times([event("status", 100), event("log", 130)])
+    assert (lost["started"], lost["finished"], seconds_run(lost)) == (100, 130, 30)
+    assert seconds_run(attempt_times([])) is None
 
 
 def test_damaged_event_lines_are_skipped_and_reported(tmp_path):

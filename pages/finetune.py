@@ -478,15 +478,17 @@ def build(ctx: AppContext) -> None:
                        api_name="push_adapter")
         delete_btn.click(_adapter_action(delete_adapter, "delete"), [adapter_picker, new_name, confirm_delete],
                          adapter_outputs, api_name="delete_adapter")
-        listed = gr.State(None)  # the adapter names this page shows
+        listed = gr.State(None)  # the adapters this page shows: name, status and when each was saved
 
         def adapters_tick(current, shown):
-            """Every 2 s, only when the adapters changed: a tick answering after the user picked an
-            adapter (with the value it was sent) must not put the picker back."""
-            names = sorted(a["name"] for a in adapter_store.list_adapters(settings.adapters_dir))
-            if names == shown:
+            """Every 2 s, only when the adapters changed (one added, removed, or saved again, as a resumed
+            run's is when it finishes): a tick answering after the user picked an adapter (with the value
+            it was sent) must not put the picker back."""
+            seen = sorted([a["name"], a["status"], a["finished"]]
+                          for a in adapter_store.list_adapters(settings.adapters_dir))
+            if seen == shown:
                 return {listed: gr.skip()}  # nothing changed (an empty dict is refused by Gradio)
-            return {**adapters_view(current), listed: names}
+            return {**adapters_view(current), listed: seen}
 
         timer.tick(adapters_tick, [adapter_picker, listed], [adapters_table, adapter_picker, listed],
                    show_progress="hidden", api_name=False)

@@ -33,7 +33,7 @@ from playground import plots
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
 from playground.training.policy_eval import reward_kl_points
-from playground.training.preference_data import LABELS, describe_split
+from playground.training.preference_data import LABELS, describe_prompts, describe_split
 from playground.training.preference_recipes import DPORecipe, GRPORecipe, KTORecipe, PPORecipe, PreferenceRecipe, RewardRecipe, RLOORecipe
 from playground.training.reward import RewardModel, held_out_scores
 from playground.training.scorers import load_scorer, rescore
@@ -192,6 +192,7 @@ def build(ctx: AppContext) -> None:
                                          info="Pairs kept out of training, to measure what was learned.")
                 split_seed = gr.Number(0, label="Split seed", precision=0, elem_id="rl-split-seed")
                 count_btn = gr.Button("Count pairs", elem_id="rl-count")
+            count_status = gr.Markdown("", elem_id="rl-count-status")
         with gr.Accordion("2 · Training settings (every method)", open=False, elem_id="rl-settings-acc"):
             with gr.Row():
                 use_lora = gr.Checkbox(True, label="LoRA", elem_id="rl-lora",
@@ -225,7 +226,7 @@ def build(ctx: AppContext) -> None:
                                             elem_id="rl-start-adapter",
                                             info="An SFT adapter: it also becomes the frozen reference.")
                 dpo_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-dpo-name")
-                dpo_btn = gr.Button("Train", variant="primary", elem_id="rl-train-dpo")
+                dpo_btn = gr.Button("Train with DPO", variant="primary", elem_id="rl-train-dpo")
         with gr.Accordion("PPO against a reward model", open=True, elem_id="rl-ppo-acc"):
             gr.Markdown(PPORecipe.about)
             with gr.Row():
@@ -267,7 +268,7 @@ def build(ctx: AppContext) -> None:
                 group_every = gr.Number(10, label="Samples every (steps)", precision=0, elem_id="rl-group-every",
                                         info="A reply to a few held-out prompts, with its reward, while it trains (0: never).")
                 group_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-group-name")
-                group_btn = gr.Button("Train", variant="primary", elem_id="rl-train-group")
+                group_btn = gr.Button("Train with GRPO", variant="primary", elem_id="rl-train-group")
         status = gr.Markdown("", elem_id="rl-status")
 
         gr.Markdown("### Runs")
@@ -331,18 +332,21 @@ def build(ctx: AppContext) -> None:
             model, choice, file, *rest = values
             return PreferenceForm(model, choice, file, dict(zip(shared, rest)))
 
-        @also_as_toast(status)
-        @guarded(status)
+        @guarded(count_status)
         @rate_limited(ctx)
         def count(*values):
+            """What each method would learn from: pairs, distinct prompts (PPO, RLOO and GRPO) and
+            labeled replies (KTO); a line each, with what is missing where there is too little."""
             f = form_of(values)
-            pairs = "✅ Pairs (reward model, DPO, and the prompts of PPO/RLOO/GRPO): " + describe_split(
-                f.recipe(DPORecipe, {}), settings)
-            try:
-                replies = "✅ Labeled replies (KTO): " + describe_split(f.recipe(KTORecipe, {}), settings)
-            except PlaygroundError as err:
-                replies = f"⚠️ Labeled replies (KTO): {err}"
-            return {status: f"{pairs}\n\n{replies}"}
+            pairs = "✅ Pairs (reward model, DPO): " + describe_split(f.recipe(DPORecipe, {}), settings)
+            lines = [pairs]
+            for what, describe in (("Distinct prompts (PPO, RLOO, GRPO)", lambda: describe_prompts(f.recipe(DPORecipe, {}), settings)),
+                                   ("Labeled replies (KTO)", lambda: describe_split(f.recipe(KTORecipe, {}), settings))):
+                try:
+                    lines.append(f"✅ {what}: {describe()}")
+                except PlaygroundError as err:
+                    lines.append(f"⚠️ {what}: {err}")
+            return {count_status: "\n\n".join(lines)}
 
         @also_as_toast(status)
         @guarded(status)
@@ -393,13 +397,13 @@ def build(ctx: AppContext) -> None:
         def show_direct_method(method):
             cls = DIRECT_METHODS[method]
             return {direct_about: cls.about, loss_type: gr.update(visible=cls is DPORecipe),
-                    desirable_weight: gr.update(visible=cls is KTORecipe)}
+                    desirable_weight: gr.update(visible=cls is KTORecipe), dpo_btn: f"Train with {method}"}
 
         def show_group_method(method):
             cls = GROUP_METHODS[method]
             info = ("TRL's GRPO defaults to 0, no KL penalty; set here." if cls is GRPORecipe
                     else "How strongly the policy is held to its reference.")
-            return {group_about: cls.about, group_beta: gr.update(value=cls.beta, info=info)}
+            return {group_about: cls.about, group_beta: gr.update(value=cls.beta, info=info), group_btn: f"Train with {method}"}
 
         def _poll(run_id, state):
             runs = rlhf_runs(jobs)
@@ -478,19 +482,20 @@ def build(ctx: AppContext) -> None:
             value = score_reply(settings, name, prompt, reply)
             return {score_out: f"Reward from **{name}**: **{value:+.3f}** (higher: more like the replies people chose)."}
 
-        count_btn.click(count, form, [status], api_name="count_preference_pairs")
+        count_btn.click(count, form, [count_status], api_name="count_preference_pairs")
         reward_btn.click(train_reward, [*form, reward_lr, reward_name], [status, run_picker], api_name="train_reward_model",
                          concurrency_id="rl-poll")
         dpo_btn.click(train_direct, [*form, direct_method, dpo_lr, beta, loss_type, desirable_weight, start_adapter, dpo_name],
                       [status, run_picker], api_name="train_dpo_kto", concurrency_id="rl-poll")
-        direct_method.change(show_direct_method, [direct_method], [direct_about, loss_type, desirable_weight], api_name=False)
+        direct_method.change(show_direct_method, [direct_method], [direct_about, loss_type, desirable_weight, dpo_btn],
+                             api_name=False)
         ppo_btn.click(train_ppo, [*form, ppo_reward, ppo_start, ppo_lr, kl_coef, response_length, episodes, ppo_epochs,
                                   temperature, ppo_every, ppo_name], [status, run_picker], api_name="train_ppo",
                       concurrency_id="rl-poll")
         group_btn.click(train_group, [*form, group_method, group_reward, group_lr, group_beta, generations, group_steps,
                                       group_length, group_every, group_name], [status, run_picker], api_name="train_rloo_grpo",
                         concurrency_id="rl-poll")
-        group_method.change(show_group_method, [group_method], [group_about, group_beta], api_name=False)
+        group_method.change(show_group_method, [group_method], [group_about, group_beta, group_btn], api_name=False)
         poll_outputs = [run_picker, events_state, run_progress, run_error, run_chart, ppo_summary, ppo_samples,
                         reward_kl_plot, train_samples]
         serial = dict(concurrency_id="rl-poll", concurrency_limit=1, show_progress="hidden", api_name=False)

@@ -77,7 +77,8 @@ def split_pairs(rows: list[dict], held_out_fraction: float, seed: int, source: s
         raise PlaygroundError(
             f"Too few {what}: {len(rows)}, and at least {needed} are needed ({MIN_TRAIN_PAIRS} to train on and "
             f"{MIN_HELD_OUT_PAIRS} held out at a held-out share of {held_out_fraction:g}). Label more in the Rate tab "
-            "(ties and 'both bad' give no pair), or import a preference file there.")
+            "(ties and 'both bad' give no pair), or train from a preference file (prompt, chosen, rejected JSONL, "
+            "or HH-RLHF's chosen/rejected).")
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)
     n_held = max(MIN_HELD_OUT_PAIRS, round(len(rows) * held_out_fraction))
@@ -99,6 +100,12 @@ def recipe_split(recipe, settings, writer=None) -> PreferenceSplit:
 def describe_split(recipe, settings) -> str:
     """What a run of `recipe` would learn from, in a sentence (raises what split_pairs raises)."""
     split = recipe_split(recipe, settings)
+    return f"{split.source}: {len(split.train):,} to train on, {len(split.held_out):,} held out."
+
+
+def describe_prompts(recipe, settings) -> str:
+    """What a PPO, RLOO or GRPO run of these pairs would train on (their distinct prompts), in a sentence."""
+    split = prompt_split(recipe, settings)
     return f"{split.source}: {len(split.train):,} to train on, {len(split.held_out):,} held out."
 
 

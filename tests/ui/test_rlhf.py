@@ -49,10 +49,12 @@ def wait_until_finished(page: Page, name: str) -> None:
 def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, labels):
     page = app_page
     open_tab(page, "RLHF")
-    page.locator("#rl-count").click()
-    expect(markdown(page, "rl-status")).to_contain_text(re.compile(r"pairs from the Rate tab's labels: [\d,]+ to train on, "
-                                                                   r"[\d,]+ held out"), timeout=30_000)
-    expect(markdown(page, "rl-status")).to_contain_text(re.compile(r"Labeled replies \(KTO\): [\d,]+ labeled replies"))
+    page.locator("#rl-count").click()  # answered under the button, a line per sort of data the methods learn from
+    counted = markdown(page, "rl-count-status")
+    expect(counted).to_contain_text(re.compile(r"pairs from the Rate tab's labels: [\d,]+ to train on, [\d,]+ held out"),
+                                    timeout=30_000)
+    expect(counted).to_contain_text(re.compile(r"Distinct prompts \(PPO, RLOO, GRPO\): [\d,]+ distinct prompts"))
+    expect(counted).to_contain_text(re.compile(r"Labeled replies \(KTO\): [\d,]+ labeled replies"))
     open_accordion(page, "rl-settings-acc")
     set_number(page, "rl-epochs", 3)
     type_in_slider(page, "rl-batch", 8)
@@ -111,6 +113,7 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
 
     # KTO from the same labels, read as single replies marked good or bad
     choose_radio(page, "rl-direct-method", "KTO")
+    expect(page.locator("#rl-train-dpo")).to_have_text("Train with KTO")
     expect(page.locator("#rl-desirable-weight")).to_be_visible()
     expect(page.locator("#rl-loss")).to_be_hidden()
     fill_textbox(page, "rl-dpo-name", "ui-kto")
@@ -145,6 +148,7 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
     expect(page.locator("#rl-group-beta input[type=number]")).to_have_value("0.05")
     choose_radio(page, "rl-group-method", "GRPO")
     expect(page.locator("#rl-group-beta input[type=number]")).to_have_value("0.04")
+    expect(page.locator("#rl-train-group")).to_have_text("Train with GRPO")
     page.locator("#rl-group-reward input[role=combobox]").click()
     page.locator("#rl-group-reward [role=option]").filter(has_text="ui-rm").first.click()
     set_number(page, "rl-group-steps", 6)

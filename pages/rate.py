@@ -253,11 +253,12 @@ def build(ctx: AppContext) -> None:
             if goal is None or goal < 1 or int(goal) != goal:
                 raise PlaygroundError(f"Your target must be a whole number of labels, at least 1 (got {goal}).")
             setup = setup_of(model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again)
+            yield {status: f"Starting as **{name}**: writing the first pair…"}  # not the last refusal, still shown
             progress_bar(0.2, desc="Writing the first pair…")
             token = state.get("token") or uuid.uuid4().hex
             task = writer.write(setup, name)
             prefetch(token, setup, name)
-            return {session: {"token": token, "task": task, "setup": setup, "name": name}, **shown(task, guide),
+            yield {session: {"token": token, "task": task, "setup": setup, "name": name}, **shown(task, guide),
                     status: f"Labeling as **{name}** with {len(setup['sources'])} sources and {len(setup['prompts'])} prompts.",
                     progress: progress_text(name, goal), reveal: ""}
 

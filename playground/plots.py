@@ -135,21 +135,22 @@ SERIES_NAMES = {"loss": "training loss", "eval_loss": "validation loss", "accura
                 "eval_accuracy": "held-out", "rewards/accuracies": "training batches",
                 "eval_rewards/accuracies": "held-out", "rewards/chosen": "chosen / good",
                 "rewards/rejected": "rejected / bad", "mean_reward": "mean reward"}
-# PPO: what the policy earns and what it costs (drift from the reference), per update.
+# PPO: what the policy earns and what it costs (drift from the reference), per update. TRL's PPO sums
+# KL and entropy over a reply's tokens; its KL is a sampled estimate, which can dip below 0.
 PPO_PANELS = [
     ("Reward model score", ("objective/scores",)),
-    ("KL to the reference (nats)", ("objective/kl",)),
+    ("KL to the reference (nats per reply)", ("objective/kl",)),
     ("RLHF reward (score − KL penalty)", ("objective/rlhf_reward",)),
-    ("Entropy (nats)", ("objective/entropy",)),
+    ("Entropy (nats per reply)", ("objective/entropy",)),
     ("Reply length (tokens)", ("response_length",)),
     ("Value loss", ("loss/value_avg",)),
 ]
-# RLOO and GRPO (TRL's names for what they log).
+# RLOO and GRPO (TRL's names for what they log; KL and entropy are means over the replies' tokens).
 GROUP_PANELS = [
     ("Reward", ("reward",)),
-    ("KL to the reference", ("kl",)),
+    ("KL to the reference (nats per token)", ("kl",)),
     ("Reward spread within a prompt's group", ("reward_std",)),
-    ("Entropy", ("entropy",)),
+    ("Entropy (nats per token)", ("entropy",)),
     ("Reply length (tokens)", ("completions/mean_length",)),
     ("Loss", ("loss",)),
 ]
@@ -174,6 +175,7 @@ def training_figure(events: Sequence[dict], title: str = "", panels: Sequence = 
     figure = make_subplots(rows=2, cols=3, subplot_titles=[name for name, _ in panels],
                            horizontal_spacing=0.07, vertical_spacing=0.16)
     colors: dict[str, str] = {}  # one color per series name, the same in every panel, in the legend once
+    legend = any(len(keys) > 1 for _, keys in panels)  # else each panel's title names its one series
     for index, (_, keys) in enumerate(panels):
         row, col = index // 3 + 1, index % 3 + 1
         for key in keys:
@@ -184,7 +186,7 @@ def training_figure(events: Sequence[dict], title: str = "", panels: Sequence = 
                 color = colors.setdefault(name, MODEL_COLORS[(len(colors) + 1) % len(MODEL_COLORS)])
                 figure.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
                                    marker={"size": 4, "color": color}, line={"color": color}, name=name, legendgroup=name,
-                                   row=row, col=col, showlegend=key in SERIES_NAMES and first)
+                                   row=row, col=col, showlegend=legend and key in SERIES_NAMES and first)
         figure.update_xaxes(title_text="step" if row == 2 else None, row=row, col=col)
     figure.update_layout(title={"text": title, "font": {"size": 14}}, height=520, template="plotly_white",
                          margin={"l": 10, "r": 10, "t": 60, "b": 10}, legend={"orientation": "h", "y": 1.12})

@@ -26,3 +26,16 @@ def test_heatmap_escapes_text_and_shows_probabilities():
     html = token_heatmap_html([("<b>", 0.9), (" x", 0.05)])
     assert "&lt;b&gt;" in html and 'title="p = 0.900"' in html and 'title="p = 0.050"' in html
     assert visible_token("\n") == "↵" and visible_token("") == "∅"
+
+
+def test_a_legend_only_where_a_panel_draws_several_series():
+    """GRPO's six panels draw one series each: a legend naming only its loss ("training loss") sat
+    beside the Reward panel and read as that chart's. Fine-tuning's loss panel draws two."""
+    from playground.plots import GROUP_PANELS, TRAINING_PANELS, training_figure
+
+    logs = [{"type": "log", "step": s, "loss": 1.0 / s, "eval_loss": 1.2 / s, "reward": 0.1 * s, "kl": 0.01, "entropy": 2.0}
+            for s in (1, 2, 3)]
+    grpo = training_figure(logs, "grpo", GROUP_PANELS)
+    assert len(grpo.data) == 4 and not [t.name for t in grpo.data if t.showlegend]
+    tuned = training_figure(logs, "lora", TRAINING_PANELS)
+    assert sorted(t.name for t in tuned.data if t.showlegend) == ["training loss", "validation loss"]

@@ -32,7 +32,7 @@ from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
-from playground.training.policy_eval import reward_kl_points
+from playground.training.policy_eval import HELD_OUT_SAMPLES, reward_kl_points
 from playground.training.preference_data import LABELS, describe_prompts, describe_split
 from playground.training.preference_recipes import DPORecipe, GRPORecipe, KTORecipe, PPORecipe, PreferenceRecipe, RewardRecipe, RLOORecipe
 from playground.training.reward import RewardModel, held_out_scores
@@ -111,7 +111,7 @@ def change_text(m: dict) -> str:
 def before_after(run: dict) -> tuple[str, pd.DataFrame | None]:
     """A finished policy run's held-out comparison: mean reward before and after with 95% intervals,
     the same by every other scorer it was judged with, and the replies."""
-    from playground.training.policy_eval import HELD_OUT_SAMPLES, SAMPLES_FILE
+    from playground.training.policy_eval import SAMPLES_FILE
 
     m = run.get("metrics") or {}
     if run.get("kind") not in POLICY_KINDS or "reward_after" not in m:
@@ -287,7 +287,10 @@ def build(ctx: AppContext) -> None:
                                      elem_id="rl-train-samples")
         ppo_summary = gr.Markdown("", elem_id="rl-ppo-summary")
         ppo_samples = gr.Dataframe(headers=SAMPLE_COLUMNS, interactive=False, wrap=True, visible=False,
-                                   label="Held-out prompts: a reply before and after training, with the mean reward of its replies",
+                                   column_widths=["22%", "29%", "10%", "29%", "10%"],
+                                   label=f"Held-out prompts: one sampled reply before and one after training; each reward is "
+                                         f"the mean over the prompt's {HELD_OUT_SAMPLES} sampled replies, so the same text "
+                                         "can show two rewards",
                                    elem_id="rl-ppo-samples")
         with gr.Accordion("Judge the same replies with another scorer", open=False, elem_id="rl-rescore-acc"):
             gr.Markdown("A policy can learn to please its own reward model without getting better. Score the run's "

@@ -341,9 +341,9 @@ def build(ctx: AppContext) -> None:
             """What each method would learn from: pairs, distinct prompts (PPO, RLOO and GRPO) and
             labeled replies (KTO); a line each, with what is missing where there is too little."""
             f = form_of(values)
-            pairs = "✅ Pairs (reward model, DPO): " + describe_split(f.recipe(DPORecipe, {}), settings)
-            lines = [pairs]
-            for what, describe in (("Distinct prompts (PPO, RLOO, GRPO)", lambda: describe_prompts(f.recipe(DPORecipe, {}), settings)),
+            pairs_recipe = f.recipe(DPORecipe, {})
+            lines = ["✅ Pairs (reward model, DPO): " + describe_split(pairs_recipe, settings)]
+            for what, describe in (("Distinct prompts (PPO, RLOO, GRPO)", lambda: describe_prompts(pairs_recipe, settings)),
                                    ("Labeled replies (KTO)", lambda: describe_split(f.recipe(KTORecipe, {}), settings))):
                 try:
                     lines.append(f"✅ {what}: {describe()}")

@@ -97,16 +97,18 @@ def recipe_split(recipe, settings, writer=None) -> PreferenceSplit:
     return split
 
 
+def _sentence(split: PreferenceSplit) -> str:
+    return f"{split.source}: {len(split.train):,} to train on, {len(split.held_out):,} held out."
+
+
 def describe_split(recipe, settings) -> str:
     """What a run of `recipe` would learn from, in a sentence (raises what split_pairs raises)."""
-    split = recipe_split(recipe, settings)
-    return f"{split.source}: {len(split.train):,} to train on, {len(split.held_out):,} held out."
+    return _sentence(recipe_split(recipe, settings))
 
 
 def describe_prompts(recipe, settings) -> str:
     """What a PPO, RLOO or GRPO run of these pairs would train on (their distinct prompts), in a sentence."""
-    split = prompt_split(recipe, settings)
-    return f"{split.source}: {len(split.train):,} to train on, {len(split.held_out):,} held out."
+    return _sentence(prompt_split(recipe, settings))
 
 
 def prompt_split(recipe, settings, writer=None) -> PreferenceSplit:

@@ -4,14 +4,29 @@ import time
 
 
 def api_client(url: str, **kwargs):
-    """A gradio_client for the app under test. Plain http to this machine: no certificates to load
-    (by default each request loads the CA bundle, a fifth of a client's CPU, taken from the server
-    sharing the machine). Requests may wait up to a minute: httpx's default of 5 s fails when
-    twenty clients start at once on a loaded 2-core machine, each fetching the app's 265 KB API
-    description, which the server computes on first request."""
+    """A gradio_client for the app under test, one call at a time. Plain http to this machine: no
+    certificates to load (by default each request loads the CA bundle, a fifth of a client's CPU,
+    taken from the server sharing the machine). Requests may wait up to a minute: httpx's default
+    of 5 s fails when twenty clients start at once on a loaded 2-core machine, each fetching the
+    app's 265 KB API description, which the server computes on first request."""
+    from concurrent import futures
+
     from gradio_client import Client
 
-    return Client(url, verbose=False, ssl_verify=False, httpx_kwargs={"timeout": 60}, **kwargs)
+    class SequentialClient(Client):
+        """After each call, waits until the client's message reader has read the server's
+        close_stream (the server closes a session's stream when its last event completes).
+        gradio_client 2.7.2 races there: a call made before the reader got to it is registered
+        with the closing reader, which then cancels it (CancelledError), as CI saw under load."""
+
+        def predict(self, *args, **kw):
+            result = super().predict(*args, **kw)
+            reader = self.streaming_future
+            if reader is not None:
+                futures.wait([reader], timeout=60)
+            return result
+
+    return SequentialClient(url, verbose=False, ssl_verify=False, httpx_kwargs={"timeout": 60}, **kwargs)
 
 
 def wait_for(predicate, timeout=180, what="condition", every=0.3):

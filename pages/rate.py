@@ -123,7 +123,8 @@ def build(ctx: AppContext) -> None:
                     with gr.Row():
                         annotator = gr.Textbox("", label="Your name", placeholder="e.g. ana", elem_id="rate-annotator",
                                                info="Labels record who made them.")
-                        target = gr.Number(50, label="Your target", precision=0, elem_id="rate-target")
+                        target = gr.Number(50, label="Your target", precision=0, elem_id="rate-target",
+                                           info="How many labels you mean to give: your progress is counted against it.")
                         max_new_tokens = gr.Slider(8, 256, value=64, step=8, label="Max new tokens", elem_id="rate-max-new")
                     with gr.Row():
                         models = gr.Dropdown([BASE], value=[BASE], multiselect=True, label="Models", elem_id="rate-models",

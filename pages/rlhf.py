@@ -241,7 +241,7 @@ def build(ctx: AppContext) -> None:
                 response_length = gr.Slider(4, 512, value=64, step=4, label="Reply length (tokens)", elem_id="rl-resp-len",
                                             info="Replies that hit it without ending lose the missing-EOS penalty.")
                 episodes = gr.Number(0, label="Episodes", precision=0, elem_id="rl-episodes",
-                                     info="Replies written and scored in all (0: epochs × prompts).")
+                                     info="Replies written and scored in all, a round of updates per batch of them (0: epochs × prompts).")
                 ppo_epochs = gr.Slider(1, 8, value=4, step=1, label="PPO epochs", elem_id="rl-ppo-epochs",
                                        info="Passes over each batch of replies.")
                 temperature = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Temperature", elem_id="rl-ppo-temp")
@@ -408,7 +408,7 @@ def build(ctx: AppContext) -> None:
                     else "How strongly the policy is held to its reference.")
             return {group_about: cls.about, group_beta: gr.update(value=cls.beta, info=info), group_btn: f"Train with {method}"}
 
-        def _poll(run_id, state):
+        def _poll(run_id, state, *picked_rewards):
             runs = rlhf_runs(jobs)
             out = {}
             if run_id is None and runs:
@@ -431,11 +431,14 @@ def build(ctx: AppContext) -> None:
             new, offset = jobs.events(run_id, state["offset"])
             ended = run["status"] not in ("running", "queued")
             if ended and state.get("final") != run_id:  # the whole record, once, after the end (see finetune)
+                watched_to_the_end = state.get("live", False)
                 new, offset = jobs.events(run_id, 0)
                 state = {"run": run_id, "offset": 0, "events": [], "final": run_id, "kl_points": points}
                 text, samples = before_after(run)
                 out |= {ppo_summary: text, ppo_samples: gr.update(value=samples, visible=samples is not None)}
-            state = state | {"offset": offset, "events": state["events"] + new}
+                if run["kind"] == "reward" and run["status"] == "finished" and run["output_dir"]:
+                    out |= offer_reward_model(Path(run["output_dir"]).name, picked_rewards, watched_to_the_end)
+            state = state | {"offset": offset, "events": state["events"] + new, "live": not ended}
             stage = next((e["message"] for e in reversed(state["events"]) if e["type"] == "status"), "")
             out |= {events_state: state,
                     run_progress: progress_html(run, state["events"]) + (f"<div style='font-size:13px'>{stage}</div>"
@@ -448,6 +451,17 @@ def build(ctx: AppContext) -> None:
                 rows = sample_rows(state["events"])
                 out[train_samples] = gr.update(value=pd.DataFrame(rows, columns=TRAIN_SAMPLE_COLUMNS), visible=True)
             return out
+
+        reward_pickers = (ppo_reward, group_reward, reward_picker)
+
+        def offer_reward_model(name: str, picked: tuple, replace: bool) -> dict:
+            """A finished reward model in every reward picker's list, chosen where none was, or in all
+            of them when it was watched while it trained (it is the one to use next)."""
+            names = reward_model_names(settings)
+            if name not in names:  # deleted since
+                return {}
+            return {picker: gr.update(choices=names, value=name if replace or not value else value)
+                    for picker, value in zip(reward_pickers, picked)}
 
         @guarded(rescore_status)
         @admin_only(ctx, "rescore")
@@ -500,15 +514,15 @@ def build(ctx: AppContext) -> None:
                         concurrency_id="rl-poll")
         group_method.change(show_group_method, [group_method], [group_about, group_beta, group_btn], api_name=False)
         poll_outputs = [run_picker, events_state, run_progress, run_error, run_chart, ppo_summary, ppo_samples,
-                        reward_kl_plot, train_samples]
+                        reward_kl_plot, train_samples, *reward_pickers]
         serial = dict(concurrency_id="rl-poll", concurrency_limit=1, show_progress="hidden", api_name=False)
         changes_only = ChangesOnly()
 
-        def poll(run_id, state, request: gr.Request):
-            return changes_only(request, _poll(run_id, state))
+        def poll(run_id, state, ppo_pick, group_pick, score_pick, request: gr.Request):
+            return changes_only(request, _poll(run_id, state, ppo_pick, group_pick, score_pick))
 
-        timer.tick(poll, [run_picker, events_state], poll_outputs, **serial)
-        run_picker.change(poll, [run_picker, events_state], poll_outputs, **serial)
+        timer.tick(poll, [run_picker, events_state, *reward_pickers], poll_outputs, **serial)
+        run_picker.change(poll, [run_picker, events_state, *reward_pickers], poll_outputs, **serial)
         stop_btn.click(stop, [run_picker], [status], api_name="stop_rlhf_run")
         resume_btn.click(resume, [run_picker], [status], api_name="resume_rlhf_run")
         rescore_btn.click(score_with_another, [run_picker, other_scorer, other_label], [rescore_status, ppo_summary],

@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import math
 import os
 import sys
 import textwrap
@@ -35,6 +36,7 @@ from playground.training.preference_data import prompt_split
 from playground.training.preference_recipes import PPORecipe
 
 REFERENCE_ADAPTER = "reference"
+SHORT_PPO_ROUNDS = 10  # fewer rounds of updates than this: the launch note suggests more episodes
 PAD_TOKEN = "<|pad|>"
 INSTALL = "PPO needs trl 1.12.0, the last release with PPOTrainer (TRL removed it in 1.13): pip install trl==1.12.0"
 
@@ -162,6 +164,22 @@ def ppo_config(recipe: PPORecipe, run_dir, n_train: int, **adapter_names):
         missing_eos_penalty=recipe.missing_eos_penalty or None, stop_token="eos", num_sample_generations=0,
         total_episodes=recipe.total_episodes or None, local_rollout_forward_batch_size=recipe.per_device_train_batch_size,
         **adapter_names))
+
+
+def ppo_plan(recipe: PPORecipe, n_prompts: int, world_size: int = 1) -> str:
+    """A PPO run's length as TRL counts it, in a sentence: episodes (replies written and scored), in
+    batches of replies, one round of updates each; with a hint when that is only a few rounds."""
+    epochs = recipe.num_train_epochs
+    episodes = recipe.total_episodes or int(epochs * n_prompts)
+    batch = recipe.per_device_train_batch_size * recipe.gradient_accumulation_steps * world_size
+    rounds = math.ceil(episodes / batch)
+    source = "" if recipe.total_episodes else f" ({n_prompts:,} training prompts × {epochs:g} epoch{'s' * (epochs != 1)})"
+    text = (f"PPO: {episodes:,} episodes{source}, in {rounds:,} batch{'es' * (rounds != 1)} of {batch} replies, each "
+            f"learned from {recipe.num_ppo_epochs} time{'s' * (recipe.num_ppo_epochs != 1)}.")
+    if rounds < SHORT_PPO_ROUNDS:
+        text += (f" That is a short run: for {SHORT_PPO_ROUNDS * 5} rounds of updates, "
+                 f"set Episodes to {SHORT_PPO_ROUNDS * 5 * batch:,}.")
+    return text
 
 
 def train_ppo(recipe: PPORecipe, source: str, ctx: RunContext) -> Outcome:

@@ -14,7 +14,7 @@ def check(recipe: PPORecipe, settings: Settings) -> list[str]:
     from transformers import AutoTokenizer
 
     from playground.models import ModelManager
-    from playground.training.ppo import ppo_config, ppo_trainer_class, same_tokenizer
+    from playground.training.ppo import ppo_config, ppo_plan, ppo_trainer_class, same_tokenizer
     from playground.training.preference_checks import generation_adapter, reward_model_folder
     from playground.training.preference_data import prompt_split
     from playground.training.trainer_args import check_run_settings, check_trainer_config
@@ -30,7 +30,8 @@ def check(recipe: PPORecipe, settings: Settings) -> list[str]:
     check_trainer_config(recipe, ppo_config)
     if recipe.policy_adapter:
         generation_adapter(settings, recipe.policy_adapter, recipe.base_model)
-    return [f"{split.source}: {len(split.train):,} to train on, {len(split.held_out):,} held out."]
+    return [f"{split.source}: {len(split.train):,} to train on, {len(split.held_out):,} held out.",
+            ppo_plan(recipe, len(split.train))]
 
 
 def run(recipe: PPORecipe, ctx: RunContext) -> Outcome:

@@ -68,8 +68,9 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
     traces = wait_for_plot(page, "rl-chart", trace_name="held-out", timeout=30_000)
     assert any(t["name"] == "training loss" and len(t["y"]) >= 5 for t in traces)
 
-    page.locator("#rl-reward-picker input[role=combobox]").click()
-    page.locator("#rl-reward-picker [role=option]").filter(has_text="ui-rm").first.click()
+    # the reward model just trained is chosen wherever a reward model is asked for
+    for picker in ("rl-reward-picker", "rl-ppo-reward"):  # (and GRPO's, checked when its section is opened)
+        expect(page.locator(f"#{picker} input[role=combobox]")).to_have_value("ui-rm", timeout=30_000)
     summary = markdown(page, "rl-reward-summary")
     expect(summary).to_contain_text("ranks the chosen reply first", timeout=30_000)
     right, total = map(int, re.search(r"in (\d+) of (\d+) held-out pairs", summary.inner_text()).groups())
@@ -124,8 +125,6 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
     assert any(t["name"] == "rejected / bad" for t in traces)
 
     # PPO against the reward model just trained, and what changed on held-out prompts
-    page.locator("#rl-ppo-reward input[role=combobox]").click()
-    page.locator("#rl-ppo-reward [role=option]").filter(has_text="ui-rm").first.click()
     type_in_slider(page, "rl-resp-len", 8)
     set_number(page, "rl-episodes", 64)
     type_in_slider(page, "rl-ppo-epochs", 1)
@@ -133,6 +132,7 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
     fill_textbox(page, "rl-ppo-name", "ui-ppo")
     page.locator("#rl-train-ppo").click()
     expect(markdown(page, "rl-status")).to_contain_text(re.compile("PPO run .*ui-ppo"), timeout=60_000)
+    expect(markdown(page, "rl-status")).to_contain_text("PPO: 64 episodes, in 8 batches of 8 replies")
     wait_until_finished(page, "ui-ppo")
     traces = wait_for_plot(page, "rl-chart", n_traces=6, timeout=30_000)
     assert all(len(t["y"]) >= 8 for t in traces)  # 64 episodes in batches of 8: a point per update in each chart
@@ -144,13 +144,12 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
 
     # GRPO from the same reward model; its KL weight is shown and set (TRL's GRPO default is 0)
     open_accordion(page, "rl-group-acc")
+    expect(page.locator("#rl-group-reward input[role=combobox]")).to_have_value("ui-rm")
     choose_radio(page, "rl-group-method", "RLOO")
     expect(page.locator("#rl-group-beta input[type=number]")).to_have_value("0.05")
     choose_radio(page, "rl-group-method", "GRPO")
     expect(page.locator("#rl-group-beta input[type=number]")).to_have_value("0.04")
     expect(page.locator("#rl-train-group")).to_have_text("Train with GRPO")
-    page.locator("#rl-group-reward input[role=combobox]").click()
-    page.locator("#rl-group-reward [role=option]").filter(has_text="ui-rm").first.click()
     set_number(page, "rl-group-steps", 6)
     type_in_slider(page, "rl-group-len", 8)
     fill_textbox(page, "rl-group-name", "ui-grpo")

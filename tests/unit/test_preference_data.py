@@ -110,3 +110,17 @@ def test_the_reward_kl_chart_has_a_point_per_measured_policy_run_with_its_interv
     assert list(by_name["PPO"].error_y.arrayminus) == [pytest.approx(0.5)] and list(by_name["PPO"].error_y.array) == [pytest.approx(0.4)]
     assert by_name["PPO"].marker.symbol != by_name["GRPO"].marker.symbol  # two reward models, two symbols
     assert "No finished" in plots.reward_kl_figure([]).layout.annotations[0].text
+
+
+def test_the_ppo_launch_note_counts_rounds_of_updates_as_trl_does_and_says_when_that_is_few():
+    from playground.training.ppo import ppo_plan
+    from playground.training.preference_recipes import PPORecipe
+
+    short = ppo_plan(PPORecipe(reward_model="rm"), n_prompts=12)  # TRL: 12 episodes, batches of 4
+    assert short.startswith("PPO: 12 episodes (12 training prompts × 1 epoch), in 3 batches of 4 replies, each learned from 4 times.")
+    assert "set Episodes to 200" in short
+    long = ppo_plan(PPORecipe(reward_model="rm", total_episodes=64, per_device_train_batch_size=8, num_ppo_epochs=1),
+                    n_prompts=12)
+    assert long == "PPO: 64 episodes, in 8 batches of 8 replies, each learned from 1 time. That is a short run: for 50 rounds of updates, set Episodes to 400."
+    enough = ppo_plan(PPORecipe(reward_model="rm", num_train_epochs=2, gradient_accumulation_steps=2), n_prompts=90)
+    assert enough == "PPO: 180 episodes (90 training prompts × 2 epochs), in 23 batches of 8 replies, each learned from 4 times."

@@ -30,10 +30,11 @@ from pages.common import (
 from pages.polling import ChangesOnly
 from playground import adapters as adapter_store
 from playground import plots
+from playground.data import MAX_ROWS
 from playground.errors import PlaygroundError
 from playground.jobs import JobManager
 from playground.training.policy_eval import HELD_OUT_SAMPLES, reward_kl_points
-from playground.training.preference_data import LABELS, describe_prompts, describe_split
+from playground.training.preference_data import LABELS, describe_prompts, describe_split, load_pairs
 from playground.training.preference_recipes import DPORecipe, GRPORecipe, KTORecipe, PPORecipe, PreferenceRecipe, RewardRecipe, RLOORecipe
 from playground.training.reward import RewardModel, held_out_scores
 from playground.training.scorers import load_scorer, rescore
@@ -51,7 +52,8 @@ model: it raises the chosen reply's probability over the rejected one's, relativ
 with **beta** setting how far it may move; **KTO** does the same from single replies marked good or bad.
 Every run keeps some pairs **held out**, to show what was learned on pairs it never saw.
 """
-DATA_CHOICES = {"Labels from the Rate tab": LABELS, "A preference file (upload)": "file"}
+DATA_CHOICES = {"Labels from the Rate tab": LABELS, "A preference file (upload)": "file", "A Hub data set": "hub"}
+HUB_EXAMPLE = "trl-lib/ultrafeedback_binarized"
 RLHF_KINDS = ("reward", "dpo", "kto", "ppo", "grpo", "rloo")
 POLICY_KINDS = ("ppo", "grpo", "rloo")  # trained against a reward model: replies before and after
 GROUP_METHODS = {"GRPO": GRPORecipe, "RLOO": RLOORecipe}
@@ -67,11 +69,18 @@ class PreferenceForm:
     model: str
     data_choice: str
     data_file: object
+    hub_id: str
+    hub_split: str
     shared: dict
 
     def data(self) -> str:
-        if DATA_CHOICES.get(self.data_choice) == LABELS:
+        source = DATA_CHOICES.get(self.data_choice)
+        if source == LABELS:
             return LABELS
+        if source == "hub":
+            if not (self.hub_id or "").strip():
+                raise PlaygroundError(f"Type a Hub data set id of preference pairs, e.g. {HUB_EXAMPLE}.")
+            return self.hub_id.strip()
         path = uploaded_path(self.data_file)
         if not path:
             raise PlaygroundError("Upload a preference file (JSONL: prompt/chosen/rejected, or HH-RLHF), "
@@ -80,7 +89,9 @@ class PreferenceForm:
 
     def recipe(self, cls: type[PreferenceRecipe], own: dict) -> PreferenceRecipe:
         values = {k: v for k, v in (self.shared | own).items() if v is not None and v != ""}
-        return cls.from_dict({"method": cls.method, "base_model": self.model, "data": self.data(), **values})
+        split = (self.hub_split or "").strip() or "train"
+        return cls.from_dict({"method": cls.method, "base_model": self.model, "data": self.data(), "data_split": split,
+                              **values})
 
 
 
@@ -186,7 +197,13 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 data_choice = gr.Radio(list(DATA_CHOICES), value="Labels from the Rate tab", label="Pairs from",
                                        elem_id="rl-data-choice", info="Ties and 'both bad' votes give no pair (KTO learns from 'both bad' too).")
-                data_file = gr.File(label="Preference file", file_types=[".jsonl", ".gz"], elem_id="rl-data-file")
+                data_file = gr.File(label="Preference file", file_types=[".jsonl", ".gz"], elem_id="rl-data-file",
+                                    visible=False)
+                with gr.Column(visible=False, elem_id="rl-hub-col") as hub_column:
+                    hub_id = gr.Textbox("", label="Hub data set id", placeholder=f"e.g. {HUB_EXAMPLE}", elem_id="rl-hub-id",
+                                        info="Pairs as TRL writes them (prompt/chosen/rejected, or chosen/rejected "
+                                             f"conversations) or HH-RLHF's; the first {MAX_ROWS:,} rows are read.")
+                    hub_split = gr.Textbox("train", label="Split", elem_id="rl-hub-split")
             with gr.Row():
                 val_fraction = gr.Slider(0.05, 0.45, value=0.2, step=0.05, label="Held-out share", elem_id="rl-val",
                                          info="Pairs kept out of training, to measure what was learned.")
@@ -329,11 +346,15 @@ def build(ctx: AppContext) -> None:
         shared = {"val_fraction": val_fraction, "split_seed": split_seed, "use_lora": use_lora, "lora_r": lora_r,
                   "num_train_epochs": epochs, "per_device_train_batch_size": batch_size, "max_length": max_length,
                   "seed": seed}
-        form = [ctx.model_picker, data_choice, data_file, *shared.values()]
+        form = [ctx.model_picker, data_choice, data_file, hub_id, hub_split, *shared.values()]
 
         def form_of(values) -> PreferenceForm:
-            model, choice, file, *rest = values
-            return PreferenceForm(model, choice, file, dict(zip(shared, rest)))
+            model, choice, file, hub, split, *rest = values
+            return PreferenceForm(model, choice, file, hub, split, dict(zip(shared, rest)))
+
+        def show_source(choice):
+            source = DATA_CHOICES.get(choice)
+            return {data_file: gr.update(visible=source == "file"), hub_column: gr.update(visible=source == "hub")}
 
         @guarded(count_status)
         @rate_limited(ctx)
@@ -342,8 +363,9 @@ def build(ctx: AppContext) -> None:
             labeled replies (KTO); a line each, with what is missing where there is too little."""
             f = form_of(values)
             pairs_recipe = f.recipe(DPORecipe, {})
-            lines = ["✅ Pairs (reward model, DPO): " + describe_split(pairs_recipe, settings)]
-            for what, describe in (("Distinct prompts (PPO, RLOO, GRPO)", lambda: describe_prompts(pairs_recipe, settings)),
+            pairs = load_pairs(pairs_recipe.data, settings, split=pairs_recipe.data_split)  # read once for both lines
+            lines = ["✅ Pairs (reward model, DPO): " + describe_split(pairs_recipe, settings, pairs)]
+            for what, describe in (("Distinct prompts (PPO, RLOO, GRPO)", lambda: describe_prompts(pairs_recipe, settings, pairs)),
                                    ("Labeled replies (KTO)", lambda: describe_split(f.recipe(KTORecipe, {}), settings))):
                 try:
                     lines.append(f"✅ {what}: {describe()}")
@@ -500,6 +522,7 @@ def build(ctx: AppContext) -> None:
             return {score_out: f"Reward from **{name}**: **{value:+.3f}** (higher: more like the replies people chose)."}
 
         count_btn.click(count, form, [count_status], api_name="count_preference_pairs")
+        data_choice.change(show_source, [data_choice], [data_file, hub_column], api_name=False)
         reward_btn.click(train_reward, [*form, reward_lr, reward_name], [status, run_picker], api_name="train_reward_model",
                          concurrency_id="rl-poll")
         dpo_btn.click(train_direct, [*form, direct_method, dpo_lr, beta, loss_type, desirable_weight, start_adapter, dpo_name],

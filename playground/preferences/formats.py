@@ -5,9 +5,10 @@ conversational) as JSONL, Parquet or a `datasets.Dataset` on disk (DPO, reward m
 unpaired labels (`prompt`, `completion`, `label`) for KTO: the two sides of decisive votes, both
 completions of a "both bad" vote (False), and rated completions (mean HHH ≥ 4: True; ≤ 2: False).
 
-In: TRL preference JSONL (standard or conversational) and Anthropic HH-RLHF's whole
-conversations ("\\n\\nHuman: … \\n\\nAssistant: …", JSONL or JSONL.GZ), detected per file. Bad lines
-are reported by number; the good ones are kept only when the user confirms."""
+In: TRL preference JSONL (standard or conversational, with an explicit or implicit prompt) and
+Anthropic HH-RLHF's whole conversations ("\\n\\nHuman: … \\n\\nAssistant: …", JSONL or JSONL.GZ),
+detected per line, from a file or a Hub dataset's rows. Bad lines are reported by number; the
+good ones are kept only when the user confirms."""
 
 from __future__ import annotations
 
@@ -135,11 +136,23 @@ def _text(value, role: str) -> str:
     """A string, or the content of a TRL conversational list (the last message of that role)."""
     if isinstance(value, str):
         return value
-    if isinstance(value, list) and value and all(isinstance(m, dict) and "content" in m for m in value):
+    if _is_messages(value):
         if role == "user":
             return "\n\n".join(str(m["content"]) for m in value)
         return str(value[-1]["content"])
     raise ValueError(f"expected text or a list of messages, got {type(value).__name__}")
+
+
+def _is_messages(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(m, dict) and "content" in m for m in value)
+
+
+def split_implicit(chosen: list, rejected: list) -> tuple[str, str, str]:
+    """(prompt, chosen reply, rejected reply) of TRL's conversational pair with an implicit prompt:
+    two conversations that share every message but the last (e.g. trl-lib/ultrafeedback_binarized)."""
+    if len(chosen) < 2 or chosen[:-1] != rejected[:-1]:
+        raise ValueError("chosen and rejected conversations do not share the messages before the last reply")
+    return _text(chosen[:-1], "user"), _text(chosen[-1:], "assistant"), _text(rejected[-1:], "assistant")
 
 
 def _row_label(row: dict, source: str) -> tuple[Label, str]:
@@ -151,6 +164,9 @@ def _row_label(row: dict, source: str) -> tuple[Label, str]:
     elif "chosen" in row and "rejected" in row and isinstance(row["chosen"], str) and ASSISTANT in row["chosen"]:
         prompt, chosen, rejected = split_hh(row["chosen"], row["rejected"])
         kind = "hh-rlhf"
+    elif _is_messages(row.get("chosen")) and _is_messages(row.get("rejected")):
+        prompt, chosen, rejected = split_implicit(row["chosen"], row["rejected"])
+        kind = "trl-implicit-prompt"
     else:
         raise ValueError(f"needs prompt/chosen/rejected (TRL) or HH-RLHF chosen/rejected conversations; has {', '.join(map(str, row)) or 'no keys'}")
     label = Label(prompt=prompt, left_text=chosen, right_text=rejected, left_source="imported", right_source="imported",
@@ -180,35 +196,56 @@ def read_file(path: str | Path, max_errors: int = 20, unpaired: bool = False) ->
     if not access.is_file(path):
         raise PlaygroundError(f"File not found: {str(path)[:200]}")
     opener = gzip.open if path.suffix == ".gz" else open
-    report = ImportReport()
-    kinds = set()
-    cap, read = 4 * limits.current().upload_mb * 2**20, 0  # what a .gz may unpack to
+    cap = 4 * limits.current().upload_mb * 2**20  # what a .gz may unpack to
+
+    def lines(handle):
+        read = 0
+        for number, line in enumerate(handle, 1):
+            read += len(line)
+            if read > cap:
+                raise PlaygroundError(f"{path.name} holds more than {cap // 2**20:,} MB of text: use a sample of it.")
+            if line.strip():
+                yield number, line
+
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                read += len(line)
-                if read > cap:
-                    raise PlaygroundError(f"{path.name} holds more than {cap // 2**20:,} MB of text: use a sample of it.")
-                if not line.strip():
-                    continue
-                try:
-                    if unpaired:
-                        rows, kind = _unpaired_rows(json.loads(line), path.name)
-                        report.rows += rows
-                    else:
-                        label, kind = _row_label(json.loads(line), path.name)
-                        report.labels.append(label)
-                    kinds.add(kind)
-                except (ValueError, PlaygroundError) as err:
-                    if len(report.errors) < max_errors:
-                        report.errors.append(f"line {number}: {str(err).splitlines()[0]}")
-                    else:
-                        report.errors[-1] = f"… and more bad lines (first {max_errors} listed)"
+            report = _parse(lines(handle), path.name, "line", max_errors, unpaired)
     except (OSError, UnicodeDecodeError, EOFError) as err:
         raise PlaygroundError(f"Could not read {path.name}: {err}") from err
-    report.format = " + ".join(sorted(kinds)) or "unknown"
     if not report.labels and not report.rows and not report.errors:
         raise PlaygroundError(f"{path.name} is empty.")
+    return report
+
+
+def read_records(records, source: str, max_errors: int = 20, unpaired: bool = False) -> ImportReport:
+    """Parse rows already read (dicts, e.g. a Hub dataset's) as read_file parses a file's lines."""
+    report = _parse(((number, record) for number, record in enumerate(records, 1)), source, "row", max_errors, unpaired)
+    if not report.labels and not report.rows and not report.errors:
+        raise PlaygroundError(f"{source} has no rows.")
+    return report
+
+
+def _parse(numbered, source: str, unit: str, max_errors: int, unpaired: bool) -> ImportReport:
+    """An ImportReport of (number, JSON text or dict) items: the pairs (or KTO rows), and what is
+    wrong with the others, by number."""
+    report = ImportReport()
+    kinds = set()
+    for number, item in numbered:
+        try:
+            row = json.loads(item) if isinstance(item, str) else item
+            if unpaired:
+                rows, kind = _unpaired_rows(row, source)
+                report.rows += rows
+            else:
+                label, kind = _row_label(row, source)
+                report.labels.append(label)
+            kinds.add(kind)
+        except (ValueError, PlaygroundError) as err:
+            if len(report.errors) < max_errors:
+                report.errors.append(f"{unit} {number}: {str(err).splitlines()[0]}")
+            else:
+                report.errors[-1] = f"… and more bad {unit}s (first {max_errors} listed)"
+    report.format = " + ".join(sorted(kinds)) or "unknown"
     return report
 
 

@@ -6,6 +6,7 @@ the LoRA config or to the method's TRL config, checked against their fields."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -28,7 +29,8 @@ class PreferenceRecipe(RunRecipe):
     peft_config_class: ClassVar[str] = "LoraConfig"
     task_type: ClassVar[str] = "CAUSAL_LM"
 
-    data: str = LABELS  # "labels" (the Rate tab's), or a TRL / HH-RLHF preference JSONL file
+    data: str = LABELS  # "labels" (the Rate tab's), a TRL / HH-RLHF preference JSONL file, or a Hub dataset id
+    data_split: str = "train"  # of a Hub dataset
     val_fraction: float = 0.2  # held out, to measure what was learned
     split_seed: int = 0
     max_length: int = 512
@@ -42,7 +44,9 @@ class PreferenceRecipe(RunRecipe):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._check(bool(str(self.data).strip()), f"data is empty: use '{LABELS}' (the Rate tab's labels) or a preference file.")
+        self._check(bool(str(self.data).strip()), f"data is empty: use '{LABELS}' (the Rate tab's labels), a preference file or a Hub dataset id.")
+        self._check(bool(re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", str(self.data_split))),
+                    f"data_split '{str(self.data_split)[:64]}' is not a split name: use one like train or test.")
         self._check(0 < self.val_fraction < 0.5, f"val_fraction must be above 0 and below 0.5 (got {self.val_fraction}): "
                     "the held-out pairs are how the run shows what it learned.")
         self._check(self.max_length >= 8, f"max_length must be at least 8 tokens (got {self.max_length}).")

@@ -178,11 +178,24 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
 def test_bad_input_gets_a_plain_message_and_starts_nothing(app_page: Page):
     page = app_page
     open_tab(page, "RLHF")
+    expect(page.locator("#rl-data-file")).to_be_hidden()  # each source shows its own fields only
     choose_radio(page, "rl-data-choice", "A preference file (upload)")
+    expect(page.locator("#rl-data-file")).to_be_visible()
     page.locator("#rl-train-reward").click()
     expect(markdown(page, "rl-status")).to_contain_text("Upload a preference file", timeout=30_000)
     # the status line is a long way below the button: the message also pops up where the person looks
     expect(page.locator(".toast-body.warning")).to_contain_text("Upload a preference file")
+
+    choose_radio(page, "rl-data-choice", "A Hub data set")
+    expect(page.locator("#rl-data-file")).to_be_hidden()
+    page.locator("#rl-count").click()
+    expect(markdown(page, "rl-count-status")).to_contain_text("Type a Hub data set id", timeout=30_000)
+    fill_textbox(page, "rl-hub-id", "trl-lib/ultrafeedback_binarized")
+    page.locator("#rl-count").click()
+    expect(markdown(page, "rl-count-status")).to_contain_text("the Hugging Face Hub can't be reached", timeout=30_000)
+    fill_textbox(page, "rl-hub-split", "train; rm -rf")
+    page.locator("#rl-train-reward").click()
+    expect(markdown(page, "rl-status")).to_contain_text("is not a split name", timeout=30_000)
     page.locator("#rl-score").click()
     expect(markdown(page, "rl-score-out")).to_contain_text("Choose a reward model first")
     expect_no_crash(page)

@@ -124,3 +124,51 @@ def test_the_ppo_launch_note_counts_rounds_of_updates_as_trl_does_and_says_when_
     assert long == "PPO: 64 episodes, in 8 batches of 8 replies, each learned from 1 time. That is a short run: for 50 rounds of updates, set Episodes to 400."
     enough = ppo_plan(PPORecipe(reward_model="rm", num_train_epochs=2, gradient_accumulation_steps=2), n_prompts=90)
     assert enough == "PPO: 180 episodes (90 training prompts × 2 epochs), in 23 batches of 8 replies, each learned from 4 times."
+
+
+def _settings(tmp_path):
+    from playground.settings import Settings
+
+    settings = Settings(home=tmp_path / "home", adapters_dir=tmp_path / "adapters", default_model="tiny", hub_offline=True,
+                        host="127.0.0.1", port=0)
+    settings.ensure_dirs()
+    return settings
+
+
+def test_a_hub_data_set_of_conversations_with_an_implicit_prompt_is_read_as_pairs(tmp_path, monkeypatch):
+    """A Hub id (owner/name) is read with `datasets` (here from a local folder of that name: tests never
+    download), its list-of-messages columns as TRL writes them, e.g. trl-lib/ultrafeedback_binarized."""
+    import json
+
+    import playground.models
+    from playground.training.preference_data import load_pairs
+
+    folder = tmp_path / "someone" / "prefs"
+    folder.mkdir(parents=True)
+    user = [{"role": "user", "content": "Name a colour."}]
+    lines = [{"chosen": user + [{"role": "assistant", "content": f"Blue {i}."}],
+              "rejected": user + [{"role": "assistant", "content": f"Seven {i}."}], "score_chosen": 8.0} for i in range(3)]
+    lines.append({"chosen": user + [{"role": "assistant", "content": "Red."}],
+                  "rejected": [{"role": "user", "content": "Another question."}, {"role": "assistant", "content": "No."}],
+                  "score_chosen": 1.0})
+    (folder / "test.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(playground.models, "hub_reachable", lambda settings, timeout=2.0: True)
+
+    rows, described = load_pairs("someone/prefs", _settings(tmp_path), split="test")
+    assert rows[:2] == [{"prompt": "Name a colour.", "chosen": "Blue 0.", "rejected": "Seven 0."},
+                        {"prompt": "Name a colour.", "chosen": "Blue 1.", "rejected": "Seven 1."}]
+    assert len(rows) == 3
+    assert described.startswith("3 pairs from someone/prefs (test split) (trl-implicit-prompt); rows left out: row 4: "
+                                "chosen and rejected conversations do not share")
+    kto, _ = load_pairs("someone/prefs", _settings(tmp_path), unpaired=True, split="test")
+    assert [(r["completion"], r["label"]) for r in kto[:2]] == [("Blue 0.", True), ("Seven 0.", False)]
+
+
+def test_a_hub_id_offline_or_a_missing_file_is_refused_with_what_to_use(tmp_path):
+    from playground.training.preference_data import load_pairs
+
+    with pytest.raises(PlaygroundError, match="Hub can't be reached .offline.: use the Rate tab's labels or a preference file"):
+        load_pairs("trl-lib/ultrafeedback_binarized", _settings(tmp_path))
+    with pytest.raises(PlaygroundError, match="neither 'labels'"):
+        load_pairs("someone/prefs.jsonl", _settings(tmp_path))  # a file's name, not an id: no Hub is asked

@@ -40,6 +40,20 @@ def stopped_at(trainer) -> dict:
     return {"stopped_at_step": trainer.state.global_step, "max_steps": trainer.state.max_steps}
 
 
+def whole_run_loss(log_history: list[dict], resumed_from: int, resumed_mean: float, last_step: int) -> float:
+    """A resumed run's mean training loss over all its steps (the trainer's covers only the steps
+    since the resume): the losses logged before `resumed_from` (each the mean since the log before
+    it, weighted by the steps it covers), then the resumed steps' mean. Steps trained after their
+    last log and before the stop are left out: no loss of theirs was kept."""
+    total, counted, previous = 0.0, 0, 0
+    for entry in log_history:
+        step = entry.get("step", 0)
+        if "loss" in entry and previous < step <= resumed_from:
+            total, counted, previous = total + entry["loss"] * (step - previous), counted + step - previous, step
+    resumed = max(last_step - resumed_from, 0)
+    return (total + resumed_mean * resumed) / max(counted + resumed, 1)
+
+
 def train_and_measure(trainer, events: RunEvents, num_processes: int, before: dict,
                       measure: Callable[[dict], dict] | None = numbers, resume: bool = False,
                       checkpoint_on_stop: bool = False) -> tuple[dict, str]:
@@ -55,6 +69,10 @@ def train_and_measure(trainer, events: RunEvents, num_processes: int, before: di
         # TRL's online trainers (PPO) take no resume argument and return nothing
         result = trainer.train(resume_from_checkpoint=True) if resume else trainer.train()
         metrics = before | numbers(getattr(result, "metrics", None) or {})
+        resumed_from = getattr(trainer, "_initial_global_step", 0)  # transformers' own record of where it resumed
+        if resume and resumed_from and "train_loss" in metrics:
+            metrics["train_loss"] = whole_run_loss(trainer.state.log_history, resumed_from, metrics["train_loss"],
+                                                   trainer.state.global_step)
         if events.stop_requested:  # stopped between two steps: training ended by itself (and checkpointed)
             metrics |= stopped_at(trainer)
     except StopRequested:

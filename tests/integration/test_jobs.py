@@ -245,6 +245,10 @@ def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_step_count(home, 
     resumed_at = sum(loss for _, loss in after[:5]) / 5
     assert first - last_before > 0.3  # it had learned something before the stop...
     assert abs(resumed_at - last_before) < abs(resumed_at - first)  # ...and goes on from there, not from the start
+    # its train loss is the mean over all 80 steps, not over the resumed part only (the trainer's own number)
+    every_step = logged_losses(jobs, run["id"])
+    assert [s for s, _ in every_step] == list(range(1, 81))
+    assert done["metrics"]["train_loss"] == pytest.approx(sum(loss for _, loss in every_step) / 80, abs=1e-3)
     assert (home.adapters_dir / "resumed" / "adapter_model.safetensors").exists()
     checkpoints = [e["step"] for e in jobs.events(run["id"])[0] if e["type"] == "checkpoint"]
     assert checkpoints == [stop_step, 80]  # and one at the end, against a crash while measuring or saving...

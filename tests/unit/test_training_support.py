@@ -449,3 +449,13 @@ def test_a_resumed_run_keeps_its_time_before_the_stop_while_queued_and_after():
     again = cancelled | {"started": 400.0, "finished": 430.0}
     assert seconds_run(again) == 90 and first_start(again) == 100
     assert seconds_run({"started": None, "finished": None}) is None  # never started
+
+
+def test_a_resumed_runs_loss_is_its_mean_over_every_step_whose_loss_was_logged():
+    from playground.training.loop import whole_run_loss
+
+    history = [{"loss": 4.0, "step": 2}, {"eval_loss": 9.0, "step": 2}, {"loss": 2.0, "step": 6},  # logs before the stop
+               {"loss": 1.0, "step": 9}]  # after the resume (its mean is the trainer's number)
+    # steps 1-2 at 4.0, 3-6 at 2.0, step 7 unlogged before the stop at 7, steps 8-10 at the resumed mean 1.0
+    assert whole_run_loss(history, resumed_from=7, resumed_mean=1.0, last_step=10) == pytest.approx((8 + 8 + 3) / 9)
+    assert whole_run_loss([], resumed_from=5, resumed_mean=1.5, last_step=10) == 1.5

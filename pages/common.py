@@ -6,6 +6,7 @@ import functools
 import inspect
 import logging
 import os
+import re
 import time
 import typing
 from dataclasses import dataclass, field
@@ -409,6 +410,23 @@ def resume_run(jobs, run_id: str | None) -> str:
     run = jobs.resume(run_id)
     where = "resumed" if run["status"] == "running" else "queued to resume (one run at a time)"
     return f"✅ Run **{run['name']}** {where} from its last checkpoint."
+
+
+RUN_TITLES = {"sft": "Run", "eval": "Evaluation", "reward": "Reward model run", "merge": "Merge"}
+
+
+def settled_status(text: str | None, run: dict) -> str | None:
+    """The status line once the run it announced has ended ("started", "queued", "resumed" and
+    "Stopping" would mislead by then): how the run ended, with the notes that followed; None where
+    the line is about something else or already says how the run ended."""
+    head, gap, notes = (text or "").partition("\n\n")
+    if run["status"] in ("running", "queued") or not any(f"{q}{run['name']}{e}" in head for q, e in (("**", "**"), ("'", "'"))):
+        return None
+    if not re.search(r"\b(started|queued|resumed)\b|Stopping", head):
+        return None
+    mark = {"finished": "✅", "failed": "⚠️"}.get(run["status"], "⏹️")
+    what = RUN_TITLES.get(run["kind"], f"{run['kind'].upper()} run")
+    return f"{mark} {what} **{run['name']}** {run['status']}." + gap + notes
 
 
 def progress_html(run: dict, events: list[dict], unit: str = "step") -> str:

@@ -19,6 +19,7 @@ from pages.common import (
     max_new_tokens_slider,
     progress_html,
     rate_limited,
+    settled_status,
     stop_run,
     temperature_slider,
     uploaded_path,
@@ -348,7 +349,7 @@ def build(ctx: AppContext) -> None:
                 benchmarks_table: gr.update(value=views["benchmarks"], visible=not views["benchmarks"].empty),
             }
 
-        def _poll(run_id, state_, task_title, metric, sort_title):
+        def _poll(run_id, state_, task_title, metric, sort_title, status_text):
             runs = jobs.store.runs(kind="eval")
             out = {evals_table: evaluations_frame(runs)}
             if run_id is None and runs:
@@ -374,6 +375,8 @@ def build(ctx: AppContext) -> None:
                 state_["shown"] = run_id
             elif not run.get("result"):
                 out[results_group] = gr.update(visible=False)
+            if settled := settled_status(status_text, run):
+                out[status] = settled
             return out | {state: state_}
 
         @guarded(status)
@@ -406,13 +409,13 @@ def build(ctx: AppContext) -> None:
         result_outputs = [results_group, task_choice, metric_choice, note, scores_table, scores_plot, changes_table,
                           changes_plot, forgetting_plot, forgetting_hint, examples_table, soft_acc, soft_choice, soft_table,
                           benchmarks_table]
-        poll_outputs = [evals_table, run_picker, run_progress, run_error, state, *result_outputs]
-        poll_inputs = [run_picker, state, task_choice, metric_choice, sort_choice]
+        poll_outputs = [evals_table, run_picker, run_progress, run_error, state, *result_outputs, status]
+        poll_inputs = [run_picker, state, task_choice, metric_choice, sort_choice, status]
         serial = dict(concurrency_id="ev-poll", concurrency_limit=1, show_progress="hidden", api_name=False)  # in order
         changes_only = ChangesOnly()
 
-        def poll(run_id, state_, task_title, metric, sort_title, request: gr.Request):
-            return changes_only(request, _poll(run_id, state_, task_title, metric, sort_title))
+        def poll(run_id, state_, task_title, metric, sort_title, status_text, request: gr.Request):
+            return changes_only(request, _poll(run_id, state_, task_title, metric, sort_title, status_text))
 
         timer.tick(poll, poll_inputs, poll_outputs, **serial)
         run_picker.change(poll, poll_inputs, poll_outputs, **serial)

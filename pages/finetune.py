@@ -17,6 +17,7 @@ from pages.common import (
     progress_of,
     rate_limited,
     resume_run,
+    settled_status,
     stop_run,
     uploaded_path,
     visitor_of,
@@ -366,7 +367,7 @@ def build(ctx: AppContext) -> None:
             return {status: message, run_picker: gr.update(choices=_run_choices(jobs), value=run["id"]),
                     recipe_yaml: recipe.to_yaml(), command: recipe.cli_command("recipe.yaml")}
 
-        def _poll(run_id, state):
+        def _poll(run_id, state, status_text):
             """Every 2 s: the runs table, and new events of the chosen run (read from its byte offset)."""
             runs = jobs.store.runs()
             out = {runs_table: _runs_frame(runs, jobs)}
@@ -400,6 +401,8 @@ def build(ctx: AppContext) -> None:
             if new or state["offset"] == 0:
                 out[run_chart] = plots.training_figure(state["events"], f"{run['name']} ({run['method']})",
                                                        plots.panels_for(run["kind"]))
+            if settled := settled_status(status_text, run):
+                out[status] = settled
             return out
 
         @guarded(status)
@@ -443,17 +446,17 @@ def build(ctx: AppContext) -> None:
         # after it and select the previous newest run in place of the one just launched.
         launch_btn.click(launch, [*form, overwrite], [status, run_picker, recipe_yaml, command], api_name="launch_run",
                          concurrency_id="ft-poll")
-        poll_outputs = [runs_table, run_picker, events_state, run_progress, run_log, run_error, run_chart]
+        poll_outputs = [runs_table, run_picker, events_state, run_progress, run_log, run_error, run_chart, status]
         # One poll at a time: a slow poll answering after a newer one would put back an older chart,
         # and a later poll with no new events would not redraw it.
         serial = dict(concurrency_id="ft-poll", concurrency_limit=1, show_progress="hidden", api_name=False)
         changes_only = ChangesOnly()
 
-        def poll(run_id, state, request: gr.Request):
-            return changes_only(request, _poll(run_id, state))
+        def poll(run_id, state, status_text, request: gr.Request):
+            return changes_only(request, _poll(run_id, state, status_text))
 
-        timer.tick(poll, [run_picker, events_state], poll_outputs, **serial)
-        run_picker.change(poll, [run_picker, events_state], poll_outputs, **serial)
+        timer.tick(poll, [run_picker, events_state, status], poll_outputs, **serial)
+        run_picker.change(poll, [run_picker, events_state, status], poll_outputs, **serial)
         stop_btn.click(stop, [run_picker], [status], api_name="stop_run")
         resume_btn.click(resume, [run_picker], [status], api_name="resume_run")
         remove_outputs = [status, runs_table, confirm_remove, run_picker]

@@ -23,6 +23,7 @@ from pages.common import (
     progress_html,
     rate_limited,
     resume_run,
+    settled_status,
     stop_run,
     uploaded_path,
     visitor_of,
@@ -430,7 +431,7 @@ def build(ctx: AppContext) -> None:
                     else "How strongly the policy is held to its reference.")
             return {group_about: cls.about, group_beta: gr.update(value=cls.beta, info=info), group_btn: f"Train with {method}"}
 
-        def _poll(run_id, state, *picked_rewards):
+        def _poll(run_id, state, status_text, *picked_rewards):
             runs = rlhf_runs(jobs)
             out = {}
             if run_id is None and runs:
@@ -472,6 +473,8 @@ def build(ctx: AppContext) -> None:
             if any(e["type"] == "samples" for e in new):
                 rows = sample_rows(state["events"])
                 out[train_samples] = gr.update(value=pd.DataFrame(rows, columns=TRAIN_SAMPLE_COLUMNS), visible=True)
+            if settled := settled_status(status_text, run):
+                out[status] = settled
             return out
 
         reward_pickers = (ppo_reward, group_reward, reward_picker)
@@ -537,15 +540,16 @@ def build(ctx: AppContext) -> None:
                         concurrency_id="rl-poll")
         group_method.change(show_group_method, [group_method], [group_about, group_beta, group_btn], api_name=False)
         poll_outputs = [run_picker, events_state, run_progress, run_error, run_chart, ppo_summary, ppo_samples,
-                        reward_kl_plot, train_samples, *reward_pickers]
+                        reward_kl_plot, train_samples, *reward_pickers, status]
         serial = dict(concurrency_id="rl-poll", concurrency_limit=1, show_progress="hidden", api_name=False)
         changes_only = ChangesOnly()
 
-        def poll(run_id, state, ppo_pick, group_pick, score_pick, request: gr.Request):
-            return changes_only(request, _poll(run_id, state, ppo_pick, group_pick, score_pick))
+        def poll(run_id, state, status_text, ppo_pick, group_pick, score_pick, request: gr.Request):
+            return changes_only(request, _poll(run_id, state, status_text, ppo_pick, group_pick, score_pick))
 
-        timer.tick(poll, [run_picker, events_state, *reward_pickers], poll_outputs, **serial)
-        run_picker.change(poll, [run_picker, events_state, *reward_pickers], poll_outputs, **serial)
+        poll_inputs = [run_picker, events_state, status, *reward_pickers]
+        timer.tick(poll, poll_inputs, poll_outputs, **serial)
+        run_picker.change(poll, poll_inputs, poll_outputs, **serial)
         stop_btn.click(stop, [run_picker], [status], api_name="stop_rlhf_run")
         resume_btn.click(resume, [run_picker], [status], api_name="resume_rlhf_run")
         rescore_btn.click(score_with_another, [run_picker, other_scorer, other_label], [rescore_status, ppo_summary],

@@ -109,6 +109,7 @@ def test_stop_a_running_run_and_resume_it(app_page: Page):
     page.locator("#ft-stop").click()
     expect(markdown(page, "ft-status")).to_contain_text("Stopping")
     expect(page.locator("#ft-progress")).to_contain_text("stopped", timeout=60_000)
+    expect(markdown(page, "ft-status")).to_contain_text("Run ui-stop stopped.", timeout=10_000)  # no "Stopping" left
     expect(page.locator("#ft-adapters")).to_contain_text("ui-stop", timeout=10_000)
     expect(page.locator("#ft-runs")).to_contain_text(re.compile(r"stopped at \d+/300"), timeout=10_000)
     stopped_at = int(re.search(r"step ([\d,]+)", page.locator("#ft-progress").inner_text()).group(1).replace(",", ""))
@@ -119,6 +120,7 @@ def test_stop_a_running_run_and_resume_it(app_page: Page):
     page.wait_for_function("n => { const m = document.querySelector('#ft-progress').innerText.match(/step ([\\d,]+) of 300/);"
                            " return m && Number(m[1].replace(/,/g, '')) > n; }", arg=stopped_at, timeout=RUN_TIMEOUT)
     expect(page.locator("#ft-progress")).to_contain_text("finished", timeout=RUN_TIMEOUT)
+    expect(markdown(page, "ft-status")).to_contain_text("Run ui-stop finished.", timeout=10_000)
     # the adapter saved at the stop is saved again at the end: its row says so without a reload
     row = page.locator("#ft-adapters").get_by_role("row").filter(has_text="ui-stop")  # a <tr> or, in a long table, a div
     expect(row).to_contain_text("finished", timeout=10_000)

@@ -134,6 +134,8 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
     expect(markdown(page, "rl-status")).to_contain_text(re.compile("PPO run .*ui-ppo"), timeout=60_000)
     expect(markdown(page, "rl-status")).to_contain_text("PPO: 64 episodes, in 8 batches of 8 replies")
     wait_until_finished(page, "ui-ppo")
+    expect(markdown(page, "rl-status")).to_contain_text("PPO run ui-ppo finished.", timeout=10_000)  # not "started"
+    expect(markdown(page, "rl-status")).to_contain_text("PPO: 64 episodes")  # the launch's notes stay
     traces = wait_for_plot(page, "rl-chart", n_traces=6, timeout=30_000)
     assert all(len(t["y"]) >= 8 for t in traces)  # 64 episodes in batches of 8: a point per update in each chart
     expect(markdown(page, "rl-ppo-summary")).to_contain_text(re.compile(r"before [+-]\d\.\d+ .* after [+-]\d\.\d+"))

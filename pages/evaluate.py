@@ -45,8 +45,10 @@ run set aside. Each model writes an answer for every example (batched, greedy un
 sampling), and each answer is scored against the reference.
 Every number comes with a **95% bootstrap interval**: the examples are resampled 1,000 times and the
 score recomputed, so a wide interval says "too few examples to be sure". The **change vs the base**
-is tested with a **paired bootstrap** on the same examples: when its interval excludes 0 the
-difference is real, otherwise it could be noise. **Catastrophic forgetting**: a model tuned on one
+is tested on the same examples: its interval comes from a **paired bootstrap**, and its **p-value** from
+a **paired permutation test** (each example's scores swapped between the two models at random: how often
+is the difference as large?). When the interval excludes 0 and p < 0.05, the difference is real; otherwise
+it could be noise. Few examples can't show much: with 5, even all improving gives p = 0.06. **Catastrophic forgetting**: a model tuned on one
 task can get worse at others; add a second task to see what each method forgot.
 """
 METRIC_HELP = "\n".join(f"- **{m.label}**: {m.about}" for m in METRICS.values())
@@ -288,7 +290,7 @@ def build(ctx: AppContext) -> None:
             note = gr.Markdown("", elem_id="ev-note")
             scores_table = gr.Dataframe(label="Scores (95% bootstrap intervals)", interactive=False, elem_id="ev-scores")
             scores_plot = gr.Plot(label="Scores", elem_id="ev-scores-chart")
-            changes_table = gr.Dataframe(label="Change vs the base (paired bootstrap)", interactive=False,
+            changes_table = gr.Dataframe(label="Change vs the base (paired bootstrap interval, permutation-test p)", interactive=False,
                                          elem_id="ev-changes")
             changes_plot = gr.Plot(label="Change vs the base", elem_id="ev-changes-chart")
             forgetting_plot = gr.Plot(label="Learning vs forgetting", elem_id="ev-forgetting-chart", visible=False)

@@ -115,7 +115,8 @@ def launch(jobs: JobManager, kind: str, recipe: PreferenceRecipe, created_by: st
 def change_text(m: dict) -> str:
     """Mean before → after with 95% intervals, the paired change, and whether it is more than noise."""
     span = lambda key: f"{m[key]:+.3f} [{m[key + '_low']:+.3f}, {m[key + '_high']:+.3f}]"  # noqa: E731
-    verdict = ("a real rise" if m["reward_change_low"] > 0 else "a real fall" if m["reward_change_high"] < 0
+    real = m.get("reward_change_real", True)  # (runs recorded before the permutation test: the interval alone)
+    verdict = ("a real rise" if real and m["reward_change_low"] > 0 else "a real fall" if real and m["reward_change_high"] < 0
                else "not distinguishable from noise")
     return f"before {span('reward_before')} → after {span('reward_after')}; change **{span('reward_change')}**, {verdict}"
 

@@ -53,7 +53,9 @@ def verdict(metric: str, change: dict) -> str:
     if change["diff"] == 0 and change["low"] == 0 and change["high"] == 0:
         return "no difference"
     if not change["real"]:
-        return "could be noise (interval includes 0)"
+        if change["low"] <= 0 <= change["high"]:
+            return "could be noise (interval includes 0)"
+        return "could be noise (p ≥ 0.05: too few examples to tell)"
     direction = METRICS[metric].direction
     if direction == 0:
         return "real change"

@@ -101,7 +101,8 @@ def held_out_rewards(scorer, prompts: list[str], replies: list[list[str]]) -> li
 
 
 def comparison(before: list[float], after: list[float]) -> dict:
-    """reward_before / reward_after (means) and reward_change (paired), each with _low and _high (95%)."""
+    """reward_before / reward_after (means) and reward_change (paired), each with _low and _high (95%),
+    and the change's permutation-test p-value and whether it is real (bootstrap.Difference.real)."""
     from playground.evaluation.bootstrap import interval, mean_aggregate, paired_difference
 
     out = {}
@@ -109,7 +110,8 @@ def comparison(before: list[float], after: list[float]) -> dict:
         found = interval(values, mean_aggregate)
         out |= {key: found.value, f"{key}_low": found.low, f"{key}_high": found.high}
     change = paired_difference(after, before, mean_aggregate)
-    return out | {"reward_change": change.diff, "reward_change_low": change.low, "reward_change_high": change.high}
+    return out | {"reward_change": change.diff, "reward_change_low": change.low, "reward_change_high": change.high,
+                  "reward_change_p": change.p_value, "reward_change_real": change.real}
 
 
 def write_samples(folder: Path, prompts: list[str], before_replies, before, after_replies, after) -> None:

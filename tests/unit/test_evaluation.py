@@ -84,6 +84,25 @@ def test_the_paired_bootstrap_tells_a_real_difference_from_noise():
     assert noisy.low < 0 < noisy.high and not noisy.real
 
 
+def test_few_examples_that_all_improve_are_not_called_real_the_permutation_test_says_why():
+    """5 paired examples that all improve: the bootstrap's interval excludes 0 (every resample of
+    them improves), but only 2 of the 32 ways to swap them between the models give a difference as
+    large, so p = 0.0625; with 8 it is 2/256."""
+    from playground.evaluation.results import verdict
+
+    five = np.array([1.0, 2.0, 3.0, 1.0, 2.0])[:, None]
+    small = bootstrap.paired_difference(five, np.zeros((5, 1)), bootstrap.mean_aggregate)
+    assert small.low > 0 and small.p_value == pytest.approx(2 / 32) and not small.real
+    assert verdict("rouge1", small.to_dict()) == "could be noise (p ≥ 0.05: too few examples to tell)"
+    eight = bootstrap.paired_difference(np.ones((8, 1)), np.zeros((8, 1)), bootstrap.mean_aggregate)
+    assert eight.p_value == pytest.approx(2 / 256) and eight.real
+    assert verdict("rouge1", eight.to_dict()) == "real improvement"
+    # a corpus statistic (perplexity: exp of summed NLL over summed tokens) is swapped row by row too
+    nll_tokens = np.array([[4.0, 2.0], [6.0, 3.0], [2.0, 1.0], [8.0, 4.0], [4.0, 2.0], [6.0, 3.0]])
+    lower = bootstrap.paired_difference(nll_tokens * [0.5, 1], nll_tokens, scores.METRICS["perplexity"].aggregate)
+    assert lower.diff < 0 and lower.p_value == pytest.approx(2 / 64)
+
+
 def test_a_missing_metric_package_is_named_with_the_install_command(monkeypatch):
     import importlib.util
 

@@ -281,6 +281,8 @@ def build(ctx: AppContext) -> None:
             run_picker = gr.Dropdown([], label="Evaluation", elem_id="ev-run-picker", scale=3)
             stop_btn = gr.Button("Stop", variant="stop", elem_id="ev-stop", scale=1)
         run_progress = gr.HTML("", elem_id="ev-progress")
+        gr.Markdown("<small>An item is one example through one model: writing its answer, or (perplexity) reading "
+                    "the reference; and each model's benchmarks.</small>")
         run_error = gr.Markdown("", elem_id="ev-run-error")
 
         with gr.Group(visible=False, elem_id="ev-results") as results_group:
@@ -369,7 +371,7 @@ def build(ctx: AppContext) -> None:
             warnings = [e["message"] for e in state_["events"] if e["type"] == "warning"]
             problems = ([run["error"]] if run["error"] else []) + warnings
             stage = next((e["message"] for e in reversed(state_["events"]) if e["type"] == "status"), "")
-            out |= {run_progress: progress_html(run, state_["events"], "example × model") + (f"<div style='font-size:13px'>{stage}</div>"
+            out |= {run_progress: progress_html(run, state_["events"], "item") + (f"<div style='font-size:13px'>{stage}</div>"
                                                                              if run["status"] == "running" else ""),
                     run_error: "\n\n".join(f"⚠️ {p}" for p in problems)}
             if run.get("result") and state_["shown"] != run_id:

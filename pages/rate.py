@@ -176,7 +176,6 @@ def build(ctx: AppContext) -> None:
                             "**Rating**: a Bradley-Terry fit of the votes on Chatbot Arena's Elo-like scale (1000 = average), "
                             "with a 95% interval from bootstrap resamples.")
                 refresh_btn = gr.Button("Refresh", elem_id="rate-refresh")
-                results_status = gr.Markdown("", elem_id="rate-results-status")
                 stats_md = gr.Markdown("", elem_id="rate-stats")
                 board_table = gr.Dataframe(leaderboard_frame([]), interactive=False, label="Leaderboard of the sources",
                                            elem_id="rate-board")
@@ -202,6 +201,7 @@ def build(ctx: AppContext) -> None:
                                           file_types=[".jsonl", ".gz"], elem_id="rate-import-file")
                     import_anyway = gr.Checkbox(False, label="Import the good lines even if some are bad", elem_id="rate-import-anyway")
                     import_btn = gr.Button("Import", elem_id="rate-import")
+                data_status = gr.Markdown("", elem_id="rate-data-status")  # beside the buttons it answers
 
         # ---- handlers ----
         def setup_of(model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again):
@@ -346,14 +346,14 @@ def build(ctx: AppContext) -> None:
                     labels_table: labels_frame(shown_labels),
                     filter_annotator: gr.update(choices=[""] + annotators), filter_source: gr.update(choices=[""] + source_names)}
 
-        @guarded(results_status)
+        @guarded(data_status)
         def export(fmt, messages):
             path = export_dir / f"preferences-{fmt}{'-conversational' if messages and fmt != 'kto' else ''}"
             path = path.with_suffix(".parquet" if fmt == "parquet" else ".jsonl")
             n = formats.export(label_store.all_labels(store), path, fmt, bool(messages))
-            return {export_file: gr.update(value=str(path), visible=True), results_status: f"✅ Exported {n:,} rows ({fmt})."}
+            return {export_file: gr.update(value=str(path), visible=True), data_status: f"✅ Exported {n:,} rows ({fmt})."}
 
-        @guarded(results_status)
+        @guarded(data_status)
         @admin_only(ctx, "push")
         def push(repo, messages):
             import os
@@ -361,9 +361,9 @@ def build(ctx: AppContext) -> None:
             if not (repo or "").strip():
                 raise PlaygroundError("Type the Hub dataset repo to push to, e.g. you/my-preferences.")
             url = formats.push_to_hub(label_store.all_labels(store), repo.strip(), os.environ.get("HF_TOKEN"), bool(messages))
-            return {results_status: f"✅ Pushed to {url}."}
+            return {data_status: f"✅ Pushed to {url}."}
 
-        @guarded(results_status)
+        @guarded(data_status)
         @admin_only(ctx, "import")
         def import_data(file, anyway):
             path = uploaded_path(file)
@@ -371,7 +371,7 @@ def build(ctx: AppContext) -> None:
                 raise PlaygroundError("Choose a file to import first.")
             report = formats.import_file(store, path, confirm=bool(anyway))
             skipped = f"; {len(report.errors)} bad line(s) skipped" if report.errors else ""
-            return {results_status: f"✅ Imported {len(report.labels):,} pairs ({report.format}){skipped}.",
+            return {data_status: f"✅ Imported {len(report.labels):,} pairs ({report.format}){skipped}.",
                     import_anyway: False}
 
         refresh_models = lambda: gr.update(choices=[BASE] + [a["name"] for a in  # noqa: E731
@@ -396,7 +396,7 @@ def build(ctx: AppContext) -> None:
             opened.select(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
         filter_annotator.input(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
         filter_source.input(refresh, [filter_annotator, filter_source], view_outputs, api_name=False)
-        export_btn.click(export, [export_format, conversational], [export_file, results_status], api_name="export_labels")
-        push_btn.click(push, [hub_repo, conversational], [results_status], api_name="push_labels")
-        import_btn.click(import_data, [import_file, import_anyway], [results_status, import_anyway],
+        export_btn.click(export, [export_format, conversational], [export_file, data_status], api_name="export_labels")
+        push_btn.click(push, [hub_repo, conversational], [data_status], api_name="push_labels")
+        import_btn.click(import_data, [import_file, import_anyway], [data_status, import_anyway],
                          api_name="import_labels")

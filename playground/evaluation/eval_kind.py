@@ -83,7 +83,8 @@ def check(recipe: EvalRecipe, settings: Settings) -> list[str]:
 
 
 class _Progress:
-    """Examples done across every model and task, as progress events with an ETA."""
+    """Items done, as progress events with an ETA: an item is one example through one model in one
+    pass (its answer, or the reference's likelihood), or one model's benchmarks."""
 
     def __init__(self, ctx: RunContext, total: int):
         self.ctx, self.total, self.done, self.started = ctx, max(total, 1), 0, time.time()

@@ -106,11 +106,15 @@ def test_label_with_mouse_and_keyboard_undo_and_read_the_leaderboard(app_page: P
     page.get_by_role("tab", name="Results").click()
 
     page.locator("#rate-export").click()
-    expect(markdown(page, "rate-results-status")).to_contain_text("Exported")
+    expect(markdown(page, "rate-data-status")).to_contain_text("Exported")
     with page.expect_download() as info:
         page.locator("#rate-export-file a[download]").first.click()
     rows = [json.loads(line) for line in Path(info.value.path()).read_text(encoding="utf-8").splitlines()]
     assert rows and set(rows[0]) == {"prompt", "chosen", "rejected"}
+    page.locator("#rate-push").click()  # no repo typed: the answer is under these buttons, on screen
+    expect(markdown(page, "rate-data-status")).to_contain_text("Type the Hub dataset repo")
+    assert markdown(page, "rate-data-status").is_visible() and markdown(page, "rate-data-status").bounding_box()["y"] > \
+        page.locator("#rate-push").bounding_box()["y"]
     expect_no_crash(page)
 
 

@@ -272,7 +272,13 @@ def build(ctx: AppContext) -> None:
         @rate_limited(ctx, light=True)
         def update_prompts(*values):
             form = PromptForm(*values)
-            prompts, window = form.prompts(ctx.models)
+            try:
+                prompts, window = form.prompts(ctx.models)
+            except PlaygroundError as err:  # no prompt of the previous settings stays on screen as if it were of these
+                out = {reference: "", status: f"⚠️ {err}"}
+                for _, badge, text, _, _ in columns:
+                    out[badge], out[text] = f"⚠️ {err}", ""
+                return out
             out = {reference: form.examples.references[form.query_index], status: icl.overflow_message(prompts) or ""}
             for (title, badge, text, _, _), prompt in zip(columns, prompts):
                 out[title], out[badge], out[text] = f"### {prompt.name}", _badge(prompt.fitted, window), prompt.fitted.text

@@ -90,6 +90,13 @@ def fill_textbox(page: Page, elem_id: str, text: str) -> None:
     page.locator(f"#{elem_id} textarea").fill(text)
 
 
+def set_number(page: Page, elem_id: str, value) -> None:
+    """Types a number into a gr.Number and leaves the box (Tab), as a person does."""
+    box = page.locator(f"#{elem_id} input").first
+    box.fill(str(value))
+    box.press("Tab")
+
+
 def textbox(page: Page, elem_id: str) -> Locator:
     return page.locator(f"#{elem_id} textarea")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.ui.helpers import choose_radio, expect_no_crash, fill_textbox, markdown, open_tab, type_in_slider, wait_for_plot
+from tests.ui.helpers import choose_radio, expect_no_crash, fill_textbox, markdown, open_tab, set_number, type_in_slider, wait_for_plot
 
 RUN_TIMEOUT = 180_000
 ADAPTER = "ui-eval-lora"
@@ -40,12 +40,6 @@ def pick_adapter(page: Page, name: str) -> None:
     page.locator("#ev-adapters [role=option]").filter(has_text=name).first.click()
     page.keyboard.press("Escape")
     expect(page.locator("#ev-adapters")).to_contain_text(name)
-
-
-def set_number(page: Page, elem_id: str, value) -> None:
-    box = page.locator(f"#{elem_id} input").first
-    box.fill(str(value))
-    box.press("Tab")
 
 
 def test_run_watch_and_read_an_evaluation(app_page: Page, trained_adapter, tmp_path):

@@ -12,15 +12,19 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.ui.conftest import start_app, stop_app
-from tests.ui.helpers import choose_option, choose_radio, expect_no_crash, fill_textbox, markdown, open_accordion, open_tab, wait_for_plot
+from tests.ui.helpers import (
+    choose_option,
+    choose_radio,
+    expect_no_crash,
+    fill_textbox,
+    markdown,
+    open_accordion,
+    open_tab,
+    set_number,
+    wait_for_plot,
+)
 
 RUN_TIMEOUT = 180_000
-
-
-def set_number(page: Page, elem_id: str, value) -> None:
-    box = page.locator(f"#{elem_id} input").first
-    box.fill(str(value))
-    box.press("Tab")
 
 
 def fill_run(page: Page, name: str, steps: int, lr: float = 0.003, method: str = "LoRA") -> None:

@@ -22,6 +22,7 @@ from tests.ui.helpers import (
     markdown,
     open_accordion,
     plot_title,
+    set_number,
     textbox,
     type_in_slider,
     wait_for_plot,
@@ -180,6 +181,22 @@ def test_bad_shot_indices_show_a_plain_message(app_page):
     fill_textbox(page, "pl-indices", "3")
     expect(markdown(page, "pl-title-2")).to_have_text("Few-shot (k=1)")
     expect(status).not_to_contain_text("⚠️")
+
+
+def test_an_example_that_does_not_exist_clears_the_prompts_and_says_so_beside_them(app_page):
+    page = app_page
+    expect(textbox(page, "pl-prompt-0")).not_to_have_value("", timeout=30_000)
+    set_number(page, "pl-query", 999)
+    message = "Example #999 does not exist: pick 0 to 39."
+    expect(markdown(page, "pl-status")).to_contain_text(message)
+    expect(markdown(page, "pl-badge-0")).to_contain_text(message)  # where the prompts are, not only below them
+    for i in range(3):
+        expect(textbox(page, f"pl-prompt-{i}")).to_have_value("")  # no prompt of example 0 left as if it were #999's
+    expect(textbox(page, "pl-reference")).to_have_value("")
+    set_number(page, "pl-query", 2)
+    expect(textbox(page, "pl-prompt-0")).not_to_have_value("")
+    expect(markdown(page, "pl-status")).not_to_contain_text("⚠️")
+    expect_no_crash(page)
 
 
 def test_example_format_without_output_shows_a_message(app_page):

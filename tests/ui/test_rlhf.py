@@ -11,7 +11,17 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.integration.preference_synth import marker_pairs
-from tests.ui.helpers import choose_radio, expect_no_crash, fill_textbox, markdown, open_accordion, open_tab, type_in_slider, wait_for_plot
+from tests.ui.helpers import (
+    choose_radio,
+    expect_no_crash,
+    fill_textbox,
+    markdown,
+    open_accordion,
+    open_tab,
+    set_number,
+    type_in_slider,
+    wait_for_plot,
+)
 
 RUN_TIMEOUT = 240_000
 
@@ -28,12 +38,6 @@ def labels(app_server):
              [Label(prompt=r["prompt"], left_text=r["rejected"], right_text=r["chosen"], left_source="base",
                     right_source="lora", choice="right", annotator="ui-rlhf") for r in rows])
     return rows
-
-
-def set_number(page: Page, elem_id: str, value) -> None:
-    box = page.locator(f"#{elem_id} input").first
-    box.fill(str(value))
-    box.press("Tab")
 
 
 def wait_until_finished(page: Page, name: str) -> None:

@@ -3,6 +3,7 @@ launch, the worker's function and where its result goes (adapters/, offered in t
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from playground.kinds import Outcome, Output, RunContext, RunKind
 from playground.settings import Settings
 from playground.training.recipes import SFTRecipe
 from playground.training.trainer_args import check_run_settings, check_trainer_config
+
+MANY_EPOCHS = 20  # more passes than this over the data: the max_steps note warns of overfitting
 
 
 def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
@@ -39,7 +42,22 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
     if dropped:
         notes.append(f"{dropped} of {len(splits.train)} training examples are longer than max_length "
                      f"({recipe.max_length}) before their completion starts: they are left out. Raise max_length to keep them.")
+    if recipe.max_steps > 0 and not recipe.packing:
+        notes.append(max_steps_note(recipe, len(train)))
     return notes
+
+
+def max_steps_note(recipe: SFTRecipe, n_train: int) -> str:
+    """What max_steps means in passes over the data (it replaces the epochs setting), on one device."""
+    per_step = recipe.per_device_train_batch_size * recipe.gradient_accumulation_steps
+    per_epoch = max(1, math.ceil(n_train / per_step))
+    epochs = recipe.max_steps / per_epoch
+    note = (f"Max steps ({recipe.max_steps:,}) replaces the epochs setting: one epoch of the {n_train:,} training examples "
+            f"is {per_epoch:,} step{'s' * (per_epoch != 1)} (batch {recipe.per_device_train_batch_size} × "
+            f"{recipe.gradient_accumulation_steps} accumulation), so this run is about {epochs:,.1f} epochs.")
+    if epochs > MANY_EPOCHS:
+        note += " That many passes over the same examples learns them by heart (overfitting): watch the validation loss."
+    return note
 
 
 def run(recipe: SFTRecipe, ctx: RunContext) -> Outcome:

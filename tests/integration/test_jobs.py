@@ -191,7 +191,7 @@ def test_doomed_data_is_refused_before_launch_with_what_to_change(home, tiny_dir
         assert time.time() - started < 10  # said at once, not after a Hub timeout
     assert jobs.store.runs() == []
     ok = jobs.prepare("sft", recipe(tiny_dir, "some-long", 5, data=few, val_fraction=0.0))
-    assert ok["notes"] == []
+    assert len(ok["notes"]) == 1 and ok["notes"][0].startswith("Max steps (5) replaces the epochs setting")
 
 
 def test_examples_too_long_for_max_length_are_named_before_launch(home, tiny_dir, tmp_path):
@@ -200,6 +200,8 @@ def test_examples_too_long_for_max_length_are_named_before_launch(home, tiny_dir
     run = JobManager(home).prepare("sft", recipe(tiny_dir, "mixed", 5, data=mixed, max_length=64, val_fraction=0.0,
                                                  test_fraction=0.0))
     assert run["notes"] and "5 of 20 training examples" in run["notes"][0]
+    assert run["notes"][1] == ("Max steps (5) replaces the epochs setting: one epoch of the 15 training examples is 4 steps "
+                               "(batch 4 × 1 accumulation), so this run is about 1.2 epochs.")
 
 
 # ---- resume: a stopped run continues from its last checkpoint, as the same run ----

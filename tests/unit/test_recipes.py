@@ -79,3 +79,16 @@ def test_keys_of_the_peft_config_or_trls_config_pass_through_checked(tmp_path):
         recipe_from_dict({"method": "full", "data": "sentiment", "use_dora": True})  # full fine-tuning has no PEFT config
     with pytest.raises(PlaygroundError, match="can't set output_dir"):
         recipe_from_dict({"method": "full", "data": "sentiment", "trainer_args": {"output_dir": "/tmp/x"}})
+
+
+def test_max_steps_is_said_in_epochs_before_launch_with_a_warning_when_that_is_many():
+    from playground.training.sft_kind import max_steps_note
+
+    long = recipe_from_dict({"method": "lora", "data": "sentiment", "max_steps": 100_000, "per_device_train_batch_size": 8,
+                             "gradient_accumulation_steps": 2})
+    assert max_steps_note(long, 32) == (
+        "Max steps (100,000) replaces the epochs setting: one epoch of the 32 training examples is 2 steps (batch 8 × 2 "
+        "accumulation), so this run is about 50,000.0 epochs. That many passes over the same examples learns them by heart "
+        "(overfitting): watch the validation loss.")
+    short = recipe_from_dict({"method": "lora", "data": "sentiment", "max_steps": 10})
+    assert "overfitting" not in max_steps_note(short, 40)

@@ -108,6 +108,10 @@ def training_preview(recipe: SFTRecipe) -> tuple[pd.DataFrame, str]:
                   f"{len(splits.test):,} test examples.")
 
 
+def gib(size_bytes: float) -> str:
+    return plots.gib_text(size_bytes / 2**30)
+
+
 def cost_report(models, recipe: SFTRecipe):
     """(markdown, memory chart): trainable parameters on the real architecture and peak memory per method."""
     from playground.training.estimate import count_trainable, estimate_memory, fit_batch
@@ -122,10 +126,15 @@ def cost_report(models, recipe: SFTRecipe):
         estimates[METHOD_TITLES[key]] = estimate_memory(other, config, t, n)
     mine = estimates[METHOD_TITLES[recipe.method]]
     report = (f"**{trainable:,}** trainable parameters of **{total:,}** ({trainable / total:.3%}).\n\n"
-              f"Estimated peak memory for {METHOD_TITLES[recipe.method]}: **{mine.total / 2**30:.2f} GiB** "
-              f"(weights {mine.weights / 2**30:.2f}, gradients {mine.gradients / 2**30:.2f}, optimizer "
-              f"{mine.optimizer / 2**30:.2f}, activations {mine.activations / 2**30:.2f}); {mine.device} has "
-              f"{mine.available / 2**30:.1f} GiB free: {mine.verdict()}.")
+              f"Estimated peak memory for {METHOD_TITLES[recipe.method]}: **{gib(mine.total)}** "
+              f"(weights {gib(mine.weights)}, gradients {gib(mine.gradients)}, optimizer {gib(mine.optimizer)}, "
+              f"activations {gib(mine.activations)}); {mine.device} has {mine.available / 2**30:.1f} GiB free: "
+              f"{mine.verdict()}.")
+    full = estimates[METHOD_TITLES["full"]]
+    if recipe.method != "full" and full.total < mine.total:
+        report += (f"\n\nOn a model this small ({total:,} parameters), what {METHOD_TITLES[recipe.method]} adds (its own "
+                   "layers' activations, buffers) outweighs what freezing the weights saves, so full fine-tuning needs "
+                   "less here; the saving grows with the model's size.")
     if plan_for(recipe).fit_batch:
         fitted = fit_batch(recipe, config, trainable, total)
         report += (f"\n\nBatch from free memory: **{fitted.per_device_train_batch_size}** per step x "

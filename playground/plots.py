@@ -47,7 +47,7 @@ def next_token_figure(distribution, title_note: str = "") -> go.Figure:
         title={"text": f"Next-token probabilities: {kept}{title_note}", "font": {"size": 14}},
         barmode="group",
         yaxis={"autorange": "reversed", "type": "category"},
-        xaxis={"title": "probability", "tickformat": ".0%", "rangemode": "tozero"},
+        xaxis={"title": "probability", "tickformat": ".2~%", "rangemode": "tozero"},  # 0.5%, not a rounded 1% twice
         legend={"orientation": "h", "y": -0.15},
         margin={"l": 10, "r": 30, "t": 40, "b": 10},
         height=520,
@@ -249,7 +249,7 @@ def memory_figure(estimates: dict) -> go.Figure:
         figure.add_bar(name=part, x=methods, y=[getattr(estimates[m], part) / 2**30 for m in methods], marker_color=color,
                        hovertemplate="%{x}: %{y:.2f} GiB<extra>" + part + "</extra>")
     totals = [estimates[m].total / 2**30 for m in methods]
-    figure.add_scatter(x=methods, y=totals, mode="text", text=[_gib(t) for t in totals], textposition="top center",
+    figure.add_scatter(x=methods, y=totals, mode="text", text=[gib_text(t) for t in totals], textposition="top center",
                        showlegend=False, hoverinfo="skip")
     available = next(iter(estimates.values())).available / 2**30 if estimates else 0
     title = "Estimated peak memory per method"
@@ -267,9 +267,14 @@ def memory_figure(estimates: dict) -> go.Figure:
     return figure
 
 
-def _gib(value: float) -> str:
-    """A size in GiB with the digits that matter for it (0.0031 GiB, 0.42 GiB, 12.3 GiB)."""
-    return f"{value:.3g} GiB" if value < 10 else f"{value:,.1f} GiB"
+def gib_text(value: float) -> str:
+    """A size given in GiB, in the unit and with the digits that matter for it (12.3 GiB, 0.42 GiB,
+    28.9 MiB, 640 KiB): a tiny model's LoRA gradients are no "0.00 GiB"."""
+    if value >= 10:
+        return f"{value:,.1f} GiB"
+    if value >= 0.1:
+        return f"{value:.3g} GiB"
+    return f"{value * 1024:.3g} MiB" if value * 1024 >= 0.1 else f"{value * 2**20:.3g} KiB"
 
 
 def message_figure(text: str, title: str = "Next-token probabilities: none to show", height: int = 520) -> go.Figure:

@@ -61,6 +61,9 @@ def test_the_tabs_actions_work_without_a_browser(tmp_path, tiny_dir, monkeypatch
     report, figure = cost_report(ctx.models, recipe)
     assert "trainable parameters" in report and "Estimated peak memory for LoRA" in report
     assert list(figure.data[0].x) == list(METHOD_TITLES.values())  # every method compared
+    assert "0.00" not in report and "gradients 0.172 MiB" in report  # the tiny model's parts in a unit that shows them
+    # on the tiny model LoRA's own activations outweigh what it saves, and the page says why
+    assert "On a model this small" in report
 
     with pytest.raises(PlaygroundError, match="Tick 'Yes, remove' first"):
         remove_ended_runs(ctx.jobs, None, confirmed=False, everything=True)

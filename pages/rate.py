@@ -4,6 +4,7 @@ export in TRL's formats and import of existing preference data."""
 
 from __future__ import annotations
 
+import random
 import tempfile
 import threading
 import uuid
@@ -21,6 +22,7 @@ from playground.errors import PlaygroundError
 from playground.preferences import analysis, formats
 from playground.preferences import labels as label_store
 from playground.preferences.leaderboard import leaderboard
+from playground.preferences.overlap import shared_task
 from playground.preferences.pair_writer import PairWriter
 from playground.preferences.tasks import BASE, BUILTIN_PROMPTS, PRESETS, Task, load_prompts, sources
 from playground.store import Store
@@ -41,6 +43,7 @@ MODES = {"Compare two (A/B)": False, "Rate one (helpful, honest, harmless)": Tru
 LABEL_COLUMNS = ["id", "annotator", "choice", "prompt", "A (left)", "A source", "B (right)", "B source", "comment", "origin"]
 _NEXT: OrderedDict[str, Future] = OrderedDict()  # session token -> the next task, written while this one is judged
 _NEXT_LOCK = threading.Lock()
+DEFAULT_OVERLAP = 0.2  # of each annotator's pairs, from colleagues' (agreement needs pairs labeled twice)
 MAX_SESSIONS = 500  # prefetched tasks kept for this many sessions; a tab left open longest loses its own
 
 
@@ -82,6 +85,7 @@ def labels_frame(items: list) -> pd.DataFrame:
                         columns=LABEL_COLUMNS)
 
 
+
 def stats_markdown(summary: dict) -> str:
     lines = [f"**{summary['labels']:,} label{'' if summary['labels'] == 1 else 's'}** · by choice: " +
              (", ".join(f"{k} {v}" for k, v in summary["by_choice"].items()) or "none")]
@@ -93,7 +97,8 @@ def stats_markdown(summary: dict) -> str:
                      f"{a['percent_agreement']:.0%} · Cohen's κ {kappa} · Krippendorff's α {alpha} "
                      "(1 = perfect, 0 = chance).")
     else:
-        lines.append("**Agreement**: no pair has been labeled by two people yet.")
+        lines.append("**Agreement**: no pair has been labeled by two people yet. Colleagues get some of each other's "
+                     "pairs at the share set by *Shared with colleagues* when they start labeling.")
     b = summary["position_bias"]
     if b and b["decisive_votes"] < 10:
         lines.append(f"**Position bias**: {b['decisive_votes']} decisive vote(s) so far; at least 10 are needed to tell.")
@@ -142,6 +147,10 @@ def build(ctx: AppContext) -> None:
                                         info="Rate one: score a single completion 1-5 on each of the three principles (HHH); "
                                              "two rated completions of a prompt become a preference pair.")
                         relabel = gr.Checkbox(False, label="Show me pairs I have already labeled (to relabel)", elem_id="rate-relabel")
+                        overlap = gr.Slider(0, 1, value=DEFAULT_OVERLAP, step=0.05, label="Shared with colleagues",
+                                            elem_id="rate-overlap",
+                                            info="Share of your pairs taken from those a colleague labeled (same prompts "
+                                                 "and sources), so the team's agreement can be measured. 0: every pair new.")
                     guidelines = gr.Textbox(read_guidelines(settings), label="Guidelines (shown with every pair)", lines=2,
                                             elem_id="rate-guidelines")
                     save_guidelines_btn = gr.Button("Save guidelines", elem_id="rate-save-guidelines")
@@ -204,13 +213,13 @@ def build(ctx: AppContext) -> None:
                 data_status = gr.Markdown("", elem_id="rate-data-status")  # beside the buttons it answers
 
         # ---- handlers ----
-        def setup_of(model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again):
+        def setup_of(model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again, share):
             adapters = [None if m == BASE else m for m in (chosen_models or [])]
             single = MODES.get(chosen_mode, False)
             found = sources(adapters, list(chosen_presets or []), at_least=1 if single else 2)
             return {"model": model, "sources": [(s.adapter, s.preset) for s in found], "single": single,
                     "relabel": bool(again), "prompts": load_prompts(uploaded_path(file) or BUILTIN_PROMPTS, typed),
-                    "max_new_tokens": int(max_new)}
+                    "max_new_tokens": int(max_new), "overlap": min(max(float(share or 0), 0.0), 1.0)}
 
         def prefetch(token: str, setup: dict, name: str) -> None:
             with _NEXT_LOCK:
@@ -218,7 +227,16 @@ def build(ctx: AppContext) -> None:
                 while len(_NEXT) > MAX_SESSIONS:
                     _NEXT.popitem(last=False)  # that session writes its next pair when it votes
 
+        def shared_or_none(setup: dict, name: str) -> dict | None:
+            """A colleague's pair, at the setup's overlap share (never when relabeling one's own)."""
+            if setup.get("relabel") or random.random() >= setup.get("overlap", 0.0):
+                return None
+            return shared_task(store, name, setup)
+
         def take_next(token: str, setup: dict, name: str) -> dict:
+            shared = shared_or_none(setup, name)
+            if shared is not None:
+                return shared  # the prefetched pair stays for the next vote
             with _NEXT_LOCK:
                 future = _NEXT.pop(token, None)
             task = None
@@ -245,19 +263,19 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         @rate_limited(ctx)
-        def start(state, name, goal, model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again, guide,
-                  progress_bar=gr.Progress(), request: gr.Request = None):
+        def start(state, name, goal, model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again, share,
+                  guide, progress_bar=gr.Progress(), request: gr.Request = None):
             login = visitor_of(ctx, request).name  # a logged-in annotator labels under their login, not a typed name
             name = login or (name or "").strip()
             if not name:
                 raise PlaygroundError("Type your name first: labels record who made them.")
             if goal is None or goal < 1 or int(goal) != goal:
                 raise PlaygroundError(f"Your target must be a whole number of labels, at least 1 (got {goal}).")
-            setup = setup_of(model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again)
+            setup = setup_of(model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again, share)
             yield {status: f"Starting as **{name}**: writing the first pair…"}  # not the last refusal, still shown
             progress_bar(0.2, desc="Writing the first pair…")
             token = state.get("token") or uuid.uuid4().hex
-            task = writer.write(setup, name)
+            task = shared_or_none(setup, name) or writer.write(setup, name)
             prefetch(token, setup, name)
             yield {session: {"token": token, "task": task, "setup": setup, "name": name}, **shown(task, guide),
                     status: f"Labeling as **{name}** with {len(setup['sources'])} sources and {len(setup['prompts'])} prompts.",
@@ -379,7 +397,7 @@ def build(ctx: AppContext) -> None:
         models.focus(refresh_models, None, models, api_name=False, show_progress="hidden")
         task_outputs = [session, task_prompt, left, right, comment, reveal, progress, status, rating_row, vote_row]
         start_btn.click(start, [session, annotator, target, ctx.model_picker, models, presets, prompt_file, typed_prompts,
-                                max_new_tokens, mode, relabel, guidelines], task_outputs, api_name="start_labeling")
+                                max_new_tokens, mode, relabel, overlap, guidelines], task_outputs, api_name="start_labeling")
         ack_outputs = [session, reveal, progress, status]
         rate_btn.click(rate_one, [session, comment, target, guidelines, helpful, honest, harmless], ack_outputs,
                        api_name="rate_completion", concurrency_limit=None).then(

@@ -13,12 +13,14 @@ from tests.integration.helpers import api_client
 PROMPTS = "\n".join(f"Write one short sentence about the number {n}." for n in range(200))
 
 
-def annotate(url: str, name: str, votes: int, think_s: float = 0.0, seconds: float | None = None) -> list[tuple[float, float]]:
-    """Label `votes` pairs as `name` (fewer if `seconds` pass after the labeling started); returns,
-    for each vote, the seconds until its acknowledgement and then until the next pair was there."""
+def annotate(url: str, name: str, votes: int, think_s: float = 0.0, seconds: float | None = None,
+             overlap: float = 0.0) -> list[tuple[float, float]]:
+    """Label `votes` pairs as `name` (fewer if `seconds` pass after the labeling started), `overlap`
+    of them colleagues' pairs; returns, for each vote, the seconds until its acknowledgement and then
+    until the next pair was there."""
     client = api_client(url)
     client.predict(name, 50, "tiny (built-in, random weights)", ["base"], ["greedy", "sampling T=1.2"], None, PROMPTS,
-                   8, "Compare two (A/B)", False, "Prefer the better one.", api_name="/start_labeling")
+                   8, "Compare two (A/B)", False, overlap, "Prefer the better one.", api_name="/start_labeling")
     latencies, until = [], time.perf_counter() + seconds if seconds else None
     for _ in range(votes):
         if until is not None and time.perf_counter() > until:
@@ -35,14 +37,14 @@ def annotate(url: str, name: str, votes: int, think_s: float = 0.0, seconds: flo
     return latencies
 
 
-def crowd(url: str, clients: int, votes: int, think_s: float = 0.0) -> dict[str, list[tuple[float, float]]]:
+def crowd(url: str, clients: int, votes: int, think_s: float = 0.0, overlap: float = 0.0) -> dict[str, list[tuple[float, float]]]:
     """`clients` annotators labeling at once; their latencies by name (raises if any failed)."""
     results: dict[str, list[float]] = {}
     errors: list[BaseException] = []
 
     def one(i: int) -> None:
         try:
-            results[f"load-{i}"] = annotate(url, f"load-{i}", votes, think_s)
+            results[f"load-{i}"] = annotate(url, f"load-{i}", votes, think_s, overlap=overlap)
         except BaseException as err:  # noqa: BLE001 - reported below
             errors.append(err)
 

@@ -20,7 +20,7 @@ def test_twenty_clients_store_every_acknowledged_label_once_and_survive_a_kill(m
     monkeypatch.setenv("PLAYGROUND_ADAPTERS", str(tmp_path / "adapters"))
     server = start_app(Path(tempfile.mkdtemp(prefix="rate-load-")))
     try:
-        latencies = crowd(server.url, clients=20, votes=VOTES)
+        latencies = crowd(server.url, clients=20, votes=VOTES, overlap=0.2)  # some pairs are colleagues', as by default
     finally:
         os.kill(server.process.pid, signal.SIGKILL)  # no clean shutdown
         server.process.wait()
@@ -33,3 +33,11 @@ def test_twenty_clients_store_every_acknowledged_label_once_and_survive_a_kill(m
     assert sorted(per_annotator) == sorted(f"load-{i}" for i in range(20))
     for keys in per_annotator.values():
         assert len(keys) == VOTES and len(set(keys)) == VOTES  # no annotator got the same pair twice
+    assert any(len(set(people)) > 1 for people in _annotators_by_pair(stored).values())  # and some pairs were shared
+
+
+def _annotators_by_pair(labels) -> dict[str, list[str]]:
+    by_pair = {}
+    for label in labels:
+        by_pair.setdefault(label.key, []).append(label.annotator)
+    return by_pair

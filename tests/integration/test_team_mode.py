@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from playground.preferences import analysis
 from playground.preferences.labels import all_labels
 from playground.store import Store
 from tests.integration import raw_api
 from tests.integration.helpers import api_client
 from tests.ui.conftest import start_app, stop_app
 
-USERS = "ana:pw-ana:admin, bo:pw-bo"
+USERS = "ana:pw-ana:admin, bo:pw-bo, cy:pw-cy"
 TINY = "tiny (built-in, random weights)"
 
 
@@ -47,11 +48,18 @@ def test_the_app_asks_everyone_to_log_in(team):
 def test_an_annotator_labels_under_their_login_and_cannot_start_runs(team):
     url, store = team
     bo = login(url, "bo", "pw-bo")
-    bo.predict("someone-else", 5, TINY, ["base"], ["greedy", "sampling T=1.2"], None, "Say hi.\nSay bye.", 8,
-               "Compare two (A/B)", False, "Prefer the better one.", api_name="/start_labeling")
+    setup = (TINY, ["base"], ["greedy", "sampling T=1.2"], None, "Say hi.\nSay bye.", 8, "Compare two (A/B)", False)
+    bo.predict("someone-else", 5, *setup, 0.0, "Prefer the better one.", api_name="/start_labeling")
     answer = bo.predict("", 5, "Prefer the better one.", api_name="/vote_left")
     assert "Saved" in str(answer)
     assert [label.annotator for label in all_labels(store)] == ["bo"]
+    # a colleague who shares all of her pairs gets bo's to judge, so the two can be compared
+    cy = login(url, "cy", "pw-cy")
+    cy.predict("", 5, *setup, 1.0, "Prefer the better one.", api_name="/start_labeling")
+    assert "Saved" in str(cy.predict("", 5, "Prefer the better one.", api_name="/vote_right"))
+    first, second = all_labels(store)
+    assert (first.annotator, second.annotator) == ("bo", "cy") and first.key == second.key
+    assert analysis.agreement(all_labels(store))["pairs_labeled_more_than_once"] == 1
     assert "Only an admin can stop runs" in str(raw_api.predict(bo, "/stop_run"))
     assert "Only an admin can start training runs" in str(raw_api.predict(bo, "/launch_run"))
 

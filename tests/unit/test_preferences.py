@@ -264,3 +264,30 @@ def test_two_rated_completions_of_a_prompt_become_a_preference_pair():
                    scores={"helpful": h, "honest": h, "harmless": h}) for text, h in (("good", 5), ("poor", 2), ("same", 2))]
     assert sorted(formats.rated_pairs(rated)) == [("p", "good", "poor"), ("p", "good", "same")]  # equal means: no pair
     assert {"prompt": "p", "chosen": "good", "rejected": "poor"} in formats.preference_rows(rated)
+
+
+def test_a_share_of_pairs_comes_from_colleagues_so_agreement_can_be_measured(store):
+    """A pair ana labeled is offered to bo (sides drawn again), never to ana again, not once two
+    people labeled it, and only under the same prompts and sources; then the agreement is measured."""
+    import random
+
+    from playground.preferences.overlap import shared_task
+
+    setup = {"sources": [(None, "greedy"), (None, "sampling T=1.2")], "prompts": ["p1", "p2"], "single": False}
+    pair = dict(prompt="p1", left_text="one", right_text="two", left_source="base · greedy",
+                right_source="base · sampling T=1.2")
+    add(store, Label(**pair, choice="left", annotator="ana"))
+    add(store, Label(**pair | {"prompt": "elsewhere"}, choice="left", annotator="ana"))  # another prompt set
+    add(store, Label(**pair | {"right_source": "my-lora · greedy"}, choice="left", annotator="ana"))  # another source
+    assert shared_task(store, "ana", setup) is None  # her own pairs are never hers to share
+    sides = set()
+    for seed in range(8):
+        task = shared_task(store, "bo", setup, random.Random(seed))
+        assert task["prompt"] == "p1" and {task["left"]["text"], task["right"]["text"]} == {"one", "two"}
+        sides.add(task["left"]["text"])
+    assert sides == {"one", "two"}  # shown either way round
+    add(store, Label(prompt="p1", left_text="two", right_text="one", left_source=pair["right_source"],
+                     right_source=pair["left_source"], choice="right", annotator="bo"))
+    assert shared_task(store, "cy", setup) is None  # labeled twice already
+    agreement = analysis.agreement(all_labels(store))
+    assert agreement["pairs_labeled_more_than_once"] == 1 and agreement["percent_agreement"] == 1.0

@@ -77,17 +77,32 @@ def guarded(status: gr.components.Component, clear: dict | None = None):
     return wrap
 
 
-def also_as_toast(status: gr.components.Component):
-    """For a button far from its `status` line (the RLHF tab's forms are long): the message also
-    pops up where the person is looking (a warning for a refusal). Goes above @guarded."""
+def also_as_toast(status: gr.components.Component, refusals_only: bool = False):
+    """For a button far from its `status` line (the RLHF tab's forms are long) or from the field a
+    refusal is about: the message also pops up where the person is looking (a warning for a
+    refusal). Goes above @guarded."""
+
+    def toast(out) -> None:
+        text = out.get(status) if isinstance(out, dict) else None
+        if isinstance(text, str) and text.startswith("⚠️"):
+            gr.Warning(text.removeprefix("⚠️ "))
+        elif isinstance(text, str) and text and not refusals_only:
+            gr.Info(text)
 
     def wrap(fn):
+        if inspect.isgeneratorfunction(fn):  # (Gradio streams a generator function's updates: so is this one)
+            @functools.wraps(fn)
+            def stream(*args, **kwargs):
+                for out in fn(*args, **kwargs):
+                    toast(out)
+                    yield out
+
+            return stream
+
         @functools.wraps(fn)
         def call(*args, **kwargs):
             out = fn(*args, **kwargs)
-            text = out.get(status) if isinstance(out, dict) else None
-            if isinstance(text, str) and text:
-                (gr.Warning if text.startswith("⚠️") else gr.Info)(text.removeprefix("⚠️ "))
+            toast(out)
             return out
 
         return call

@@ -15,7 +15,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from pages.common import AppContext, admin_only, guarded, rate_limited, uploaded_path, visitor_of
+from pages.common import AppContext, admin_only, also_as_toast, guarded, rate_limited, uploaded_path, visitor_of
 from playground import adapters as adapter_store
 from playground import plots
 from playground.errors import PlaygroundError
@@ -261,6 +261,7 @@ def build(ctx: AppContext) -> None:
                     right: gr.update(value=b, visible=not single), comment: "",
                     rating_row: gr.update(visible=single), vote_row: gr.update(visible=not single)}
 
+        @also_as_toast(status, refusals_only=True)  # the name field is far above the button
         @guarded(status)
         @rate_limited(ctx)
         def start(state, name, goal, model, chosen_models, chosen_presets, file, typed, max_new, chosen_mode, again, share,

@@ -67,7 +67,10 @@ def load_task(task: TaskData, adapters_dir: Path, adapters: list[str], max_examp
         pairs = load_pairs(task.data, task.input_column, task.output_column, split=task.split)
         prompts = [render(task.template, task.custom_template, x) for x, _ in pairs]
         references = [y.strip() for _, y in pairs]
-        name = str(task.data) + (f" ({task.split})" if task.split and "/" in str(task.data) else "")
+        from playground.data import BUILTIN_TASKS
+
+        name = (f"built-in {task.data} set" if task.data in BUILTIN_TASKS
+                else str(task.data) + (f" ({task.split})" if task.split and "/" in str(task.data) else ""))
     if not prompts:
         raise PlaygroundError(f"The {name} has no examples with both a prompt and a reference: nothing to evaluate.")
     return EvalRows(name, prompts[:max_examples], references[:max_examples])

@@ -91,7 +91,7 @@ def test_evaluating_adapters_never_changes_the_base(home, tiny_dir, evaluation):
 def test_forgetting_soft_prompts_and_benchmarks_are_part_of_the_result(evaluation):
     result = evaluation["result"]
     other = result["tasks"]["other"]
-    assert other["name"] == "sentiment" and set(other["changes"]) == {"sum-lora", "sum-prompt_tuning", "sum-full"}
+    assert other["name"] == "built-in sentiment set" and set(other["changes"]) == {"sum-lora", "sum-prompt_tuning", "sum-full"}
     report = result["soft_prompts"]["sum-prompt_tuning"]
     assert len(report["tokens"]) == 8 and report["init"] == "TEXT"
     assert all(0 < t["relative_change"] and len(t["nearest"]) == 5 for t in report["tokens"])

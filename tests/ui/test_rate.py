@@ -123,6 +123,7 @@ def test_rating_without_a_name_or_with_one_source_is_explained(app_page: Page):
     open_tab(page, "Rate")
     page.locator("#rate-start").click()
     expect(markdown(page, "rate-status")).to_contain_text("Type your name first")
+    expect(page.locator(".toast-body.warning")).to_contain_text("Type your name first")  # also where one looks
     fill_textbox(page, "rate-annotator", "ui-bo")
     target = page.locator("#rate-target input")
     target.fill("-5")

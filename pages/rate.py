@@ -24,7 +24,7 @@ from playground.preferences import labels as label_store
 from playground.preferences.leaderboard import leaderboard
 from playground.preferences.overlap import shared_task
 from playground.preferences.pair_writer import PairWriter
-from playground.preferences.tasks import BASE, BUILTIN_PROMPTS, PRESETS, Task, load_prompts, sources
+from playground.preferences.tasks import BASE, BUILTIN_PROMPTS, PRESETS, Completion, Task, load_prompts, sources
 from playground.store import Store
 
 EXPLAINER = """
@@ -318,23 +318,29 @@ def build(ctx: AppContext) -> None:
                 raise PlaygroundError("The next pair is on its way: vote when it shows.")
             return state["task"]
 
+        def following_task(state) -> tuple[dict, dict]:
+            """(the next task, the state without it): a pair put aside by an undo first, else a new one."""
+            if state.get("put_aside"):
+                return state["put_aside"], state | {"put_aside": None}
+            return take_next(state["token"], state["setup"], state["name"]), state
+
         @guarded(status)
         @rate_limited(ctx, light=True)
         def next_pair(state, guide):
             if not state.get("name") or state.get("task"):
                 return {status: gr.skip()}  # not started, or a pair is already showing
-            following = take_next(state["token"], state["setup"], state["name"])
+            following, state = following_task(state)
             return {session: state | {"task": following}, **shown(following, guide)}
 
         @guarded(status)
         @rate_limited(ctx, light=True)
         def skip(state, guide):
             current_task(state)
-            following = take_next(state["token"], state["setup"], state["name"])
+            following, state = following_task(state)
             return {session: state | {"task": following}, **shown(following, guide), reveal: "Skipped: nothing saved."}
 
         @guarded(status)
-        def undo(state, goal):
+        def undo(state, goal, guide):
             name = state.get("name")
             if not name:
                 raise PlaygroundError("Press Start labeling first.")
@@ -342,10 +348,15 @@ def build(ctx: AppContext) -> None:
             removed = label_store.undo_last(store, name, among=state.get("mine", []))
             if removed is None:
                 return {reveal: "You have no label to undo in this session."}
-            state = state | {"mine": [i for i in state.get("mine", []) if i != removed.id]}
-            return {session: state, progress: progress_text(name, goal),
-                    reveal: f"↩️ Removed your last label ({CHOICE_WORDS.get(removed.choice, removed.choice)} on "
-                            f"\"{removed.prompt[:60]}\")."}
+            # its pair is shown again, as it was, to label again; the pair that was showing comes next
+            again = Task(removed.prompt, Completion(removed.left_text, removed.left_source, removed.left_settings),
+                         Completion(removed.right_text, removed.right_source, removed.right_settings)
+                         if removed.right_text is not None else None).to_dict()
+            state = state | {"mine": [i for i in state.get("mine", []) if i != removed.id], "task": again,
+                             "put_aside": state.get("task") or state.get("put_aside")}
+            word = CHOICE_WORDS.get(removed.choice, removed.choice) if removed.choice else "your rating"
+            return {session: state, progress: progress_text(name, goal), **shown(again, guide),
+                    reveal: f"↩️ Removed your last label ({word} on \"{removed.prompt[:60]}\"): here it is again."}
 
         @guarded(status)
         @admin_only(ctx, "guidelines")
@@ -407,7 +418,7 @@ def build(ctx: AppContext) -> None:
             button.click(vote(choice), [session, comment, target, guidelines], ack_outputs, api_name=f"vote_{choice}",
                          concurrency_limit=None).then(next_pair, [session, guidelines], task_outputs, api_name=False)
         skip_btn.click(skip, [session, guidelines], task_outputs, api_name="skip_pair")
-        undo_btn.click(undo, [session, target], [session, reveal, progress, status], api_name="undo_label")
+        undo_btn.click(undo, [session, target, guidelines], task_outputs, api_name="undo_label")
         save_guidelines_btn.click(save_guide, [guidelines], [guidelines, status], api_name="save_guidelines")
         view_outputs = [stats_md, board_table, board_plot, labels_table, filter_annotator, filter_source]
         refresh_btn.click(refresh, [filter_annotator, filter_source], view_outputs, api_name="label_stats")

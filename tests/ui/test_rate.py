@@ -73,13 +73,16 @@ def test_label_with_mouse_and_keyboard_undo_and_read_the_leaderboard(app_page: P
     page.keyboard.press("3")
     expect(markdown(page, "rate-progress")).to_contain_text("ui-ana: 3 labeled", timeout=60_000)
     assert [x.choice for x in labels_of("ui-ana")] == ["left", "right", "tie"]
-    next_pair_shown(page, shown_a)
+    tied = shown_a
+    fourth = next_pair_shown(page, shown_a)
 
-    page.keyboard.press("u")  # undo: only my own last label goes
+    page.keyboard.press("u")  # undo: only my own last label goes, and its pair is back to label again
     expect(markdown(page, "rate-reveal")).to_contain_text("Removed your last label (a tie")
     assert [x.choice for x in labels_of("ui-ana")] == ["left", "right"]
-    page.keyboard.press("s")  # skip: nothing saved
+    assert next_pair_shown(page, fourth) == tied
+    page.keyboard.press("s")  # skip: nothing saved; the pair that was showing before the undo comes back
     expect(markdown(page, "rate-reveal")).to_contain_text("Skipped")
+    assert next_pair_shown(page, tied) == fourth
     assert len(labels_of("ui-ana")) == 2
 
     page.get_by_role("tab", name="Results").click()  # read afresh when opened: no Refresh needed

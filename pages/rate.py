@@ -39,6 +39,7 @@ Keys: **1** A is better · **2** B is better · **3** tie · **4** both bad · *
 DEFAULT_GUIDELINES = ("Prefer the completion that answers the prompt helpfully, honestly and harmlessly. "
                       "Judge content over length. Use *tie* when both are equally good, *both bad* when neither is acceptable.")
 CHOICE_WORDS = {"left": "A is better", "right": "B is better", "tie": "a tie", "both_bad": "both bad"}
+SHORT_CHOICES = {"left": "A better", "right": "B better", "tie": "tie", "both_bad": "both bad"}  # as on the buttons
 MODES = {"Compare two (A/B)": False, "Rate one (helpful, honest, harmless)": True}
 LABEL_COLUMNS = ["id", "annotator", "choice", "prompt", "A (left)", "A source", "B (right)", "B source", "comment", "origin"]
 _NEXT: OrderedDict[str, Future] = OrderedDict()  # session token -> the next task, written while this one is judged
@@ -80,7 +81,7 @@ def reveal_text(task: dict, choice: str) -> str:
 
 
 def labels_frame(items: list) -> pd.DataFrame:
-    return pd.DataFrame([[x.id, x.annotator, x.choice or "rating", x.prompt[:200], x.left_text[:200], x.left_source,
+    return pd.DataFrame([[x.id, x.annotator, SHORT_CHOICES.get(x.choice, "rating"), x.prompt[:200], x.left_text[:200], x.left_source,
                           (x.right_text or "")[:200], x.right_source or "", x.comment, x.origin] for x in items],
                         columns=LABEL_COLUMNS)
 
@@ -88,7 +89,7 @@ def labels_frame(items: list) -> pd.DataFrame:
 
 def stats_markdown(summary: dict) -> str:
     lines = [f"**{summary['labels']:,} label{'' if summary['labels'] == 1 else 's'}** · by choice: " +
-             (", ".join(f"{k} {v}" for k, v in summary["by_choice"].items()) or "none")]
+             (", ".join(f"{SHORT_CHOICES.get(k, k)} {v}" for k, v in summary["by_choice"].items()) or "none")]
     a = summary["agreement"]
     if a["pairs_labeled_more_than_once"]:
         kappa = "n/a" if a["cohen_kappa"] is None else f"{a['cohen_kappa']:.2f}"

@@ -90,6 +90,7 @@ def test_label_with_mouse_and_keyboard_undo_and_read_the_leaderboard(app_page: P
     assert wait_for_plot(page, "rate-board-chart")
     stats = markdown(page, "rate-stats")
     expect(stats).to_contain_text("labels")
+    expect(stats).to_contain_text(re.compile(r"by choice: .*A better \d"))  # the words of the buttons, not left/right
     counted = int(stats.inner_text().split(" label", 1)[0].replace(",", ""))  # everyone's: the app is shared by the tests
     assert counted >= 2
     expect(page.locator("#rate-labels")).to_contain_text("ui-ana")

@@ -77,6 +77,33 @@ def guarded(status: gr.components.Component, clear: dict | None = None):
     return wrap
 
 
+def field_labels(components: dict[str, gr.components.Component]) -> dict[str, str]:
+    """{recipe key: the label of its field on the form}, for `in_form_words`."""
+    return {key: c.label for key, c in components.items() if getattr(c, "label", None)}
+
+
+def in_form_words(labels: dict[str, str]):
+    """Below @guarded: a refusal that names recipe keys as the CLI and recipe files spell them
+    ("learning_rate must be at most 1") names the form's fields instead ("'Learning rate' must be
+    at most 1"). Only keys with an underscore: plain words (data, seed) are also English."""
+    keys = sorted((k for k in labels if "_" in k), key=len, reverse=True)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, keys)) + r")\b") if keys else None
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except PlaygroundError as err:
+                if pattern is None:
+                    raise
+                raise PlaygroundError(pattern.sub(lambda m: f"'{labels[m.group(1)]}'", str(err))) from err
+
+        return call
+
+    return wrap
+
+
 def also_as_toast(status: gr.components.Component, refusals_only: bool = False):
     """For a button far from its `status` line (the RLHF tab's forms are long) or from the field a
     refusal is about: the message also pops up where the person is looking (a warning for a

@@ -4,6 +4,7 @@ each example, forgetting on a second task, soft prompts and benchmarks; export t
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ import pandas as pd
 from pages.common import (
     AppContext,
     decoding_mode,
+    field_labels,
     guarded,
+    in_form_words,
     max_new_tokens_slider,
     progress_html,
     rate_limited,
@@ -320,8 +323,11 @@ def build(ctx: AppContext) -> None:
                 metrics, mode, max_new_tokens, temperature, top_k, top_p, repetition, seed, batch_size, benchmarks,
                 more_benchmarks, benchmark_limit, output_name]
 
+        form_words = in_form_words(field_labels(dict(zip((f.name for f in dataclasses.fields(EvalForm)), form))))
+
         @guarded(status)
         @rate_limited(ctx)
+        @form_words
         def launch(request: gr.Request, *values):
             visitor = visitor_of(ctx, request)
             if ctx.access.restricted and not visitor.is_admin and any(

@@ -12,7 +12,9 @@ import pandas as pd
 from pages.common import (
     AppContext,
     admin_only,
+    field_labels,
     guarded,
+    in_form_words,
     progress_html,
     progress_of,
     rate_limited,
@@ -348,6 +350,9 @@ def build(ctx: AppContext) -> None:
         def recipe_of(*values):
             return layout.read(values).recipe()
 
+        form_words = in_form_words(field_labels({**shared, **{k: c for controls in method_controls.values()
+                                                              for k, c in controls.items()}}))
+
         def show_method(title):
             key = METHOD_BY_TITLE[title]
             return {method_about: RECIPES[key].about, learning_rate: RECIPES[key]().learning_rate,
@@ -355,12 +360,14 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         @rate_limited(ctx)
+        @form_words
         def preview_data(*form_values):
             rows, message = training_preview(recipe_of(*form_values))
             return {preview: rows, status: message}
 
         @guarded(status)
         @rate_limited(ctx)
+        @form_words
         def check_cost(*form_values):
             recipe = recipe_of(*form_values)
             report, figure = cost_report(ctx.models, recipe)
@@ -369,6 +376,7 @@ def build(ctx: AppContext) -> None:
 
         @guarded(status)
         @admin_only(ctx, "train")
+        @form_words
         def launch(request: gr.Request, *form_values_and_overwrite):
             *form_values, overwrite_ = form_values_and_overwrite
             recipe = recipe_of(*form_values)

@@ -19,7 +19,9 @@ from pages.common import (
     adapter_choices,
     admin_only,
     also_as_toast,
+    field_labels,
     guarded,
+    in_form_words,
     progress_html,
     rate_limited,
     resume_run,
@@ -350,6 +352,12 @@ def build(ctx: AppContext) -> None:
                   "seed": seed}
         form = [ctx.model_picker, data_choice, data_file, hub_id, hub_split, *shared.values()]
 
+        form_words = in_form_words(field_labels({
+            **shared, "data_split": hub_split, "kl_coef": kl_coef, "response_length": response_length,
+            "total_episodes": episodes, "num_ppo_epochs": ppo_epochs, "num_generations": generations,
+            "max_steps": group_steps, "sample_every": ppo_every, "loss_type": loss_type, "desirable_weight": desirable_weight,
+            "learning_rate": ppo_lr, "policy_adapter": ppo_start, "reward_model": ppo_reward, "output_name": ppo_name}))
+
         def form_of(values) -> PreferenceForm:
             model, choice, file, hub, split, *rest = values
             return PreferenceForm(model, choice, file, hub, split, dict(zip(shared, rest)))
@@ -360,6 +368,7 @@ def build(ctx: AppContext) -> None:
 
         @guarded(count_status)
         @rate_limited(ctx)
+        @form_words
         def count(*values):
             """What each method would learn from: pairs, distinct prompts (PPO, RLOO and GRPO) and
             labeled replies (KTO); a line each, with what is missing where there is too little."""
@@ -378,6 +387,7 @@ def build(ctx: AppContext) -> None:
         @also_as_toast(status)
         @guarded(status)
         @admin_only(ctx, "train")
+        @form_words
         def train_reward(request: gr.Request, *values):
             *form_values, lr, name = values
             recipe = form_of(form_values).recipe(RewardRecipe, {"learning_rate": lr, "output_name": name})
@@ -387,6 +397,7 @@ def build(ctx: AppContext) -> None:
         @also_as_toast(status)
         @guarded(status)
         @admin_only(ctx, "train")
+        @form_words
         def train_direct(request: gr.Request, *values):
             *form_values, method, lr, beta_, loss, weight, start, name = values
             cls = DIRECT_METHODS[method]
@@ -399,6 +410,7 @@ def build(ctx: AppContext) -> None:
         @also_as_toast(status)
         @guarded(status)
         @admin_only(ctx, "train")
+        @form_words
         def train_ppo(request: gr.Request, *values):
             *form_values, reward, start, lr, kl, length, n_episodes, n_epochs, temp, every, name = values
             own = {"reward_model": reward or "", "learning_rate": lr, "kl_coef": kl, "response_length": length,
@@ -411,6 +423,7 @@ def build(ctx: AppContext) -> None:
         @also_as_toast(status)
         @guarded(status)
         @admin_only(ctx, "train")
+        @form_words
         def train_group(request: gr.Request, *values):
             *form_values, method, reward, lr, beta_, n_generations, steps, length, every, name = values
             cls = GROUP_METHODS[method]

@@ -46,7 +46,7 @@ class PreferenceRecipe(RunRecipe):
         super().__post_init__()
         self._check(bool(str(self.data).strip()), f"data is empty: use '{LABELS}' (the Rate tab's labels), a preference file or a Hub dataset id.")
         self._check(bool(re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", str(self.data_split))),
-                    f"data_split '{str(self.data_split)[:64]}' is not a split name: use one like train or test.")
+                    f"data_split must be a split name like train or test (got '{str(self.data_split)[:64]}').")
         self._check(0 < self.val_fraction < 0.5, f"val_fraction must be above 0 and below 0.5 (got {self.val_fraction}): "
                     "the held-out pairs are how the run shows what it learned.")
         self._check(self.max_length >= 8, f"max_length must be at least 8 tokens (got {self.max_length}).")

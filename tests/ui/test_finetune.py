@@ -131,7 +131,7 @@ def test_stop_a_running_run_and_resume_it(app_page: Page):
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"ft-lr": 0}, "learning_rate must be above 0"),
+    ({"ft-lr": 0}, "'Learning rate' must be above 0"),  # the field's name, not the recipe key
     ({"ft-output-name": "../escape"}, "is not allowed"),
     ({"ft-data": "no/such-file.jsonl"}, "File not found"),
     ({"ft-optimizer": "paged_adamw_8bit"}, "paged_adamw_8bit needs a CUDA GPU"),  # the plan, on a machine without one

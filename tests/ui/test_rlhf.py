@@ -201,7 +201,7 @@ def test_bad_input_gets_a_plain_message_and_starts_nothing(app_page: Page):
     expect(markdown(page, "rl-count-status")).to_contain_text("the Hugging Face Hub can't be reached", timeout=30_000)
     fill_textbox(page, "rl-hub-split", "train; rm -rf")
     page.locator("#rl-train-reward").click()
-    expect(markdown(page, "rl-status")).to_contain_text("is not a split name", timeout=30_000)
+    expect(markdown(page, "rl-status")).to_contain_text("'Split' must be a split name like train or test", timeout=30_000)
     page.locator("#rl-score").click()
     expect(markdown(page, "rl-score-out")).to_contain_text("Choose a reward model first")
     expect_no_crash(page)

@@ -3,6 +3,8 @@ and each method's own settings come from its recipe class (one place to add a se
 
 import dataclasses
 
+import pytest
+
 from pages.finetune import METHOD_TITLES, FormLayout
 from playground.training.recipes import RECIPES, own_options
 
@@ -73,3 +75,16 @@ def test_the_tabs_actions_work_without_a_browser(tmp_path, tiny_dir, monkeypatch
     assert (settings.adapters_dir / "a").is_dir()
     assert rename_adapter(ctx, "a", "b") == ("Renamed 'a' to 'b'.", "b")
     assert delete_adapter(ctx, "b", "", True) == ("Deleted 'b'.", None) and not (settings.adapters_dir / "b").exists()
+
+
+def test_a_refusal_names_the_forms_fields_not_the_recipe_keys():
+    from pages.common import in_form_words
+    from playground.errors import PlaygroundError
+
+    @in_form_words({"num_train_epochs": "Epochs", "max_steps": "Max steps", "seed": "Seed"})
+    def launch():
+        raise PlaygroundError("Set num_train_epochs above 0, or max_steps above 0 (the seed is fine).")
+
+    with pytest.raises(PlaygroundError) as refused:
+        launch()
+    assert str(refused.value) == "Set 'Epochs' above 0, or 'Max steps' above 0 (the seed is fine)."

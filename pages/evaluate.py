@@ -425,7 +425,8 @@ def build(ctx: AppContext) -> None:
         changes_only = ChangesOnly()
 
         def poll(run_id, state_, task_title, metric, sort_title, status_text, request: gr.Request):
-            return changes_only(request, _poll(run_id, state_, task_title, metric, sort_title, status_text))
+            return changes_only(request, _poll(run_id, state_, task_title, metric, sort_title, status_text),
+                                always=(status,))  # launches and Stop write it too
 
         timer.tick(poll, poll_inputs, poll_outputs, **serial)
         run_picker.change(poll, poll_inputs, poll_outputs, **serial)

@@ -470,7 +470,7 @@ def build(ctx: AppContext) -> None:
         changes_only = ChangesOnly()
 
         def poll(run_id, state, status_text, request: gr.Request):
-            return changes_only(request, _poll(run_id, state, status_text))
+            return changes_only(request, _poll(run_id, state, status_text), always=(status,))  # Stop writes it too
 
         timer.tick(poll, [run_picker, events_state, status], poll_outputs, **serial)
         run_picker.change(poll, [run_picker, events_state, status], poll_outputs, **serial)

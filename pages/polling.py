@@ -19,8 +19,10 @@ class ChangesOnly:
         self._sent: OrderedDict[str, dict] = OrderedDict()  # session -> {component id: fingerprint}
         self._lock = threading.Lock()
 
-    def __call__(self, request: gr.Request | None, out: dict) -> dict:
-        """`out` ({component: value}) with gr.skip() for each value this session already shows."""
+    def __call__(self, request: gr.Request | None, out: dict, always: tuple = ()) -> dict:
+        """`out` ({component: value}) with gr.skip() for each value this session already shows, except
+        the `always` components (ones other events write too: what this poll sent last is no proof
+        of what the page shows now)."""
         session = getattr(request, "session_hash", None)
         if not session:
             return out
@@ -31,6 +33,9 @@ class ChangesOnly:
                 self._sent.popitem(last=False)
         changed = {}
         for component, value in out.items():
+            if component in always:
+                changed[component] = value
+                continue
             mark = _fingerprint(value)
             if mark is not None and sent.get(component._id) == mark:
                 changed[component] = gr.skip()

@@ -322,7 +322,8 @@ def build(ctx: AppContext) -> None:
         def following_task(state) -> tuple[dict, dict]:
             """(the next task, the state without it): a pair put aside by an undo first, else a new one."""
             if state.get("put_aside"):
-                return state["put_aside"], state | {"put_aside": None}
+                first, *rest = state["put_aside"]
+                return first, state | {"put_aside": rest}
             return take_next(state["token"], state["setup"], state["name"]), state
 
         @guarded(status)
@@ -346,6 +347,8 @@ def build(ctx: AppContext) -> None:
             if not name:
                 raise PlaygroundError("Press Start labeling first.")
             # only a label made in this labeling session: a typed name is no proof of who made the others
+            if not state.get("task"):  # the next pair is on its way: its event would overwrite this undo's
+                raise PlaygroundError("The next pair is on its way: undo once it shows.")
             removed = label_store.undo_last(store, name, among=state.get("mine", []))
             if removed is None:
                 return {reveal: "You have no label to undo in this session."}
@@ -354,7 +357,7 @@ def build(ctx: AppContext) -> None:
                          Completion(removed.right_text, removed.right_source, removed.right_settings)
                          if removed.right_text is not None else None).to_dict()
             state = state | {"mine": [i for i in state.get("mine", []) if i != removed.id], "task": again,
-                             "put_aside": state.get("task") or state.get("put_aside")}
+                             "put_aside": [state["task"], *state.get("put_aside", [])]}
             word = CHOICE_WORDS.get(removed.choice, removed.choice) if removed.choice else "your rating"
             return {session: state, progress: progress_text(name, goal), **shown(again, guide),
                     reveal: f"↩️ Removed your last label ({word} on \"{removed.prompt[:60]}\"): here it is again."}

@@ -559,7 +559,8 @@ def build(ctx: AppContext) -> None:
         changes_only = ChangesOnly()
 
         def poll(run_id, state, status_text, ppo_pick, group_pick, score_pick, request: gr.Request):
-            return changes_only(request, _poll(run_id, state, status_text, ppo_pick, group_pick, score_pick))
+            return changes_only(request, _poll(run_id, state, status_text, ppo_pick, group_pick, score_pick),
+                                always=(status,))  # launches and Stop write it too
 
         poll_inputs = [run_picker, events_state, status, *reward_pickers]
         timer.tick(poll, poll_inputs, poll_outputs, **serial)

@@ -114,6 +114,8 @@ def permutation_p(stats, reference_stats, aggregate: Aggregate, trials: int = RE
     b = np.asarray(reference_stats, dtype=float).reshape(len(reference_stats), -1)
     n = len(a)
     observed = abs(_statistic(a, aggregate) - _statistic(b, aggregate))
+    if not np.isfinite(observed):
+        return 1.0  # no difference to test
     exact = n <= EXACT_UP_TO
     if exact:
         swaps = (np.arange(2 ** n)[:, None] >> np.arange(n)) & 1
@@ -122,6 +124,7 @@ def permutation_p(stats, reference_stats, aggregate: Aggregate, trials: int = RE
     swaps = swaps.astype(float)
     kept = 1.0 - swaps
     differences = np.abs(aggregate(kept @ a + swaps @ b, n) - aggregate(kept @ b + swaps @ a, n))
+    differences = np.where(np.isfinite(differences), differences, np.inf)  # a swap with no value counts against
     as_large = int(np.sum(differences >= observed * (1 - 1e-9)))  # (rounding: the observed one counts itself)
     return as_large / len(swaps) if exact else (as_large + 1) / (trials + 1)
 

@@ -31,7 +31,7 @@ def check(recipe: PPORecipe, settings: Settings) -> list[str]:
     if recipe.policy_adapter:
         generation_adapter(settings, recipe.policy_adapter, recipe.base_model)
     return [f"{split.source}: {len(split.train):,} to train on, {len(split.held_out):,} held out.",
-            ppo_plan(recipe, len(split.train))]
+            ppo_plan(recipe, len(split.train), world_size=recipe.num_processes)]
 
 
 def run(recipe: PPORecipe, ctx: RunContext) -> Outcome:

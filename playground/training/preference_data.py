@@ -119,10 +119,25 @@ def split_pairs(rows: list[dict], held_out_fraction: float, seed: int, source: s
             f"{MIN_HELD_OUT_PAIRS} held out at a held-out share of {held_out_fraction:g}). Label more in the Rate tab "
             "(ties and 'both bad' give no pair), or train from a preference file or Hub data set (prompt, chosen, "
             "rejected, or HH-RLHF's chosen/rejected).")
-    order = list(range(len(rows)))
+    # the same pair labeled by two people is two rows: both go to one side, or the held-out
+    # pairs would be scored on what was trained on
+    groups: dict[tuple, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(_same_example(row), []).append(i)
+    order = list(groups.values())
     random.Random(seed).shuffle(order)
     n_held = max(MIN_HELD_OUT_PAIRS, round(len(rows) * held_out_fraction))
-    return PreferenceSplit([rows[i] for i in order[n_held:]], [rows[i] for i in order[:n_held]], source)
+    held: list[int] = []
+    while order and len(held) < n_held:
+        held += order.pop(0)
+    kept = [i for group in order for i in group]
+    return PreferenceSplit([rows[i] for i in kept], [rows[i] for i in held], source)
+
+
+def _same_example(row: dict) -> tuple:
+    """Rows with this key are one example: a pair (whichever reply won) or one labeled reply."""
+    replies = tuple(sorted(str(row[k]) for k in ("chosen", "rejected", "completion") if k in row))
+    return (row.get("prompt"), replies)
 
 
 def recipe_split(recipe, settings, writer=None, loaded=None) -> PreferenceSplit:

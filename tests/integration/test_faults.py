@@ -113,8 +113,8 @@ def test_a_run_finishes_through_a_kill_of_the_app_and_is_right_after_the_restart
         ended = store.run(run["id"])
         assert ended["status"] == "finished", ended["error"]
         assert (tmp_path / "adapters" / "survivor" / "adapter_config.json").exists()
-        listed = raw_api.call(restarted.url, next(d["id"] for d in cfg["dependencies"]
-                                                  if any(t == "tick" for _, t in d["targets"])), [None, {}])
+        tick = next(d for d in cfg["dependencies"] if any(t == "tick" for _, t in d["targets"]))  # the runs' poll
+        listed = raw_api.call(restarted.url, tick["id"], [None, {}] + [None] * (len(tick["inputs"]) - 2))
         assert "survivor (finished)" in raw_api.texts(listed)
     finally:
         restarted.process.terminate()

@@ -101,6 +101,12 @@ def test_few_examples_that_all_improve_are_not_called_real_the_permutation_test_
     nll_tokens = np.array([[4.0, 2.0], [6.0, 3.0], [2.0, 1.0], [8.0, 4.0], [4.0, 2.0], [6.0, 3.0]])
     lower = bootstrap.paired_difference(nll_tokens * [0.5, 1], nll_tokens, scores.METRICS["perplexity"].aggregate)
     assert lower.diff < 0 and lower.p_value == pytest.approx(2 / 64)
+    # no value to compare (a metric undefined on these examples): nothing is called real
+    undefined = bootstrap.paired_difference(np.full((6, 1), np.nan), np.zeros((6, 1)), bootstrap.mean_aggregate)
+    assert undefined.p_value == 1.0 and not undefined.real
+    # above EXACT_UP_TO examples, random swaps: 40 that all improve are far beyond chance
+    many = bootstrap.paired_difference(np.ones((40, 1)), np.zeros((40, 1)), bootstrap.mean_aggregate)
+    assert many.p_value == pytest.approx(1 / 1001) and many.real
 
 
 def test_a_missing_metric_package_is_named_with_the_install_command(monkeypatch):

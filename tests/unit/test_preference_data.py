@@ -20,6 +20,24 @@ def test_the_split_is_seeded_disjoint_and_whole():
         r["prompt"] for r in ROWS)
 
 
+def test_a_pair_labeled_by_two_people_is_never_split_between_training_and_held_out():
+    twice = [{"prompt": f"p{i}", "chosen": f"good {i}", "rejected": f"bad {i}"} for i in range(20)]
+    twice += [{"prompt": f"p{i}", "chosen": f"bad {i}", "rejected": f"good {i}"} for i in range(20)]  # the other vote
+    for seed in range(5):
+        split = split_pairs(twice, 0.2, seed)
+        trained = {r["prompt"] for r in split.train}
+        assert len(split.held_out) == 8 and not trained & {r["prompt"] for r in split.held_out}
+    assert split_pairs(ROWS, 0.2, 3).held_out == [ROWS[i] for i in _shuffled(len(ROWS), 3)[:10]]  # one-row groups: as before
+
+
+def _shuffled(n: int, seed: int) -> list[int]:
+    import random
+
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    return order
+
+
 @pytest.mark.parametrize("fraction", [0.05, 0.2, 0.45])
 def test_the_minimum_leaves_enough_on_both_sides(fraction):
     needed = minimum_pairs(fraction)

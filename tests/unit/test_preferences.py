@@ -286,6 +286,7 @@ def test_a_share_of_pairs_comes_from_colleagues_so_agreement_can_be_measured(sto
         assert task["prompt"] == "p1" and {task["left"]["text"], task["right"]["text"]} == {"one", "two"}
         sides.add(task["left"]["text"])
     assert sides == {"one", "two"}  # shown either way round
+    assert shared_task(store, "bo", setup | {"single": True}) is None  # ratings: agreement is measured on votes
     add(store, Label(prompt="p1", left_text="two", right_text="one", left_source=pair["right_source"],
                      right_source=pair["left_source"], choice="right", annotator="bo"))
     assert shared_task(store, "cy", setup) is None  # labeled twice already

@@ -357,6 +357,7 @@ def build(ctx: AppContext) -> None:
                 soft_acc: gr.update(visible=bool(soft)), soft_choice: gr.update(choices=list(soft), value=first_soft),
                 soft_table: soft[first_soft] if first_soft else None,
                 benchmarks_table: gr.update(value=views["benchmarks"], visible=not views["benchmarks"].empty),
+                sort_choice: gr.update(visible=len(record["tasks"][task_key]["per_example"]) > 1),  # one model: none
             }
 
         def _poll(run_id, state_, task_title, metric, sort_title, status_text):
@@ -418,7 +419,7 @@ def build(ctx: AppContext) -> None:
         launch_btn.click(launch, form, [status, run_picker], api_name="run_evaluation", concurrency_id="ev-poll")  # see finetune
         result_outputs = [results_group, task_choice, metric_choice, note, scores_table, scores_plot, changes_table,
                           changes_plot, forgetting_plot, forgetting_hint, examples_table, soft_acc, soft_choice, soft_table,
-                          benchmarks_table]
+                          benchmarks_table, sort_choice]
         poll_outputs = [evals_table, run_picker, run_progress, run_error, state, *result_outputs, status]
         poll_inputs = [run_picker, state, task_choice, metric_choice, sort_choice, status]
         serial = dict(concurrency_id="ev-poll", concurrency_limit=1, show_progress="hidden", api_name=False)  # in order

@@ -78,6 +78,7 @@ def test_run_watch_and_read_an_evaluation(app_page: Page, trained_adapter, tmp_p
     for column in ("input", "reference", "base output", f"{trained_adapter} output", f"{trained_adapter} rougeL"):
         expect(examples.get_by_role("columnheader", name=column, exact=True)).to_be_visible()
     expect(examples.locator("[role=grid]")).to_have_attribute("aria-rowcount", "11")
+    expect(page.locator("#ev-sort")).to_be_visible()  # two models: sorting by their disagreement is offered
 
     # export: the files hold what the page shows
     page.locator("#ev-export").click()

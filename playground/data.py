@@ -160,9 +160,10 @@ def _read_parquet(path: Path, max_rows: int | None, cap_mb: int):
 
 
 def read_hub(dataset_id: str, split: str = "train", config: str | None = None, max_rows: int = MAX_ROWS,
-             time_limit_s: float = HUB_TIME_LIMIT_S):
+             time_limit_s: float = HUB_TIME_LIMIT_S, offline_message: str = ""):
     """The first `max_rows` rows of a Hub dataset split as a DataFrame. Said at once when the Hub
-    can't be reached; given up (with what to try) after `time_limit_s`, so a page never hangs on it."""
+    can't be reached (`offline_message`, else what fine-tuning data can use instead); given up (with
+    what to try) after `time_limit_s`, so a page never hangs on it."""
     import concurrent.futures
 
     from playground.models import hub_reachable
@@ -176,8 +177,8 @@ def read_hub(dataset_id: str, split: str = "train", config: str | None = None, m
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", split):
         raise PlaygroundError(f"'{split[:64]}' is not a split name: use one like train, validation or test.")
     if not hub_reachable(Settings.from_env()):
-        raise PlaygroundError(f"'{dataset_id}' is not a built-in set or a file, and the Hugging Face Hub can't be reached "
-                              "(offline): use a built-in set or a local file.")
+        raise PlaygroundError(offline_message or f"'{dataset_id}' is not a built-in set or a file, and the Hugging Face "
+                              "Hub can't be reached (offline): use a built-in set or a local file.")
 
     def load():
         import datasets

@@ -48,7 +48,7 @@ def load_pairs(data: str, settings, unpaired: bool = False, split: str = "train"
         rows = formats.kto_rows(labels) if unpaired else formats.preference_rows(labels)
         return rows, f"{len(rows):,} {what} from the Rate tab's labels"
     if is_hub_id(data):
-        report, name, unit = read_hub_pairs(data, split, settings, unpaired), f"{data} ({split} split)", "rows"
+        report, name, unit = read_hub_pairs(data, split, unpaired), f"{data} ({split} split)", "rows"
     else:
         access.check_typed_path(data)
         path = Path(data).expanduser()
@@ -73,16 +73,14 @@ def is_hub_id(data: str) -> bool:
     return access.demo_mode() or not access.is_file(Path(data))
 
 
-def read_hub_pairs(dataset_id: str, split: str, settings, unpaired: bool):
+def read_hub_pairs(dataset_id: str, split: str, unpaired: bool):
     """The preference rows of a Hub dataset split (its first data.MAX_ROWS), parsed as a file's lines are."""
     from playground import data
-    from playground.models import hub_reachable
     from playground.preferences import formats
 
-    if not hub_reachable(settings):
-        raise PlaygroundError(f"'{dataset_id}' looks like a Hub dataset id, and the Hugging Face Hub can't be reached "
-                              "(offline): use the Rate tab's labels or a preference file.")
-    frame = data.read_hub(dataset_id, split=split)
+    frame = data.read_hub(dataset_id, split=split, offline_message=(
+        f"'{dataset_id}' looks like a Hub dataset id, and the Hugging Face Hub can't be reached (offline): use the "
+        "Rate tab's labels or a preference file."))
     records = ({key: _plain(value) for key, value in row.items()} for row in frame.to_dict("records"))
     return formats.read_records(records, dataset_id, unpaired=unpaired)
 

@@ -119,7 +119,7 @@ def cost_report(models, recipe: SFTRecipe):
     from playground.training.estimate import count_trainable, estimate_memory, fit_batch
     from playground.training.memory_plan import plan_for
 
-    source = models.resolve(recipe.base_model)
+    source = models.training_source(recipe.base_model)
     trainable, total, config = count_trainable(recipe, source)
     estimates = {}
     for key in RECIPES:

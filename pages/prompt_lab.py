@@ -36,7 +36,8 @@ built from the same example and run with the same decoding settings, so you can 
 shots buy. Each answer is scored against a person's reference with **ROUGE** (word overlap,
 0 to 1: ROUGE-1 single words, ROUGE-2 word pairs, ROUGE-L the longest common word sequence).
 Every prompt must fit the model's **context window** (the most tokens it can read at once)
-together with the answer it writes.
+together with the answer it writes. An **encoder-decoder** model (FLAN-T5) reads the prompt with
+its encoder and writes the answer with a separate decoder, so there the prompt has the whole window.
 """
 
 SOURCES = ["Built-in", "Local file", "Hub dataset"]
@@ -45,11 +46,12 @@ POLICY_BY_LABEL = {label: key for key, label in OVERFLOW_POLICIES.items()}
 N_VARIANTS = 3
 
 
-def _badge(fitted, window: int) -> str:
+def _badge(fitted, window: int, encoder_decoder: bool = False) -> str:
     share = fitted.n_tokens / window
     if not fitted.fits:
-        return (f"⛔ **{fitted.n_tokens:,} / {window:,} tokens**: too long (only {fitted.budget:,} fit with the "
-                "answer). Choose what to do under *If a prompt is too long*.")
+        room = "the encoder reads" if encoder_decoder else "fit with the answer"
+        return (f"⛔ **{fitted.n_tokens:,} / {window:,} tokens**: too long (only {fitted.budget:,} {room}). "
+                "Choose what to do under *If a prompt is too long*.")
     note = f" · {fitted.note}" if fitted.note else ""
     return f"✅ {fitted.n_tokens:,} / {window:,} tokens ({share:.0%} of the context window){note}"
 
@@ -97,12 +99,14 @@ class PromptForm:
         return defaults_of(lm).with_settings(max_new_tokens=int(self.max_new), do_sample=self.mode == "Sampling",
                                              temperature=float(self.temperature), seed=int(self.seed or 0))
 
-    def prompts(self, models) -> tuple[list, int]:
-        """The three prompts of the chosen example, fitted to the model's window, and the window."""
+    def prompts(self, models) -> tuple[list, int, bool]:
+        """The three prompts of the chosen example fitted to the model's window, the window, and
+        whether the model is an encoder-decoder (its prompt has the whole window)."""
         tokenizer, window = models.tokenizer(self.model)
+        encoder_decoder = models.is_encoder_decoder(self.model)
         prompts = icl.build_variant_prompts(self.need_examples(), self.setup(), self.query_index, tokenizer, window,
-                                            int(self.max_new))
-        return prompts, window
+                                            int(self.max_new), encoder_decoder)
+        return prompts, window, encoder_decoder
 
 
 def build(ctx: AppContext) -> None:
@@ -157,7 +161,7 @@ def build(ctx: AppContext) -> None:
             with gr.Row():
                 mode = decoding_mode("pl-mode", "Greedy", info="The same for all three prompts (see the Decoding Lab).")
                 temperature = temperature_slider("pl-temperature", 0.7, label="Temperature (sampling)")
-                max_new = max_new_tokens_slider("pl-max-new", 256, 48, info="Room kept for the answer in the context window.")
+                max_new = max_new_tokens_slider("pl-max-new", 256, 48, info="The longest answer. A decoder-only model keeps room for it in its context window.")
                 adapter = adapter_picker(ctx, "pl-adapter")
 
         reference = gr.Textbox(label="Reference answer (written by a person)", interactive=False, lines=2,
@@ -223,7 +227,8 @@ def build(ctx: AppContext) -> None:
             if model and out.get(examples_state) is not None:
                 tokenizer, window = ctx.models.tokenizer(model)
                 setup = icl.Setup(template=task.template, k=int(k_), chat=bool(chat_))
-                fitting = icl.largest_fitting_k(out[examples_state], setup, 0, tokenizer, window, int(max_new_))
+                fitting = icl.largest_fitting_k(out[examples_state], setup, 0, tokenizer, window, int(max_new_),
+                                                ctx.models.is_encoder_decoder(model))
                 if fitting < int(k_):
                     out[k] = max(fitting, 1)
                     out[data_status] += (f" Shots set to {max(fitting, 1)} so the few-shot prompt fits "
@@ -273,15 +278,17 @@ def build(ctx: AppContext) -> None:
         def update_prompts(*values):
             form = PromptForm(*values)
             try:
-                prompts, window = form.prompts(ctx.models)
+                prompts, window, encoder_decoder = form.prompts(ctx.models)
             except PlaygroundError as err:  # no prompt of the previous settings stays on screen as if it were of these
                 out = {reference: "", status: f"⚠️ {err}"}
                 for _, badge, text, _, _ in columns:
                     out[badge], out[text] = f"⚠️ {err}", ""
                 return out
-            out = {reference: form.examples.references[form.query_index], status: icl.overflow_message(prompts) or ""}
+            out = {reference: form.examples.references[form.query_index],
+                   status: icl.overflow_message(prompts, encoder_decoder=encoder_decoder) or ""}
             for (title, badge, text, _, _), prompt in zip(columns, prompts):
-                out[title], out[badge], out[text] = f"### {prompt.name}", _badge(prompt.fitted, window), prompt.fitted.text
+                out[title], out[badge] = f"### {prompt.name}", _badge(prompt.fitted, window, encoder_decoder)
+                out[text] = prompt.fitted.text
             return out
 
         @guarded(status)
@@ -290,14 +297,14 @@ def build(ctx: AppContext) -> None:
             form = PromptForm(*values)
             # Clear the previous answers first, so a refused run never leaves them on screen as if they were its own.
             yield {status: "", **{c[j]: "" for c in columns for j in (3, 4)}}
-            prompts, _ = form.prompts(ctx.models)
+            prompts, _, encoder_decoder = form.prompts(ctx.models)
             lm, adapter_ = with_adapter(ctx, form.model, form.adapter, progress)
             progress(0.5, desc="Generating the three completions…")
             results = gpu_calls.run(lm, icl.run_variants, prompts, form.examples.references[form.query_index],
                                     form.params(lm), form.chat, adapter=adapter_)
             note = (" · *The built-in tiny model has random weights: it babbles, so scores near 0 are expected. "
                     "Pick a real model to see the shots help.*" if lm.random_weights else "")
-            out = {status: icl.overflow_message(prompts) or ""}
+            out = {status: icl.overflow_message(prompts, encoder_decoder=encoder_decoder) or ""}
             for (title, _, _, completion, scores), result in zip(columns, results):
                 s = result.scores
                 out[title] = f"### {result.name}"

@@ -149,7 +149,22 @@ def encode(lm_or_tokenizer, prompt: str, chat: bool = False) -> list[int]:
     return tokenizer(prompt, verbose=False)["input_ids"]
 
 
-def check_fits(n_prompt_tokens: int, max_new_tokens: int, context_window: int) -> None:
+def prompt_budget(context_window: int, max_new_tokens: int, encoder_decoder: bool = False) -> int:
+    """How many prompt tokens fit. A decoder-only model's window holds the prompt and the reply
+    together; an encoder-decoder model's encoder reads the prompt alone (the reply is the decoder's)."""
+    return context_window if encoder_decoder else context_window - max_new_tokens
+
+
+def check_fits(n_prompt_tokens: int, max_new_tokens: int, context_window: int, encoder_decoder: bool = False) -> None:
+    if encoder_decoder:
+        if n_prompt_tokens > context_window:
+            raise PlaygroundError(
+                f"The prompt has {n_prompt_tokens:,} tokens: more than the {context_window:,} this model's encoder reads. "
+                "Shorten the prompt.")
+        if max_new_tokens > context_window:
+            raise PlaygroundError(f"Max new tokens ({max_new_tokens:,}) is more than this model writes in one reply "
+                                  f"({context_window:,}): lower it.")
+        return
     if n_prompt_tokens + max_new_tokens > context_window:
         raise PlaygroundError(
             f"The prompt has {n_prompt_tokens:,} tokens and {max_new_tokens:,} more were asked for: "
@@ -193,13 +208,34 @@ def final_probs(logits, input_ids, params: DecodingParams, warpers=None):
     return torch.nn.functional.one_hot(scores.argmax(dim=-1), scores.shape[-1]).to(scores.dtype)
 
 
+def decoder_start(lm: LoadedModel) -> int:
+    """The token an encoder-decoder model's reply starts from (T5: its pad token)."""
+    start = lm.model.generation_config.decoder_start_token_id
+    if start is None:
+        start = getattr(lm.model.config, "decoder_start_token_id", None)
+    return _pad_id(lm) if start is None else int(start)
+
+
+def reply_so_far(lm: LoadedModel, ids: list[int]):
+    """What the first next token follows, as generate() shows it to the logits processors (and so
+    to a repetition penalty): the prompt, or for an encoder-decoder model the decoder's start token."""
+    import torch
+
+    return torch.tensor([[decoder_start(lm)]] if lm.encoder_decoder else [ids])
+
+
 def last_position_logits(lm: LoadedModel, ids: list[int], adapter: str | None = None):
-    """One forward pass: the logits at the prompt's last position, [1, vocab] float32 on the CPU."""
+    """One forward pass: the logits at the prompt's last position (an encoder-decoder model's
+    first reply position), [1, vocab] float32 on the CPU."""
     import torch
 
     with torch.inference_mode(), lm.using(adapter) as model:
         input_ids = torch.tensor([ids], device=lm.device)
-        return model(input_ids=input_ids, logits_to_keep=1).logits[:, -1].float().cpu()
+        if lm.encoder_decoder:
+            out = model(input_ids=input_ids, decoder_input_ids=reply_so_far(lm, ids).to(lm.device))
+        else:
+            out = model(input_ids=input_ids, logits_to_keep=1)
+        return out.logits[:, -1].float().cpu()
 
 
 def _last_logits(lm: LoadedModel, ids: list[int], adapter: str | None = None, forward=last_position_logits):
@@ -254,9 +290,9 @@ def next_token_distribution(
     import torch
 
     ids = encode(lm, prompt, chat)
-    check_fits(len(ids), 1, lm.context_window)
+    check_fits(len(ids), 1, lm.context_window, lm.encoder_decoder)
     logits, order = _last_logits(lm, ids, adapter, forward)
-    input_ids = torch.tensor([ids])
+    input_ids = reply_so_far(lm, ids)
     p_raw = torch.softmax(logits, dim=-1)[0]
     warpers = build_warpers(params)
     if params.repetition_penalty == 1.0 and params.do_sample and params.top_p < 1.0:
@@ -340,7 +376,8 @@ def _run(lm: LoadedModel, rows: list[list[int]], params: DecodingParams, seeds: 
     tokenizer = lm.tokenizer
     width = max(len(ids) for ids in rows)
     pad_widths = [width - len(ids) for ids in rows]
-    sampler = _sampler_class()(params, lm.device, seeds, pad_widths)
+    # an encoder-decoder model's processors see the reply only, never the (padded) prompt
+    sampler = _sampler_class()(params, lm.device, seeds, None if lm.encoder_decoder else pad_widths)
     # SeededSampler has already chosen; greedy keeps its choice. generate() fills settings left
     # unset from the model's generation_config, so every processor that would act in greedy mode
     # is switched off explicitly: the model's defaults reach decoding only through `params`.
@@ -366,7 +403,8 @@ def _run(lm: LoadedModel, rows: list[list[int]], params: DecodingParams, seeds: 
             logits_processor=LogitsProcessorList([sampler]),
         )
     seconds = time.perf_counter() - start
-    return out[:, width:].tolist(), sampler, seconds
+    # a decoder-only model's output repeats the prompt; an encoder-decoder's starts with the decoder's start token
+    return out[:, 1 if lm.encoder_decoder else width:].tolist(), sampler, seconds
 
 
 def _eos_ids(lm: LoadedModel) -> set[int]:
@@ -398,7 +436,7 @@ def _finish(lm: LoadedModel, new_ids, logprobs, final_logprobs, n_prompt, second
 
 def _prepare(lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool) -> list[int]:
     ids = encode(lm, prompt, chat)
-    check_fits(len(ids), params.max_new_tokens, lm.context_window)
+    check_fits(len(ids), params.max_new_tokens, lm.context_window, lm.encoder_decoder)
     return ids
 
 
@@ -406,10 +444,16 @@ def generate(
     lm: LoadedModel, prompt: str, params: DecodingParams, chat: bool = False, adapter: str | None = None
 ) -> Generation:
     ids = _prepare(lm, prompt, params, chat)
-    if lm.has_soft_prompt(adapter):
+    if _soft_prompt_by_steps(lm, adapter):
         return _generate_by_steps(lm, ids, params, adapter)
     new_ids, sampler, seconds = _run(lm, [ids], params, [params.seed], adapter=adapter)
     return _finish(lm, new_ids[0], sampler.logprobs[0], sampler.final_logprobs[0], len(ids), seconds, params, False)
+
+
+def _soft_prompt_by_steps(lm: LoadedModel, adapter: str | None) -> bool:
+    """Whether a soft prompt is decoded by our step loop (decoder-only models); PEFT's generate()
+    puts an encoder-decoder model's virtual tokens before the encoder's input itself."""
+    return lm.has_soft_prompt(adapter) and not lm.encoder_decoder
 
 
 def _generate_by_steps(lm: LoadedModel, ids: list[int], params: DecodingParams, adapter: str | None) -> Generation:
@@ -431,7 +475,7 @@ def sample_n(
         raise PlaygroundError(f"Number of samples must be at least 1 (got {n}).")
     limits.current().check(n, "samples", "The number of samples")
     ids = _prepare(lm, prompt, params, chat)
-    if lm.has_soft_prompt(adapter):  # one row at a time through the step loop, row i seeded seed + i as below
+    if _soft_prompt_by_steps(lm, adapter):  # one row at a time through the step loop, row i seeded seed + i as below
         return [_generate_by_steps(lm, ids, replace(params, seed=params.seed + r), adapter) for r in range(n)]
     new_ids, sampler, seconds = _run(lm, [ids] * n, params, [params.seed + r for r in range(n)], adapter=adapter)
     return [
@@ -465,7 +509,7 @@ def generate_many(
         if stop_event is not None and stop_event.is_set():
             break
         chunk = order[start:start + step]
-        if lm.has_soft_prompt(adapter):
+        if _soft_prompt_by_steps(lm, adapter):
             results[chunk[0]] = _generate_by_steps(lm, ids[chunk[0]], params, adapter)
         else:
             new_ids, sampler, seconds = _run(lm, [ids[i] for i in chunk], params, [params.seed] * len(chunk), adapter)
@@ -511,6 +555,9 @@ def _decode_steps(lm: LoadedModel, ids: list[int], params: DecodingParams, sampl
     import torch
 
     eos = _eos_ids(lm)
+    if lm.encoder_decoder:
+        yield from _decode_reply_steps(lm, ids, params, sampler, adapter)
+        return
     input_ids = torch.tensor([ids], device=lm.device)
     soft_prompt = lm.has_soft_prompt(adapter)
     cache = None
@@ -536,6 +583,30 @@ def _decode_steps(lm: LoadedModel, ids: list[int], params: DecodingParams, sampl
             return
 
 
+def _decode_reply_steps(lm: LoadedModel, ids: list[int], params: DecodingParams, sampler, adapter: str | None):
+    """_decode_steps for an encoder-decoder model: the encoder reads the prompt once, then the
+    decoder writes the reply one token at a time from its start token, reusing its cache."""
+    import torch
+
+    eos = _eos_ids(lm)
+    prompt = torch.tensor([ids], device=lm.device)
+    reply = reply_so_far(lm, ids).to(lm.device)
+    encoded = cache = None
+    for _ in range(params.max_new_tokens):
+        with torch.inference_mode(), lm.using(adapter) as model:
+            if encoded is None:
+                out = model(input_ids=prompt, decoder_input_ids=reply, use_cache=True)
+                encoded = (out.encoder_last_hidden_state,)
+            else:
+                out = model(encoder_outputs=encoded, decoder_input_ids=reply[:, -1:], cache=cache, use_cache=True)
+            cache = out.cache
+            token = sampler.pick(reply, out.logits[:, -1])
+            reply = torch.cat([reply, token[:, None]], dim=-1)
+        yield int(token)
+        if int(token) in eos:
+            return
+
+
 def stream(
     lm: LoadedModel,
     prompt: str,
@@ -548,7 +619,7 @@ def stream(
     runs only while the caller reads, so closing the iterator (a Stop button, a closed browser
     tab) or setting stop_event stops it within one token."""
     ids = _prepare(lm, prompt, params, chat)
-    if lm.is_prompt_learning(adapter) and not lm.has_soft_prompt(adapter):  # prefix tuning: PEFT's generate() only
+    if lm.is_prompt_learning(adapter) and not _soft_prompt_by_steps(lm, adapter):  # PEFT's generate() only
         result = generate(lm, prompt, params, chat, adapter)
         yield StreamUpdate(result.text, len(result.token_ids), result.tokens_per_s, result)
         return

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from playground.data import ExampleSet
 from playground.errors import PlaygroundError
-from playground.generation import DecodingParams, PromptTokens, generate
+from playground.generation import DecodingParams, PromptTokens, generate, prompt_budget
 from playground.metrics import ROUGE_KEYS, bootstrap_ci, rouge
 from playground.models import LoadedModel
 from playground.prompts import FittedPrompt, PromptTemplate, choose_shots, fit_prompt, standard_variants
@@ -76,12 +76,13 @@ class BatchResult:
 
 
 def build_variant_prompts(
-    examples: ExampleSet, setup: Setup, query_index: int, tokenizer, context_window: int, max_new_tokens: int
+    examples: ExampleSet, setup: Setup, query_index: int, tokenizer, context_window: int, max_new_tokens: int,
+    encoder_decoder: bool = False,
 ) -> list[VariantPrompt]:
     """The three prompts for one example, each fitted (or flagged) against the context window."""
     few = choose_shots(len(examples), setup.k, query_index, setup.seed, setup.shot_indices)
     counter = PromptTokens(tokenizer, setup.chat)
-    budget = context_window - max_new_tokens
+    budget = prompt_budget(context_window, max_new_tokens, encoder_decoder)
     pairs = examples.pairs()
     return [
         VariantPrompt(
@@ -93,22 +94,26 @@ def build_variant_prompts(
 
 
 def largest_fitting_k(examples: ExampleSet, setup: Setup, query_index: int, tokenizer, context_window: int,
-                      max_new_tokens: int) -> int:
+                      max_new_tokens: int, encoder_decoder: bool = False) -> int:
     """The most shots (up to setup.k) whose few-shot prompt fits the window with room for the answer."""
     for k in range(setup.k, 0, -1):
         trial = Setup(template=setup.template, k=k, seed=setup.seed, policy="ask", chat=setup.chat)
-        if build_variant_prompts(examples, trial, query_index, tokenizer, context_window, max_new_tokens)[2].fitted.fits:
+        if build_variant_prompts(examples, trial, query_index, tokenizer, context_window, max_new_tokens,
+                                 encoder_decoder)[2].fitted.fits:
             return k
     return 0
 
 
-def overflow_message(prompts: Sequence[VariantPrompt], where: str = "") -> str | None:
+def overflow_message(prompts: Sequence[VariantPrompt], where: str = "", encoder_decoder: bool = False) -> str | None:
     """A question for the user when any prompt overflows under the 'ask' policy, else None."""
     over = [p for p in prompts if not p.fitted.fits]
     if not over:
         return None
     listed = "; ".join(f"{p.name}: {p.fitted.n_tokens:,} tokens" for p in over)
     budget = over[0].fitted.budget
+    if encoder_decoder:  # max new tokens takes nothing from the encoder's window
+        return (f"Too long for the model's encoder{where}: {listed}, but it reads only {budget:,}. Choose 'Drop shots' "
+                "or 'Cut the start' under 'If a prompt is too long', or use fewer shots.")
     return (
         f"Too long for the context window{where}: {listed}, but only {budget:,} fit "
         "(the window minus max new tokens). Choose 'Drop shots' or 'Cut the start' under "
@@ -157,8 +162,9 @@ def run_batch(
         raise PlaygroundError(f"Number of examples must be between 1 and {len(examples)} (got {n_examples}).")
     planned = []
     for index in range(n_examples):
-        prompts = build_variant_prompts(examples, setup, index, lm.tokenizer, lm.context_window, params.max_new_tokens)
-        message = overflow_message(prompts, where=f" at example #{index}")
+        prompts = build_variant_prompts(examples, setup, index, lm.tokenizer, lm.context_window, params.max_new_tokens,
+                                        lm.encoder_decoder)
+        message = overflow_message(prompts, where=f" at example #{index}", encoder_decoder=lm.encoder_decoder)
         if message:
             raise PlaygroundError(message)  # checked for every example before anything runs
         planned.append((index, prompts))

@@ -29,6 +29,7 @@ CURATED_MODELS = [
     "HuggingFaceTB/SmolLM2-360M-Instruct",
     "Qwen/Qwen2.5-0.5B-Instruct",
     "Qwen/Qwen2.5-1.5B-Instruct",
+    "google/flan-t5-base",  # encoder-decoder: the labs, Rate and Evaluate (training refuses it so far)
 ]
 TINY_ALIASES = {"tiny", TINY_MODEL_NAME}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -84,6 +85,12 @@ class LoadedModel:
             self.adapters[name] = folder
             self.adapter_types[name] = str(peft_type)
             self._load(name)  # now, so a bad adapter is reported when it is picked
+
+    @property
+    def encoder_decoder(self) -> bool:
+        """An encoder-decoder model (T5, FLAN-T5, BART): the prompt is read by the encoder, and the
+        reply is a sequence of its own, started from the decoder's start token."""
+        return bool(getattr(self.model.config, "is_encoder_decoder", False))
 
     @property
     def random_weights(self) -> bool:
@@ -158,10 +165,9 @@ class LoadedModel:
         from playground.zero_gpu import on_zero_gpu
 
         where = "a ZeroGPU GPU, lent per request" if on_zero_gpu() else self.device.upper()
-        return (
-            f"**{self.ref}** · {self.n_params / 1e6:,.1f}M parameters · {self.dtype} on {where}"
-            f" · context window {self.context_window:,} tokens"
-        )
+        window = (f"encoder-decoder, prompts up to {self.context_window:,} tokens" if self.encoder_decoder
+                  else f"context window {self.context_window:,} tokens")
+        return f"**{self.ref}** · {self.n_params / 1e6:,.1f}M parameters · {self.dtype} on {where} · {window}"
 
 
 def context_window_of(config, tokenizer) -> int:
@@ -231,6 +237,7 @@ class ModelManager:
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()  # most recently used last
         self._tokenizers: OrderedDict[str, tuple[object, int]] = OrderedDict()
         self._generation_configs: dict[str, object] = {}
+        self._encoder_decoder: dict[str, bool] = {}  # filled with the tokenizer entry
         self._online: bool | None = None
         # demo mode: Hub id -> how to fetch it (the commit whose size was checked, or the cache only)
         self._pinned: dict[str, dict] = {}
@@ -325,9 +332,33 @@ class ModelManager:
         entry = (tokenizer, context_window_of(config, tokenizer))
         with self._lock:
             self._tokenizers[ref] = entry
+            self._encoder_decoder[ref] = bool(getattr(config, "is_encoder_decoder", False))
             while len(self._tokenizers) > 4:
                 self._tokenizers.popitem(last=False)
         return entry
+
+    def is_encoder_decoder(self, ref: str) -> bool:
+        """Whether `ref` is an encoder-decoder model (read from its config, without its weights)."""
+        ref = _reference(ref)
+        with self._lock:
+            if ref in self._models:
+                return self._models[ref].encoder_decoder
+            if ref in self._encoder_decoder:
+                return self._encoder_decoder[ref]
+        self.tokenizer(ref)
+        with self._lock:
+            return self._encoder_decoder[ref]
+
+    def training_source(self, ref: str) -> str:
+        """`resolve` for a base model to train: training works with decoder-only (causal) models so
+        far, so an encoder-decoder one is refused before anything starts."""
+        source = self.resolve(ref)
+        if self.is_encoder_decoder(ref):
+            raise PlaygroundError(
+                f"'{ref}' is an encoder-decoder model (T5-style): fine-tuning and RLHF work with decoder-only models "
+                "so far (SmolLM2, Qwen2.5, Llama), so pick one of those to train. The Prompt Lab, the Decoding Lab and "
+                "Evaluate take this model.")
+        return source
 
     def generation_config(self, ref: str):
         """The model's generation_config.json (its own decoding defaults) without loading weights, or None."""
@@ -523,17 +554,21 @@ def _load(ref: str, source: str, progress: ProgressFn, own_code: bool = False, f
     from playground.zero_gpu import model_placement
 
     avoid_cudnn_attention()  # before any generation: a plan per new length would cost more than the tokens
-    AutoModelForCausalLM, AutoTokenizer = _from_transformers("AutoModelForCausalLM", "AutoTokenizer")
+    AutoConfig, AutoTokenizer = _from_transformers("AutoConfig", "AutoTokenizer")
     device, dtype = model_placement(cpu_only)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=own_code, **(fetch or {}))
+        config = AutoConfig.from_pretrained(source, trust_remote_code=own_code, **(fetch or {}))
+        # a decoder-only (causal) model, or an encoder-decoder one (FLAN-T5) that writes from a separate decoder
+        auto_class = "AutoModelForSeq2SeqLM" if getattr(config, "is_encoder_decoder", False) else "AutoModelForCausalLM"
+        (AutoModel,) = _from_transformers(auto_class)
         progress(0.2, f"Loading the weights of {ref}…")
-        model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=dtype, trust_remote_code=own_code,
-                                                     **(fetch or {}))
+        model = AutoModel.from_pretrained(source, use_safetensors=True, dtype=dtype, trust_remote_code=own_code,
+                                          **(fetch or {}))
     except Exception as err:
         raise PlaygroundError(
-            f"Could not load '{ref}' as a causal language model: {_explained(err)}. "
-            "Check the id (it must be a text-generation model) or pick another one."
+            f"Could not load '{ref}' as a text-generation model: {_explained(err)}. "
+            "Check the id (it must be a text-generation model, decoder-only or encoder-decoder) or pick another one."
         ) from err
     model.to(device).eval()
     if tokenizer.pad_token_id is None:

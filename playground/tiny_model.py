@@ -1,4 +1,5 @@
-"""The built-in tiny model: a Llama-style causal LM and a byte-level BPE tokenizer trained here.
+"""The built-in tiny model: a Llama-style causal LM and a byte-level BPE tokenizer trained here
+(and, for the encoder-decoder paths, a T5-style sibling on the same tokenizer).
 
 It has random weights (it only babbles), builds in about a second with no network, and is
 deterministic from its seed. Tests use it, and the app offers it when no real model can be
@@ -103,6 +104,37 @@ def build_tiny_model(out_dir: str | Path, seed: int = 0, hidden_size: int = 64, 
     model.generation_config = GenerationConfig(
         bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id
     )
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def build_tiny_seq2seq(out_dir: str | Path, seed: int = 0, hidden_size: int = 64, layers: int = 2) -> Path:
+    """Write a tiny T5-style encoder-decoder (random weights, as FLAN-T5 is built) with the tiny
+    model's tokenizer to out_dir: what tests of the encoder-decoder paths load instead of FLAN-T5."""
+    import torch
+    from transformers import GenerationConfig, T5Config, T5ForConditionalGeneration
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer()
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=hidden_size,
+        d_kv=hidden_size // 4,
+        d_ff=hidden_size * 4,
+        num_layers=layers,
+        num_heads=4,
+        feed_forward_proj="gated-gelu",  # as FLAN-T5 (T5 v1.1)
+        tie_word_embeddings=False,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,  # T5 starts decoding from its pad token
+    )
+    torch.manual_seed(seed)
+    model = T5ForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id,
+                                               decoder_start_token_id=config.decoder_start_token_id)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out

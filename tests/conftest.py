@@ -44,6 +44,22 @@ def tiny_dir(manager):
     return manager.tiny_model_dir()
 
 
+@pytest.fixture(scope="session")
+def seq2seq_dir(settings):
+    """The tiny encoder-decoder (T5-style) model's folder: FLAN-T5's architecture, random weights."""
+    from playground.tiny_model import build_tiny_seq2seq
+
+    folder = settings.models_dir / "tiny-seq2seq"
+    if not (folder / "model.safetensors").exists():
+        build_tiny_seq2seq(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def seq2seq(manager, seq2seq_dir):
+    return manager.get(str(seq2seq_dir))
+
+
 @pytest.fixture
 def dialogsum_dev():
     path = SHARED_DATA / "dialogsum" / "dialogsum.dev.jsonl"

@@ -123,7 +123,7 @@ def evaluate_model(lm, adapter: str | None, refs: list[str], limit: int, batch_s
     configs = [task_config(ref) for ref in refs]
     with lm.using(adapter) as model:
         wrapper = HFLM(pretrained=model, tokenizer=lm.tokenizer, batch_size=batch_size, device=str(lm.device),
-                       max_length=lm.context_window)
+                       max_length=lm.context_window, backend="seq2seq" if lm.encoder_decoder else "causal")
         results = simple_evaluate(model=wrapper, tasks=configs, limit=limit, task_manager=_task_manager(configs),
                                   log_samples=False, bootstrap_iters=1000, verbosity="ERROR")
     return {task: _scores(values) for task, values in (results or {}).get("results", {}).items()}

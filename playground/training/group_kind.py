@@ -17,7 +17,7 @@ def check(recipe: GroupRecipe, settings: Settings) -> list[str]:
     from playground.training.trainer_args import check_run_settings, check_trainer_config
 
     check_run_settings(recipe)
-    ModelManager(settings).resolve(recipe.base_model)
+    ModelManager(settings).training_source(recipe.base_model)
     reward_model_folder(settings, recipe.reward_model)
     split = prompt_split(recipe, settings)
     check_trainer_config(recipe, group_config)

@@ -21,7 +21,7 @@ def check(recipe: PPORecipe, settings: Settings) -> list[str]:
 
     ppo_trainer_class()  # the right TRL, or what to install
     check_run_settings(recipe)
-    source = ModelManager(settings).resolve(recipe.base_model)
+    source = ModelManager(settings).training_source(recipe.base_model)
     folder = reward_model_folder(settings, recipe.reward_model)
     if not same_tokenizer(AutoTokenizer.from_pretrained(source), AutoTokenizer.from_pretrained(str(folder))):
         raise PlaygroundError(f"The reward model '{folder.name}' was trained on another tokenizer than {recipe.base_model}'s: "

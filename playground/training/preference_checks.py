@@ -21,7 +21,7 @@ def check_preference_run(recipe, settings: Settings, build_config: Callable[...,
     from playground.models import ModelManager
 
     check_run_settings(recipe)
-    ModelManager(settings).resolve(recipe.base_model)  # an unknown model starts nothing
+    ModelManager(settings).training_source(recipe.base_model)  # an unknown model starts nothing
     described = describe_split(recipe, settings)
     check_trainer_config(recipe, build_config)
     if getattr(recipe, "policy_adapter", ""):

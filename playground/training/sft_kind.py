@@ -25,7 +25,7 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
 
     check_run_settings(recipe)
     models = ModelManager(settings)
-    models.resolve(recipe.base_model)  # an unknown model starts nothing
+    models.training_source(recipe.base_model)  # an unknown model starts nothing (nor an encoder-decoder one)
     splits = build_splits(recipe)  # nor do missing columns, empty data, a bad template or too few rows
     tokenizer, _ = models.tokenizer(recipe.base_model)
     chat = bool(getattr(tokenizer, "chat_template", None))

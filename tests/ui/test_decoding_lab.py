@@ -286,3 +286,21 @@ def test_unknown_model_id_shows_a_plain_message(app_page):
     page.locator("#load-model").click()
     expect(status).to_contain_text(f"✅ {TINY}")
     expect(status).to_contain_text("context window 512 tokens")
+
+
+def test_an_encoder_decoder_model_loads_and_writes(app_page, tmp_path):
+    """FLAN-T5's architecture (tiny, random weights), typed as a folder: the page says what it is,
+    draws its first reply token's distribution and streams a reply from its decoder."""
+    from playground.tiny_model import build_tiny_seq2seq
+
+    folder = build_tiny_seq2seq(tmp_path / "tiny-t5")
+    page = app_page
+    type_in_dropdown(page, "model-picker", str(folder))
+    page.locator("#load-model").click()
+    expect(markdown(page, "model-status")).to_contain_text("encoder-decoder, prompts up to 512 tokens", timeout=60_000)
+    open_decoding_lab(page)
+    assert len(plot_traces(page, "dec-chart")[0]["x"]) == 20
+    drag_slider(page, "dec-max-new", 12)
+    assert generate(page).strip()
+    expect(markdown(page, "dec-status")).to_have_text("")
+    expect_no_crash(page)

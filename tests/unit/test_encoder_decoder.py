@@ -1,0 +1,117 @@
+"""Encoder-decoder models (FLAN-T5's architecture, built tiny in code): the same decoding path as
+decoder-only models gives what transformers' own generate gives, prompts have the encoder's whole
+window, references are scored by the decoder, and training refuses them before anything starts."""
+
+import pytest
+import torch
+
+from playground import icl, kinds
+from playground.data import BUILTIN_TASKS, load_builtin
+from playground.errors import PlaygroundError
+from playground.evaluation.likelihood import reference_nll
+from playground.generation import (
+    DecodingParams,
+    encode,
+    generate,
+    generate_many,
+    next_token_distribution,
+    sample_n,
+    stream,
+)
+from playground.jobs import JobManager
+from playground.training.recipes import recipe_from_dict
+
+PROMPT = "Summarize the following conversation."
+PROMPTS = [PROMPT, "Hi", "Question: what comes after January? Answer: the month of"]
+
+
+def hf_generate(lm, prompt, **settings):
+    ids = torch.tensor([encode(lm, prompt)])
+    return lm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), return_dict_in_generate=True,
+                             output_scores=True, **settings)
+
+
+def test_it_loads_as_an_encoder_decoder_and_says_so(manager, seq2seq, seq2seq_dir, lm):
+    assert seq2seq.encoder_decoder and not lm.encoder_decoder
+    assert type(seq2seq.model).__name__ == "T5ForConditionalGeneration"
+    assert "encoder-decoder, prompts up to 512 tokens" in seq2seq.describe()
+    assert manager.is_encoder_decoder(str(seq2seq_dir)) and not manager.is_encoder_decoder("tiny")
+
+
+def test_greedy_reply_is_what_transformers_generate_writes(seq2seq):
+    out = generate(seq2seq, PROMPT, DecodingParams(max_new_tokens=12))
+    expected = hf_generate(seq2seq, PROMPT, max_new_tokens=12, do_sample=False).sequences[0, 1:]  # after the start token
+    assert out.token_ids == expected.tolist() and out.prompt_tokens == len(encode(seq2seq, PROMPT))
+    assert out.text == seq2seq.tokenizer.decode(expected, skip_special_tokens=True)
+
+
+@pytest.mark.parametrize("warp", [dict(temperature=0.7, top_k=20), dict(top_p=0.8), dict(top_k=5, repetition_penalty=1.3)])
+def test_the_first_reply_token_is_drawn_from_what_the_chart_shows(seq2seq, warp):
+    params = DecodingParams(do_sample=True, **warp)
+    dist = next_token_distribution(seq2seq, PROMPT, params, top=seq2seq.model.config.vocab_size)
+    scores = hf_generate(seq2seq, PROMPT, do_sample=True, max_new_tokens=1, temperature=params.temperature,
+                         top_k=params.top_k, top_p=params.top_p, repetition_penalty=params.repetition_penalty).scores[0]
+    expected = torch.softmax(scores[0].float(), dim=-1)
+    ours = torch.zeros_like(expected)
+    for token in dist.tokens:
+        ours[token.id] = token.p_final
+    assert torch.allclose(ours, expected, atol=1e-6)
+    assert dist.kept == int((expected > 0).sum()) < dist.vocab_size
+
+
+def test_a_seeded_sample_is_the_same_streamed_batched_and_alone(seq2seq):
+    params = DecodingParams(max_new_tokens=10, do_sample=True, temperature=1.5, repetition_penalty=1.2, seed=3)
+    alone = [generate(seq2seq, p, params) for p in PROMPTS]
+    streamed = list(stream(seq2seq, PROMPT, params))
+    assert streamed[-1].result.token_ids == alone[0].token_ids
+    assert streamed[-1].result.logprobs == pytest.approx(alone[0].logprobs, abs=1e-5)
+    batched = generate_many(seq2seq, PROMPTS, params, batch_size=3)  # prompts of three lengths, padded together
+    assert [b.token_ids for b in batched] == [a.token_ids for a in alone]
+    assert sample_n(seq2seq, PROMPT, params, 3)[0].token_ids == alone[0].token_ids
+    assert len({tuple(s.token_ids) for s in sample_n(seq2seq, PROMPT, params, 3)}) > 1  # seeds differ per row
+
+
+def test_the_prompt_has_the_encoders_whole_window(seq2seq, lm):
+    summaries = load_builtin("summarization")
+    setup = icl.Setup(template=BUILTIN_TASKS["summarization"].template, k=3)
+    prompts = icl.build_variant_prompts(summaries, setup, 0, seq2seq.tokenizer, seq2seq.context_window, 200, True)
+    assert prompts[2].fitted.budget == 512  # a decoder-only model would keep 200 of its 512 for the reply
+    long_prompt = " ".join(["word"] * 200)
+    n = len(encode(lm, long_prompt))
+    assert 512 - 200 < n <= 512
+    assert generate(seq2seq, long_prompt, DecodingParams(max_new_tokens=200)).prompt_tokens == n
+    with pytest.raises(PlaygroundError, match="more than the model's context window of 512"):
+        generate(lm, long_prompt, DecodingParams(max_new_tokens=200))
+    with pytest.raises(PlaygroundError, match="more than the 512 this model's encoder reads"):
+        generate(seq2seq, long_prompt * 2, DecodingParams(max_new_tokens=8))
+    over = icl.build_variant_prompts(summaries, icl.Setup(template=setup.template, k=12), 0, seq2seq.tokenizer,
+                                     seq2seq.context_window, 200, True)
+    assert "Too long for the model's encoder" in icl.overflow_message(over, encoder_decoder=True)
+
+
+def test_a_references_likelihood_is_the_decoders_loss_on_it(seq2seq):
+    references = ["A dialogue about foxes.", "Hello there friend", "February"]
+    batched = reference_nll(seq2seq, PROMPTS, references, batch_size=2)
+    for prompt, reference, (nll, n) in zip(PROMPTS, references, batched):
+        inputs = seq2seq.tokenizer(prompt, return_tensors="pt").input_ids
+        labels = seq2seq.tokenizer(reference, add_special_tokens=False, return_tensors="pt").input_ids
+        with torch.no_grad():
+            loss = seq2seq.model(input_ids=inputs, labels=labels).loss  # transformers' mean over the reply's tokens
+        assert n == labels.shape[1] and nll == pytest.approx(float(loss) * n, rel=1e-4)
+
+
+@pytest.mark.parametrize("kind, recipe", [
+    ("sft", {"method": "lora", "data": "summarization"}),
+    ("reward", {"data": "labels"}),
+    ("dpo", {"data": "labels"}),
+    ("ppo", {"reward_model": "a-reward-model"}),
+    ("grpo", {"reward_model": "a-reward-model"}),
+])
+def test_training_refuses_it_before_anything_starts(settings, seq2seq_dir, kind, recipe):
+    values = {**recipe, "base_model": str(seq2seq_dir)}
+    recipe = recipe_from_dict(values) if kind == "sft" else kinds.get(kind).recipe_class.from_dict(values)
+    jobs = JobManager(settings)
+    before = len(jobs.store.runs())
+    with pytest.raises(PlaygroundError, match="is an encoder-decoder model .*decoder-only models so far"):
+        jobs.submit(kind, recipe)
+    assert len(jobs.store.runs()) == before

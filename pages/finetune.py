@@ -31,7 +31,7 @@ from playground.errors import PlaygroundError
 from playground.jobs import JobManager
 from playground.runs import first_start, seconds_run
 from playground.training.memory_plan import EXPLAIN, LOSSES, OPTIMIZERS, SWITCH
-from playground.training.recipes import RECIPES, SFTRecipe, own_options, recipe_from_dict
+from playground.training.recipes import RECIPES, SEQ2SEQ_METHODS, SFTRecipe, own_options, recipe_from_dict
 from playground.training.sft_data import TEMPLATES, build_splits
 
 EXPLAINER = """
@@ -43,6 +43,8 @@ most memory). **Parameter-efficient** methods (PEFT) freeze the model and train 
 vectors) and *selective* (only some existing weights, e.g. the last blocks). Training on one task can
 make a model worse at others (*catastrophic forgetting*); mixing several data sets (multitask
 fine-tuning) is the usual remedy. Runs go on in the background: close the page and come back.
+An **encoder-decoder** model (FLAN-T5) trains with full fine-tuning or LoRA: its encoder reads the
+prompt and its decoder learns the completion.
 """
 METHOD_TITLES = {"full": "Full fine-tuning", "lora": "LoRA", "qlora": "QLoRA (4-bit base)",
                  "prompt_tuning": "Prompt tuning (soft prompt)", "selective": "Selective", "ia3": "(IA)³"}
@@ -119,10 +121,15 @@ def cost_report(models, recipe: SFTRecipe):
     from playground.training.estimate import count_trainable, estimate_memory, fit_batch
     from playground.training.memory_plan import plan_for
 
-    source = models.training_source(recipe.base_model)
+    source = models.training_source(recipe.base_model, encoder_decoder_ok=True)
+    encoder_decoder = models.is_encoder_decoder(recipe.base_model)
+    if encoder_decoder:
+        from playground.training.seq2seq import check_recipe
+
+        check_recipe(recipe)
     trainable, total, config = count_trainable(recipe, source)
     estimates = {}
-    for key in RECIPES:
+    for key in SEQ2SEQ_METHODS if encoder_decoder else RECIPES:  # (only the methods that train this model)
         other = recipe.with_method(key)
         t, n, _ = (trainable, total, None) if key == recipe.method else count_trainable(other, source)
         estimates[METHOD_TITLES[key]] = estimate_memory(other, config, t, n)

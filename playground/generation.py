@@ -550,20 +550,25 @@ def _decode_steps(lm: LoadedModel, ids: list[int], params: DecodingParams, sampl
     """Decode one token at a time in the caller's thread, reusing the KV cache; yields token ids.
     (generate() in a helper thread with a streamer measured 7% slower than a bare generate on a
     CPU; this loop runs the same forward passes and the same SeededSampler, with no thread.)
-    Grad mode and the adapter switch are thread-local or thread-owned, and a web server may resume
-    this generator on another thread, so both are entered per step, never held across a yield."""
+    An encoder-decoder model's encoder reads the prompt once, at the first step; its decoder writes
+    from its start token. Grad mode and the adapter switch are thread-local or thread-owned, and a
+    web server may resume this generator on another thread, so both are entered per step, never
+    held across a yield."""
     import torch
 
     eos = _eos_ids(lm)
-    if lm.encoder_decoder:
-        yield from _decode_reply_steps(lm, ids, params, sampler, adapter)
-        return
-    input_ids = torch.tensor([ids], device=lm.device)
+    prompt = torch.tensor([ids], device=lm.device)
+    input_ids = reply_so_far(lm, ids).to(lm.device)  # what the next token follows (and a repetition penalty sees)
     soft_prompt = lm.has_soft_prompt(adapter)
-    cache = None
+    cache = encoded = None
     for _ in range(params.max_new_tokens):
         with torch.inference_mode(), lm.using(adapter) as model:
-            if cache is None and soft_prompt:
+            if lm.encoder_decoder and cache is None:
+                out = model(input_ids=prompt, decoder_input_ids=input_ids, use_cache=True)
+                encoded = (out.encoder_last_hidden_state,)
+            elif lm.encoder_decoder:
+                out = model(encoder_outputs=encoded, decoder_input_ids=input_ids[:, -1:], cache=cache, use_cache=True)
+            elif cache is None and soft_prompt:
                 # PEFT puts a soft prompt's learned virtual tokens before the prompt only inside its own
                 # generate(); here the first step does the same, and the cache carries them after that.
                 embeds = model.word_embeddings(input_ids)
@@ -578,30 +583,6 @@ def _decode_steps(lm: LoadedModel, ids: list[int], params: DecodingParams, sampl
             cache = out.cache
             token = sampler.pick(input_ids, out.logits[:, -1])
             input_ids = torch.cat([input_ids, token[:, None]], dim=-1)
-        yield int(token)
-        if int(token) in eos:
-            return
-
-
-def _decode_reply_steps(lm: LoadedModel, ids: list[int], params: DecodingParams, sampler, adapter: str | None):
-    """_decode_steps for an encoder-decoder model: the encoder reads the prompt once, then the
-    decoder writes the reply one token at a time from its start token, reusing its cache."""
-    import torch
-
-    eos = _eos_ids(lm)
-    prompt = torch.tensor([ids], device=lm.device)
-    reply = reply_so_far(lm, ids).to(lm.device)
-    encoded = cache = None
-    for _ in range(params.max_new_tokens):
-        with torch.inference_mode(), lm.using(adapter) as model:
-            if encoded is None:
-                out = model(input_ids=prompt, decoder_input_ids=reply, use_cache=True)
-                encoded = (out.encoder_last_hidden_state,)
-            else:
-                out = model(encoder_outputs=encoded, decoder_input_ids=reply[:, -1:], cache=cache, use_cache=True)
-            cache = out.cache
-            token = sampler.pick(reply, out.logits[:, -1])
-            reply = torch.cat([reply, token[:, None]], dim=-1)
         yield int(token)
         if int(token) in eos:
             return

@@ -29,7 +29,7 @@ CURATED_MODELS = [
     "HuggingFaceTB/SmolLM2-360M-Instruct",
     "Qwen/Qwen2.5-0.5B-Instruct",
     "Qwen/Qwen2.5-1.5B-Instruct",
-    "google/flan-t5-base",  # encoder-decoder: the labs, Rate and Evaluate (training refuses it so far)
+    "google/flan-t5-base",  # encoder-decoder: the labs, Rate, Evaluate and Fine-tune (full, LoRA); not RLHF so far
 ]
 TINY_ALIASES = {"tiny", TINY_MODEL_NAME}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -168,6 +168,18 @@ class LoadedModel:
         window = (f"encoder-decoder, prompts up to {self.context_window:,} tokens" if self.encoder_decoder
                   else f"context window {self.context_window:,} tokens")
         return f"**{self.ref}** · {self.n_params / 1e6:,.1f}M parameters · {self.dtype} on {where} · {window}"
+
+
+def auto_model_class(config) -> str:
+    """The transformers Auto class that writes text with this config's model: an encoder-decoder
+    (FLAN-T5, BART) or a decoder-only (causal) language model."""
+    return "AutoModelForSeq2SeqLM" if getattr(config, "is_encoder_decoder", False) else "AutoModelForCausalLM"
+
+
+def source_config(source: str):
+    """The config of a resolved model (a folder or a Hub id): no weights are read."""
+    (AutoConfig,) = _from_transformers("AutoConfig")
+    return AutoConfig.from_pretrained(source)
 
 
 def context_window_of(config, tokenizer) -> int:
@@ -349,15 +361,16 @@ class ModelManager:
         with self._lock:
             return self._encoder_decoder[ref]
 
-    def training_source(self, ref: str) -> str:
-        """`resolve` for a base model to train: training works with decoder-only (causal) models so
-        far, so an encoder-decoder one is refused before anything starts."""
+    def training_source(self, ref: str, encoder_decoder_ok: bool = False) -> str:
+        """`resolve` for a base model to train. The RLHF kinds train decoder-only (causal) models
+        only, so for them (`encoder_decoder_ok` False) an encoder-decoder one is refused before
+        anything starts."""
         source = self.resolve(ref)
-        if self.is_encoder_decoder(ref):
+        if not encoder_decoder_ok and self.is_encoder_decoder(ref):
             raise PlaygroundError(
-                f"'{ref}' is an encoder-decoder model (T5-style): fine-tuning and RLHF work with decoder-only models "
-                "so far (SmolLM2, Qwen2.5, Llama), so pick one of those to train. The Prompt Lab, the Decoding Lab and "
-                "Evaluate take this model.")
+                f"'{ref}' is an encoder-decoder model (T5-style): reward models, DPO, KTO, PPO, GRPO and RLOO work with "
+                "decoder-only models so far (SmolLM2, Qwen2.5, Llama), so pick one of those. Fine-tune (full or LoRA), "
+                "the labs and Evaluate take this model.")
         return source
 
     def generation_config(self, ref: str):
@@ -559,9 +572,7 @@ def _load(ref: str, source: str, progress: ProgressFn, own_code: bool = False, f
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=own_code, **(fetch or {}))
         config = AutoConfig.from_pretrained(source, trust_remote_code=own_code, **(fetch or {}))
-        # a decoder-only (causal) model, or an encoder-decoder one (FLAN-T5) that writes from a separate decoder
-        auto_class = "AutoModelForSeq2SeqLM" if getattr(config, "is_encoder_decoder", False) else "AutoModelForCausalLM"
-        (AutoModel,) = _from_transformers(auto_class)
+        (AutoModel,) = _from_transformers(auto_model_class(config))
         progress(0.2, f"Loading the weights of {ref}…")
         model = AutoModel.from_pretrained(source, use_safetensors=True, dtype=dtype, trust_remote_code=own_code,
                                           **(fetch or {}))

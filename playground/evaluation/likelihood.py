@@ -22,71 +22,66 @@ def reference_tokens(lm: LoadedModel, prompt: str, reference: str, chat: bool) -
 def reference_nll(lm: LoadedModel, prompts: list[str], references: list[str], chat: bool = False,
                   adapter: str | None = None, batch_size: int = 8, on_progress=None,
                   stop_event: threading.Event | None = None) -> list[tuple[float, int] | None]:
-    """(summed NLL in nats, token count) of each reference given its prompt. Rows are
-    right-padded in batches; a prompt too long for the context window loses its start."""
-    import torch
-
+    """(summed NLL in nats, token count) of each reference given its prompt, in batches of rows of
+    similar length. A prompt too long for the context window loses its start."""
     pairs = [reference_tokens(lm, p, r, chat) for p, r in zip(prompts, references)]
-    if lm.encoder_decoder:
-        return _reply_nll(lm, pairs, adapter, batch_size, on_progress, stop_event)
-    rows = []
-    for prompt_ids, ref_ids in pairs:
-        ref_ids = ref_ids[: lm.context_window - 1]
-        keep = max(lm.context_window - len(ref_ids), 1)
-        rows.append((prompt_ids[-keep:], ref_ids))
-    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+    window = lm.context_window
+    if lm.encoder_decoder:  # the prompt and the reply each have the window
+        rows, score = [(prompt_ids[-window:], ref_ids[:window]) for prompt_ids, ref_ids in pairs], _reply_nll
+    else:  # one window for both: the reference first
+        rows, score = [], _continuation_nll
+        for prompt_ids, ref_ids in pairs:
+            ref_ids = ref_ids[: window - 1]
+            rows.append((prompt_ids[-max(window - len(ref_ids), 1):], ref_ids))
     order = sorted(range(len(rows)), key=lambda i: sum(map(len, rows[i])))
     results: list[tuple[float, int] | None] = [None] * len(rows)
     for start in range(0, len(order), batch_size):
         if stop_event is not None and stop_event.is_set():
             break
         chunk = order[start:start + batch_size]
-        width = max(sum(map(len, rows[i])) for i in chunk)
-        ids = [rows[i][0] + rows[i][1] for i in chunk]
-        input_ids = torch.tensor([x + [pad] * (width - len(x)) for x in ids], device=lm.device)
-        mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids], device=lm.device)
-        with torch.inference_mode(), lm.using(adapter) as model:
-            # a soft prompt's virtual tokens come first in the logits: the last `width` positions are the row's
-            logits = model(input_ids=input_ids, attention_mask=mask).logits[:, -width:].float()
-        logprobs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, input_ids[:, 1:, None])[..., 0]
-        for row, i in enumerate(chunk):
-            n_prompt, n_ref = len(rows[i][0]), len(rows[i][1])
-            # the token at position t is predicted by the logits at t - 1
-            results[i] = (float(-logprobs[row, n_prompt - 1:n_prompt - 1 + n_ref].sum()), n_ref)
+        for i, result in zip(chunk, score(lm, [rows[i] for i in chunk], adapter)):
+            results[i] = result
         if on_progress is not None:
             on_progress(min(start + batch_size, len(order)), len(order))
     return results
 
 
-def _reply_nll(lm: LoadedModel, pairs: list[tuple[list[int], list[int]]], adapter: str | None, batch_size: int,
-               on_progress, stop_event) -> list[tuple[float, int] | None]:
-    """reference_nll for an encoder-decoder model: the encoder reads the prompt (its end kept where
-    it is too long), the decoder is fed its start token and the reference (teacher forcing)."""
+def _right_padded(lm: LoadedModel, rows: list[list[int]], width: int):
+    """(ids, attention mask) of the rows right-padded to `width`, on the model's device."""
+    import torch
+
+    pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
+    ids = torch.tensor([row + [pad] * (width - len(row)) for row in rows], device=lm.device)
+    mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows], device=lm.device)
+    return ids, mask
+
+
+def _continuation_nll(lm: LoadedModel, rows: list[tuple[list[int], list[int]]], adapter: str | None) -> list[tuple[float, int]]:
+    """A decoder-only model: each reference read after its prompt, in one sequence."""
+    import torch
+
+    width = max(sum(map(len, row)) for row in rows)
+    input_ids, mask = _right_padded(lm, [prompt + ref for prompt, ref in rows], width)
+    with torch.inference_mode(), lm.using(adapter) as model:
+        # a soft prompt's virtual tokens come first in the logits: the last `width` positions are the row's
+        logits = model(input_ids=input_ids, attention_mask=mask).logits[:, -width:].float()
+    logprobs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, input_ids[:, 1:, None])[..., 0]
+    # the token at position t is predicted by the logits at t - 1
+    return [(float(-logprobs[row, len(prompt) - 1:len(prompt) - 1 + len(ref)].sum()), len(ref))
+            for row, (prompt, ref) in enumerate(rows)]
+
+
+def _reply_nll(lm: LoadedModel, rows: list[tuple[list[int], list[int]]], adapter: str | None) -> list[tuple[float, int]]:
+    """An encoder-decoder model: the encoder reads the prompt, the decoder is fed its start token and
+    the reference (teacher forcing)."""
     import torch
 
     from playground.generation import decoder_start
 
-    window = lm.context_window
-    rows = [(prompt_ids[-window:], ref_ids[:window]) for prompt_ids, ref_ids in pairs]
-    pad, start_id = lm.tokenizer.pad_token_id or 0, decoder_start(lm)
-    order = sorted(range(len(rows)), key=lambda i: sum(map(len, rows[i])))
-    results: list[tuple[float, int] | None] = [None] * len(rows)
-    for start in range(0, len(order), batch_size):
-        if stop_event is not None and stop_event.is_set():
-            break
-        chunk = order[start:start + batch_size]
-        prompts, refs = [rows[i][0] for i in chunk], [rows[i][1] for i in chunk]
-        width, ref_width = max(map(len, prompts)), max(1, *map(len, refs))
-        input_ids = torch.tensor([p + [pad] * (width - len(p)) for p in prompts], device=lm.device)
-        mask = torch.tensor([[1] * len(p) + [0] * (width - len(p)) for p in prompts], device=lm.device)
-        targets = torch.tensor([r + [pad] * (ref_width - len(r)) for r in refs], device=lm.device)
-        decoder_ids = torch.cat([torch.full_like(targets[:, :1], start_id), targets[:, :-1]], dim=1)
-        with torch.inference_mode(), lm.using(adapter) as model:
-            logits = model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_ids).logits.float()
-        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, targets[..., None])[..., 0]
-        for row, i in enumerate(chunk):
-            n_ref = len(rows[i][1])
-            results[i] = (float(-logprobs[row, :n_ref].sum()), n_ref)
-        if on_progress is not None:
-            on_progress(min(start + batch_size, len(order)), len(order))
-    return results
+    input_ids, mask = _right_padded(lm, [prompt for prompt, _ in rows], max(len(prompt) for prompt, _ in rows))
+    targets, _ = _right_padded(lm, [ref for _, ref in rows], max(1, *(len(ref) for _, ref in rows)))
+    decoder_ids = torch.cat([torch.full_like(targets[:, :1], decoder_start(lm)), targets[:, :-1]], dim=1)
+    with torch.inference_mode(), lm.using(adapter) as model:
+        logits = model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=decoder_ids).logits.float()
+    logprobs = torch.log_softmax(logits, dim=-1).gather(-1, targets[..., None])[..., 0]
+    return [(float(-logprobs[row, :len(ref)].sum()), len(ref)) for row, (_, ref) in enumerate(rows)]

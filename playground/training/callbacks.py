@@ -59,14 +59,18 @@ class RunEvents(TrainerCallback):
         return self.stop_event.is_set()
 
     def interrupt_steps(self, model) -> None:
-        """Make every decoder layer check for a stop in the forward and the backward pass."""
+        """Make every transformer block (decoder layers; an encoder-decoder model's blocks, such as
+        T5Block, as the model names them in _no_split_modules) check for a stop in the forward and
+        the backward pass."""
 
         def check(*_):
             if self.stop_event.is_set():
                 raise StopRequested()
 
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        blocks = set(getattr(base, "_no_split_modules", None) or ())
         for module in model.modules():
-            if type(module).__name__.endswith("DecoderLayer"):
+            if type(module).__name__.endswith("DecoderLayer") or type(module).__name__ in blocks:
                 self._hooks += [module.register_forward_pre_hook(check), module.register_full_backward_pre_hook(check)]
 
     def release_steps(self) -> None:

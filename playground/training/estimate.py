@@ -43,13 +43,14 @@ def count_trainable(recipe: SFTRecipe, source: str) -> tuple[int, int, object]:
     """(trainable, total, config) for the recipe's method on the model at `source`, built on the
     meta device: exact counts, no weights loaded."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    import transformers
 
+    from playground.models import auto_model_class, source_config
     from playground.training.sft import count_params
 
-    config = AutoConfig.from_pretrained(source)
+    config = source_config(source)
     with torch.device("meta"):  # (accelerate's init_empty_weights unties tied embeddings)
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model = getattr(transformers, auto_model_class(config)).from_config(config, dtype=torch.float32)
     recipe.prepare(model)
     if recipe.is_peft:
         from peft import get_peft_model
@@ -70,9 +71,12 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
     from playground.zero_gpu import compute_on_cuda
 
     cuda = compute_on_cuda()
-    plan = plan_for(recipe, cuda)
+    encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
+    plan = plan_for(recipe, cuda, encoder_decoder)
     width = 2 if cuda and torch.cuda.is_bf16_supported() else 4  # bytes per value
     hidden, layers = config.hidden_size, config.num_hidden_layers
+    if encoder_decoder:  # the decoder's blocks too (counted at the prompt's length: an upper bound for short replies)
+        layers += getattr(config, "num_decoder_layers", None) or layers
     vocab = config.vocab_size
     embeddings = vocab * hidden * (1 if getattr(config, "tie_word_embeddings", False) else 2)
     head_width = width  # bytes per value of the embeddings and the output layer

@@ -73,13 +73,18 @@ def check_choices(recipe) -> None:
         raise PlaygroundError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got '{recipe.optimizer}').")
 
 
-def plan_for(recipe, cuda: bool | None = None) -> MemoryPlan:
-    """The plan on this machine (`cuda`: whether a CUDA GPU trains; None: ask torch)."""
+def plan_for(recipe, cuda: bool | None = None, encoder_decoder: bool = False) -> MemoryPlan:
+    """The plan on this machine (`cuda`: whether a CUDA GPU trains; None: ask torch). An
+    encoder-decoder model trains with transformers' own loss over the whole logits (Liger's kernels
+    and TRL's chunked loss are written for decoder-only models)."""
     if cuda is None:
         from playground.zero_gpu import compute_on_cuda
 
         cuda = compute_on_cuda()
     check_choices(recipe)
+    if encoder_decoder and recipe.fused_loss in ("on", "chunked"):
+        raise PlaygroundError(f"fused_loss {recipe.fused_loss} is for decoder-only models; an encoder-decoder model "
+                              "trains with its own loss over the whole logits: choose auto or off.")
     if recipe.optimizer != "adamw" and not cuda:
         raise PlaygroundError(f"optimizer {recipe.optimizer} needs a CUDA GPU (bitsandbytes' 8-bit optimizers run "
                               "there) and this machine has none: choose adamw.")
@@ -93,7 +98,7 @@ def plan_for(recipe, cuda: bool | None = None) -> MemoryPlan:
     plan = MemoryPlan(
         activation_checkpointing=_switched(recipe.activation_checkpointing, cuda),
         optimizer=recipe.optimizer,
-        loss=_loss(recipe, cuda and liger),
+        loss="logits" if encoder_decoder else _loss(recipe, cuda and liger),
         fit_batch=_switched(getattr(recipe, "fit_batch", "off"), cuda),
     )
     if plan.loss == "chunked" and "lm_head" in str(getattr(recipe, "peft_args", {}).get("target_modules", "")):

@@ -25,6 +25,10 @@ from playground.settings import DEFAULT_MODEL
 
 TARGETS = ("attention", "all-linear")
 ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
+SEQ2SEQ_ATTENTION = {"t5": ["q", "k", "v", "o"], "mt5": ["q", "k", "v", "o"], "umt5": ["q", "k", "v", "o"],
+                     "bart": ["q_proj", "k_proj", "v_proj", "out_proj"]}
+# what trains an encoder-decoder model (training/seq2seq.py): the others assume a decoder-only model's layout
+SEQ2SEQ_METHODS = ("full", "lora")
 REPORT_TO = ("none", "tensorboard", "trackio", "wandb")
 RESERVED_TRAINER_ARGS = {"output_dir", "disable_tqdm", "use_cpu", "report_to", "save_strategy"}  # set by the playground itself
 PLAN_KEYS = {"gradient_checkpointing": "activation_checkpointing", "activation_checkpointing": "activation_checkpointing",
@@ -189,19 +193,21 @@ class SFTRecipe(RunRecipe):
         return None
 
     def load_base(self, source: str):
-        """The base model in the dtype and quantization the method needs."""
-        from transformers import AutoModelForCausalLM
+        """The base model (decoder-only or encoder-decoder) in the dtype and quantization the method needs."""
+        import transformers
 
+        from playground.models import auto_model_class, source_config
         from playground.training.trainer_args import training_dtype
         from playground.zero_gpu import compute_on_cuda
 
         cuda = compute_on_cuda()
         dtype = training_dtype()
         quant = self.quantization_config(dtype)
+        auto_class = getattr(transformers, auto_model_class(source_config(source)))
         if quant is None:
-            return AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, dtype=dtype)
-        model = AutoModelForCausalLM.from_pretrained(source, use_safetensors=True, quantization_config=quant, dtype=dtype,
-                                                     device_map="auto" if cuda else "cpu")
+            return auto_class.from_pretrained(source, use_safetensors=True, dtype=dtype)
+        model = auto_class.from_pretrained(source, use_safetensors=True, quantization_config=quant, dtype=dtype,
+                                           device_map="auto" if cuda else "cpu")
         return self.prepare_quantized(model)
 
     def prepare_quantized(self, model):
@@ -230,11 +236,12 @@ def check_lora(recipe) -> None:
     RunRecipe._check(recipe.target_modules in TARGETS, f"target_modules must be one of {', '.join(TARGETS)}.")
 
 
-def lora_config(recipe, task_type: str, **extra):
-    """PEFT's LoraConfig from a recipe's LoRA settings, for a causal LM or a classifier (SEQ_CLS)."""
+def lora_config(recipe, task_type: str, attention: list[str] = ATTENTION, **extra):
+    """PEFT's LoraConfig from a recipe's LoRA settings, for a causal LM, an encoder-decoder
+    (SEQ_2_SEQ_LM, with its own `attention` projections' names) or a classifier (SEQ_CLS)."""
     from peft import LoraConfig
 
-    targets = "all-linear" if recipe.target_modules == "all-linear" else ATTENTION
+    targets = "all-linear" if recipe.target_modules == "all-linear" else attention
     return LoraConfig(task_type=task_type, r=recipe.lora_r, lora_alpha=recipe.lora_alpha, lora_dropout=recipe.lora_dropout,
                       target_modules=targets, **extra, **recipe.peft_args)
 
@@ -266,6 +273,11 @@ class LoraRecipe(SFTRecipe):
         check_lora(self)
 
     def peft_config(self, source: str):
+        from playground.models import source_config
+
+        config = source_config(source)
+        if getattr(config, "is_encoder_decoder", False):
+            return lora_config(self, "SEQ_2_SEQ_LM", SEQ2SEQ_ATTENTION.get(config.model_type, ATTENTION))
         return lora_config(self, "CAUSAL_LM")
 
 

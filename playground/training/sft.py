@@ -1,5 +1,6 @@
 """Supervised fine-tuning with TRL's SFTTrainer, for every method: full, LoRA, QLoRA, prompt
-tuning, selective and (IA)³. Read top to bottom: load, wrap for the method, train, save."""
+tuning, selective and (IA)³ (an encoder-decoder model: transformers' Seq2SeqTrainer, seq2seq.py).
+Read top to bottom: load, wrap for the method, train, save."""
 
 from __future__ import annotations
 
@@ -66,6 +67,9 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
     from transformers import AutoTokenizer, set_seed
     from trl import SFTTrainer
 
+    from playground.models import source_config
+    from playground.training.seq2seq import cut_prompts, seq2seq_trainer
+
     run_dir, output_dir = Path(run_dir), Path(output_dir)
     writer = EventWriter(run_dir / EVENTS_FILE)
     writer.write("status", message="Loading data")
@@ -73,9 +77,17 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    chat = bool(getattr(tokenizer, "chat_template", None))
-    train_rows, dropped = drop_rows_without_room(splits.train, tokenizer, recipe.max_length, chat)
-    validation_rows, _ = drop_rows_without_room(splits.validation, tokenizer, recipe.max_length, chat)
+    encoder_decoder = bool(getattr(source_config(source), "is_encoder_decoder", False))
+    chat = bool(getattr(tokenizer, "chat_template", None)) and not encoder_decoder
+    if encoder_decoder:  # the prompt has its own sequence: a long one is cut, and its reply still trains
+        train_rows, validation_rows, dropped = splits.train, splits.validation, 0
+        cut = cut_prompts(train_rows, tokenizer, recipe.max_length)
+        if cut:
+            writer.write("warning", message=f"{cut} training prompt(s) are longer than max_length {recipe.max_length}: "
+                                             "the encoder reads their first max_length tokens.")
+    else:
+        train_rows, dropped = drop_rows_without_room(splits.train, tokenizer, recipe.max_length, chat)
+        validation_rows, _ = drop_rows_without_room(splits.validation, tokenizer, recipe.max_length, chat)
     if dropped:
         writer.write("warning", message=f"{dropped} training example(s) left no room for their completion within "
                                          f"max_length {recipe.max_length} and were left out.")
@@ -98,17 +110,20 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
     set_seed(recipe.seed)  # before the adapter's random start (LoRA's A, a random soft prompt): same seed, same run
     model = recipe.load_base(source)
     recipe.prepare(model)
-    config = sft_config(recipe, run_dir, len(train_rows))
     events = RunEvents(run_dir, writer, stop_event, recipe.checkpoint_minutes)
-    trainer = SFTTrainer(
-        model=model,
-        args=config,
-        train_dataset=as_dataset(train_rows),
-        eval_dataset=as_dataset(validation_rows) if validation_rows and recipe.val_fraction > 0 else None,
-        processing_class=tokenizer,
-        peft_config=recipe.peft_config(source),
-        callbacks=[events, *(callbacks or [])],
-    )
+    if encoder_decoder:
+        trainer = seq2seq_trainer(recipe, model, tokenizer, source, run_dir, train_rows, validation_rows,
+                                  [events, *(callbacks or [])])
+    else:
+        trainer = SFTTrainer(
+            model=model,
+            args=sft_config(recipe, run_dir, len(train_rows)),
+            train_dataset=as_dataset(train_rows),
+            eval_dataset=as_dataset(validation_rows) if validation_rows and recipe.val_fraction > 0 else None,
+            processing_class=tokenizer,
+            peft_config=recipe.peft_config(source),
+            callbacks=[events, *(callbacks or [])],
+        )
     trainable, total = count_params(trainer.model)
     writer.write("params", trainable=trainable, total=total)
     measure = (lambda: {"eval_loss_before": trainer.evaluate()["eval_loss"]}) if trainer.eval_dataset is not None else None

@@ -10,6 +10,7 @@ from pathlib import Path
 from playground.errors import PlaygroundError
 from playground.kinds import Outcome, Output, RunContext, RunKind
 from playground.settings import Settings
+from playground.training.memory_plan import plan_for
 from playground.training.recipes import SFTRecipe
 from playground.training.trainer_args import check_run_settings, check_trainer_config
 
@@ -25,9 +26,16 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
 
     check_run_settings(recipe)
     models = ModelManager(settings)
-    models.training_source(recipe.base_model)  # an unknown model starts nothing (nor an encoder-decoder one)
+    models.training_source(recipe.base_model, encoder_decoder_ok=True)  # an unknown model starts nothing
+    if models.is_encoder_decoder(recipe.base_model):
+        from playground.training.seq2seq import check_recipe
+
+        check_recipe(recipe)  # before the data is read: what such a run can't do
+        plan_for(recipe, encoder_decoder=True)
     splits = build_splits(recipe)  # nor do missing columns, empty data, a bad template or too few rows
     tokenizer, _ = models.tokenizer(recipe.base_model)
+    if models.is_encoder_decoder(recipe.base_model):
+        return _encoder_decoder_notes(recipe, splits, tokenizer)
     chat = bool(getattr(tokenizer, "chat_template", None))
     train, dropped = drop_rows_without_room(splits.train, tokenizer, recipe.max_length, chat)
     if not train:
@@ -44,6 +52,21 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
                      f"({recipe.max_length}) before their completion starts: they are left out. Raise max_length to keep them.")
     if recipe.max_steps > 0 and not recipe.packing:
         notes.append(max_steps_note(recipe, len(train)))
+    return notes
+
+
+def _encoder_decoder_notes(recipe: SFTRecipe, splits, tokenizer) -> list[str]:
+    """An encoder-decoder run's TRL-free settings checked, and what is worth knowing before it starts."""
+    from playground.training.seq2seq import cut_prompts, seq2seq_config
+
+    check_trainer_config(recipe, seq2seq_config, "transformers' Seq2SeqTrainingArguments")
+    notes = []
+    cut = cut_prompts(splits.train, tokenizer, recipe.max_length)
+    if cut:
+        notes.append(f"{cut} of {len(splits.train)} training prompts are longer than max_length ({recipe.max_length}): "
+                     "the encoder reads their first max_length tokens. Raise max_length to keep them whole.")
+    if recipe.max_steps > 0:
+        notes.append(max_steps_note(recipe, len(splits.train)))
     return notes
 
 

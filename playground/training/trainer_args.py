@@ -26,16 +26,18 @@ def training_dtype():
     return torch.bfloat16 if compute_on_cuda() and torch.cuda.is_bf16_supported() else torch.float32
 
 
-def config_args(recipe, run_dir: Path, n_train: int, evaluate: bool, without: tuple = (), **kind_args) -> dict:
-    """Keyword arguments for a kind's TRL *Config: what every kind shares, less `without`, then the
+def config_args(recipe, run_dir: Path, n_train: int, evaluate: bool, without: tuple = (), encoder_decoder: bool = False,
+                **kind_args) -> dict:
+    """Keyword arguments for a kind's TRL *Config (or, for an `encoder_decoder` model,
+    transformers' Seq2SeqTrainingArguments): what every kind shares, less `without`, then the
     kind's own `kind_args`, then the user's `recipe.trainer_args` over both."""
-    shared = _shared_args(recipe, run_dir, n_train, evaluate)
+    shared = _shared_args(recipe, run_dir, n_train, evaluate, encoder_decoder)
     for key in without:
         shared.pop(key)
     return shared | kind_args | recipe.trainer_args
 
 
-def _shared_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
+def _shared_args(recipe, run_dir: Path, n_train: int, evaluate: bool, encoder_decoder: bool = False) -> dict:
     import torch
 
     from playground.training.memory_plan import chunked_loss_available, plan_for
@@ -64,19 +66,21 @@ def _shared_args(recipe, run_dir: Path, n_train: int, evaluate: bool) -> dict:
         disable_tqdm=True,
         # Its NaN check reads the loss back at every step, a wait for the GPU; a NaN loss is logged as NaN
         logging_nan_inf_filter=False,
-        **plan_for(recipe, cuda).trainer_kwargs(sft=chunked_loss_available(recipe)),
+        **plan_for(recipe, cuda, encoder_decoder).trainer_kwargs(sft=chunked_loss_available(recipe) and not encoder_decoder),
     )
 
 
-def check_trainer_config(recipe, build_config: Callable[..., object]) -> None:
+def check_trainer_config(recipe, build_config: Callable[..., object], config_name: str = "") -> None:
     """Build the kind's TRL config as its run will (`build_config(recipe, run_dir, n_train)`, here on a
     stand-in folder and one row), so that what TRL refuses (a trainer_args key it doesn't know, a
-    value out of range, settings that don't go together) starts nothing."""
+    value out of range, settings that don't go together) starts nothing. `config_name`: what the
+    message calls the config (default: the recipe's TRL config)."""
     try:
         build_config(recipe, Path("/nonexistent"), 1)
     except (TypeError, ValueError) as err:
         extra = " (with trainer_args)" if recipe.trainer_args else ""
-        raise PlaygroundError(f"TRL's {recipe.trainer_config_class} refuses these settings{extra}: "
+        name = config_name or f"TRL's {recipe.trainer_config_class}"
+        raise PlaygroundError(f"{name} refuses these settings{extra}: "
                               f"{str(err).splitlines()[0]}") from err
 
 

@@ -21,6 +21,7 @@ from tests.ui.helpers import (
     open_accordion,
     open_tab,
     set_number,
+    type_in_dropdown,
     wait_for_plot,
 )
 
@@ -178,3 +179,27 @@ def test_page_reattaches_after_an_app_restart(page: Page):
         expect(page.locator("#ft-progress")).to_contain_text("stopped", timeout=60_000)
     finally:
         stop_app(second)
+
+
+def test_an_encoder_decoder_model_is_costed_refused_for_prompt_tuning_and_trained_with_lora(app_page: Page, tmp_path):
+    """FLAN-T5's architecture (tiny, random), typed as a folder: the cost check compares the two
+    methods that train it, prompt tuning is refused before anything starts, and LoRA runs."""
+    from playground.tiny_model import build_tiny_seq2seq
+
+    page = app_page
+    folder = build_tiny_seq2seq(tmp_path / "tiny-t5")
+    type_in_dropdown(page, "model-picker", str(folder))
+    page.locator("#load-model").click()
+    expect(markdown(page, "model-status")).to_contain_text("encoder-decoder", timeout=60_000)
+    fill_run(page, "ui-t5", 6)
+    page.locator("#ft-check").click()
+    expect(markdown(page, "ft-params")).to_contain_text("Estimated peak memory for LoRA", timeout=60_000)
+    assert wait_for_plot(page, "ft-memory", n_traces=5)[0]["x"] == ["Full fine-tuning", "LoRA"]
+    page.locator("#ft-method").get_by_label("Prompt tuning (soft prompt)", exact=True).check()
+    page.locator("#ft-launch").click()
+    expect(markdown(page, "ft-status")).to_contain_text("trains with full fine-tuning or LoRA so far", timeout=30_000)
+    page.locator("#ft-method").get_by_label("LoRA", exact=True).check()
+    launch(page)
+    expect(page.locator("#ft-progress")).to_contain_text("finished", timeout=RUN_TIMEOUT)
+    expect(page.locator("#ft-adapters").get_by_role("row").filter(has_text="ui-t5")).to_contain_text("finished",
+                                                                                                    timeout=10_000)

@@ -101,17 +101,43 @@ def test_a_references_likelihood_is_the_decoders_loss_on_it(seq2seq):
 
 
 @pytest.mark.parametrize("kind, recipe", [
-    ("sft", {"method": "lora", "data": "summarization"}),
     ("reward", {"data": "labels"}),
     ("dpo", {"data": "labels"}),
     ("ppo", {"reward_model": "a-reward-model"}),
     ("grpo", {"reward_model": "a-reward-model"}),
 ])
-def test_training_refuses_it_before_anything_starts(settings, seq2seq_dir, kind, recipe):
-    values = {**recipe, "base_model": str(seq2seq_dir)}
-    recipe = recipe_from_dict(values) if kind == "sft" else kinds.get(kind).recipe_class.from_dict(values)
+def test_rlhf_refuses_it_before_anything_starts(settings, seq2seq_dir, kind, recipe):
     jobs = JobManager(settings)
     before = len(jobs.store.runs())
-    with pytest.raises(PlaygroundError, match="is an encoder-decoder model .*decoder-only models so far"):
-        jobs.submit(kind, recipe)
+    with pytest.raises(PlaygroundError, match="is an encoder-decoder model .*decoder-only models so far.*Fine-tune"):
+        jobs.submit(kind, kinds.get(kind).recipe_class.from_dict({**recipe, "base_model": str(seq2seq_dir)}))
     assert len(jobs.store.runs()) == before
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"method": "prompt_tuning"}, "trains with full fine-tuning or LoRA so far, not prompt_tuning"),
+    ({"method": "selective"}, "not selective"),
+    ({"method": "lora", "packing": True}, "turn packing off"),
+    ({"method": "lora", "fused_loss": "chunked"}, "fused_loss chunked is for decoder-only models"),
+    ({"method": "full", "completion_only_loss": True}, "completion_only_loss are TRL SFTTrainer settings"),
+    ({"method": "lora", "lr_scheduler_type": "sometimes"}, "Seq2SeqTrainingArguments refuses these settings"),
+])
+def test_fine_tuning_it_refuses_what_it_cant_do_and_starts_nothing(settings, seq2seq_dir, values, message):
+    jobs = JobManager(settings)
+    before = len(jobs.store.runs())
+    recipe = recipe_from_dict({"data": "summarization", **values, "base_model": str(seq2seq_dir)})
+    with pytest.raises(PlaygroundError, match=message):
+        jobs.submit("sft", recipe)
+    assert len(jobs.store.runs()) == before
+
+
+def test_the_cost_check_compares_the_methods_that_train_it(manager, seq2seq_dir):
+    from pages.finetune import cost_report
+    from playground.training.estimate import count_trainable
+
+    recipe = recipe_from_dict({"method": "lora", "data": "summarization", "base_model": str(seq2seq_dir)})
+    report, figure = cost_report(manager, recipe)
+    assert {tuple(trace.x) for trace in figure.data} == {("Full fine-tuning", "LoRA")}  # not prompt tuning, QLoRA, ...
+    trainable, total, _ = count_trainable(recipe, str(seq2seq_dir))
+    # LoRA on every linear layer of the encoder's and the decoder's blocks: a part of the model, its head frozen
+    assert 0 < trainable < total * 0.5 and f"**{trainable:,}** trainable parameters of **{total:,}**" in report

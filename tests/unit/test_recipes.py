@@ -64,13 +64,13 @@ def test_with_method_keeps_data_and_schedule():
     assert "python -m playground train" in lora.cli_command()
 
 
-def test_keys_of_the_peft_config_or_trls_config_pass_through_checked(tmp_path):
+def test_keys_of_the_peft_config_or_trls_config_pass_through_checked(tmp_path, tiny_dir):
     path = tmp_path / "r.yaml"
     path.write_text("method: lora\ndata: sentiment\nuse_dora: true\nweight_decay: 0.01\n")
     recipe = load_recipe(path, ["lr_scheduler_type=cosine"])
     assert recipe.peft_args == {"use_dora": True}
     assert recipe.trainer_args == {"weight_decay": 0.01, "lr_scheduler_type": "cosine"}
-    assert recipe.peft_config("tiny").use_dora is True
+    assert recipe.peft_config(str(tiny_dir)).use_dora is True
     again = recipe_from_dict(yaml.safe_load(recipe.to_yaml()))
     assert again == recipe  # round-trips through YAML
     with pytest.raises(PlaygroundError, match="neither recipe keys .* nor fields of LoraConfig or TRL's SFTConfig"):

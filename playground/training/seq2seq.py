@@ -1,0 +1,81 @@
+"""Supervised fine-tuning of an encoder-decoder model (FLAN-T5, BART): the encoder reads the prompt
+and the decoder learns to write the completion. TRL's SFTTrainer is built for decoder-only models
+(one sequence, prompt then completion), so these runs use transformers' Seq2SeqTrainer, inside the
+same run as sft.py: the same data, events, stop, resume, checkpoints and saving."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from playground.errors import PlaygroundError
+from playground.training.recipes import SEQ2SEQ_METHODS, SFTRecipe
+
+
+def check_recipe(recipe: SFTRecipe) -> None:
+    """What an encoder-decoder run can't do, refused before launch with what to choose instead."""
+    from transformers import Seq2SeqTrainingArguments
+
+    if recipe.method not in SEQ2SEQ_METHODS:
+        raise PlaygroundError(f"An encoder-decoder model (T5-style) trains with full fine-tuning or LoRA so far, not "
+                              f"{recipe.method}: choose one of those, or a decoder-only model for {recipe.method}.")
+    if recipe.packing:
+        raise PlaygroundError("Packing joins several examples into one sequence, which an encoder-decoder model's "
+                              "separate prompt and reply can't do: turn packing off.")
+    known = {f.name for f in dataclasses.fields(Seq2SeqTrainingArguments)}
+    sft_only = sorted(set(recipe.trainer_args) - known)
+    if sft_only:
+        raise PlaygroundError(f"trainer_args {', '.join(sft_only)} are TRL SFTTrainer settings, and an encoder-decoder "
+                              "model trains with transformers' Seq2SeqTrainer: remove them.")
+
+
+def seq2seq_config(recipe: SFTRecipe, run_dir: Path, n_train: int):
+    from transformers import Seq2SeqTrainingArguments
+
+    from playground.training.trainer_args import config_args
+
+    return Seq2SeqTrainingArguments(**config_args(
+        recipe, run_dir, n_train, evaluate=recipe.val_fraction > 0, encoder_decoder=True,
+        train_sampling_strategy="group_by_length",  # rows of similar length together: little padding
+        include_num_input_tokens_seen="non_padding",  # the prompt tokens read, for tokens/s
+    ))
+
+
+def cut_prompts(rows: list[dict], tokenizer, max_length: int) -> int:
+    """How many prompts are longer than max_length (the encoder reads their first max_length tokens)."""
+    return sum(len(tokenizer(row["prompt"], verbose=False)["input_ids"]) > max_length for row in rows)
+
+
+def tokenized(rows: list[dict], tokenizer, max_length: int) -> list[dict]:
+    """Each row as the encoder's input ids and the decoder's labels (the completion, ended by EOS),
+    each cut to max_length."""
+    eos = tokenizer.eos_token_id
+    out = []
+    for row in rows:
+        prompt = tokenizer(row["prompt"], verbose=False)["input_ids"][:max_length]
+        reply = tokenizer(row["completion"].strip(), add_special_tokens=False, verbose=False)["input_ids"]
+        out.append({"input_ids": prompt, "labels": (reply + [eos])[:max_length]})
+    return out
+
+
+def seq2seq_trainer(recipe: SFTRecipe, model, tokenizer, source: str, run_dir: Path, train_rows: list[dict],
+                    validation_rows: list[dict], callbacks: list):
+    """transformers' Seq2SeqTrainer for the run: the method's adapter on the model (LoRA), the
+    rows tokenized, labels padded with -100 and shifted into the decoder's input by the model."""
+    import datasets
+    from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer
+
+    if recipe.is_peft:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, recipe.peft_config(source))
+    as_dataset = lambda rows: datasets.Dataset.from_list(tokenized(rows, tokenizer, recipe.max_length))  # noqa: E731
+    return Seq2SeqTrainer(
+        model=model,
+        args=seq2seq_config(recipe, run_dir, len(train_rows)),
+        train_dataset=as_dataset(train_rows),
+        eval_dataset=as_dataset(validation_rows) if validation_rows and recipe.val_fraction > 0 else None,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )

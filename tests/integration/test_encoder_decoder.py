@@ -1,0 +1,55 @@
+"""Fine-tuning an encoder-decoder model as a user does it (FLAN-T5's architecture, tiny and random):
+full and LoRA runs through the job system on the built-in summarization set, then Evaluate
+compares both with their base on the held-out split the runs wrote."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from playground.evaluation.recipe import EvalRecipe
+from playground.jobs import JobManager
+from playground.runs import EVENTS_FILE, read_events
+from playground.training.recipes import recipe_from_dict
+from tests.integration.test_evaluation import home  # noqa: F401 (the module's own home folder)
+
+METHODS = {"lora": 3e-3, "full": 1e-3}
+
+
+@pytest.fixture(scope="module")
+def runs(home, seq2seq_dir):  # noqa: F811
+    jobs = JobManager(home)
+    out = {}
+    for method, learning_rate in METHODS.items():
+        recipe = recipe_from_dict({"method": method, "base_model": str(seq2seq_dir), "data": "summarization",
+                                   "max_steps": 40, "per_device_train_batch_size": 8, "learning_rate": learning_rate,
+                                   "val_fraction": 0.1, "test_fraction": 0.25, "output_name": f"t5-{method}"})
+        out[method] = jobs.run_foreground("sft", recipe)
+        assert out[method]["status"] == "finished", out[method]["error"]
+    return out
+
+
+def test_both_methods_learn_and_save_what_the_labs_load(home, runs):  # noqa: F811
+    for method, run in runs.items():
+        metrics = run["metrics"]
+        assert metrics["eval_loss"] < metrics["eval_loss_before"] * 0.6, (method, metrics)  # the held-out loss fell
+        folder = home.adapters_dir / f"t5-{method}"
+        saved = "adapter_config.json" if method == "lora" else "config.json"
+        assert (folder / saved).exists() and (folder / "test.jsonl").exists()
+    lora = json.loads((home.adapters_dir / "t5-lora" / "adapter_config.json").read_text())
+    assert lora["task_type"] == "SEQ_2_SEQ_LM" and set(lora["target_modules"]) >= {"q", "k", "v", "o"}
+    logs = [e for e in read_events(Path(runs["lora"]["run_dir"]) / EVENTS_FILE)[0] if e.get("type") == "log"]
+    assert any(e.get("tokens_per_s", 0) > 0 for e in logs) and any("loss" in e for e in logs)  # the live charts' data
+
+
+def test_evaluate_finds_both_tuned_models_better_than_their_base(home, seq2seq_dir, runs):  # noqa: F811
+    run = JobManager(home).run_foreground("eval", EvalRecipe(
+        base_model=str(seq2seq_dir), adapters=["t5-lora", "t5-full"], max_examples=10,
+        decoding={"max_new_tokens": 24, "do_sample": False}))
+    assert run["status"] == "finished", run["error"]
+    main = run["result"]["tasks"]["main"]
+    assert main["name"] == "held-out test split of t5-lora" and main["n"] == 10
+    for model in ("t5-lora", "t5-full"):
+        assert main["changes"][model]["rougeL"]["low"] > 0, main["changes"][model]["rougeL"]  # better answers
+        assert main["changes"][model]["perplexity"]["high"] < 0  # the references became more likely
+    assert run["result"]["base_unchanged"] is True

@@ -60,6 +60,40 @@ def smollm2_135m_random(out_dir: Path, seed: int = 0, full_vocab: bool = True) -
     return out_dir
 
 
+# google/flan-t5-small's config.json, as published (an encoder-decoder: T5 v1.1).
+FLAN_T5_SMALL = dict(
+    vocab_size=32128, d_model=512, d_kv=64, d_ff=1024, num_layers=8, num_decoder_layers=8, num_heads=6,
+    relative_attention_num_buckets=32, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
+    layer_norm_epsilon=1e-6,
+)
+
+
+def flan_t5_small_random(out_dir: Path, seed: int = 0) -> Path:
+    """A random-weight model with FLAN-T5-small's architecture and the DialogSum tokenizer (reused if
+    already there). The output rows of tokens past the tokenizer's vocabulary and of EOS are zeroed,
+    so greedy decoding writes text and runs to max new tokens, as a long summary does."""
+    if (out_dir / "model.safetensors").exists():
+        return out_dir
+    import torch
+    from transformers import GenerationConfig, T5Config, T5ForConditionalGeneration
+
+    from playground.tiny_model import build_tokenizer
+
+    tokenizer = build_tokenizer(vocab_size=10_000, texts=dialogsum_texts() or None)
+    config = T5Config(**FLAN_T5_SMALL, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+                      decoder_start_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    model = T5ForConditionalGeneration(config)
+    with torch.no_grad():
+        model.lm_head.weight[len(tokenizer):] = 0
+        model.lm_head.weight[tokenizer.eos_token_id] = 0
+    model.generation_config = GenerationConfig(eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id,
+                                               decoder_start_token_id=config.decoder_start_token_id)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 

@@ -1,7 +1,9 @@
 """Streaming through the library vs a bare `model.generate`, tokens/s (goal >= 0.97x).
 
 Also shows transformers' plain TextIteratorStreamer in a thread for reference. Greedy, same
-prompt, runs interleaved; medians. Usage: python bench/streaming.py [--new-tokens 64] [--reps 5]
+prompt, runs interleaved; medians. `--seq2seq`: an encoder-decoder (FLAN-T5-small's architecture),
+whose stream runs the encoder once and then the decoder step by step.
+Usage: python bench/streaming.py [--new-tokens 64] [--reps 5] [--seq2seq]
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ import threading
 import time
 from pathlib import Path
 
-from common import smollm2_135m_random
+from common import flan_t5_small_random, smollm2_135m_random
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--model-dir", default=str(Path(tempfile.gettempdir()) / "bench-smollm2-135m-random"))
+    parser.add_argument("--seq2seq", action="store_true", help="FLAN-T5-small's architecture instead of SmolLM2-135M's")
+    parser.add_argument("--model-dir", default="")
     args = parser.parse_args()
 
     import torch
@@ -31,8 +34,10 @@ def main() -> None:
     from playground.models import ModelManager
     from playground.settings import Settings
 
-    folder = smollm2_135m_random(Path(args.model_dir))
+    build, arch = ((flan_t5_small_random, "flan-t5-small") if args.seq2seq else (smollm2_135m_random, "smollm2-135m"))
+    folder = build(Path(args.model_dir or Path(tempfile.gettempdir()) / f"bench-{arch}-random"))
     lm = ModelManager(Settings.from_env()).get(str(folder))
+    prompt_width = 1 if lm.encoder_decoder else None  # generate() returns the decoder's start token, or the prompt
     prompt = "#Person1#: Hi, I'd like to book a table for two tonight.\n#Person2#: Of course, what time?"
     ids = torch.tensor([generation.encode(lm, prompt)])
     params = DecodingParams(max_new_tokens=args.new_tokens)
@@ -42,7 +47,7 @@ def main() -> None:
         with torch.inference_mode():
             out = lm.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
                                     max_new_tokens=args.new_tokens, pad_token_id=lm.tokenizer.pad_token_id)
-        return (out.shape[1] - ids.shape[1]) / (time.perf_counter() - start)
+        return (out.shape[1] - (prompt_width or ids.shape[1])) / (time.perf_counter() - start)
 
     def text_iterator() -> float:
         streamer = TextIteratorStreamer(lm.tokenizer, skip_prompt=True)
@@ -60,7 +65,7 @@ def main() -> None:
         text = "".join(streamer)
         thread.join()
         assert text is not None
-        return (result["out"].shape[1] - ids.shape[1]) / (time.perf_counter() - start)
+        return (result["out"].shape[1] - (prompt_width or ids.shape[1])) / (time.perf_counter() - start)
 
     def library() -> float:
         start = time.perf_counter()
@@ -74,7 +79,7 @@ def main() -> None:
         for name, fn in zip(runs, (bare, text_iterator, library)):
             runs[name].append(fn())
     base = statistics.median(runs["bare model.generate"])
-    print(f"model: random SmolLM2-135M architecture ({lm.n_params / 1e6:.0f}M params), {lm.dtype} on {lm.device}, "
+    print(f"model: random {arch} architecture ({lm.n_params / 1e6:.0f}M params), {lm.dtype} on {lm.device}, "
           f"greedy, {args.new_tokens} new tokens, {args.reps} interleaved runs: median [min-max]")
     for name, values in runs.items():
         med = statistics.median(values)

@@ -51,3 +51,16 @@ def drifted_lora(base_dir, folder) -> None:
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(str(base_dir)),
                            LoraConfig(r=8, target_modules="all-linear", init_lora_weights=False))
     model.save_pretrained(folder)
+
+
+def logged_losses(jobs, run_id) -> list[tuple[int, float]]:
+    """(step, training loss) of each logged step of a run."""
+    return [(e["step"], e["loss"]) for e in jobs.events(run_id)[0] if e["type"] == "log" and "loss" in e]
+
+
+def ended(jobs, name):
+    """A predicate for wait_for: the run named `name` is no longer running or queued."""
+    def check():
+        jobs.refresh()
+        return jobs.get(name)["status"] not in ("running", "queued")
+    return check

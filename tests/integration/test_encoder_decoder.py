@@ -11,6 +11,7 @@ from playground.evaluation.recipe import EvalRecipe
 from playground.jobs import JobManager
 from playground.runs import EVENTS_FILE, read_events
 from playground.training.recipes import recipe_from_dict
+from tests.integration.helpers import ended, logged_losses, wait_for
 from tests.integration.test_evaluation import home  # noqa: F401 (the module's own home folder)
 
 METHODS = {"lora": 3e-3, "full": 1e-3}
@@ -53,3 +54,25 @@ def test_evaluate_finds_both_tuned_models_better_than_their_base(home, seq2seq_d
         assert main["changes"][model]["rougeL"]["low"] > 0, main["changes"][model]["rougeL"]  # better answers
         assert main["changes"][model]["perplexity"]["high"] < 0  # the references became more likely
     assert run["result"]["base_unchanged"] is True
+
+
+def test_a_stopped_run_resumes_where_it_stopped(home, seq2seq_dir):  # noqa: F811
+    """Stopped mid-run (the hooks on T5's blocks), it resumes from its checkpoint: no step trained
+    twice or skipped, and the loss goes on from where it was, not from the start."""
+    jobs = JobManager(home)
+    run = jobs.submit("sft", recipe_from_dict({
+        "method": "lora", "base_model": str(seq2seq_dir), "data": "summarization", "max_steps": 120,
+        "per_device_train_batch_size": 8, "learning_rate": 3e-3, "val_fraction": 0, "output_name": "t5-resumed",
+        "checkpoint_minutes": 60}))
+    wait_for(lambda: len(logged_losses(jobs, run["id"])) >= 15, timeout=300, what="15 logged steps")
+    jobs.cancel("t5-resumed")
+    wait_for(ended(jobs, "t5-resumed"), timeout=120, what="the stop")
+    stop_step = jobs.get("t5-resumed")["metrics"]["stopped_at_step"]
+    before = logged_losses(jobs, run["id"])
+    jobs.resume("t5-resumed")
+    wait_for(ended(jobs, "t5-resumed"), timeout=300, what="the resumed run")
+    assert jobs.get("t5-resumed")["status"] == "finished"
+    after = [(step, loss) for step, loss in logged_losses(jobs, run["id"]) if step > stop_step]
+    assert after[0][0] == stop_step + 1 and after[-1][0] == 120
+    first, last_before = before[0][1], before[-1][1]
+    assert first - last_before > 5 and abs(after[0][1] - last_before) < abs(after[0][1] - first)

@@ -20,7 +20,7 @@ from playground.jobs import JobManager
 from playground.runs import first_start, seconds_run
 from playground.settings import Settings
 from playground.training.recipes import recipe_from_dict
-from tests.integration.helpers import wait_for
+from tests.integration.helpers import ended, logged_losses, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -205,17 +205,6 @@ def test_examples_too_long_for_max_length_are_named_before_launch(home, tiny_dir
 
 
 # ---- resume: a stopped run continues from its last checkpoint, as the same run ----
-def logged_losses(jobs, run_id) -> list[tuple[int, float]]:
-    return [(e["step"], e["loss"]) for e in jobs.events(run_id)[0] if e["type"] == "log" and "loss" in e]
-
-
-def ended(jobs, name):
-    def check():
-        jobs.refresh()
-        return jobs.get(name)["status"] not in ("running", "queued")
-    return check
-
-
 def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_step_count(home, tiny_dir):
     jobs = JobManager(home)
     run = jobs.submit("sft", recipe(tiny_dir, "resumed", 80, checkpoint_minutes=60, val_fraction=0))  # none by the clock here

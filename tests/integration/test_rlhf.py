@@ -365,8 +365,7 @@ def test_ppo_refuses_a_reward_model_on_another_tokenizer_and_a_missing_or_wrong_
 @pytest.mark.parametrize("method", ["reward", "dpo"])
 def test_a_stopped_reward_or_dpo_run_resumes_as_the_same_run(home, tiny_dir, pairs_file, method):
     from playground.training.preference_recipes import PREFERENCE_RECIPES
-    from tests.integration.helpers import wait_for
-    from tests.integration.test_jobs import ended, logged_losses
+    from tests.integration.helpers import ended, logged_losses, wait_for
 
     jobs = JobManager(home)
     name = f"resumed-{method}"

@@ -126,7 +126,7 @@ def cost_report(models, recipe: SFTRecipe):
     if encoder_decoder:
         from playground.training.seq2seq import check_recipe
 
-        check_recipe(recipe)
+        check_recipe(recipe, source)
     trainable, total, config = count_trainable(recipe, source)
     estimates = {}
     for key in SEQ2SEQ_METHODS if encoder_decoder else RECIPES:  # (only the methods that train this model)

@@ -123,13 +123,16 @@ def check_mergeable(adapters_dir: Path, name: str) -> Path:
 
 def merge_into(folder: Path, base_source: str, target: Path) -> None:
     """Fold the LoRA adapter at `folder` into its base weights and save the full model at `target`."""
+    import transformers
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    base = AutoModelForCausalLM.from_pretrained(base_source, use_safetensors=True)
+    from playground.models import auto_model_class, source_config
+
+    base = getattr(transformers, auto_model_class(source_config(base_source))).from_pretrained(base_source,
+                                                                                            use_safetensors=True)
     merged = PeftModel.from_pretrained(base, folder).merge_and_unload()
     merged.save_pretrained(target)
-    AutoTokenizer.from_pretrained(folder).save_pretrained(target)
+    transformers.AutoTokenizer.from_pretrained(folder).save_pretrained(target)
 
 
 def merge(adapters_dir: Path, name: str, base_source: str, merged_name: str) -> Path:

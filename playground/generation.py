@@ -155,6 +155,16 @@ def prompt_budget(context_window: int, max_new_tokens: int, encoder_decoder: boo
     return context_window if encoder_decoder else context_window - max_new_tokens
 
 
+def keep_start(ids: list[int], n_tokens: int, tokenizer) -> list[int]:
+    """The first n_tokens of an encoder's input, keeping its closing special token (T5's EOS) if it
+    has one: how tokenizers truncate (truncation=True), so training and scoring cut alike."""
+    if len(ids) <= n_tokens:
+        return ids
+    if ids[-1] in set(tokenizer.all_special_ids):
+        return ids[:n_tokens - 1] + ids[-1:]
+    return ids[:n_tokens]
+
+
 def check_fits(n_prompt_tokens: int, max_new_tokens: int, context_window: int, encoder_decoder: bool = False) -> None:
     if encoder_decoder:
         if n_prompt_tokens > context_window:
@@ -391,9 +401,12 @@ def _run(lm: LoadedModel, rows: list[list[int]], params: DecodingParams, seeds: 
         eos_token_id=lm.model.generation_config.eos_token_id or tokenizer.eos_token_id,
         pad_token_id=_pad_id(lm),
     )
-    # padding repeats the row's first token (hidden by the mask): see SeededSampler._unpadded
-    input_ids = torch.tensor([[ids[0]] * pad + ids for ids, pad in zip(rows, pad_widths)], device=lm.device)
-    attention_mask = torch.tensor([[0] * pad + [1] * len(ids) for ids, pad in zip(rows, pad_widths)], device=lm.device)
+    if lm.encoder_decoder:  # the encoder's input is padded on the right: learned absolute positions (BART) stay put
+        input_ids = torch.tensor([ids + [_pad_id(lm)] * pad for ids, pad in zip(rows, pad_widths)], device=lm.device)
+        attention_mask = torch.tensor([[1] * len(ids) + [0] * pad for ids, pad in zip(rows, pad_widths)], device=lm.device)
+    else:  # padding repeats the row's first token (hidden by the mask): see SeededSampler._unpadded
+        input_ids = torch.tensor([[ids[0]] * pad + ids for ids, pad in zip(rows, pad_widths)], device=lm.device)
+        attention_mask = torch.tensor([[0] * pad + [1] * len(ids) for ids, pad in zip(rows, pad_widths)], device=lm.device)
     start = time.perf_counter()
     with torch.inference_mode(), lm.using(adapter) as model:
         out = model.generate(

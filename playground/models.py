@@ -404,6 +404,7 @@ class ModelManager:
                 self._make_room(weights_bytes(source))
                 lm = self._models[ref] = _load(ref, source, progress, own_code=self.runs_own_code(ref),
                                                fetch=self.fetch_options(ref), cpu_only=self.cpu_only)
+                self._encoder_decoder[ref] = lm.encoder_decoder  # (is_encoder_decoder: known for every loaded model)
                 progress(1.0, f"Loaded {ref}")
             self._models.move_to_end(ref)
             for adapter in adapters:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from playground.generation import encode
+from playground.generation import encode, keep_start
 from playground.models import LoadedModel
 
 
@@ -23,11 +23,13 @@ def reference_nll(lm: LoadedModel, prompts: list[str], references: list[str], ch
                   adapter: str | None = None, batch_size: int = 8, on_progress=None,
                   stop_event: threading.Event | None = None) -> list[tuple[float, int] | None]:
     """(summed NLL in nats, token count) of each reference given its prompt, in batches of rows of
-    similar length. A prompt too long for the context window loses its start."""
+    similar length. A prompt too long for a decoder-only model's window loses its start (an
+    encoder-decoder's, its end)."""
     pairs = [reference_tokens(lm, p, r, chat) for p, r in zip(prompts, references)]
     window = lm.context_window
-    if lm.encoder_decoder:  # the prompt and the reply each have the window
-        rows, score = [(prompt_ids[-window:], ref_ids[:window]) for prompt_ids, ref_ids in pairs], _reply_nll
+    if lm.encoder_decoder:  # the prompt and the reply each have the window; a long prompt keeps its start, as in training
+        rows = [(keep_start(prompt_ids, window, lm.tokenizer), ref_ids[:window]) for prompt_ids, ref_ids in pairs]
+        score = _reply_nll
     else:  # one window for both: the reference first
         rows, score = [], _continuation_nll
         for prompt_ids, ref_ids in pairs:

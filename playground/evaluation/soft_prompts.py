@@ -25,7 +25,8 @@ def soft_prompt_report(lm: LoadedModel, adapter: str, top: int = 5) -> dict:
 
     with torch.inference_mode(), lm.using(adapter) as model:
         config = model.peft_config[adapter]
-        soft = model.prompt_encoder[adapter].embedding.weight.detach().float().cpu()
+        # (an encoder-decoder's table has a second half PEFT never feeds to the encoder: only the first is the prompt)
+        soft = model.prompt_encoder[adapter].embedding.weight[:config.num_virtual_tokens].detach().float().cpu()
         vocab = model.get_input_embeddings().weight.detach().float().cpu()
     unit = lambda x: x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)  # noqa: E731
     similarity = unit(soft) @ unit(vocab).T

@@ -138,7 +138,7 @@ def lora_input_width(config, target_modules: str) -> int:
     attention = 4 * hidden
     if target_modules != "all-linear":
         return attention
-    return attention + 2 * hidden + getattr(config, "intermediate_size", 4 * hidden)
+    return attention + 2 * hidden + (getattr(config, "intermediate_size", None) or getattr(config, "d_ff", 4 * hidden))
 
 
 

@@ -25,8 +25,10 @@ from playground.settings import DEFAULT_MODEL
 
 TARGETS = ("attention", "all-linear")
 ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
-SEQ2SEQ_ATTENTION = {"t5": ["q", "k", "v", "o"], "mt5": ["q", "k", "v", "o"], "umt5": ["q", "k", "v", "o"],
-                     "bart": ["q_proj", "k_proj", "v_proj", "out_proj"]}
+# the attention projections of encoder-decoder families (LoRA's "attention" targets)
+SEQ2SEQ_ATTENTION = {**dict.fromkeys(("t5", "mt5", "umt5", "longt5"), ["q", "k", "v", "o"]),
+                     **dict.fromkeys(("bart", "mbart", "pegasus", "marian", "blenderbot", "plbart"),
+                                     ["q_proj", "k_proj", "v_proj", "out_proj"])}
 # what trains an encoder-decoder model (training/seq2seq.py): the others assume a decoder-only model's layout
 SEQ2SEQ_METHODS = ("full", "lora")
 REPORT_TO = ("none", "tensorboard", "trackio", "wandb")
@@ -276,9 +278,12 @@ class LoraRecipe(SFTRecipe):
         from playground.models import source_config
 
         config = source_config(source)
-        if getattr(config, "is_encoder_decoder", False):
-            return lora_config(self, "SEQ_2_SEQ_LM", SEQ2SEQ_ATTENTION.get(config.model_type, ATTENTION))
-        return lora_config(self, "CAUSAL_LM")
+        if not getattr(config, "is_encoder_decoder", False):
+            return lora_config(self, "CAUSAL_LM")
+        if self.target_modules != "all-linear" and config.model_type not in SEQ2SEQ_ATTENTION:
+            raise PlaygroundError(f"The attention layers of a '{config.model_type}' model are not known here: choose "
+                                  "all-linear as LoRA's target modules.")
+        return lora_config(self, "SEQ_2_SEQ_LM", SEQ2SEQ_ATTENTION.get(config.model_type, ATTENTION))
 
 
 @dataclass

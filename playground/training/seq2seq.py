@@ -12,8 +12,9 @@ from playground.errors import PlaygroundError
 from playground.training.recipes import SEQ2SEQ_METHODS, SFTRecipe
 
 
-def check_recipe(recipe: SFTRecipe) -> None:
-    """What an encoder-decoder run can't do, refused before launch with what to choose instead."""
+def check_recipe(recipe: SFTRecipe, source: str) -> None:
+    """What an encoder-decoder run (of the model at `source`) can't do, refused before launch with
+    what to choose instead."""
     from transformers import Seq2SeqTrainingArguments
 
     if recipe.method not in SEQ2SEQ_METHODS:
@@ -27,6 +28,7 @@ def check_recipe(recipe: SFTRecipe) -> None:
     if sft_only:
         raise PlaygroundError(f"trainer_args {', '.join(sft_only)} are TRL SFTTrainer settings, and an encoder-decoder "
                               "model trains with transformers' Seq2SeqTrainer: remove them.")
+    recipe.peft_config(source)  # LoRA's targets in this model
 
 
 def seq2seq_config(recipe: SFTRecipe, run_dir: Path, n_train: int):
@@ -37,22 +39,23 @@ def seq2seq_config(recipe: SFTRecipe, run_dir: Path, n_train: int):
     return Seq2SeqTrainingArguments(**config_args(
         recipe, run_dir, n_train, evaluate=recipe.val_fraction > 0, encoder_decoder=True,
         train_sampling_strategy="group_by_length",  # rows of similar length together: little padding
-        include_num_input_tokens_seen="non_padding",  # the prompt tokens read, for tokens/s
     ))
 
 
 def cut_prompts(rows: list[dict], tokenizer, max_length: int) -> int:
-    """How many prompts are longer than max_length (the encoder reads their first max_length tokens)."""
+    """How many prompts are longer than max_length (the encoder reads their first max_length tokens: keep_start)."""
     return sum(len(tokenizer(row["prompt"], verbose=False)["input_ids"]) > max_length for row in rows)
 
 
 def tokenized(rows: list[dict], tokenizer, max_length: int) -> list[dict]:
     """Each row as the encoder's input ids and the decoder's labels (the completion, ended by EOS),
     each cut to max_length."""
+    from playground.generation import keep_start
+
     eos = tokenizer.eos_token_id
     out = []
     for row in rows:
-        prompt = tokenizer(row["prompt"], verbose=False)["input_ids"][:max_length]
+        prompt = keep_start(tokenizer(row["prompt"], verbose=False)["input_ids"], max_length, tokenizer)
         reply = tokenizer(row["completion"].strip(), add_special_tokens=False, verbose=False)["input_ids"]
         out.append({"input_ids": prompt, "labels": (reply + [eos])[:max_length]})
     return out
@@ -63,14 +66,14 @@ def seq2seq_trainer(recipe: SFTRecipe, model, tokenizer, source: str, run_dir: P
     """transformers' Seq2SeqTrainer for the run: the method's adapter on the model (LoRA), the
     rows tokenized, labels padded with -100 and shifted into the decoder's input by the model."""
     import datasets
-    from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer
+    from transformers import DataCollatorForSeq2Seq
 
     if recipe.is_peft:
         from peft import get_peft_model
 
         model = get_peft_model(model, recipe.peft_config(source))
     as_dataset = lambda rows: datasets.Dataset.from_list(tokenized(rows, tokenizer, recipe.max_length))  # noqa: E731
-    return Seq2SeqTrainer(
+    return _counting_trainer_class()(
         model=model,
         args=seq2seq_config(recipe, run_dir, len(train_rows)),
         train_dataset=as_dataset(train_rows),
@@ -79,3 +82,26 @@ def seq2seq_trainer(recipe: SFTRecipe, model, tokenizer, source: str, run_dir: P
         processing_class=tokenizer,
         callbacks=callbacks,
     )
+
+
+def _counting_trainer_class():
+    from transformers import Seq2SeqTrainer
+
+    class CountingSeq2SeqTrainer(Seq2SeqTrainer):
+        """Logs num_tokens as TRL's SFTTrainer does (the prompt and reply tokens trained on so far,
+        padding left out), for the run's tokens/s. The count stays a tensor on the batch's device
+        and is read with the loss, when a step is logged: no extra wait for the GPU per step."""
+
+        tokens_seen = None
+
+        def training_step(self, model, inputs, *args, **kwargs):
+            counted = inputs["attention_mask"].sum() + (inputs["labels"] != -100).sum()
+            self.tokens_seen = counted if self.tokens_seen is None else self.tokens_seen + counted
+            return super().training_step(model, inputs, *args, **kwargs)
+
+        def log(self, logs, *args, **kwargs):
+            if "loss" in logs and self.tokens_seen is not None:
+                logs["num_tokens"] = float(self.tokens_seen)
+            super().log(logs, *args, **kwargs)
+
+    return CountingSeq2SeqTrainer

@@ -26,11 +26,11 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
 
     check_run_settings(recipe)
     models = ModelManager(settings)
-    models.training_source(recipe.base_model, encoder_decoder_ok=True)  # an unknown model starts nothing
+    source = models.training_source(recipe.base_model, encoder_decoder_ok=True)  # an unknown model starts nothing
     if models.is_encoder_decoder(recipe.base_model):
         from playground.training.seq2seq import check_recipe
 
-        check_recipe(recipe)  # before the data is read: what such a run can't do
+        check_recipe(recipe, source)  # before the data is read: what such a run can't do
         plan_for(recipe, encoder_decoder=True)
     splits = build_splits(recipe)  # nor do missing columns, empty data, a bad template or too few rows
     tokenizer, _ = models.tokenizer(recipe.base_model)

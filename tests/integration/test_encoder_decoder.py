@@ -76,3 +76,19 @@ def test_a_stopped_run_resumes_where_it_stopped(home, seq2seq_dir):  # noqa: F81
     assert after[0][0] == stop_step + 1 and after[-1][0] == 120
     first, last_before = before[0][1], before[-1][1]
     assert first - last_before > 5 and abs(after[0][1] - last_before) < abs(after[0][1] - first)
+
+
+def test_a_lora_adapter_merges_into_a_model_that_writes_what_base_and_adapter_wrote(home, runs):  # noqa: F811
+    from playground.generation import DecodingParams, generate
+    from playground.merge_kind import MergeRecipe
+    from playground.models import ModelManager
+
+    merged = JobManager(home).run_foreground("merge", MergeRecipe(adapter="t5-lora", output_name="t5-merged"))
+    assert merged["status"] == "finished", merged["error"]
+    models = ModelManager(home)
+    prompt = json.loads((home.adapters_dir / "t5-lora" / "test.jsonl").read_text().splitlines()[0])["prompt"]
+    params = DecodingParams(max_new_tokens=12)
+    base = models.get(runs["lora"]["recipe"]["base_model"], adapters=("t5-lora",))
+    with_adapter = generate(base, prompt, params, adapter="t5-lora")
+    alone = generate(models.get(str(home.adapters_dir / "t5-merged")), prompt, params)
+    assert alone.token_ids == with_adapter.token_ids and alone.logprobs == pytest.approx(with_adapter.logprobs, abs=1e-3)

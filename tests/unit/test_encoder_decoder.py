@@ -103,8 +103,10 @@ def test_a_references_likelihood_is_the_decoders_loss_on_it(seq2seq):
 @pytest.mark.parametrize("kind, recipe", [
     ("reward", {"data": "labels"}),
     ("dpo", {"data": "labels"}),
+    ("kto", {"data": "labels"}),
     ("ppo", {"reward_model": "a-reward-model"}),
     ("grpo", {"reward_model": "a-reward-model"}),
+    ("rloo", {"reward_model": "a-reward-model"}),
 ])
 def test_rlhf_refuses_it_before_anything_starts(settings, seq2seq_dir, kind, recipe):
     jobs = JobManager(settings)
@@ -139,5 +141,50 @@ def test_the_cost_check_compares_the_methods_that_train_it(manager, seq2seq_dir)
     report, figure = cost_report(manager, recipe)
     assert {tuple(trace.x) for trace in figure.data} == {("Full fine-tuning", "LoRA")}  # not prompt tuning, QLoRA, ...
     trainable, total, _ = count_trainable(recipe, str(seq2seq_dir))
-    # LoRA on every linear layer of the encoder's and the decoder's blocks: a part of the model, its head frozen
-    assert 0 < trainable < total * 0.5 and f"**{trainable:,}** trainable parameters of **{total:,}**" in report
+    assert f"**{trainable:,}** trainable parameters of **{total:,}**" in report
+    # what PEFT itself counts for LoRA r16 on every linear layer of T5's blocks (its head left out, as all-linear does)
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForSeq2SeqLM
+
+    targets = ["q", "k", "v", "o", "wi_0", "wi_1", "wo"]
+    peft_model = get_peft_model(AutoModelForSeq2SeqLM.from_pretrained(seq2seq_dir), LoraConfig(
+        task_type="SEQ_2_SEQ_LM", r=16, lora_alpha=32, target_modules=targets))
+    assert (trainable, total) == peft_model.get_nb_trainable_parameters()
+
+
+def test_a_long_prompt_keeps_its_start_and_its_closing_token(seq2seq):
+    from playground.generation import keep_start
+
+    eos = seq2seq.tokenizer.eos_token_id
+    assert keep_start([5, 6, 7, 8, eos], 3, seq2seq.tokenizer) == [5, 6, eos]  # as truncation=True cuts T5's input
+    assert keep_start([5, 6, 7, 8], 3, seq2seq.tokenizer) == [5, 6, 7] and keep_start([5, 6], 3, seq2seq.tokenizer) == [5, 6]
+
+
+@pytest.fixture(scope="module")
+def bart(manager, tmp_path_factory):
+    """A tiny BART: an encoder-decoder with learned absolute positions (padding on the left would move them)."""
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    from playground.tiny_model import build_tokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-bart")
+    tokenizer = build_tokenizer()
+    torch.manual_seed(0)
+    BartForConditionalGeneration(BartConfig(
+        vocab_size=len(tokenizer), d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id, forced_eos_token_id=None)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return manager.get(str(folder))
+
+
+def test_a_bart_prompt_batched_with_longer_ones_gets_the_reply_it_gets_alone(bart):
+    params = DecodingParams(max_new_tokens=8)
+    alone = [generate(bart, p, params) for p in PROMPTS]
+    batched = generate_many(bart, PROMPTS, params, batch_size=3)
+    assert [g.token_ids for g in batched] == [g.token_ids for g in alone]
+    for one, together in zip(alone, batched):  # the same probabilities, not only the same greedy picks
+        assert together.logprobs == pytest.approx(one.logprobs, abs=1e-4)
+    expected = hf_generate(bart, PROMPTS[1], max_new_tokens=8, do_sample=False).sequences[0, 1:].tolist()
+    assert alone[1].token_ids == expected[:len(alone[1].token_ids)]

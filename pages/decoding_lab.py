@@ -39,7 +39,9 @@ coming next. **Decoding** is how one token is picked from that distribution, aga
 **Greedy** always takes the most likely token (same output every time). **Sampling** draws at
 random, after reshaping the distribution with the settings below. The chart shows the model's raw
 probabilities (grey) and what is left after your settings (blue); tokens marked *cut* can no
-longer be picked. It redraws as you move a slider, without running the model again.
+longer be picked. It redraws as you move a slider, without running the model again. An
+**encoder-decoder** model (FLAN-T5) reads the prompt with its encoder and writes a separate reply
+with its decoder: the chart is then the reply's first token.
 """
 
 DEFAULT_PROMPT = "The best way to learn a new language is"
@@ -148,7 +150,7 @@ def build(ctx: AppContext) -> None:
         with gr.Row():
             with gr.Column(scale=2):
                 prompt = gr.Textbox(DEFAULT_PROMPT, label="Prompt", lines=3, elem_id="dec-prompt",
-                                    info="The text the model continues.")
+                                    info="The text the model continues (an encoder-decoder model answers it).")
                 chat = gr.Checkbox(True, label="Use the model's chat template", elem_id="dec-chat",
                                    info="Wraps the prompt as a user message, as instruct models were trained; untick to continue the raw text.")
                 adapter = adapter_picker(ctx, "dec-adapter")

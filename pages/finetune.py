@@ -46,8 +46,7 @@ fine-tuning) is the usual remedy. Runs go on in the background: close the page a
 An **encoder-decoder** model (FLAN-T5) trains with full fine-tuning or LoRA: its encoder reads the
 prompt and its decoder learns the completion.
 """
-METHOD_TITLES = {"full": "Full fine-tuning", "lora": "LoRA", "qlora": "QLoRA (4-bit base)",
-                 "prompt_tuning": "Prompt tuning (soft prompt)", "selective": "Selective", "ia3": "(IA)³"}
+METHOD_TITLES = {method: recipe.title for method, recipe in RECIPES.items()}
 METHOD_BY_TITLE = {title: method for method, title in METHOD_TITLES.items()}
 RUN_COLUMNS = ["name", "status", "method", "base model", "progress", "started", "duration", "by"]
 ADAPTER_COLUMNS = ["name", "method", "base model", "status", "trainable", "train loss", "val loss", "by"]
@@ -361,8 +360,10 @@ def build(ctx: AppContext) -> None:
                                                               for k, c in controls.items()}}))
 
         def show_method(title):
+            """The method's explanation and settings; the cost report of the previous method goes."""
             key = METHOD_BY_TITLE[title]
             return {method_about: RECIPES[key].about, learning_rate: RECIPES[key]().learning_rate,
+                    params_md: "", memory_plot: None,
                     **{group: gr.update(visible=other == key) for other, group in method_groups.items()}}
 
         @guarded(status)
@@ -372,7 +373,7 @@ def build(ctx: AppContext) -> None:
             rows, message = training_preview(recipe_of(*form_values))
             return {preview: rows, status: message}
 
-        @guarded(status)
+        @guarded(status, clear={params_md: "", memory_plot: None})  # a refused check leaves no older estimate
         @rate_limited(ctx)
         @form_words
         def check_cost(*form_values):
@@ -462,7 +463,8 @@ def build(ctx: AppContext) -> None:
 
             return act
 
-        method.change(show_method, [method], [method_about, learning_rate, *method_groups.values()], api_name=False)
+        method.change(show_method, [method], [method_about, learning_rate, params_md, memory_plot,
+                                              *method_groups.values()], api_name=False)
         preview_btn.click(preview_data, form, [preview, status], api_name="preview_training_data")
         check_btn.click(check_cost, form, [params_md, memory_plot, recipe_yaml, command, status],
                         api_name="check_training_cost")

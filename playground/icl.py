@@ -13,7 +13,14 @@ from playground.errors import PlaygroundError
 from playground.generation import DecodingParams, PromptTokens, generate, prompt_budget
 from playground.metrics import ROUGE_KEYS, bootstrap_ci, rouge
 from playground.models import LoadedModel
-from playground.prompts import FittedPrompt, PromptTemplate, choose_shots, fit_prompt, standard_variants
+from playground.prompts import (
+    OVERFLOW_POLICIES,
+    FittedPrompt,
+    PromptTemplate,
+    choose_shots,
+    fit_prompt,
+    standard_variants,
+)
 
 ProgressFn = Callable[[float, str], None]
 
@@ -111,14 +118,12 @@ def overflow_message(prompts: Sequence[VariantPrompt], where: str = "", encoder_
         return None
     listed = "; ".join(f"{p.name}: {p.fitted.n_tokens:,} tokens" for p in over)
     budget = over[0].fitted.budget
+    choose = (f"Choose '{OVERFLOW_POLICIES['drop_shots']}' or '{OVERFLOW_POLICIES['truncate']}' under "
+              "'If a prompt is too long', or use fewer shots")
     if encoder_decoder:  # max new tokens takes nothing from the encoder's window
-        return (f"Too long for the model's encoder{where}: {listed}, but it reads only {budget:,}. Choose 'Drop shots' "
-                "or 'Cut the start' under 'If a prompt is too long', or use fewer shots.")
-    return (
-        f"Too long for the context window{where}: {listed}, but only {budget:,} fit "
-        "(the window minus max new tokens). Choose 'Drop shots' or 'Cut the start' under "
-        "'If a prompt is too long', use fewer shots, or lower max new tokens."
-    )
+        return f"Too long for the model's encoder{where}: {listed}, but it reads only {budget:,}. {choose}."
+    return (f"Too long for the context window{where}: {listed}, but only {budget:,} fit (the window minus max new "
+            f"tokens). {choose}, or lower max new tokens.")
 
 
 def run_variants(

@@ -53,7 +53,7 @@ METRICS: dict[str, Metric] = {
         ("rougeL", "ROUGE-L", "Longest common word subsequence with the reference (F-measure, 0–1)."),
         ("rougeLsum", "ROUGE-Lsum", "ROUGE-L over each line of a multi-line summary, then combined (0–1)."),
     ]},
-    "bleu": Metric("bleu", "BLEU", "n-gram precision (1–4) against the reference with a brevity penalty, "
+    "bleu": Metric("bleu", "BLEU (0–100)", "n-gram precision (1–4) against the reference with a brevity penalty, "
                    "over the whole set (sacrebleu, 0–100).", +1, lambda sums, n: _bleu_score(sums),
                    per_example=lambda stats: _bleu_score(stats, effective_order=True), package="sacrebleu"),
     "exact_match": Metric("exact_match", "Exact match", "Share of outputs equal to the reference, ignoring case, "

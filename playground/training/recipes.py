@@ -133,6 +133,7 @@ class SFTRecipe(RunRecipe):
     Subclasses are the methods."""
 
     method: ClassVar[str] = ""
+    title: ClassVar[str] = ""
     about: ClassVar[str] = ""
     trainer_config_class: ClassVar[str] = "SFTConfig"  # the TRL config whose fields extra keys may set
     is_peft: ClassVar[bool] = False  # saved as a PEFT adapter on an untouched base
@@ -251,6 +252,7 @@ def lora_config(recipe, task_type: str, attention: list[str] = ATTENTION, **extr
 @dataclass
 class FullRecipe(SFTRecipe):
     method: ClassVar[str] = "full"
+    title: ClassVar[str] = "Full fine-tuning"  # as the Fine-tune form names it
     about: ClassVar[str] = "Every weight of the model trains. Best quality; needs the most memory (weights, gradients and optimizer state)."
     learning_rate: float = 5e-5
 
@@ -258,6 +260,7 @@ class FullRecipe(SFTRecipe):
 @dataclass
 class LoraRecipe(SFTRecipe):
     method: ClassVar[str] = "lora"
+    title: ClassVar[str] = "LoRA"  # as the Fine-tune form names it
     about: ClassVar[str] = ("LoRA freezes the model and trains small low-rank matrices beside chosen layers "
                             "(reparameterization): a few MB of adapter, far less memory.")
     is_peft: ClassVar[bool] = True
@@ -289,6 +292,7 @@ class LoraRecipe(SFTRecipe):
 @dataclass
 class QLoraRecipe(LoraRecipe):
     method: ClassVar[str] = "qlora"
+    title: ClassVar[str] = "QLoRA (4-bit base)"  # as the Fine-tune form names it
     about: ClassVar[str] = ("QLoRA: LoRA on a base model stored in 4 bits (NF4, double quantization), "
                             "so a model ~4x larger fits in the same memory.")
     quantized_base: ClassVar[bool] = True
@@ -323,6 +327,7 @@ class QLoraRecipe(LoraRecipe):
 @dataclass
 class PromptTuningRecipe(SFTRecipe):
     method: ClassVar[str] = "prompt_tuning"
+    title: ClassVar[str] = "Prompt tuning (soft prompt)"  # as the Fine-tune form names it
     about: ClassVar[str] = ("Prompt tuning (additive): the model is frozen; only a few 'virtual token' "
                             "embeddings put before every input are learned (a soft prompt).")
     is_peft: ClassVar[bool] = True
@@ -359,6 +364,7 @@ class PromptTuningRecipe(SFTRecipe):
 @dataclass
 class SelectiveRecipe(SFTRecipe):
     method: ClassVar[str] = "selective"
+    title: ClassVar[str] = "Selective"  # as the Fine-tune form names it
     about: ClassVar[str] = ("Selective fine-tuning: only chosen parameters train (the last N blocks, "
                             "or only the biases / norms); the rest stays frozen.")
     learning_rate: float = 1e-4
@@ -392,6 +398,7 @@ class SelectiveRecipe(SFTRecipe):
 @dataclass
 class IA3Recipe(SFTRecipe):
     method: ClassVar[str] = "ia3"
+    title: ClassVar[str] = "(IA)³"  # as the Fine-tune form names it
     about: ClassVar[str] = ("(IA)³ (additive): learned vectors rescale the keys, values and feed-forward "
                             "activations; even fewer parameters than LoRA.")
     is_peft: ClassVar[bool] = True

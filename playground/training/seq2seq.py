@@ -19,7 +19,7 @@ def check_recipe(recipe: SFTRecipe, source: str) -> None:
 
     if recipe.method not in SEQ2SEQ_METHODS:
         raise PlaygroundError(f"An encoder-decoder model (T5-style) trains with full fine-tuning or LoRA so far, not "
-                              f"{recipe.method}: choose one of those, or a decoder-only model for {recipe.method}.")
+                              f"{recipe.title}: choose one of those, or a decoder-only model for {recipe.title}.")
     if recipe.packing:
         raise PlaygroundError("Packing joins several examples into one sequence, which an encoder-decoder model's "
                               "separate prompt and reply can't do: turn packing off.")
@@ -85,23 +85,41 @@ def seq2seq_trainer(recipe: SFTRecipe, model, tokenizer, source: str, run_dir: P
 
 
 def _counting_trainer_class():
+    import torch
     from transformers import Seq2SeqTrainer
 
     class CountingSeq2SeqTrainer(Seq2SeqTrainer):
-        """Logs num_tokens as TRL's SFTTrainer does (the prompt and reply tokens trained on so far,
-        padding left out), for the run's tokens/s. The count stays a tensor on the batch's device
-        and is read with the loss, when a step is logged: no extra wait for the GPU per step."""
+        """Logs what TRL's SFTTrainer logs and the run's charts show: num_tokens (the prompt and
+        reply tokens trained on so far, padding left out, for tokens/s) and, on held-out data,
+        eval_mean_token_accuracy (how often the decoder's most likely token is the reference's).
+        Counts stay tensors on the batch's device and are read when a step or an evaluation is
+        logged: no extra wait for the GPU per step."""
 
         tokens_seen = None
+        eval_counts = None  # (tokens predicted right, tokens) since the last evaluation was logged
 
         def training_step(self, model, inputs, *args, **kwargs):
             counted = inputs["attention_mask"].sum() + (inputs["labels"] != -100).sum()
             self.tokens_seen = counted if self.tokens_seen is None else self.tokens_seen + counted
             return super().training_step(model, inputs, *args, **kwargs)
 
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+            if not model.training:
+                with torch.no_grad():  # the decoder's logits at step t predict label t (no shift, unlike a causal LM)
+                    labels = inputs["labels"]
+                    known = labels != -100
+                    counts = torch.stack([((outputs.logits.argmax(-1) == labels) & known).sum(), known.sum()])
+                    self.eval_counts = counts if self.eval_counts is None else self.eval_counts + counts
+            return (loss, outputs) if return_outputs else loss
+
         def log(self, logs, *args, **kwargs):
             if "loss" in logs and self.tokens_seen is not None:
                 logs["num_tokens"] = float(self.tokens_seen)
+            if "eval_loss" in logs and self.eval_counts is not None:
+                right, total = self.eval_counts.tolist()
+                logs["eval_mean_token_accuracy"] = right / total if total else 0.0
+                self.eval_counts = None
             super().log(logs, *args, **kwargs)
 
     return CountingSeq2SeqTrainer

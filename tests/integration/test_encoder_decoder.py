@@ -41,6 +41,8 @@ def test_both_methods_learn_and_save_what_the_labs_load(home, runs):  # noqa: F8
     assert lora["task_type"] == "SEQ_2_SEQ_LM" and set(lora["target_modules"]) >= {"q", "k", "v", "o"}
     logs = [e for e in read_events(Path(runs["lora"]["run_dir"]) / EVENTS_FILE)[0] if e.get("type") == "log"]
     assert any(e.get("tokens_per_s", 0) > 0 for e in logs) and any("loss" in e for e in logs)  # the live charts' data
+    accuracy = [e["eval_mean_token_accuracy"] for e in logs if "eval_mean_token_accuracy" in e]
+    assert len(accuracy) >= 5 and accuracy[-1] > accuracy[0]  # the held-out token accuracy chart, rising
 
 
 def test_evaluate_finds_both_tuned_models_better_than_their_base(home, seq2seq_dir, runs):  # noqa: F811

@@ -87,7 +87,7 @@ def test_too_long_prompt_asks_then_drop_shots_fits_and_runs(app_page):
     expect(badge).to_contain_text("only 504 fit")  # 512 minus the 8 kept for the answer
     status = markdown(page, "pl-status")
     expect(status).to_contain_text("Too long for the context window")
-    expect(status).to_contain_text("Choose 'Drop shots' or 'Cut the start'")
+    expect(status).to_contain_text("Choose 'Drop shots until it fits' or 'Cut tokens from the start of the prompt'")
 
     # Run all three while one overflows: what fits runs, the too-long one is flagged and not run
     page.locator("#pl-run").click()

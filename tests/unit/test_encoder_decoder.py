@@ -117,8 +117,8 @@ def test_rlhf_refuses_it_before_anything_starts(settings, seq2seq_dir, kind, rec
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"method": "prompt_tuning"}, "trains with full fine-tuning or LoRA so far, not prompt_tuning"),
-    ({"method": "selective"}, "not selective"),
+    ({"method": "prompt_tuning"}, r"trains with full fine-tuning or LoRA so far, not Prompt tuning \(soft prompt\)"),
+    ({"method": "selective"}, "not Selective"),
     ({"method": "lora", "packing": True}, "turn packing off"),
     ({"method": "lora", "fused_loss": "chunked"}, "fused_loss chunked is for decoder-only models"),
     ({"method": "full", "completion_only_loss": True}, "completion_only_loss are TRL SFTTrainer settings"),

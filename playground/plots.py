@@ -306,12 +306,21 @@ def _metric_grid(metrics: Sequence[str], labels: dict[str, str]) -> tuple[go.Fig
     return figure, cols, rows
 
 
+LOG_AXIS_SPAN = 100  # values this many times apart get a log axis: on a linear one the smaller bars vanish
+
+
 def eval_scores_figure(task: dict, metrics: Sequence[str], labels: dict[str, str]) -> go.Figure:
-    """One small bar chart per metric: each model's value with its 95% bootstrap interval."""
+    """One small bar chart per metric: each model's value with its 95% bootstrap interval; on a log
+    axis where the values span orders of magnitude (a base model's perplexity beside a tuned one's)."""
     metrics = [m for m in metrics if any(m in s for s in task["scores"].values())]
-    figure, cols, rows = _metric_grid(metrics, labels)
+    values = {m: [s[m]["value"] for s in task["scores"].values() if m in s] for m in metrics}
+    log_axis = {m for m in metrics if min(values[m]) > 0 and max(values[m]) / min(values[m]) >= LOG_AXIS_SPAN}
+    figure, cols, rows = _metric_grid(metrics, {m: labels.get(m, m) + (" (log scale)" if m in log_axis else "")
+                                                for m in metrics})
     for index, metric in enumerate(metrics):
         row, col = index // cols + 1, index % cols + 1
+        if metric in log_axis:
+            figure.update_yaxes(type="log", row=row, col=col)
         for m_index, (model, scores) in enumerate(task["scores"].items()):
             if metric not in scores:
                 continue

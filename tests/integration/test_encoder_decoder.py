@@ -1,13 +1,14 @@
 """Fine-tuning an encoder-decoder model as a user does it (FLAN-T5's architecture, tiny and random):
 full and LoRA runs through the job system on the built-in summarization set, then Evaluate
-compares both with their base on the held-out split the runs wrote."""
+compares both with their base on the held-out split the runs wrote (answers, the decoder's
+likelihood of each reference, a benchmark through lm-eval's seq2seq wrapper); stop, resume, merge."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from playground.evaluation.recipe import EvalRecipe
+from playground.evaluation.recipe import BASE, EvalRecipe
 from playground.jobs import JobManager
 from playground.runs import EVENTS_FILE, read_events
 from playground.training.recipes import recipe_from_dict
@@ -48,7 +49,7 @@ def test_both_methods_learn_and_save_what_the_labs_load(home, runs):  # noqa: F8
 def test_evaluate_finds_both_tuned_models_better_than_their_base(home, seq2seq_dir, runs):  # noqa: F811
     run = JobManager(home).run_foreground("eval", EvalRecipe(
         base_model=str(seq2seq_dir), adapters=["t5-lora", "t5-full"], max_examples=10,
-        decoding={"max_new_tokens": 24, "do_sample": False}))
+        decoding={"max_new_tokens": 24, "do_sample": False}, benchmarks=["playground_mc"], benchmark_limit=6))
     assert run["status"] == "finished", run["error"]
     main = run["result"]["tasks"]["main"]
     assert main["name"] == "held-out test split of t5-lora" and main["n"] == 10
@@ -56,6 +57,9 @@ def test_evaluate_finds_both_tuned_models_better_than_their_base(home, seq2seq_d
         assert main["changes"][model]["rougeL"]["low"] > 0, main["changes"][model]["rougeL"]  # better answers
         assert main["changes"][model]["perplexity"]["high"] < 0  # the references became more likely
     assert run["result"]["base_unchanged"] is True
+    for model in (BASE, "t5-lora", "t5-full"):
+        acc = run["result"]["benchmarks"][model]["playground_mc"]["acc"]
+        assert 0 <= acc["low"] <= acc["value"] <= acc["high"] <= 1
 
 
 def test_a_stopped_run_resumes_where_it_stopped(home, seq2seq_dir):  # noqa: F811
@@ -63,10 +67,10 @@ def test_a_stopped_run_resumes_where_it_stopped(home, seq2seq_dir):  # noqa: F81
     twice or skipped, and the loss goes on from where it was, not from the start."""
     jobs = JobManager(home)
     run = jobs.submit("sft", recipe_from_dict({
-        "method": "lora", "base_model": str(seq2seq_dir), "data": "summarization", "max_steps": 120,
+        "method": "lora", "base_model": str(seq2seq_dir), "data": "summarization", "max_steps": 50,
         "per_device_train_batch_size": 8, "learning_rate": 3e-3, "val_fraction": 0, "output_name": "t5-resumed",
         "checkpoint_minutes": 60}))
-    wait_for(lambda: len(logged_losses(jobs, run["id"])) >= 15, timeout=300, what="15 logged steps")
+    wait_for(lambda: len(logged_losses(jobs, run["id"])) >= 12, timeout=300, what="12 logged steps")
     jobs.cancel("t5-resumed")
     wait_for(ended(jobs, "t5-resumed"), timeout=120, what="the stop")
     stop_step = jobs.get("t5-resumed")["metrics"]["stopped_at_step"]
@@ -75,7 +79,7 @@ def test_a_stopped_run_resumes_where_it_stopped(home, seq2seq_dir):  # noqa: F81
     wait_for(ended(jobs, "t5-resumed"), timeout=300, what="the resumed run")
     assert jobs.get("t5-resumed")["status"] == "finished"
     after = [(step, loss) for step, loss in logged_losses(jobs, run["id"]) if step > stop_step]
-    assert after[0][0] == stop_step + 1 and after[-1][0] == 120
+    assert after[0][0] == stop_step + 1 and after[-1][0] == 50
     first, last_before = before[0][1], before[-1][1]
     assert first - last_before > 5 and abs(after[0][1] - last_before) < abs(after[0][1] - first)
 

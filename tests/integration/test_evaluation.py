@@ -173,18 +173,3 @@ def test_the_cli_prints_base_and_each_adapter_with_intervals(home, tiny_dir, ada
                           "--metrics", "meteor"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Unknown metric" in bad.stderr
 
-
-def test_an_encoder_decoder_base_is_evaluated_on_answers_likelihood_and_a_benchmark(home, seq2seq_dir):
-    """FLAN-T5's architecture (tiny, random): its replies, the decoder's likelihood of each reference
-    and a multiple-choice benchmark through lm-eval's seq2seq wrapper, in one run."""
-    run = JobManager(home).run_foreground("eval", EvalRecipe(
-        base_model=str(seq2seq_dir), adapters=[], task="summarization", max_examples=6,
-        decoding={"max_new_tokens": 8, "do_sample": False}, benchmarks=["playground_mc"], benchmark_limit=6))
-    assert run["status"] == "finished", run["error"]
-    main = run["result"]["tasks"]["main"]
-    assert main["n"] == 6 and len(main["outputs"][BASE]) == 6
-    assert all(answer.strip() for answer in main["outputs"][BASE])  # it wrote something for every example
-    perplexity = main["scores"][BASE]["perplexity"]  # its value: unit-tested against transformers' own loss
-    assert 1 < perplexity["low"] <= perplexity["value"] <= perplexity["high"] < float("inf")
-    acc = run["result"]["benchmarks"][BASE]["playground_mc"]["acc"]
-    assert 0 <= acc["low"] <= acc["value"] <= acc["high"] <= 1

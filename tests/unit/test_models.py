@@ -118,7 +118,8 @@ def test_a_demo_loads_no_hub_model_bigger_than_its_cap(tmp_path, monkeypatch):
     assert manager.resolve("small/model") == "small/model"
     assert manager.fetch_options("small/model") == {"revision": "commit-of-small/model-2"}
     loads = []
-    monkeypatch.setattr("playground.models._load", lambda ref, source, progress, own_code, fetch, cpu_only: loads.append(fetch))
+    monkeypatch.setattr("playground.models._load", lambda ref, source, progress, own_code, fetch, cpu_only:
+                        loads.append(fetch) or SimpleNamespace(encoder_decoder=False))
     manager.get("small/model")
     assert loads == [{"revision": "commit-of-small/model-2"}]  # passed to from_pretrained
     # a cached model loads from the cache, online or not: never a download of a newer commit

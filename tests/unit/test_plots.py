@@ -1,5 +1,5 @@
 from playground.generation import NextTokenDistribution, TokenProb
-from playground.plots import next_token_figure, rouge_bar_figure, token_heatmap_html, visible_token
+from playground.plots import eval_scores_figure, next_token_figure, rouge_bar_figure, token_heatmap_html, visible_token
 
 
 def test_next_token_figure_marks_cut_tokens_and_keeps_duplicate_labels_apart():
@@ -39,3 +39,14 @@ def test_a_legend_only_where_a_panel_draws_several_series():
     assert len(grpo.data) == 4 and not [t.name for t in grpo.data if t.showlegend]
     tuned = training_figure(logs, "lora", TRAINING_PANELS)
     assert sorted(t.name for t in tuned.data if t.showlegend) == ["training loss", "validation loss"]
+
+
+def test_scores_that_span_orders_of_magnitude_get_a_log_axis():
+    interval = lambda v: {"value": v, "low": v * 0.9, "high": v * 1.1}  # noqa: E731
+    task = {"name": "test split", "n": 10, "scores": {
+        "base": {"perplexity": interval(6.9e17), "rougeL": interval(0.01)},
+        "tuned": {"perplexity": interval(2.0e7), "rougeL": interval(0.3)}}}
+    figure = eval_scores_figure(task, ["rougeL", "perplexity"], {"rougeL": "ROUGE-L", "perplexity": "Perplexity"})
+    titles = [a.text for a in figure.layout.annotations]
+    assert titles == ["ROUGE-L", "Perplexity (log scale)"]
+    assert figure.layout.yaxis.type != "log" and figure.layout.yaxis2.type == "log"  # 30x apart: linear; 3e10x: log

@@ -172,4 +172,3 @@ def test_the_cli_prints_base_and_each_adapter_with_intervals(home, tiny_dir, ada
     bad = subprocess.run([sys.executable, "-m", "playground", "eval", "--model", str(tiny_dir), "--adapter", "sum-lora",
                           "--metrics", "meteor"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Unknown metric" in bad.stderr
-

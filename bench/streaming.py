@@ -75,8 +75,11 @@ def main() -> None:
 
     runs = {"bare model.generate": [], "TextIteratorStreamer": [], "library stream()": []}
     library(), bare()  # warm-up
-    for _ in range(args.reps):
-        for name, fn in zip(runs, (bare, text_iterator, library)):
+    order = list(zip(runs, (bare, text_iterator, library)))
+    for rep in range(args.reps):
+        # the order turns each repetition: whatever runs right after the streamer's thread pays for its
+        # tail (on a small model, a few percent), so no side always comes after it
+        for name, fn in order[rep % 3:] + order[:rep % 3]:
             runs[name].append(fn())
     base = statistics.median(runs["bare model.generate"])
     print(f"model: random {arch} architecture ({lm.n_params / 1e6:.0f}M params), {lm.dtype} on {lm.device}, "
@@ -84,7 +87,7 @@ def main() -> None:
     for name, values in runs.items():
         med = statistics.median(values)
         print(f"{name:>22}: {med:6.1f} tokens/s [{min(values):.1f}-{max(values):.1f}]  ratio {med / base:.3f}x")
-    # each repetition's own ratio (library vs the bare run just before it): how much the machine's noise moves it
+    # each repetition's own ratio (library vs the bare run of the same repetition): how much the machine's noise moves it
     paired = [lib / bare for lib, bare in zip(runs["library stream()"], runs["bare model.generate"])]
     print(f"per-repetition ratio library/bare: median {statistics.median(paired):.3f}x "
           f"[{min(paired):.3f}-{max(paired):.3f}]")

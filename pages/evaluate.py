@@ -255,7 +255,7 @@ def build(ctx: AppContext) -> None:
                 mode = decoding_mode("ev-mode", info="Greedy is the usual choice for evaluation: one reproducible answer.")
                 max_new_tokens = max_new_tokens_slider("ev-max-new-tokens", 512, 64)
                 batch_size = gr.Slider(1, 64, value=8, step=1, label="Batch size", elem_id="ev-batch",
-                                       info="Prompts generated together (left-padded; the answers are the same).")
+                                       info="Prompts generated together (padded to one length; the answers are the same).")
             with gr.Row():
                 temperature = temperature_slider("ev-temperature")
                 top_k, top_p, repetition = warper_sliders("ev")

@@ -44,6 +44,7 @@ SOURCES = ["Built-in", "Local file", "Hub dataset"]
 TASK_BY_TITLE = {task.title: task for task in data.BUILTIN_TASKS.values()}
 POLICY_BY_LABEL = {label: key for key, label in OVERFLOW_POLICIES.items()}
 N_VARIANTS = 3
+SHOTS_SET = " Shots set to"  # the note of load_builtin when the first screen's shots were lowered to fit the model
 
 
 def _badge(fitted, window: int, encoder_decoder: bool = False) -> str:
@@ -231,9 +232,13 @@ def build(ctx: AppContext) -> None:
                                                 ctx.models.is_encoder_decoder(model))
                 if fitting < int(k_):
                     out[k] = max(fitting, 1)
-                    out[data_status] += (f" Shots set to {max(fitting, 1)} so the few-shot prompt fits "
+                    out[data_status] += (f"{SHOTS_SET} {max(fitting, 1)} so the few-shot prompt fits "
                                          f"{model}'s context window of {window:,} tokens.")
             return out
+
+        def without_fit_note(text):
+            """Another model: the note about the previous one's window goes (the badges say what fits now)."""
+            return (text or "").split(SHOTS_SET)[0]
 
         def load_chosen_source(kind, title, model, chat_, max_new_, k_):
             """Back to Built-in after a file or a Hub set: the built-in examples are in use again."""
@@ -344,6 +349,7 @@ def build(ctx: AppContext) -> None:
         for control in (instruction, example_format, query_index, k, shot_mode, seed, shot_indices, policy, chat,
                         max_new, ctx.model_picker):
             control.change(**refresh, api_name=False)
+        ctx.model_picker.change(without_fit_note, [data_status], [data_status], api_name=False, show_progress="hidden")
         run.click(run_all, form_inputs, [c[j] for c in columns for j in (0, 3, 4)] + [status],
                   api_name="run_prompts", concurrency_limit=2)
         batch_run.click(run_batch, form_inputs,

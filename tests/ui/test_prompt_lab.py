@@ -24,6 +24,7 @@ from tests.ui.helpers import (
     plot_title,
     set_number,
     textbox,
+    type_in_dropdown,
     type_in_slider,
     wait_for_plot,
 )
@@ -74,6 +75,12 @@ def test_builtin_set_loads_on_page_load(app_page):
     assert textbox(page, "pl-prompt-0").input_value().count("Summary:") == 1
     assert textbox(page, "pl-prompt-2").input_value().count("Summary:") == 3
     expect(markdown(page, "pl-badge-0")).to_contain_text("% of the context window")
+    # another model: the note about the tiny model's window goes, the examples stay
+    from playground.settings import Settings
+
+    type_in_dropdown(page, "model-picker", str(Settings.from_env().models_dir / "tiny-seed0"))
+    expect(markdown(page, "pl-data-status")).not_to_contain_text("Shots set to")
+    expect(markdown(page, "pl-data-status")).to_contain_text("✅ 40 examples from the built-in summarization set")
 
 
 def test_too_long_prompt_asks_then_drop_shots_fits_and_runs(app_page):

@@ -90,7 +90,7 @@ class LoadedModel:
     def encoder_decoder(self) -> bool:
         """An encoder-decoder model (T5, FLAN-T5, BART): the prompt is read by the encoder, and the
         reply is a sequence of its own, started from the decoder's start token."""
-        return bool(getattr(self.model.config, "is_encoder_decoder", False))
+        return is_encoder_decoder_config(self.model.config)
 
     @property
     def random_weights(self) -> bool:
@@ -170,10 +170,15 @@ class LoadedModel:
         return f"**{self.ref}** · {self.n_params / 1e6:,.1f}M parameters · {self.dtype} on {where} · {window}"
 
 
+def is_encoder_decoder_config(config) -> bool:
+    """Whether a model config describes an encoder-decoder model (FLAN-T5, BART)."""
+    return bool(getattr(config, "is_encoder_decoder", False))
+
+
 def auto_model_class(config) -> str:
     """The transformers Auto class that writes text with this config's model: an encoder-decoder
     (FLAN-T5, BART) or a decoder-only (causal) language model."""
-    return "AutoModelForSeq2SeqLM" if getattr(config, "is_encoder_decoder", False) else "AutoModelForCausalLM"
+    return "AutoModelForSeq2SeqLM" if is_encoder_decoder_config(config) else "AutoModelForCausalLM"
 
 
 def source_config(source: str):
@@ -344,7 +349,7 @@ class ModelManager:
         entry = (tokenizer, context_window_of(config, tokenizer))
         with self._lock:
             self._tokenizers[ref] = entry
-            self._encoder_decoder[ref] = bool(getattr(config, "is_encoder_decoder", False))
+            self._encoder_decoder[ref] = is_encoder_decoder_config(config)
             while len(self._tokenizers) > 4:
                 self._tokenizers.popitem(last=False)
         return entry

@@ -67,11 +67,12 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
     import psutil
     import torch
 
+    from playground.models import is_encoder_decoder_config
     from playground.training.memory_plan import plan_for
     from playground.zero_gpu import compute_on_cuda
 
     cuda = compute_on_cuda()
-    encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
+    encoder_decoder = is_encoder_decoder_config(config)
     plan = plan_for(recipe, cuda, encoder_decoder)
     width = 2 if cuda and torch.cuda.is_bf16_supported() else 4  # bytes per value
     hidden, layers = config.hidden_size, config.num_hidden_layers

@@ -278,10 +278,10 @@ class LoraRecipe(SFTRecipe):
         check_lora(self)
 
     def peft_config(self, source: str):
-        from playground.models import source_config
+        from playground.models import is_encoder_decoder_config, source_config
 
         config = source_config(source)
-        if not getattr(config, "is_encoder_decoder", False):
+        if not is_encoder_decoder_config(config):
             return lora_config(self, "CAUSAL_LM")
         if self.target_modules != "all-linear" and config.model_type not in SEQ2SEQ_ATTENTION:
             raise PlaygroundError(f"The attention layers of a '{config.model_type}' model are not known here: choose "

@@ -67,7 +67,7 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
     from transformers import AutoTokenizer, set_seed
     from trl import SFTTrainer
 
-    from playground.models import source_config
+    from playground.models import is_encoder_decoder_config, source_config
     from playground.training.seq2seq import cut_prompts, seq2seq_trainer
 
     run_dir, output_dir = Path(run_dir), Path(output_dir)
@@ -77,7 +77,7 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    encoder_decoder = bool(getattr(source_config(source), "is_encoder_decoder", False))
+    encoder_decoder = is_encoder_decoder_config(source_config(source))
     chat = bool(getattr(tokenizer, "chat_template", None)) and not encoder_decoder
     if encoder_decoder:  # the prompt has its own sequence: a long one is cut, and its reply still trains
         train_rows, validation_rows, dropped = splits.train, splits.validation, 0

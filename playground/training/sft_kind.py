@@ -3,7 +3,6 @@ launch, the worker's function and where its result goes (adapters/, offered in t
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from playground.kinds import Outcome, Output, RunContext, RunKind
 from playground.settings import Settings
 from playground.training.memory_plan import plan_for
 from playground.training.recipes import SFTRecipe
-from playground.training.trainer_args import check_run_settings, check_trainer_config
+from playground.training.trainer_args import check_run_settings, check_trainer_config, steps_per_epoch
 
 MANY_EPOCHS = 20  # more passes than this over the data: the max_steps note warns of overfitting
 
@@ -72,8 +71,7 @@ def _encoder_decoder_notes(recipe: SFTRecipe, splits, tokenizer) -> list[str]:
 
 def max_steps_note(recipe: SFTRecipe, n_train: int) -> str:
     """What max_steps means in passes over the data (it replaces the epochs setting), on one device."""
-    per_step = recipe.per_device_train_batch_size * recipe.gradient_accumulation_steps
-    per_epoch = max(1, math.ceil(n_train / per_step))
+    per_epoch = steps_per_epoch(recipe, n_train)
     epochs = recipe.max_steps / per_epoch
     note = (f"Max steps ({recipe.max_steps:,}) replaces the epochs setting: one epoch of the {n_train:,} training examples "
             f"is {per_epoch:,} step{'s' * (per_epoch != 1)} (batch {recipe.per_device_train_batch_size} × "

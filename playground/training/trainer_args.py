@@ -5,16 +5,25 @@ TRL's GPU defaults from failing on a CPU."""
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 from playground.errors import PlaygroundError
 
 
+def steps_per_epoch(recipe, n_train: int) -> int:
+    """Optimizer steps in one pass over n_train rows on one device, counted as transformers' Trainer
+    counts them: the last, shorter batch and the last, shorter accumulation are steps too."""
+    batches = math.ceil(n_train / recipe.per_device_train_batch_size)
+    return max(1, math.ceil(batches / recipe.gradient_accumulation_steps))
+
+
 def total_steps(recipe, n_train: int) -> int:
     """How many optimizer steps the run takes: max_steps, or epochs over n_train rows."""
-    steps_per_epoch = max(1, n_train // (recipe.per_device_train_batch_size * recipe.gradient_accumulation_steps))
-    return recipe.max_steps if recipe.max_steps > 0 else max(1, int(steps_per_epoch * recipe.num_train_epochs))
+    if recipe.max_steps > 0:
+        return recipe.max_steps
+    return max(1, math.ceil(steps_per_epoch(recipe, n_train) * recipe.num_train_epochs))
 
 
 def training_dtype():

@@ -92,3 +92,16 @@ def test_max_steps_is_said_in_epochs_before_launch_with_a_warning_when_that_is_m
         "(overfitting): watch the validation loss.")
     short = recipe_from_dict({"method": "lora", "data": "sentiment", "max_steps": 10})
     assert "overfitting" not in max_steps_note(short, 40)
+
+
+def test_steps_are_counted_as_the_trainer_counts_them():
+    """transformers' Trainer makes the last, shorter batch a step, and the last, shorter accumulation
+    one too: 33 rows in batches of 8 are 5 batches, 3 optimizer steps with accumulation 2."""
+    from playground.training.trainer_args import steps_per_epoch, total_steps
+
+    recipe = recipe_from_dict({"method": "lora", "data": "sentiment", "per_device_train_batch_size": 8,
+                               "gradient_accumulation_steps": 2, "num_train_epochs": 1.5})
+    assert steps_per_epoch(recipe, 33) == 3
+    assert total_steps(recipe, 33) == 5  # ceil(1.5 x 3), as the Trainer's max_steps
+    assert steps_per_epoch(recipe, 1) == 1
+    assert total_steps(recipe_from_dict({"method": "lora", "data": "sentiment", "max_steps": 7}), 33) == 7

@@ -75,17 +75,19 @@ class JobManager:
         record the run, queued (or running, for a run the caller starts itself). The output name
         is checked and taken in the same transaction as the run is recorded."""
         kind = kinds.get(kind_name)
-        if getattr(recipe, "output_name", ""):
-            check_name(recipe.output_name)
-        notes = kind.check(recipe, self.settings)
-        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        run_dir = self.runs_dir / run_id
-        values = recipe.to_dict()
 
         def folder_free(name: str) -> None:
             if kind.output.has_folder and (self.settings.adapters_dir / name).exists() and not overwrite:
                 raise PlaygroundError(f"An adapter named '{name}' already exists in {self.settings.adapters_dir}. "
                                       "Choose another output name, or confirm overwriting it.")
+
+        if getattr(recipe, "output_name", ""):
+            check_name(recipe.output_name)
+            self.store.check_name_free(recipe.output_name, kind.output.value, folder_free)  # at once, not after loading
+        notes = kind.check(recipe, self.settings)
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        run_dir = self.runs_dir / run_id
+        values = recipe.to_dict()
 
         summary = kind.summary(recipe)
         row = {"id": run_id, "name": getattr(recipe, "output_name", "") or "", "kind": kind.name,

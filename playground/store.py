@@ -189,6 +189,12 @@ class Store:
             db.execute(f"INSERT INTO runs ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
             return _run_dict(db.execute("SELECT * FROM runs WHERE id = ?", (run["id"],)).fetchone())
 
+    def check_name_free(self, name: str, output: str, folder_free: Callable[[str], None] | None = None) -> None:
+        """Raises if `name` is taken (as add_run would): said before a run's slower checks; add_run
+        checks again in its transaction."""
+        with self.transaction() as db:
+            self._check_name_free(db, name, output, folder_free)
+
     @staticmethod
     def _check_name_free(db, name: str, output: str, folder_free) -> None:
         if output != "result":

@@ -110,11 +110,13 @@ def test_bad_recipes_start_nothing(home, tiny_dir, change, message):
     assert jobs.store.runs() == []
 
 
-def test_existing_output_name_needs_confirmation(home, tiny_dir):
+def test_existing_output_name_needs_confirmation_and_is_said_first(home, tiny_dir):
+    """The name is checked before the data and the model are read (the CLI said it after ~8 s), so
+    a recipe that is also wrong elsewhere hears about the name first."""
     (home.adapters_dir / "taken").mkdir(parents=True)
     jobs = JobManager(home)
     with pytest.raises(PlaygroundError, match="already exists"):
-        jobs.submit("sft", recipe(tiny_dir, "taken", 2))
+        jobs.submit("sft", recipe(tiny_dir, "taken", 2, data="no-such-file.jsonl"))
     assert jobs.store.runs() == []
 
 

@@ -204,6 +204,13 @@ def is_dir(path: str | Path) -> bool:
         return False
 
 
+def names_local_data(value: str, suffixes) -> bool:
+    """Whether typed data text names a local file rather than a Hub dataset (or a local folder that
+    `datasets` reads as one): it ends in one of the data `suffixes`, or a file of that name exists
+    (never looked for in demo mode, where a server path is refused either way)."""
+    return str(value).lower().endswith(tuple(suffixes)) or (not demo_mode() and is_file(Path(value).expanduser()))
+
+
 def client_address(forwarded_for: str | None, peer: str | None, trusted_proxies: int) -> str | None:
     """Who is asking, for rate limits: the address the outermost trusted proxy saw. Each proxy
     appends the address it received from to X-Forwarded-For, so entries left of those are whatever

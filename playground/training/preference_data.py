@@ -66,11 +66,8 @@ def load_pairs(data: str, settings, unpaired: bool = False, split: str = "train"
 
 
 def is_hub_id(data: str) -> bool:
-    """Whether preference data names a Hub dataset (owner/name) rather than a file: a name with a
-    preference file's suffix, or an existing file (never looked for in demo mode), is a file."""
-    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", data) or data.lower().endswith(FILE_SUFFIXES):
-        return False
-    return access.demo_mode() or not access.is_file(Path(data))
+    """Whether preference data names a Hub dataset (owner/name) rather than a file."""
+    return bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", data)) and not access.names_local_data(data, FILE_SUFFIXES)
 
 
 def read_hub_pairs(dataset_id: str, split: str, unpaired: bool):

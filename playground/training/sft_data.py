@@ -46,9 +46,8 @@ def load_pairs(source: str, input_column: str = "", output_column: str = "", spl
         frame, name = data.builtin_frame(source), f"the built-in {source} set"
         input_column, output_column = input_column or task.input_column, output_column or task.output_column
     else:
-        path = Path(source).expanduser()
-        # (in demo mode whether a server path exists is never looked at: it is refused either way)
-        if path.suffix.lower() in data.SUPPORTED_SUFFIXES or (not access.demo_mode() and (access.is_file(path) or access.is_dir(path))):
+        if access.names_local_data(source, data.SUPPORTED_SUFFIXES):
+            path = Path(source).expanduser()
             frame, name = data.read_table(path), path.name
         else:
             access.check_hub_id(source)

@@ -165,3 +165,20 @@ def test_the_rate_limit_allows_a_burst_then_refills(monkeypatch):
     clock[0] += 1.0
     limiter.take("ip:1")
     limits.RateLimiter(per_minute=0, burst=1).take("anyone")  # 0: no limit
+
+
+def test_typed_data_is_a_local_file_by_one_rule_for_fine_tuning_and_preference_data(monkeypatch, tmp_path):
+    """A data suffix or an existing file means a file; anything else may be a Hub id. In demo mode
+    the server's files are never looked at."""
+    from playground.access import names_local_data
+    from playground.training.preference_data import FILE_SUFFIXES, is_hub_id
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "someone").mkdir()
+    (tmp_path / "someone" / "pairs").write_text("{}\n")
+    monkeypatch.setenv("PLAYGROUND_DEMO", "0")
+    assert names_local_data("someone/pairs", FILE_SUFFIXES) and not is_hub_id("someone/pairs")
+    assert names_local_data("missing/pairs.jsonl", FILE_SUFFIXES) and not is_hub_id("missing/pairs.jsonl")
+    assert not names_local_data("someone/other", FILE_SUFFIXES) and is_hub_id("someone/other")
+    monkeypatch.setenv("PLAYGROUND_DEMO", "1")
+    assert not names_local_data("someone/pairs", FILE_SUFFIXES) and is_hub_id("someone/pairs")

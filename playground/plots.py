@@ -321,6 +321,8 @@ def eval_scores_figure(task: dict, metrics: Sequence[str], labels: dict[str, str
         row, col = index // cols + 1, index % cols + 1
         if metric in log_axis:
             figure.update_yaxes(type="log", row=row, col=col)
+        elif min(s[metric]["low"] for s in task["scores"].values() if metric in s) >= 0:
+            figure.update_yaxes(rangemode="nonnegative", row=row, col=col)  # all zeros: 0-1, not -1 to 1
         for m_index, (model, scores) in enumerate(task["scores"].items()):
             if metric not in scores:
                 continue

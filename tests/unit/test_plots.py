@@ -50,3 +50,12 @@ def test_scores_that_span_orders_of_magnitude_get_a_log_axis():
     titles = [a.text for a in figure.layout.annotations]
     assert titles == ["ROUGE-L", "Perplexity (log scale)"]
     assert figure.layout.yaxis.type != "log" and figure.layout.yaxis2.type == "log"  # 30x apart: linear; 3e10x: log
+
+
+def test_score_axes_of_metrics_that_cannot_go_below_zero_start_at_zero():
+    """Every model scoring 0 (a random model's exact match) drew an axis from -1 to 1."""
+    zero = {"value": 0.0, "low": 0.0, "high": 0.0}
+    task = {"name": "test split", "n": 10, "scores": {"base": {"exact_match": zero, "rougeL": zero},
+                                                      "tuned": {"exact_match": zero, "rougeL": zero}}}
+    figure = eval_scores_figure(task, ["exact_match", "rougeL"], {})
+    assert figure.layout.yaxis.rangemode == "nonnegative" and figure.layout.yaxis2.rangemode == "nonnegative"

@@ -31,7 +31,7 @@ from playground.errors import PlaygroundError
 from playground.jobs import JobManager
 from playground.runs import first_start, seconds_run
 from playground.training.memory_plan import EXPLAIN, LOSSES, OPTIMIZERS, SWITCH
-from playground.training.recipes import RECIPES, SEQ2SEQ_METHODS, SFTRecipe, own_options, recipe_from_dict
+from playground.training.recipes import RECIPES, SFTRecipe, own_options, recipe_from_dict
 from playground.training.sft_data import TEMPLATES, build_splits
 
 EXPLAINER = """
@@ -43,8 +43,9 @@ most memory). **Parameter-efficient** methods (PEFT) freeze the model and train 
 vectors) and *selective* (only some existing weights, e.g. the last blocks). Training on one task can
 make a model worse at others (*catastrophic forgetting*); mixing several data sets (multitask
 fine-tuning) is the usual remedy. Runs go on in the background: close the page and come back.
-An **encoder-decoder** model (FLAN-T5) trains with full fine-tuning or LoRA: its encoder reads the
-prompt and its decoder learns the completion.
+An **encoder-decoder** model (FLAN-T5) trains with every method: its encoder reads the prompt and its
+decoder learns the completion (a soft prompt goes before the encoder's input; selective trains the last
+blocks of both).
 """
 METHOD_TITLES = {method: recipe.title for method, recipe in RECIPES.items()}
 METHOD_BY_TITLE = {title: method for method, title in METHOD_TITLES.items()}
@@ -128,7 +129,7 @@ def cost_report(models, recipe: SFTRecipe):
         check_recipe(recipe, source)
     trainable, total, config = count_trainable(recipe, source)
     estimates = {}
-    for key in SEQ2SEQ_METHODS if encoder_decoder else RECIPES:  # (only the methods that train this model)
+    for key in RECIPES:
         other = recipe.with_method(key)
         t, n, _ = (trainable, total, None) if key == recipe.method else count_trainable(other, source)
         estimates[METHOD_TITLES[key]] = estimate_memory(other, config, t, n)

@@ -29,7 +29,7 @@ CURATED_MODELS = [
     "HuggingFaceTB/SmolLM2-360M-Instruct",
     "Qwen/Qwen2.5-0.5B-Instruct",
     "Qwen/Qwen2.5-1.5B-Instruct",
-    "google/flan-t5-base",  # encoder-decoder: the labs, Rate, Evaluate and Fine-tune (full, LoRA); not RLHF so far
+    "google/flan-t5-base",  # encoder-decoder: the labs, Rate, Evaluate and Fine-tune; not RLHF so far
 ]
 TINY_ALIASES = {"tiny", TINY_MODEL_NAME}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -374,7 +374,7 @@ class ModelManager:
         if not encoder_decoder_ok and self.is_encoder_decoder(ref):
             raise PlaygroundError(
                 f"'{ref}' is an encoder-decoder model (T5-style): reward models, DPO, KTO, PPO, GRPO and RLOO work with "
-                "decoder-only models so far (SmolLM2, Qwen2.5, Llama), so pick one of those. Fine-tune (full or LoRA), "
+                "decoder-only models so far (SmolLM2, Qwen2.5, Llama), so pick one of those. Fine-tune (every method), "
                 "the labs and Evaluate take this model.")
         return source
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from playground.runs import EventWriter, StopWatcher
+from playground.training.blocks import blocks
 
 
 def memory_mb() -> float:
@@ -67,11 +68,8 @@ class RunEvents(TrainerCallback):
             if self.stop_event.is_set():
                 raise StopRequested()
 
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        blocks = set(getattr(base, "_no_split_modules", None) or ())
-        for module in model.modules():
-            if type(module).__name__.endswith("DecoderLayer") or type(module).__name__ in blocks:
-                self._hooks += [module.register_forward_pre_hook(check), module.register_full_backward_pre_hook(check)]
+        for block in blocks(model):
+            self._hooks += [block.register_forward_pre_hook(check), block.register_full_backward_pre_hook(check)]
 
     def release_steps(self) -> None:
         """Take the hooks off: after training, a stopped run's model still scores and saves."""

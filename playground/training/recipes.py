@@ -29,8 +29,6 @@ ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 SEQ2SEQ_ATTENTION = {**dict.fromkeys(("t5", "mt5", "umt5", "longt5"), ["q", "k", "v", "o"]),
                      **dict.fromkeys(("bart", "mbart", "pegasus", "marian", "blenderbot", "plbart"),
                                      ["q_proj", "k_proj", "v_proj", "out_proj"])}
-# what trains an encoder-decoder model (training/seq2seq.py): the others assume a decoder-only model's layout
-SEQ2SEQ_METHODS = ("full", "lora")
 REPORT_TO = ("none", "tensorboard", "trackio", "wandb")
 RESERVED_TRAINER_ARGS = {"output_dir", "disable_tqdm", "use_cpu", "report_to", "save_strategy"}  # set by the playground itself
 PLAN_KEYS = {"gradient_checkpointing": "activation_checkpointing", "activation_checkpointing": "activation_checkpointing",
@@ -349,9 +347,15 @@ class PromptTuningRecipe(SFTRecipe):
     def peft_config(self, source: str):
         from peft import PromptTuningConfig, PromptTuningInit, TaskType
 
+        from playground.models import is_encoder_decoder_config, source_config
+
         text = self.prompt_tuning_init == "TEXT"
+        # an encoder-decoder's soft prompt goes before the encoder's input only (Lester et al. on T5; PEFT's
+        # generate() reads only that one, while its default of 2 would also train an unused decoder prompt)
+        where = ({"task_type": TaskType.SEQ_2_SEQ_LM, "num_transformer_submodules": 1}
+                 if is_encoder_decoder_config(source_config(source)) else {"task_type": TaskType.CAUSAL_LM})
         return PromptTuningConfig(
-            task_type=TaskType.CAUSAL_LM, num_virtual_tokens=self.num_virtual_tokens,
+            **where, num_virtual_tokens=self.num_virtual_tokens,
             prompt_tuning_init=PromptTuningInit.TEXT if text else PromptTuningInit.RANDOM,
             prompt_tuning_init_text=self.prompt_tuning_init_text if text else None,
             tokenizer_name_or_path=source if text else None, **self.peft_args,
@@ -368,7 +372,8 @@ class SelectiveRecipe(SFTRecipe):
     about: ClassVar[str] = ("Selective fine-tuning: only chosen parameters train (the last N blocks, "
                             "or only the biases / norms); the rest stays frozen.")
     learning_rate: float = 1e-4
-    trainable: str = option("last_n_blocks", "Train only", "The last N transformer blocks, or only the biases, or only the norms.",
+    trainable: str = option("last_n_blocks", "Train only", "The last N transformer blocks (of the encoder and of the "
+                            "decoder, in an encoder-decoder), or only the biases, or only the norms.",
                             choices=("last_n_blocks", "biases", "norms"))
     last_n_blocks: int = option(2, "Last N blocks", "Used with last_n_blocks.", (1, 48, 1))
 
@@ -382,10 +387,12 @@ class SelectiveRecipe(SFTRecipe):
         for param in model.parameters():
             param.requires_grad = False
         if self.trainable == "last_n_blocks":
-            layers = model.model.layers
-            for block in layers[-min(self.last_n_blocks, len(layers)):]:
-                for param in block.parameters():
-                    param.requires_grad = True
+            from playground.training.blocks import block_stacks
+
+            for stack in block_stacks(model):  # an encoder-decoder's encoder and decoder each
+                for block in stack[-min(self.last_n_blocks, len(stack)):]:
+                    for param in block.parameters():
+                        param.requires_grad = True
             return
         suffix = "bias" if self.trainable == "biases" else "norm"
         chosen = [p for name, p in model.named_parameters() if name.endswith(suffix) or (suffix == "norm" and "norm" in name)]
@@ -408,7 +415,10 @@ class IA3Recipe(SFTRecipe):
     def peft_config(self, source: str):
         from peft import IA3Config, TaskType
 
-        return IA3Config(task_type=TaskType.CAUSAL_LM, **self.peft_args)
+        from playground.models import is_encoder_decoder_config, source_config
+
+        seq2seq = is_encoder_decoder_config(source_config(source))  # (IA)3's own paper tuned T0, a T5
+        return IA3Config(task_type=TaskType.SEQ_2_SEQ_LM if seq2seq else TaskType.CAUSAL_LM, **self.peft_args)
 
 
 RECIPES: dict[str, type[SFTRecipe]] = {

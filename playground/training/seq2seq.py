@@ -9,7 +9,7 @@ import dataclasses
 from pathlib import Path
 
 from playground.errors import PlaygroundError
-from playground.training.recipes import SEQ2SEQ_METHODS, SFTRecipe
+from playground.training.recipes import SFTRecipe
 
 
 def check_recipe(recipe: SFTRecipe, source: str) -> None:
@@ -17,9 +17,6 @@ def check_recipe(recipe: SFTRecipe, source: str) -> None:
     what to choose instead."""
     from transformers import Seq2SeqTrainingArguments
 
-    if recipe.method not in SEQ2SEQ_METHODS:
-        raise PlaygroundError(f"An encoder-decoder model (T5-style) trains with full fine-tuning or LoRA so far, not "
-                              f"{recipe.title}: choose one of those, or a decoder-only model for {recipe.title}.")
     if recipe.packing:
         raise PlaygroundError("Packing joins several examples into one sequence, which an encoder-decoder model's "
                               "separate prompt and reply can't do: turn packing off.")
@@ -28,7 +25,7 @@ def check_recipe(recipe: SFTRecipe, source: str) -> None:
     if sft_only:
         raise PlaygroundError(f"trainer_args {', '.join(sft_only)} are TRL SFTTrainer settings, and an encoder-decoder "
                               "model trains with transformers' Seq2SeqTrainer: remove them.")
-    recipe.peft_config(source)  # LoRA's targets in this model
+    recipe.peft_config(source)  # e.g. LoRA's attention targets in this model
 
 
 def seq2seq_config(recipe: SFTRecipe, run_dir: Path, n_train: int):
@@ -63,7 +60,7 @@ def tokenized(rows: list[dict], tokenizer, max_length: int) -> list[dict]:
 
 def seq2seq_trainer(recipe: SFTRecipe, model, tokenizer, source: str, run_dir: Path, train_rows: list[dict],
                     validation_rows: list[dict], callbacks: list):
-    """transformers' Seq2SeqTrainer for the run: the method's adapter on the model (LoRA), the
+    """transformers' Seq2SeqTrainer for the run: the method's adapter on the model (PEFT methods), the
     rows tokenized, labels padded with -100 and shifted into the decoder's input by the model."""
     import datasets
     from transformers import DataCollatorForSeq2Seq

@@ -1,7 +1,8 @@
 """Fine-tuning an encoder-decoder model as a user does it (FLAN-T5's architecture, tiny and random):
 full and LoRA runs through the job system on the built-in summarization set, then Evaluate
 compares both with their base on the held-out split the runs wrote (answers, the decoder's
-likelihood of each reference, a benchmark through lm-eval's seq2seq wrapper); stop, resume, merge."""
+likelihood of each reference, a benchmark through lm-eval's seq2seq wrapper); the other methods
+learn it too; stop, resume, merge."""
 
 import json
 from pathlib import Path
@@ -60,6 +61,20 @@ def test_evaluate_finds_both_tuned_models_better_than_their_base(home, seq2seq_d
     for model in (BASE, "t5-lora", "t5-full"):
         acc = run["result"]["benchmarks"][model]["playground_mc"]["acc"]
         assert 0 <= acc["low"] <= acc["value"] <= acc["high"] <= 1
+
+
+@pytest.mark.parametrize("method, learning_rate", [("qlora", 3e-3), ("prompt_tuning", 3e-1), ("ia3", 3e-2),
+                                                   ("selective", 1e-3)])
+def test_every_other_method_learns_it_too(home, seq2seq_dir, method, learning_rate):  # noqa: F811
+    """QLoRA (a 4-bit T5), prompt tuning (a soft prompt before the encoder's input, as Lester et al.
+    tuned T5), (IA)³ (as its paper tuned T0) and selective (the last blocks of both stacks)."""
+    extra = {"prompt_tuning_init": "RANDOM"} if method == "prompt_tuning" else {}
+    run = JobManager(home).run_foreground("sft", recipe_from_dict({
+        "method": method, "base_model": str(seq2seq_dir), "data": "summarization", "max_steps": 16,
+        "per_device_train_batch_size": 8, "learning_rate": learning_rate, "val_fraction": 0.1, "test_fraction": 0,
+        "output_name": f"t5-{method}", **extra}))
+    assert run["status"] == "finished", run["error"]
+    assert run["metrics"]["eval_loss"] < run["metrics"]["eval_loss_before"] * 0.9, run["metrics"]  # the held-out loss fell
 
 
 def test_a_stopped_run_resumes_where_it_stopped(home, seq2seq_dir):  # noqa: F811

@@ -181,9 +181,9 @@ def test_page_reattaches_after_an_app_restart(page: Page):
         stop_app(second)
 
 
-def test_an_encoder_decoder_model_is_costed_refused_for_prompt_tuning_and_trained_with_lora(app_page: Page, tmp_path):
-    """FLAN-T5's architecture (tiny, random), typed as a folder: the cost check compares the two
-    methods that train it, prompt tuning is refused before anything starts, and LoRA runs."""
+def test_an_encoder_decoder_model_is_costed_and_prompt_tuned(app_page: Page, tmp_path):
+    """FLAN-T5's architecture (tiny, random), typed as a folder: the cost check compares every
+    method, and a prompt-tuning run (a soft prompt before the encoder's input) finishes."""
     from playground.tiny_model import build_tiny_seq2seq
 
     page = app_page
@@ -194,11 +194,9 @@ def test_an_encoder_decoder_model_is_costed_refused_for_prompt_tuning_and_traine
     fill_run(page, "ui-t5", 6)
     page.locator("#ft-check").click()
     expect(markdown(page, "ft-params")).to_contain_text("Estimated peak memory for LoRA", timeout=60_000)
-    assert wait_for_plot(page, "ft-memory", n_traces=5)[0]["x"] == ["Full fine-tuning", "LoRA"]
+    assert wait_for_plot(page, "ft-memory", n_traces=5)[0]["x"] == ["Full fine-tuning", "LoRA", "QLoRA (4-bit base)",
+                                                                    "Prompt tuning (soft prompt)", "Selective", "(IA)³"]
     page.locator("#ft-method").get_by_label("Prompt tuning (soft prompt)", exact=True).check()
-    page.locator("#ft-launch").click()
-    expect(markdown(page, "ft-status")).to_contain_text("trains with full fine-tuning or LoRA so far", timeout=30_000)
-    page.locator("#ft-method").get_by_label("LoRA", exact=True).check()
     launch(page)
     expect(page.locator("#ft-progress")).to_contain_text("finished", timeout=RUN_TIMEOUT)
     expect(page.locator("#ft-adapters").get_by_role("row").filter(has_text="ui-t5")).to_contain_text("finished",

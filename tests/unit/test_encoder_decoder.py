@@ -1,6 +1,7 @@
 """Encoder-decoder models (FLAN-T5's architecture, built tiny in code): the same decoding path as
 decoder-only models gives what transformers' own generate gives, prompts have the encoder's whole
-window, references are scored by the decoder, and training refuses them before anything starts."""
+window, references are scored by the decoder, every fine-tuning method builds on it as its paper
+did on T5, and RLHF refuses it before anything starts."""
 
 import pytest
 import torch
@@ -117,8 +118,6 @@ def test_rlhf_refuses_it_before_anything_starts(settings, seq2seq_dir, kind, rec
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"method": "prompt_tuning"}, r"trains with full fine-tuning or LoRA so far, not Prompt tuning \(soft prompt\)"),
-    ({"method": "selective"}, "not Selective"),
     ({"method": "lora", "packing": True}, "turn packing off"),
     ({"method": "lora", "fused_loss": "chunked"}, "fused_loss chunked is for decoder-only models"),
     ({"method": "full", "completion_only_loss": True}, "completion_only_loss are TRL SFTTrainer settings"),
@@ -133,13 +132,13 @@ def test_fine_tuning_it_refuses_what_it_cant_do_and_starts_nothing(settings, seq
     assert len(jobs.store.runs()) == before
 
 
-def test_the_cost_check_compares_the_methods_that_train_it(manager, seq2seq_dir):
-    from pages.finetune import cost_report
+def test_the_cost_check_compares_every_method(manager, seq2seq_dir):
+    from pages.finetune import METHOD_TITLES, cost_report
     from playground.training.estimate import count_trainable
 
     recipe = recipe_from_dict({"method": "lora", "data": "summarization", "base_model": str(seq2seq_dir)})
     report, figure = cost_report(manager, recipe)
-    assert {tuple(trace.x) for trace in figure.data} == {("Full fine-tuning", "LoRA")}  # not prompt tuning, QLoRA, ...
+    assert {tuple(trace.x) for trace in figure.data} == {tuple(METHOD_TITLES.values())}
     trainable, total, _ = count_trainable(recipe, str(seq2seq_dir))
     assert f"**{trainable:,}** trainable parameters of **{total:,}**" in report
     # what PEFT itself counts for LoRA r16 on every linear layer of T5's blocks (its head left out, as all-linear does)
@@ -188,3 +187,79 @@ def test_a_bart_prompt_batched_with_longer_ones_gets_the_reply_it_gets_alone(bar
         assert together.logprobs == pytest.approx(one.logprobs, abs=1e-4)
     expected = hf_generate(bart, PROMPTS[1], max_new_tokens=8, do_sample=False).sequences[0, 1:].tolist()
     assert alone[1].token_ids == expected[:len(alone[1].token_ids)]
+
+
+def test_selective_fine_tuning_trains_the_last_blocks_of_the_encoder_and_of_the_decoder(seq2seq_dir):
+    from transformers import AutoModelForSeq2SeqLM
+
+    from playground.training.estimate import count_trainable
+
+    recipe = recipe_from_dict({"method": "selective", "data": "summarization", "base_model": str(seq2seq_dir),
+                               "last_n_blocks": 1})
+    trainable, total, _ = count_trainable(recipe, str(seq2seq_dir))
+    model = AutoModelForSeq2SeqLM.from_pretrained(seq2seq_dir)
+    last_blocks = [model.encoder.block[-1], model.decoder.block[-1]]
+    assert trainable == sum(p.numel() for block in last_blocks for p in block.parameters()) > 0
+    assert total == sum(p.numel() for p in model.parameters())
+
+
+def test_ia3_scales_t5s_keys_values_and_feed_forward(seq2seq_dir):
+    """(IA)³'s own paper tuned T0 (a T5): vectors on the keys, the values and the feed-forward's output."""
+    from peft import get_peft_model
+    from transformers import AutoModelForSeq2SeqLM
+
+    config = recipe_from_dict({"method": "ia3", "data": "summarization"}).peft_config(str(seq2seq_dir))
+    model = get_peft_model(AutoModelForSeq2SeqLM.from_pretrained(seq2seq_dir), config)
+    scaled = {name.split(".")[-3] for name, _ in model.named_parameters() if "ia3_l" in name}
+    assert config.task_type == "SEQ_2_SEQ_LM" and scaled == {"k", "v", "wo"}
+
+
+@pytest.fixture(scope="module")
+def soft_prompted(settings, seq2seq_dir, tmp_path_factory):
+    """A prompt-tuning adapter on the tiny T5 whose soft prompt changes the replies (random, scaled
+    up), loaded as the labs load it (its own manager: the shared model stays bare), and its prompt."""
+    from peft import get_peft_model
+    from transformers import AutoModelForSeq2SeqLM
+
+    from playground.models import ModelManager
+
+    recipe = recipe_from_dict({"method": "prompt_tuning", "data": "summarization", "prompt_tuning_init": "RANDOM",
+                               "num_virtual_tokens": 4})
+    peft_model = get_peft_model(AutoModelForSeq2SeqLM.from_pretrained(seq2seq_dir), recipe.peft_config(str(seq2seq_dir)))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        peft_model.prompt_encoder["default"].embedding.weight.normal_(0, 20.0)
+    folder = tmp_path_factory.mktemp("t5-soft") / "t5-soft"
+    peft_model.save_pretrained(folder)
+    lm = ModelManager(settings).get(str(seq2seq_dir), adapters=(str(folder),))
+    return lm, folder.name, peft_model.get_prompt(batch_size=1).detach()
+
+
+def with_soft_prompt(model, ids, prompt):
+    """The encoder's input as prompt tuning defines it: the learned vectors, then the prompt's embeddings."""
+    embeds = torch.cat([prompt, model.get_input_embeddings()(torch.tensor([ids]))], dim=1)
+    return {"inputs_embeds": embeds, "attention_mask": torch.ones(embeds.shape[:2], dtype=torch.long)}
+
+
+def test_a_soft_prompt_goes_before_the_encoders_input_in_every_path(soft_prompted, seq2seq_dir):
+    """Lester et al.'s prompt tuning on T5: learned vectors before the encoder's input. The reply,
+    the chart and a reference's likelihood all see them, and nothing else changes."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    lm, adapter, prompt = soft_prompted
+    assert prompt.shape[1] == 4  # the encoder's prompt only (PEFT's default would train a second, unused one)
+    base = AutoModelForSeq2SeqLM.from_pretrained(seq2seq_dir).eval()
+    ids = encode(lm, PROMPT)
+    with torch.no_grad():
+        expected = base.generate(**with_soft_prompt(base, ids, prompt), max_new_tokens=8, do_sample=False)[0].tolist()
+    greedy = generate(lm, PROMPT, DecodingParams(max_new_tokens=8, do_sample=False), adapter=adapter)
+    assert greedy.token_ids == [t for t in expected if t != lm.tokenizer.pad_token_id][:len(greedy.token_ids)]
+    assert greedy.token_ids != generate(lm, PROMPT, DecodingParams(max_new_tokens=8, do_sample=False)).token_ids
+    chart = next_token_distribution(lm, PROMPT, DecodingParams(do_sample=False), adapter=adapter)
+    assert chart.tokens[0].id == greedy.token_ids[0]
+    reference = "A dialogue about foxes."
+    labels = lm.tokenizer(reference, add_special_tokens=False, return_tensors="pt").input_ids
+    with torch.no_grad():
+        loss = base(**with_soft_prompt(base, ids, prompt), labels=labels).loss
+    (nll, n), = reference_nll(lm, [PROMPT], [reference], adapter=adapter)
+    assert n == labels.shape[1] and nll == pytest.approx(float(loss) * n, rel=1e-4)

@@ -114,6 +114,11 @@ def launch(jobs: JobManager, kind: str, recipe: PreferenceRecipe, created_by: st
     return run, f"✅ {title} run **{run['name']}** {where}.{notes}"
 
 
+def launched_note(run: dict) -> str:
+    """Under the button that launched a run (its refusals show there too); the run's own status is under Runs."""
+    return f"✅ **{run['name']}** launched: follow it under **Runs** below."
+
+
 def change_text(m: dict) -> str:
     """Mean before → after with 95% intervals, the paired change, and whether it is more than noise."""
     span = lambda key: f"{m[key]:+.3f} [{m[key + '_low']:+.3f}, {m[key + '_high']:+.3f}]"  # noqa: E731
@@ -230,6 +235,7 @@ def build(ctx: AppContext) -> None:
                 reward_lr = gr.Number(RewardRecipe.learning_rate, label="Learning rate", elem_id="rl-reward-lr")
                 reward_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-reward-name")
                 reward_btn = gr.Button("Train reward model", variant="primary", elem_id="rl-train-reward")
+                reward_note = gr.Markdown("", elem_id="rl-reward-note")
             with gr.Column():
                 gr.Markdown("### DPO or KTO (no reward model)")
                 direct_method = gr.Radio(list(DIRECT_METHODS), value="DPO", label="Method", elem_id="rl-direct-method")
@@ -248,6 +254,7 @@ def build(ctx: AppContext) -> None:
                                             info="An SFT adapter: it also becomes the frozen reference.")
                 dpo_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-dpo-name")
                 dpo_btn = gr.Button("Train with DPO", variant="primary", elem_id="rl-train-dpo")
+                direct_note = gr.Markdown("", elem_id="rl-direct-note")
         with gr.Accordion("PPO against a reward model", open=True, elem_id="rl-ppo-acc"):
             gr.Markdown(PPORecipe.about)
             with gr.Row():
@@ -271,6 +278,7 @@ def build(ctx: AppContext) -> None:
                                       info="A reply to a few held-out prompts, with its reward, while it trains (0: never).")
                 ppo_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-ppo-name")
                 ppo_btn = gr.Button("Train with PPO", variant="primary", elem_id="rl-train-ppo")
+            ppo_note = gr.Markdown("", elem_id="rl-ppo-note")
         with gr.Accordion("RLOO and GRPO against a reward model (no value model)", open=False, elem_id="rl-group-acc"):
             group_about = gr.Markdown(GRPORecipe.about, elem_id="rl-group-about")
             with gr.Row():
@@ -290,6 +298,7 @@ def build(ctx: AppContext) -> None:
                                         info="A reply to a few held-out prompts, with its reward, while it trains (0: never).")
                 group_name = gr.Textbox("", label="Output name", placeholder="(automatic)", elem_id="rl-group-name")
                 group_btn = gr.Button("Train with GRPO", variant="primary", elem_id="rl-train-group")
+            group_note = gr.Markdown("", elem_id="rl-group-note")
         status = gr.Markdown("", elem_id="rl-status")
 
         gr.Markdown("### Runs")
@@ -384,18 +393,18 @@ def build(ctx: AppContext) -> None:
                     lines.append(f"⚠️ {what}: {err}")
             return {count_status: "\n\n".join(lines)}
 
-        @also_as_toast(status)
-        @guarded(status)
+        @also_as_toast(reward_note)
+        @guarded(reward_note)
         @admin_only(ctx, "train")
         @form_words
         def train_reward(request: gr.Request, *values):
             *form_values, lr, name = values
             recipe = form_of(form_values).recipe(RewardRecipe, {"learning_rate": lr, "output_name": name})
             run, message = launch(jobs, "reward", recipe, visitor_of(ctx, request).label)
-            return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+            return {status: message, reward_note: launched_note(run), run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
-        @also_as_toast(status)
-        @guarded(status)
+        @also_as_toast(direct_note)
+        @guarded(direct_note)
         @admin_only(ctx, "train")
         @form_words
         def train_direct(request: gr.Request, *values):
@@ -405,10 +414,10 @@ def build(ctx: AppContext) -> None:
                    "policy_adapter": "" if start in (None, BASE_ONLY) else start}
             own |= {"loss_type": loss} if cls is DPORecipe else {"desirable_weight": weight}
             run, message = launch(jobs, cls.method, form_of(form_values).recipe(cls, own), visitor_of(ctx, request).label)
-            return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+            return {status: message, direct_note: launched_note(run), run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
-        @also_as_toast(status)
-        @guarded(status)
+        @also_as_toast(ppo_note)
+        @guarded(ppo_note)
         @admin_only(ctx, "train")
         @form_words
         def train_ppo(request: gr.Request, *values):
@@ -418,10 +427,10 @@ def build(ctx: AppContext) -> None:
                    "sample_every": every,
                    "policy_adapter": "" if start in (None, BASE_ONLY) else start}
             run, message = launch(jobs, "ppo", form_of(form_values).recipe(PPORecipe, own), visitor_of(ctx, request).label)
-            return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+            return {status: message, ppo_note: launched_note(run), run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
-        @also_as_toast(status)
-        @guarded(status)
+        @also_as_toast(group_note)
+        @guarded(group_note)
         @admin_only(ctx, "train")
         @form_words
         def train_group(request: gr.Request, *values):
@@ -432,7 +441,7 @@ def build(ctx: AppContext) -> None:
                    "max_steps": int(steps) if steps and int(steps) > 0 else -1, "response_length": length,
                    "output_name": name}
             run, message = launch(jobs, cls.method, form_of(form_values).recipe(cls, own), visitor_of(ctx, request).label)
-            return {status: message, run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+            return {status: message, group_note: launched_note(run), run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
 
         def show_direct_method(method):
             cls = DIRECT_METHODS[method]
@@ -540,17 +549,17 @@ def build(ctx: AppContext) -> None:
 
         count_btn.click(count, form, [count_status], api_name="count_preference_pairs")
         data_choice.change(show_source, [data_choice], [data_file, hub_column], api_name=False)
-        reward_btn.click(train_reward, [*form, reward_lr, reward_name], [status, run_picker], api_name="train_reward_model",
+        reward_btn.click(train_reward, [*form, reward_lr, reward_name], [status, reward_note, run_picker], api_name="train_reward_model",
                          concurrency_id="rl-poll")
         dpo_btn.click(train_direct, [*form, direct_method, dpo_lr, beta, loss_type, desirable_weight, start_adapter, dpo_name],
-                      [status, run_picker], api_name="train_dpo_kto", concurrency_id="rl-poll")
+                      [status, direct_note, run_picker], api_name="train_dpo_kto", concurrency_id="rl-poll")
         direct_method.change(show_direct_method, [direct_method], [direct_about, loss_type, desirable_weight, dpo_btn],
                              api_name=False)
         ppo_btn.click(train_ppo, [*form, ppo_reward, ppo_start, ppo_lr, kl_coef, response_length, episodes, ppo_epochs,
-                                  temperature, ppo_every, ppo_name], [status, run_picker], api_name="train_ppo",
+                                  temperature, ppo_every, ppo_name], [status, ppo_note, run_picker], api_name="train_ppo",
                       concurrency_id="rl-poll")
         group_btn.click(train_group, [*form, group_method, group_reward, group_lr, group_beta, generations, group_steps,
-                                      group_length, group_every, group_name], [status, run_picker], api_name="train_rloo_grpo",
+                                      group_length, group_every, group_name], [status, group_note, run_picker], api_name="train_rloo_grpo",
                         concurrency_id="rl-poll")
         group_method.change(show_group_method, [group_method], [group_about, group_beta, group_btn], api_name=False)
         poll_outputs = [run_picker, events_state, run_progress, run_error, run_chart, ppo_summary, ppo_samples,

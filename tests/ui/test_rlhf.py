@@ -68,6 +68,7 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
     page.locator("#rl-train-reward").click()
     expect(markdown(page, "rl-status")).to_contain_text(re.compile("Reward model run .*ui-rm.* (started|queued)"),
                                                         timeout=60_000)
+    expect(markdown(page, "rl-reward-note")).to_contain_text("ui-rm launched: follow it under Runs below")
     wait_until_finished(page, "ui-rm")
     traces = wait_for_plot(page, "rl-chart", trace_name="held-out", timeout=30_000)
     assert any(t["name"] == "training loss" and len(t["y"]) >= 5 for t in traces)
@@ -188,9 +189,12 @@ def test_bad_input_gets_a_plain_message_and_starts_nothing(app_page: Page):
     choose_radio(page, "rl-data-choice", "A preference file (upload)")
     expect(page.locator("#rl-data-file")).to_be_visible()
     page.locator("#rl-train-reward").click()
-    expect(markdown(page, "rl-status")).to_contain_text("Upload a preference file", timeout=30_000)
-    # the status line is a long way below the button: the message also pops up where the person looks
+    # under the button that was clicked, not under Runs a long way below, and as a pop-up
+    expect(markdown(page, "rl-reward-note")).to_contain_text("Upload a preference file", timeout=30_000)
     expect(page.locator(".toast-body.warning")).to_contain_text("Upload a preference file")
+    note, button = (page.locator(f"#{e}").bounding_box() for e in ("rl-reward-note", "rl-train-reward"))
+    assert 0 <= note["y"] - (button["y"] + button["height"]) < 100
+    assert "Upload" not in page.locator("#rl-status").inner_text()
 
     choose_radio(page, "rl-data-choice", "A Hub data set")
     expect(page.locator("#rl-data-file")).to_be_hidden()
@@ -201,7 +205,8 @@ def test_bad_input_gets_a_plain_message_and_starts_nothing(app_page: Page):
     expect(markdown(page, "rl-count-status")).to_contain_text("the Hugging Face Hub can't be reached", timeout=30_000)
     fill_textbox(page, "rl-hub-split", "train; rm -rf")
     page.locator("#rl-train-reward").click()
-    expect(markdown(page, "rl-status")).to_contain_text("'Split' must be a split name like train or test", timeout=30_000)
+    expect(markdown(page, "rl-reward-note")).to_contain_text("'Split' must be a split name like train or test",
+                                                             timeout=30_000)
     page.locator("#rl-score").click()
     expect(markdown(page, "rl-score-out")).to_contain_text("Choose a reward model first")
     expect_no_crash(page)

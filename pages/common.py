@@ -237,12 +237,15 @@ def explain_bad_inputs(blocks: gr.Blocks) -> None:
                 block.data_model = _explained_model(block.data_model, block)
 
 
+def _field_name(block) -> str:
+    return getattr(block, "label", None) or getattr(block, "elem_id", None) or type(block).__name__
+
+
 def _bad_input(block, payload) -> gr.Error:
-    name = getattr(block, "label", None) or getattr(block, "elem_id", None) or type(block).__name__
     shown = repr(payload)
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
     takes = TAKES.get(block.get_block_name(), "a value of its type")
-    return gr.Error(f"'{name}' can't be {shown}: it takes {takes}.", print_exception=False)
+    return gr.Error(f"'{_field_name(block)}' can't be {shown}: it takes {takes}.", print_exception=False)
 
 
 def _explained(preprocess, block):
@@ -250,8 +253,8 @@ def _explained(preprocess, block):
     def checked(payload):
         try:
             return preprocess(payload)
-        except gr.Error:
-            raise
+        except gr.Error as err:  # e.g. Gradio's "Value 0 is less than minimum value 1.": which field it is
+            raise gr.Error(f"'{_field_name(block)}': {err.message}", print_exception=False) from None
         except Exception:  # noqa: BLE001 - Gradio's own conversion failed on a value of the wrong type
             raise _bad_input(block, payload) from None
 

@@ -49,6 +49,7 @@ blocks of both).
 """
 METHOD_TITLES = {method: recipe.title for method, recipe in RECIPES.items()}
 METHOD_BY_TITLE = {title: method for method, title in METHOD_TITLES.items()}
+LOG_LINES = 8  # the log box's height: it shows this many last lines whole, the newest at the bottom (no scrolling)
 RUN_COLUMNS = ["name", "status", "method", "base model", "progress", "started", "duration", "by"]
 ADAPTER_COLUMNS = ["name", "method", "base model", "status", "trainable", "train loss", "val loss", "by"]
 
@@ -323,7 +324,7 @@ def build(ctx: AppContext) -> None:
         run_progress = gr.HTML("", elem_id="ft-progress")
         run_error = gr.Markdown("", elem_id="ft-run-error")
         run_chart = gr.Plot(label="Training curves", elem_id="ft-chart")
-        run_log = gr.Textbox(label="Log (last lines)", lines=8, max_lines=8, interactive=False, elem_id="ft-log",
+        run_log = gr.Textbox(label="Log (last lines)", lines=LOG_LINES, max_lines=LOG_LINES, interactive=False, elem_id="ft-log",
                              autoscroll=True)
         events_state = gr.State({"run": None, "offset": 0, "events": []})
         timer = gr.Timer(2.0)
@@ -422,7 +423,7 @@ def build(ctx: AppContext) -> None:
             warnings = [e["message"] for e in state["events"] if e["type"] == "warning"]
             problems = ([run["error"]] if run["error"] else []) + warnings
             out.update({events_state: state, run_progress: progress_html(run, state["events"]),
-                        run_log: jobs.log_tail(run_id, 12),
+                        run_log: jobs.log_tail(run_id, LOG_LINES),
                         run_error: "\n\n".join(f"⚠️ {p}" for p in problems)})
             if new or state["offset"] == 0:
                 out[run_chart] = plots.training_figure(state["events"], f"{run['name']} ({run['method']})",

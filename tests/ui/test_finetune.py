@@ -61,6 +61,10 @@ def test_check_launch_watch_and_reuse(app_page: Page):
     assert "validation loss" in names
     expect(page.locator("#ft-runs")).to_contain_text("ui-lora")
     expect(page.locator("#ft-adapters")).to_contain_text("ui-lora", timeout=10_000)
+    # the log's newest line is in view, not below a box scrolled to its top
+    log = page.locator("#ft-log textarea")
+    expect(log).to_have_value(re.compile(r"\S"), timeout=10_000)
+    assert log.evaluate("el => el.scrollTop + el.clientHeight >= el.scrollHeight - 2"), log.input_value()
 
     # reuse: the adapter on the base model in the Decoding Lab, then side by side with the base
     open_tab(page, "Decoding Lab")

@@ -160,7 +160,9 @@ def build(ctx: AppContext) -> None:
                 max_new = max_new_tokens_slider("dec-max-new", 512, 64)
                 seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="dec-seed",
                                  info="Same seed + same settings = same sample.")
-                defaults_note = gr.Markdown("", elem_id="dec-defaults")
+                with gr.Row(equal_height=True):
+                    defaults_note = gr.Markdown("", elem_id="dec-defaults")
+                    reset_btn = gr.Button("Back to the model's settings", size="sm", scale=0, elem_id="dec-reset")
             with gr.Column(scale=3):
                 # Redrawn in place with Plotly.react (gr.Plot rebuilds the whole chart on every update,
                 # ~120 ms in the browser); the figure travels as JSON through a hidden textbox.
@@ -213,8 +215,8 @@ def build(ctx: AppContext) -> None:
             d = generation.model_defaults(ctx.models.generation_config(model))
             return {mode: "Sampling" if d.do_sample else "Greedy", temperature: d.temperature, top_k: d.top_k,
                     top_p: d.top_p, repetition: d.repetition_penalty,
-                    defaults_note: f"ℹ️ Opened at **{model}**'s own settings ({d.describe()}): what its "
-                                   "generation_config.json sets, and transformers' defaults for the rest. Change any of them."}
+                    defaults_note: f"ℹ️ **{model}**'s own settings, which the sliders open at: {d.describe()} (what its "
+                                   "generation_config.json sets, and transformers' defaults for the rest). Change any of them."}
 
         @guarded(status, clear={stats: "", output: ""})
         @rate_limited(ctx)
@@ -294,6 +296,8 @@ def build(ctx: AppContext) -> None:
         ctx.model_picker.change(**chart_event, api_name=False)
         defaults_outputs = [mode, temperature, top_k, top_p, repetition, defaults_note, status]
         ctx.model_picker.change(open_at_model_defaults, [ctx.model_picker], defaults_outputs, api_name=False)
+        reset_btn.click(open_at_model_defaults, [ctx.model_picker], defaults_outputs, api_name=False).then(
+            **chart_event, api_name=False)
 
         # The id travels as a hidden textbox, not a gr.State: Gradio serializes a session's events that
         # use its State, so a Stop reading a State would wait for the generation to end.

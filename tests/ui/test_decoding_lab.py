@@ -74,6 +74,11 @@ def test_chart_renders_on_tab_open(app_page):
     expect_kept(page, 1)
     choose_radio(page, "dec-mode", "Sampling")
     expect_kept(page, 50)  # top-k 50 and top-p 1: transformers' defaults
+    page.locator("#dec-reset").click()  # back to the model's own settings: greedy again, and the chart with them
+    expect(page.locator("#dec-mode").get_by_label("Greedy", exact=True)).to_be_checked()
+    expect_kept(page, 1)
+    choose_radio(page, "dec-mode", "Sampling")
+    expect_kept(page, 50)
     traces = wait_for_plot(page, "dec-chart", n_traces=2)
     assert [t["name"] for t in traces] == ["model (raw logits)", "after your settings"]
     raw, final = traces

@@ -160,9 +160,8 @@ def build(ctx: AppContext) -> None:
                 max_new = max_new_tokens_slider("dec-max-new", 512, 64)
                 seed = gr.Number(0, label="Seed", precision=0, minimum=0, elem_id="dec-seed",
                                  info="Same seed + same settings = same sample.")
-                with gr.Row(equal_height=True):
-                    defaults_note = gr.Markdown("", elem_id="dec-defaults")
-                    reset_btn = gr.Button("Back to the model's settings", size="sm", scale=0, elem_id="dec-reset")
+                defaults_note = gr.Markdown("", elem_id="dec-defaults")
+                reset_btn = gr.Button("↺ Back to the model's settings", size="sm", elem_id="dec-reset")
             with gr.Column(scale=3):
                 # Redrawn in place with Plotly.react (gr.Plot rebuilds the whole chart on every update,
                 # ~120 ms in the browser); the figure travels as JSON through a hidden textbox.

@@ -129,10 +129,14 @@ def cost_report(models, recipe: SFTRecipe):
 
         check_recipe(recipe, source)
     trainable, total, config = count_trainable(recipe, source)
-    estimates = {}
+    estimates, not_here = {}, []
     for key in RECIPES:
         other = recipe.with_method(key)
-        t, n, _ = (trainable, total, None) if key == recipe.method else count_trainable(other, source)
+        try:
+            t, n, _ = (trainable, total, None) if key == recipe.method else count_trainable(other, source)
+        except PlaygroundError as err:  # a method this model's architecture can't take (e.g. no known (IA)³ layers)
+            not_here.append(f"{METHOD_TITLES[key]}: {err}")
+            continue
         estimates[METHOD_TITLES[key]] = estimate_memory(other, config, t, n)
     mine = estimates[METHOD_TITLES[recipe.method]]
     report = (f"**{trainable:,}** trainable parameters of **{total:,}** ({trainable / total:.3%}).\n\n"
@@ -140,6 +144,8 @@ def cost_report(models, recipe: SFTRecipe):
               f"(weights {gib(mine.weights)}, gradients {gib(mine.gradients)}, optimizer {gib(mine.optimizer)}, "
               f"activations {gib(mine.activations)}); {mine.device} has {mine.available / 2**30:.1f} GiB free: "
               f"{mine.verdict()}.")
+    if not_here:
+        report += "\n\nNot for this model: " + "; ".join(not_here)
     full = estimates[METHOD_TITLES["full"]]
     if recipe.method != "full" and full.total < mine.total:
         report += (f"\n\nOn a model this small ({total:,} parameters), what {METHOD_TITLES[recipe.method]} adds (its own "
@@ -229,7 +235,8 @@ def build(ctx: AppContext) -> None:
         with gr.Accordion("1 · Data", open=True):
             with gr.Row():
                 data_source = gr.Textbox("sentiment", label="Data", elem_id="ft-data", scale=3,
-                                         info="A built-in set (summarization, sentiment), a local .jsonl/.csv/.parquet path, or a Hub dataset id. "
+                                         info="A built-in set (summarization, sentiment), a local .jsonl/.csv/.parquet path, a Hub dataset id, "
+                                              "or a local folder of such files (read as a Hub dataset is, offline too). "
                                               "A file with prompt and completion columns needs no mapping.")
                 data_file = gr.File(label="…or upload a file", file_types=[".jsonl", ".json", ".csv", ".parquet"],
                                     elem_id="ft-file", scale=2)

@@ -367,6 +367,14 @@ def build(ctx: AppContext) -> None:
             "max_steps": group_steps, "sample_every": ppo_every, "loss_type": loss_type, "desirable_weight": desirable_weight,
             "learning_rate": ppo_lr, "policy_adapter": ppo_start, "reward_model": ppo_reward, "output_name": ppo_name}))
 
+        launch_notes = [reward_note, direct_note, ppo_note, group_note]
+
+        def launched(note, run: dict, message: str) -> dict:
+            """A launch's outputs: the message under Runs, the note under its button (others cleared: an
+            earlier refusal under another button is over)."""
+            return {status: message, **dict.fromkeys(launch_notes, ""), note: launched_note(run),
+                    run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+
         def form_of(values) -> PreferenceForm:
             model, choice, file, hub, split, *rest = values
             return PreferenceForm(model, choice, file, hub, split, dict(zip(shared, rest)))
@@ -401,7 +409,7 @@ def build(ctx: AppContext) -> None:
             *form_values, lr, name = values
             recipe = form_of(form_values).recipe(RewardRecipe, {"learning_rate": lr, "output_name": name})
             run, message = launch(jobs, "reward", recipe, visitor_of(ctx, request).label)
-            return {status: message, reward_note: launched_note(run), run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+            return launched(reward_note, run, message)
 
         @also_as_toast(direct_note)
         @guarded(direct_note)
@@ -414,7 +422,7 @@ def build(ctx: AppContext) -> None:
                    "policy_adapter": "" if start in (None, BASE_ONLY) else start}
             own |= {"loss_type": loss} if cls is DPORecipe else {"desirable_weight": weight}
             run, message = launch(jobs, cls.method, form_of(form_values).recipe(cls, own), visitor_of(ctx, request).label)
-            return {status: message, direct_note: launched_note(run), run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+            return launched(direct_note, run, message)
 
         @also_as_toast(ppo_note)
         @guarded(ppo_note)
@@ -427,7 +435,7 @@ def build(ctx: AppContext) -> None:
                    "sample_every": every,
                    "policy_adapter": "" if start in (None, BASE_ONLY) else start}
             run, message = launch(jobs, "ppo", form_of(form_values).recipe(PPORecipe, own), visitor_of(ctx, request).label)
-            return {status: message, ppo_note: launched_note(run), run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+            return launched(ppo_note, run, message)
 
         @also_as_toast(group_note)
         @guarded(group_note)
@@ -441,7 +449,7 @@ def build(ctx: AppContext) -> None:
                    "max_steps": int(steps) if steps and int(steps) > 0 else -1, "response_length": length,
                    "output_name": name}
             run, message = launch(jobs, cls.method, form_of(form_values).recipe(cls, own), visitor_of(ctx, request).label)
-            return {status: message, group_note: launched_note(run), run_picker: gr.update(choices=_choices(jobs), value=run["id"])}
+            return launched(group_note, run, message)
 
         def show_direct_method(method):
             cls = DIRECT_METHODS[method]
@@ -549,17 +557,17 @@ def build(ctx: AppContext) -> None:
 
         count_btn.click(count, form, [count_status], api_name="count_preference_pairs")
         data_choice.change(show_source, [data_choice], [data_file, hub_column], api_name=False)
-        reward_btn.click(train_reward, [*form, reward_lr, reward_name], [status, reward_note, run_picker], api_name="train_reward_model",
+        reward_btn.click(train_reward, [*form, reward_lr, reward_name], [status, *launch_notes, run_picker], api_name="train_reward_model",
                          concurrency_id="rl-poll")
         dpo_btn.click(train_direct, [*form, direct_method, dpo_lr, beta, loss_type, desirable_weight, start_adapter, dpo_name],
-                      [status, direct_note, run_picker], api_name="train_dpo_kto", concurrency_id="rl-poll")
+                      [status, *launch_notes, run_picker], api_name="train_dpo_kto", concurrency_id="rl-poll")
         direct_method.change(show_direct_method, [direct_method], [direct_about, loss_type, desirable_weight, dpo_btn],
                              api_name=False)
         ppo_btn.click(train_ppo, [*form, ppo_reward, ppo_start, ppo_lr, kl_coef, response_length, episodes, ppo_epochs,
-                                  temperature, ppo_every, ppo_name], [status, ppo_note, run_picker], api_name="train_ppo",
+                                  temperature, ppo_every, ppo_name], [status, *launch_notes, run_picker], api_name="train_ppo",
                       concurrency_id="rl-poll")
         group_btn.click(train_group, [*form, group_method, group_reward, group_lr, group_beta, generations, group_steps,
-                                      group_length, group_every, group_name], [status, group_note, run_picker], api_name="train_rloo_grpo",
+                                      group_length, group_every, group_name], [status, *launch_notes, run_picker], api_name="train_rloo_grpo",
                         concurrency_id="rl-poll")
         group_method.change(show_group_method, [group_method], [group_about, group_beta, group_btn], api_name=False)
         poll_outputs = [run_picker, events_state, run_progress, run_error, run_chart, ppo_summary, ppo_samples,

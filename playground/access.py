@@ -204,6 +204,12 @@ def is_dir(path: str | Path) -> bool:
         return False
 
 
+def is_local_folder(value: str) -> bool:
+    """Whether typed data text names a folder here (read by `datasets` as a dataset, no Hub needed);
+    never looked for in demo mode."""
+    return not demo_mode() and is_dir(Path(str(value)).expanduser())
+
+
 def names_local_data(value: str, suffixes) -> bool:
     """Whether typed data text names a local file rather than a Hub dataset (or a local folder that
     `datasets` reads as one): it ends in one of the data `suffixes`, or a file of that name exists

@@ -176,7 +176,7 @@ def read_hub(dataset_id: str, split: str = "train", config: str | None = None, m
     split = (split or "train").strip()
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", split):
         raise PlaygroundError(f"'{split[:64]}' is not a split name: use one like train, validation or test.")
-    if not hub_reachable(Settings.from_env()):
+    if not access.is_local_folder(dataset_id) and not hub_reachable(Settings.from_env()):
         raise PlaygroundError(offline_message or f"'{dataset_id}' is not a built-in set or a file, and the Hugging Face "
                               "Hub can't be reached (offline): use a built-in set or a local file.")
 

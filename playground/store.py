@@ -192,7 +192,7 @@ class Store:
     def check_name_free(self, name: str, output: str, folder_free: Callable[[str], None] | None = None) -> None:
         """Raises if `name` is taken (as add_run would): said before a run's slower checks; add_run
         checks again in its transaction."""
-        with self.transaction() as db:
+        with self.reading() as db:
             self._check_name_free(db, name, output, folder_free)
 
     @staticmethod

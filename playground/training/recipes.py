@@ -414,10 +414,15 @@ class IA3Recipe(SFTRecipe):
 
     def peft_config(self, source: str):
         from peft import IA3Config, TaskType
+        from peft.utils import TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING
 
         from playground.models import is_encoder_decoder_config, source_config
 
-        seq2seq = is_encoder_decoder_config(source_config(source))  # (IA)3's own paper tuned T0, a T5
+        config = source_config(source)
+        if "target_modules" not in self.peft_args and config.model_type not in TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING:
+            raise PlaygroundError(f"(IA)³ knows no layers to scale in a '{config.model_type}' model: give peft_args "
+                                  "target_modules and feedforward_modules, or choose LoRA.")
+        seq2seq = is_encoder_decoder_config(config)  # (IA)3's own paper tuned T0, a T5
         return IA3Config(task_type=TaskType.SEQ_2_SEQ_LM if seq2seq else TaskType.CAUSAL_LM, **self.peft_args)
 
 

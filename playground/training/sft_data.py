@@ -51,7 +51,8 @@ def load_pairs(source: str, input_column: str = "", output_column: str = "", spl
             frame, name = data.read_table(path), path.name
         else:
             access.check_hub_id(source)
-            check_hub_id(source)
+            if not access.is_local_folder(source):
+                check_hub_id(source)
             frame, name = data.read_hub(source, split=split or "train"), source
         guess_in, guess_out = data.guess_columns(list(frame.columns))
         input_column, output_column = input_column or guess_in or "", output_column or guess_out or ""

@@ -113,6 +113,8 @@ def test_from_labels_to_a_reward_model_then_dpo_ppo_and_grpo(app_page: Page, lab
     fill_textbox(page, "rl-dpo-name", "ui-dpo")
     page.locator("#rl-train-dpo").click()
     expect(markdown(page, "rl-status")).to_contain_text(re.compile("DPO run .*ui-dpo"), timeout=60_000)
+    expect(markdown(page, "rl-direct-note")).to_contain_text("ui-dpo launched")
+    expect(page.locator("#rl-reward-note")).not_to_contain_text("ui-rm")  # the other button's note is over
     wait_until_finished(page, "ui-dpo")
     traces = wait_for_plot(page, "rl-chart", trace_name="chosen / good", timeout=30_000)
     assert any(t["name"] == "held-out" for t in traces)

@@ -139,3 +139,17 @@ def test_cells_holding_lists_are_refused_not_turned_into_repr():
 def test_real_dialogsum_file_loads(dialogsum_dev):
     examples = data.to_examples(data.read_table(dialogsum_dev), "dialogue", "summary", "DialogSum dev")
     assert len(examples) == 500
+
+
+def test_a_local_dataset_folder_is_read_offline_for_fine_tuning(tmp_path, monkeypatch):
+    """A folder `datasets` reads (its train/test files) needs no Hub: offline it is read, not refused."""
+    from playground.training.sft_data import load_pairs
+
+    folder = tmp_path / "someone" / "dialogues"
+    folder.mkdir(parents=True)
+    (folder / "train.jsonl").write_text("".join(json.dumps({"prompt": f"p{i}", "completion": f"c{i}"}) + "\n"
+                                                for i in range(5)))
+    monkeypatch.chdir(tmp_path)
+    assert load_pairs("someone/dialogues") == [(f"p{i}", f"c{i}") for i in range(5)]
+    with pytest.raises(PlaygroundError, match="the Hugging Face Hub can't be reached"):
+        load_pairs("someone/elsewhere")  # no such folder: a Hub id, and the Hub is offline

@@ -263,3 +263,39 @@ def test_a_soft_prompt_goes_before_the_encoders_input_in_every_path(soft_prompte
         loss = base(**with_soft_prompt(base, ids, prompt), labels=labels).loss
     (nll, n), = reference_nll(lm, [PROMPT], [reference], adapter=adapter)
     assert n == labels.shape[1] and nll == pytest.approx(float(loss) * n, rel=1e-4)
+
+
+@pytest.fixture(scope="module")
+def pegasus_dir(tmp_path_factory, seq2seq_dir):
+    """A tiny Pegasus (with the tiny T5's tokenizer): an encoder-decoder whose blocks no
+    `_no_split_modules` names and for which PEFT knows no (IA)³ layers."""
+    from transformers import AutoTokenizer, PegasusConfig, PegasusForConditionalGeneration
+
+    folder = tmp_path_factory.mktemp("pegasus")
+    tokenizer = AutoTokenizer.from_pretrained(seq2seq_dir)
+    tokenizer.save_pretrained(folder)
+    PegasusForConditionalGeneration(PegasusConfig(
+        vocab_size=len(tokenizer), d_model=16, encoder_layers=2, decoder_layers=3, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=64)).save_pretrained(folder)
+    return folder
+
+
+def test_selective_finds_both_stacks_where_no_split_modules_is_not_set(pegasus_dir):
+    from transformers import AutoModelForSeq2SeqLM
+
+    from playground.training.blocks import block_stacks
+
+    model = AutoModelForSeq2SeqLM.from_pretrained(pegasus_dir)
+    stacks = block_stacks(model)
+    assert [len(s) for s in stacks] == [2, 3] and stacks[0] is model.model.encoder.layers
+
+
+def test_a_method_the_architecture_cant_take_is_left_out_of_the_cost_check_and_refused(manager, pegasus_dir):
+    from pages.finetune import cost_report
+
+    recipe = recipe_from_dict({"method": "lora", "data": "summarization", "base_model": str(pegasus_dir)})
+    report, figure = cost_report(manager, recipe)
+    assert "Not for this model: (IA)³: (IA)³ knows no layers to scale in a 'pegasus' model" in report
+    assert "(IA)³" not in figure.data[0].x and "LoRA" in figure.data[0].x
+    with pytest.raises(PlaygroundError, match="knows no layers to scale"):
+        cost_report(manager, recipe.with_method("ia3"))

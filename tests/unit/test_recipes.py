@@ -105,3 +105,17 @@ def test_steps_are_counted_as_the_trainer_counts_them():
     assert total_steps(recipe, 33) == 5  # ceil(1.5 x 3), as the Trainer's max_steps
     assert steps_per_epoch(recipe, 1) == 1
     assert total_steps(recipe_from_dict({"method": "lora", "data": "sentiment", "max_steps": 7}), 33) == 7
+
+
+def test_selective_blocks_are_the_decoder_only_models_own_layers_and_unknown_ones_are_refused(tiny_dir):
+    """The stack selective fine-tuning cuts is model.model.layers, as before blocks.py; a model whose
+    block class nothing names (OpenAI's first GPT) is refused rather than trained with nothing unfrozen."""
+    from transformers import AutoModelForCausalLM, OpenAIGPTConfig, OpenAIGPTLMHeadModel
+
+    from playground.errors import PlaygroundError
+    from playground.training.blocks import block_stacks
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir)
+    assert [s is model.model.layers for s in block_stacks(model)] == [True]
+    with pytest.raises(PlaygroundError, match="blocks of a 'openai-gpt' model are not known"):
+        block_stacks(OpenAIGPTLMHeadModel(OpenAIGPTConfig(vocab_size=100, n_embd=16, n_layer=2, n_head=2)))

@@ -243,7 +243,7 @@ def sft_merged(home, tiny_dir, sft_adapter):
 def test_rloo_and_grpo_raise_the_held_out_reward(home, pairs_file, reward_run, sft_merged, method):
     status, output, record = train(home, {"method": method, "base_model": sft_merged, "data": str(pairs_file),
                                         "reward_model": "marker-rm", "val_fraction": 0.3, "learning_rate": 3e-3,
-                                        "max_steps": 160, "per_device_train_batch_size": 8, "num_generations": 4,
+                                        "max_steps": 100, "per_device_train_batch_size": 8, "num_generations": 4,
                                         "response_length": 16, "max_length": 64, "output_name": f"marker-{method}"})
     assert status == "finished", output
     metrics = record["metrics"]

@@ -178,6 +178,9 @@ def training_figure(events: Sequence[dict], title: str = "", panels: Sequence = 
     legend = any(len(keys) > 1 for _, keys in panels)  # else each panel's title names its one series
     for index, (_, keys) in enumerate(panels):
         row, col = index // 3 + 1, index % 3 + 1
+        values = [e[key] for e in logs for key in keys if key in e]
+        if values and min(values) >= 0:  # (a flat 0, e.g. a random model's token accuracy, drew -1 to 1)
+            figure.update_yaxes(rangemode="nonnegative", row=row, col=col)
         for key in keys:
             points = [(e["step"], e[key]) for e in logs if key in e]
             if points:
@@ -313,15 +316,17 @@ def eval_scores_figure(task: dict, metrics: Sequence[str], labels: dict[str, str
     """One small bar chart per metric: each model's value with its 95% bootstrap interval; on a log
     axis where the values span orders of magnitude (a base model's perplexity beside a tuned one's)."""
     metrics = [m for m in metrics if any(m in s for s in task["scores"].values())]
-    values = {m: [s[m]["value"] for s in task["scores"].values() if m in s] for m in metrics}
-    log_axis = {m for m in metrics if min(values[m]) > 0 and max(values[m]) / min(values[m]) >= LOG_AXIS_SPAN}
+    # the intervals count too: two perplexities 25x apart whose intervals span 1e2 to 1e16 hid a bar on a linear axis
+    spans = {m: ([s[m]["low"] for s in task["scores"].values() if m in s], [s[m]["high"] for s in task["scores"].values()
+                                                                              if m in s]) for m in metrics}
+    log_axis = {m for m, (lows, highs) in spans.items() if min(lows) > 0 and max(highs) / min(lows) >= LOG_AXIS_SPAN}
     figure, cols, rows = _metric_grid(metrics, {m: labels.get(m, m) + (" (log scale)" if m in log_axis else "")
                                                 for m in metrics})
     for index, metric in enumerate(metrics):
         row, col = index // cols + 1, index % cols + 1
         if metric in log_axis:
             figure.update_yaxes(type="log", row=row, col=col)
-        elif min(s[metric]["low"] for s in task["scores"].values() if metric in s) >= 0:
+        elif min(spans[metric][0]) >= 0:
             figure.update_yaxes(rangemode="nonnegative", row=row, col=col)  # all zeros: 0-1, not -1 to 1
         for m_index, (model, scores) in enumerate(task["scores"].items()):
             if metric not in scores:

@@ -1,5 +1,12 @@
 from playground.generation import NextTokenDistribution, TokenProb
-from playground.plots import eval_scores_figure, next_token_figure, rouge_bar_figure, token_heatmap_html, visible_token
+from playground.plots import (
+    eval_scores_figure,
+    next_token_figure,
+    rouge_bar_figure,
+    token_heatmap_html,
+    training_figure,
+    visible_token,
+)
 
 
 def test_next_token_figure_marks_cut_tokens_and_keeps_duplicate_labels_apart():
@@ -59,3 +66,21 @@ def test_score_axes_of_metrics_that_cannot_go_below_zero_start_at_zero():
                                                       "tuned": {"exact_match": zero, "rougeL": zero}}}
     figure = eval_scores_figure(task, ["exact_match", "rougeL"], {})
     assert figure.layout.yaxis.rangemode == "nonnegative" and figure.layout.yaxis2.rangemode == "nonnegative"
+
+
+def test_scores_whose_intervals_span_orders_of_magnitude_get_a_log_axis():
+    """Two perplexities 25x apart, but intervals from 1e2 to 1e16: on a linear axis one bar vanished."""
+    task = {"name": "test split", "n": 10, "scores": {
+        "base": {"perplexity": {"value": 5e14, "low": 1e12, "high": 1e16}},
+        "tuned": {"perplexity": {"value": 2e13, "low": 1e2, "high": 4e14}}}}
+    figure = eval_scores_figure(task, ["perplexity"], {"perplexity": "Perplexity"})
+    assert figure.layout.yaxis.type == "log"
+
+
+def test_training_panels_that_cannot_go_below_zero_start_at_zero():
+    logs = [{"type": "log", "step": s, "loss": 3.0 - s / 10, "eval_mean_token_accuracy": 0.0, "margin": s - 2.0}
+            for s in range(1, 5)]
+    figure = training_figure(logs, "", [("Loss", ("loss",)), ("Accuracy", ("eval_mean_token_accuracy",)),
+                                        ("Margin", ("margin",))])
+    assert figure.layout.yaxis.rangemode == figure.layout.yaxis2.rangemode == "nonnegative"
+    assert figure.layout.yaxis3.rangemode is None  # a margin below zero keeps its own range

@@ -285,10 +285,14 @@ def on_page_load(fn, inputs, outputs, **kwargs):
 BASE_ONLY = "none (base model)"
 
 
-def adapter_choices(ctx: AppContext) -> list[str]:
-    from playground.adapters import for_generation, list_adapters
+def adapter_choices(ctx: AppContext, model: str | None = None) -> list[str]:
+    """The adapters made from `model` (the model picker's; at start-up, the start model): one made
+    from another base can't load on it."""
+    from playground.adapters import for_generation, list_adapters, made_from
 
-    return [BASE_ONLY] + [a["name"] for a in for_generation(list_adapters(ctx.models.settings.adapters_dir))]
+    bases = ctx.models.base_names(ctx.start_model if model is None else model)
+    return [BASE_ONLY] + [a["name"] for a in for_generation(list_adapters(ctx.models.settings.adapters_dir))
+                          if made_from(a, bases)]
 
 
 def adapter_picker(ctx: AppContext, elem_id: str, multiselect: bool = False, label: str = "Adapter") -> gr.Dropdown:
@@ -297,8 +301,8 @@ def adapter_picker(ctx: AppContext, elem_id: str, multiselect: bool = False, lab
     picker = gr.Dropdown(choices[1:] if multiselect else choices, value=[] if multiselect else BASE_ONLY,
                          multiselect=multiselect, label=label, elem_id=elem_id,
                          info="Adapters from the Fine-tune tab, hot-swapped on the loaded base model (no reload).")
-    picker.focus(lambda: gr.update(choices=adapter_choices(ctx)[1:] if multiselect else adapter_choices(ctx)),
-                 None, picker, api_name=False, show_progress="hidden")
+    picker.focus(lambda model: gr.update(choices=adapter_choices(ctx, model)[1:] if multiselect else adapter_choices(ctx, model)),
+                 [ctx.model_picker], picker, api_name=False, show_progress="hidden")
     return picker
 
 

@@ -125,9 +125,11 @@ def _whole(value, label: str) -> int:
 
 
 # ---- what the tab does, testable without a browser ----
-def model_choices(settings) -> list[str]:
-    """Adapters and fully fine-tuned models that write text (never reward models)."""
-    return [a["name"] for a in adapter_store.list_adapters(settings.adapters_dir) if a["output"] == "adapter"]
+def model_choices(models, base: str) -> list[str]:
+    """Adapters and fully fine-tuned models made from `base` that write text (never reward models)."""
+    bases = models.base_names(base)
+    return [a["name"] for a in adapter_store.list_adapters(models.settings.adapters_dir)
+            if a["output"] == "adapter" and adapter_store.made_from(a, bases)]
 
 
 def launch_evaluation(jobs: JobManager, recipe: EvalRecipe, created_by: str = "") -> tuple[dict, str]:
@@ -216,13 +218,12 @@ def export_files(run: dict, folder: Path) -> list[str]:
 
 def build(ctx: AppContext) -> None:
     jobs: JobManager = ctx.jobs
-    settings = ctx.models.settings
     export_dir = Path(tempfile.mkdtemp(prefix="playground-eval-export-"))
     with gr.Tab("Evaluate", id="evaluate", elem_id="tab-evaluate"):
         gr.Markdown(EXPLAINER)
         with gr.Accordion("1 · Models and data", open=True):
             gr.Markdown("The base is the model picked at the top of the page.")
-            adapters = gr.Dropdown(model_choices(settings), value=[], multiselect=True, elem_id="ev-adapters",
+            adapters = gr.Dropdown(model_choices(ctx.models, ctx.start_model), value=[], multiselect=True, elem_id="ev-adapters",
                                    label="Adapters and fine-tuned models to compare with the base",
                                    info="From the Fine-tune tab. They must have been made from the base model.")
             with gr.Row():
@@ -437,7 +438,7 @@ def build(ctx: AppContext) -> None:
         soft_choice.input(show_soft, [run_picker, soft_choice], [soft_table], api_name=False)
         stop_btn.click(stop, [run_picker], [status], api_name="stop_evaluation")
         export_btn.click(export, [run_picker], [export_files_out, status], api_name="export_evaluation")
-        adapters.focus(lambda: gr.update(choices=model_choices(settings)), None, adapters, api_name=False,
+        adapters.focus(lambda model: gr.update(choices=model_choices(ctx.models, model)), [ctx.model_picker], adapters, api_name=False,
                        show_progress="hidden")
         mode.change(lambda m: [gr.update(interactive=m == "Sampling")] * 3, [mode], [temperature, top_k, top_p],
                     api_name=False, show_progress="hidden")

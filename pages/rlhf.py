@@ -590,7 +590,8 @@ def build(ctx: AppContext) -> None:
         reward_picker.focus(lambda: gr.update(choices=reward_model_names(settings)), None, reward_picker, api_name=False,
                             show_progress="hidden")
         for picker in (start_adapter, ppo_start):
-            picker.focus(lambda: gr.update(choices=adapter_choices(ctx)), None, picker, api_name=False, show_progress="hidden")
+            picker.focus(lambda model: gr.update(choices=adapter_choices(ctx, model)), [ctx.model_picker], picker, api_name=False,
+                         show_progress="hidden")
         for picker in (ppo_reward, group_reward, other_scorer):
             picker.focus(lambda: gr.update(choices=reward_model_names(settings)), None, picker, api_name=False,
                          show_progress="hidden")

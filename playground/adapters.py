@@ -55,6 +55,23 @@ def for_generation(items: list[dict]) -> list[dict]:
     return [a for a in items if a["is_adapter"] and a["output"] == "adapter"]
 
 
+def made_from(item: dict, base_names: set[str]) -> bool:
+    """Whether a result was trained from the base model known by any of `base_names` (as typed and as
+    loaded from: 'tiny' and its folder, a Hub id, a folder; ModelManager.base_names). A result whose
+    base was not recorded is kept."""
+    recorded = {item.get("base_model") or ""}
+    if item.get("is_adapter"):
+        recorded.add(adapter_base(Path(item["path"])))
+    recorded = {_comparable(name) for name in recorded if name}
+    return not recorded or bool(recorded & {_comparable(name) for name in base_names if name})
+
+
+def _comparable(name: str) -> str:
+    """A folder by its full path (typed as ./m or ~/m or /x/m), anything else (a Hub id, 'tiny') as is."""
+    name = str(name).strip()
+    return str(Path(name).expanduser().resolve()) if name.startswith(("/", ".", "~")) else name
+
+
 def reward_models(items: list[dict]) -> list[dict]:
     """The reward models among the results (they score text; the RLHF tab trains and uses them)."""
     return [a for a in items if a["output"] == "reward_model"]

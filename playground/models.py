@@ -319,6 +319,12 @@ class ModelManager:
                 build_tiny_model(folder, seed=seed)
         return folder
 
+    def base_names(self, ref: str) -> set[str]:
+        """What an adapter trained on this model may have recorded as its base: the model as typed,
+        and for the tiny model its other name and its folder (adapters.made_from compares them)."""
+        ref = _reference(ref)
+        return set(TINY_ALIASES) | {str(self.tiny_model_dir())} if ref in TINY_ALIASES else {ref}
+
     def availability_notice(self, ref: str) -> str | None:
         """A plain sentence when `ref` can't be used right now (shown at start-up), else None."""
         try:

@@ -200,3 +200,31 @@ def test_every_run_turns_cudnn_attention_off(settings, tmp_path, cudnn_attention
                          "recipe": {}, "created": 0.0})
     assert execute(run, settings, store)["status"] == "cancelled"
     assert not torch.backends.cuda.cudnn_sdp_enabled()
+
+
+def test_the_pickers_offer_only_results_made_from_the_loaded_model(settings, tmp_path, monkeypatch):
+    """An adapter made from another base can't load on this one (PEFT: "Target modules ... not found"):
+    the labs, Evaluate and RLHF offer only those made from the model picked, whichever name it was
+    typed by; results whose base was not recorded stay."""
+    import dataclasses
+    import json
+    from types import SimpleNamespace
+
+    from pages.common import BASE_ONLY, adapter_choices
+    from pages.evaluate import model_choices
+
+    fresh = ModelManager(dataclasses.replace(settings, adapters_dir=tmp_path / "adapters"))
+    tiny_folder = str(fresh.tiny_model_dir())
+    for name, recorded_base, config_base in [("on-tiny", "tiny", tiny_folder), ("on-tiny-folder", "", tiny_folder),
+                                             ("on-t5", str(tmp_path / "t5"), str(tmp_path / "t5")),
+                                             ("on-hub", "HuggingFaceTB/SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+                                             ("unrecorded", "", "")]:
+        folder = tmp_path / "adapters" / name
+        folder.mkdir(parents=True)
+        (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "base_model_name_or_path": config_base}))
+        if recorded_base:
+            (folder / "run.json").write_text(json.dumps({"base_model": recorded_base, "output": "adapter"}))
+    ctx = SimpleNamespace(models=fresh, start_model="tiny")
+    assert sorted(adapter_choices(ctx)) == sorted([BASE_ONLY, "on-tiny", "on-tiny-folder", "unrecorded"])
+    assert sorted(adapter_choices(ctx, str(tmp_path / "t5" / "."))) == sorted([BASE_ONLY, "on-t5", "unrecorded"])
+    assert sorted(model_choices(fresh, "HuggingFaceTB/SmolLM2-135M-Instruct")) == ["on-hub", "unrecorded"]

@@ -34,7 +34,7 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
     splits = build_splits(recipe)  # nor do missing columns, empty data, a bad template or too few rows
     tokenizer, _ = models.tokenizer(recipe.base_model)
     if models.is_encoder_decoder(recipe.base_model):
-        return _encoder_decoder_notes(recipe, splits, tokenizer)
+        return _encoder_decoder_notes(recipe, splits, tokenizer) + method_notes(recipe, source)
     chat = bool(getattr(tokenizer, "chat_template", None))
     train, dropped = drop_rows_without_room(splits.train, tokenizer, recipe.max_length, chat)
     if not train:
@@ -51,6 +51,28 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
                      f"({recipe.max_length}) before their completion starts: they are left out. Raise max_length to keep them.")
     if recipe.max_steps > 0 and not recipe.packing:
         notes.append(max_steps_note(recipe, len(train)))
+    return notes + method_notes(recipe, source)
+
+
+def method_notes(recipe: SFTRecipe, source: str) -> list[str]:
+    """What the chosen method will do here that the form doesn't show."""
+    from playground.models import is_encoder_decoder_config, source_config
+    from playground.zero_gpu import compute_on_cuda
+
+    notes = []
+    if recipe.quantized_base and not compute_on_cuda():
+        notes.append("QLoRA without a GPU: bitsandbytes' 4-bit kernels for CPUs are slow and less tested (its log may "
+                     "warn about it). Here the run shows how the method works; the memory it saves is a GPU's.")
+    if getattr(recipe, "trainable", "") == "last_n_blocks":
+        config = source_config(source)
+        sizes = [config.num_hidden_layers]
+        if is_encoder_decoder_config(config):
+            sizes.append(getattr(config, "num_decoder_layers", None) or config.num_hidden_layers)
+        if recipe.last_n_blocks >= max(sizes):
+            stacks = " and ".join(map(str, sizes))
+            notes.append(f"Last N blocks is {recipe.last_n_blocks} and the model has {stacks} blocks"
+                         f"{' (encoder and decoder)' if len(sizes) > 1 else ''}: every block trains (all but the "
+                         "embeddings), close to full fine-tuning.")
     return notes
 
 

@@ -299,3 +299,16 @@ def test_a_method_the_architecture_cant_take_is_left_out_of_the_cost_check_and_r
     assert "(IA)³" not in figure.data[0].x and "LoRA" in figure.data[0].x
     with pytest.raises(PlaygroundError, match="knows no layers to scale"):
         cost_report(manager, recipe.with_method("ia3"))
+
+
+def test_a_launch_says_what_the_method_does_here_that_the_form_doesnt_show(settings, seq2seq_dir):
+    """Selective with more blocks than the model has trains every block; QLoRA on a CPU is for trying."""
+    from playground.training.sft_kind import method_notes
+
+    selective = recipe_from_dict({"method": "selective", "data": "summarization", "last_n_blocks": 10})
+    assert method_notes(selective, str(seq2seq_dir)) == [
+        "Last N blocks is 10 and the model has 2 and 2 blocks (encoder and decoder): every block trains (all but the "
+        "embeddings), close to full fine-tuning."]
+    assert method_notes(selective.__class__.from_dict({**selective.to_dict(), "last_n_blocks": 1}), str(seq2seq_dir)) == []
+    qlora = method_notes(recipe_from_dict({"method": "qlora", "data": "summarization"}), str(seq2seq_dir))
+    assert len(qlora) == 1 and qlora[0].startswith("QLoRA without a GPU")

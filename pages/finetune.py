@@ -15,6 +15,7 @@ from pages.common import (
     field_labels,
     guarded,
     in_form_words,
+    on_page_load,
     progress_html,
     progress_of,
     rate_limited,
@@ -111,6 +112,17 @@ def training_preview(recipe: SFTRecipe) -> tuple[pd.DataFrame, str]:
     rows = pd.DataFrame(splits.train[:20])[["prompt", "completion", "source"]]
     return rows, (f"✅ {len(splits.train):,} training, {len(splits.validation):,} validation and "
                   f"{len(splits.test):,} test examples.")
+
+
+def init_text_for(data: str, current: str) -> str | None:
+    """Prompt tuning's starting text when the data becomes a built-in set: that task's instruction,
+    unless the person wrote their own text (None: leave it)."""
+    from playground.data import BUILTIN_TASKS
+    from playground.training.recipes import PromptTuningRecipe
+
+    ours = {PromptTuningRecipe.prompt_tuning_init_text} | {t.template.instruction for t in BUILTIN_TASKS.values()}
+    task = BUILTIN_TASKS.get((data or "").strip())
+    return task.template.instruction if task and (current or "").strip() in ours else None
 
 
 def gib(size_bytes: float) -> str:
@@ -359,6 +371,14 @@ def build(ctx: AppContext) -> None:
                   "activation_checkpointing": activation_checkpointing, "optimizer": optimizer, "fused_loss": fused_loss,
                   "fit_batch": fit_batch}
         layout = FormLayout(shared=list(shared), own={key: list(controls) for key, controls in method_controls.items()})
+        init_text = method_controls["prompt_tuning"]["prompt_tuning_init_text"]
+
+        def follow_data(data, current):
+            text = init_text_for(data, current)
+            return gr.update() if text is None else text
+
+        data_source.change(follow_data, [data_source, init_text], [init_text], api_name=False, show_progress="hidden")
+        on_page_load(follow_data, [data_source, init_text], [init_text], show_progress="hidden")
         form = [ctx.model_picker, method, data_source, data_file, data_mix, *shared.values(),
                 *[c for controls in method_controls.values() for c in controls.values()]]
 

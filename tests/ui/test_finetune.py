@@ -201,6 +201,9 @@ def test_an_encoder_decoder_model_is_costed_and_prompt_tuned(app_page: Page, tmp
     assert wait_for_plot(page, "ft-memory", n_traces=5)[0]["x"] == ["Full fine-tuning", "LoRA", "QLoRA (4-bit base)",
                                                                     "Prompt tuning (soft prompt)", "Selective", "(IA)³"]
     page.locator("#ft-method").get_by_label("Prompt tuning (soft prompt)", exact=True).check()
+    # the soft prompt starts from the data's task (the default data, sentiment), not summarization's
+    expect(page.locator("#ft-prompt_tuning-prompt-tuning-init-text textarea")).to_have_value(
+        "Classify the sentiment of each review as positive or negative.")
     launch(page)
     expect(page.locator("#ft-progress")).to_contain_text("finished", timeout=RUN_TIMEOUT)
     expect(page.locator("#ft-adapters").get_by_role("row").filter(has_text="ui-t5")).to_contain_text("finished",

@@ -88,3 +88,14 @@ def test_a_refusal_names_the_forms_fields_not_the_recipe_keys():
     with pytest.raises(PlaygroundError) as refused:
         launch()
     assert str(refused.value) == "Set 'Epochs' above 0, or 'Max steps' above 0 (the seed is fine)."
+
+
+def test_prompt_tunings_starting_text_follows_a_built_in_set_unless_written_by_hand():
+    from pages.finetune import init_text_for
+
+    assert init_text_for("sentiment", "Summarize the following conversation.") == (
+        "Classify the sentiment of each review as positive or negative.")
+    assert init_text_for("summarization", "Classify the sentiment of each review as positive or negative.") == (
+        "Summarize each conversation in one or two sentences.")
+    assert init_text_for("sentiment", "Rate this movie review.") is None  # the person's own text stays
+    assert init_text_for("my-data.jsonl", "Summarize the following conversation.") is None

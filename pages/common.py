@@ -290,9 +290,10 @@ def adapter_choices(ctx: AppContext, model: str | None = None) -> list[str]:
     from another base can't load on it."""
     from playground.adapters import for_generation, list_adapters, made_from
 
-    bases = ctx.models.base_names(ctx.start_model if model is None else model)
+    model = ctx.start_model if model is None else model
+    bases, shape = ctx.models.base_names(model), ctx.models.base_shape(model)
     return [BASE_ONLY] + [a["name"] for a in for_generation(list_adapters(ctx.models.settings.adapters_dir))
-                          if made_from(a, bases)]
+                          if made_from(a, bases, shape)]
 
 
 def adapter_picker(ctx: AppContext, elem_id: str, multiselect: bool = False, label: str = "Adapter") -> gr.Dropdown:

@@ -55,15 +55,32 @@ def for_generation(items: list[dict]) -> list[dict]:
     return [a for a in items if a["is_adapter"] and a["output"] == "adapter"]
 
 
-def made_from(item: dict, base_names: set[str]) -> bool:
+def made_from(item: dict, base_names: set[str], base_shape: tuple | None = None) -> bool:
     """Whether a result was trained from the base model known by any of `base_names` (as typed and as
-    loaded from: 'tiny' and its folder, a Hub id, a folder; ModelManager.base_names). A result whose
-    base was not recorded is kept."""
+    loaded from: 'tiny' and its folder, a Hub id, a folder; ModelManager.base_names), or from a local
+    folder of the same architecture and sizes as the base (`base_shape`: the same tiny model built in
+    another home folder). A result whose base was not recorded is kept."""
     recorded = {item.get("base_model") or ""}
     if item.get("is_adapter"):
         recorded.add(adapter_base(Path(item["path"])))
     recorded = {_comparable(name) for name in recorded if name}
-    return not recorded or bool(recorded & {_comparable(name) for name in base_names if name})
+    if not recorded or recorded & {_comparable(name) for name in base_names if name}:
+        return True
+    return base_shape is not None and any(shape_of(name) == base_shape for name in recorded if name.startswith("/"))
+
+
+SHAPE_KEYS = ("model_type", "vocab_size", "hidden_size", "d_model", "num_hidden_layers", "num_layers",
+              "intermediate_size", "d_ff", "num_attention_heads", "num_heads")
+
+
+def shape_of(folder: str | Path) -> tuple | None:
+    """A local model folder's architecture and sizes (its config.json), which an adapter's layers
+    must match; None where there is no readable config."""
+    try:
+        config = json.loads((Path(folder).expanduser() / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return tuple(config.get(key) for key in SHAPE_KEYS) if isinstance(config, dict) else None
 
 
 def _comparable(name: str) -> str:

@@ -325,6 +325,16 @@ class ModelManager:
         ref = _reference(ref)
         return set(TINY_ALIASES) | {str(self.tiny_model_dir())} if ref in TINY_ALIASES else {ref}
 
+    def base_shape(self, ref: str) -> tuple | None:
+        """adapters.shape_of the model's local folder (the tiny model's, or one typed; never looked
+        for in demo mode), else None (a Hub id: its adapters recorded it by name)."""
+        from playground.adapters import shape_of
+
+        ref = _reference(ref)
+        if ref in TINY_ALIASES:
+            return shape_of(self.tiny_model_dir())
+        return None if self.settings.demo or not ref else shape_of(ref)
+
     def availability_notice(self, ref: str) -> str | None:
         """A plain sentence when `ref` can't be used right now (shown at start-up), else None."""
         try:

@@ -205,17 +205,20 @@ def test_every_run_turns_cudnn_attention_off(settings, tmp_path, cudnn_attention
 def test_the_pickers_offer_only_results_made_from_the_loaded_model(settings, tmp_path, monkeypatch):
     """An adapter made from another base can't load on this one (PEFT: "Target modules ... not found"):
     the labs, Evaluate and RLHF offer only those made from the model picked, whichever name it was
-    typed by; results whose base was not recorded stay."""
+    typed by, or from a folder of the same architecture and sizes; results whose base was not recorded stay."""
     import dataclasses
     import json
     from types import SimpleNamespace
 
     from pages.common import BASE_ONLY, adapter_choices
     from pages.evaluate import model_choices
+    from playground.tiny_model import build_tiny_model
 
     fresh = ModelManager(dataclasses.replace(settings, adapters_dir=tmp_path / "adapters"))
     tiny_folder = str(fresh.tiny_model_dir())
+    elsewhere = str(build_tiny_model(tmp_path / "another-home" / "tiny-seed0"))  # the same model, another folder
     for name, recorded_base, config_base in [("on-tiny", "tiny", tiny_folder), ("on-tiny-folder", "", tiny_folder),
+                                             ("on-tiny-elsewhere", "", elsewhere),
                                              ("on-t5", str(tmp_path / "t5"), str(tmp_path / "t5")),
                                              ("on-hub", "HuggingFaceTB/SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct"),
                                              ("unrecorded", "", "")]:
@@ -225,6 +228,6 @@ def test_the_pickers_offer_only_results_made_from_the_loaded_model(settings, tmp
         if recorded_base:
             (folder / "run.json").write_text(json.dumps({"base_model": recorded_base, "output": "adapter"}))
     ctx = SimpleNamespace(models=fresh, start_model="tiny")
-    assert sorted(adapter_choices(ctx)) == sorted([BASE_ONLY, "on-tiny", "on-tiny-folder", "unrecorded"])
+    assert sorted(adapter_choices(ctx)) == sorted([BASE_ONLY, "on-tiny", "on-tiny-folder", "on-tiny-elsewhere", "unrecorded"])
     assert sorted(adapter_choices(ctx, str(tmp_path / "t5" / "."))) == sorted([BASE_ONLY, "on-t5", "unrecorded"])
     assert sorted(model_choices(fresh, "HuggingFaceTB/SmolLM2-135M-Instruct")) == ["on-hub", "unrecorded"]

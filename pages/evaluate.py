@@ -127,9 +127,9 @@ def _whole(value, label: str) -> int:
 # ---- what the tab does, testable without a browser ----
 def model_choices(models, base: str) -> list[str]:
     """Adapters and fully fine-tuned models made from `base` that write text (never reward models)."""
-    bases = models.base_names(base)
+    bases, shape = models.base_names(base), models.base_shape(base)
     return [a["name"] for a in adapter_store.list_adapters(models.settings.adapters_dir)
-            if a["output"] == "adapter" and adapter_store.made_from(a, bases)]
+            if a["output"] == "adapter" and adapter_store.made_from(a, bases, shape)]
 
 
 def launch_evaluation(jobs: JobManager, recipe: EvalRecipe, created_by: str = "") -> tuple[dict, str]:
@@ -454,6 +454,12 @@ def _example_widths(columns) -> list[str]:
     return [width(str(c)) for c in columns]
 
 
-def _choices(jobs: JobManager, runs: list[dict] | None = None) -> list[tuple[str, str]]:
+def _choices(jobs: JobManager | None, runs: list[dict] | None = None) -> list[tuple[str, str]]:
+    """The run picker's (label, id) pairs; evaluations may share a name (a result holds none), so
+    those say when they were made."""
+    import collections
+
     runs = runs if runs is not None else jobs.store.runs(kind="eval")
-    return [(f"{r['name']} ({r['status']})", r["id"]) for r in runs]
+    repeated = {name for name, count in collections.Counter(r["name"] for r in runs).items() if count > 1}
+    when = lambda r: f" · {time.strftime('%m-%d %H:%M:%S', time.localtime(r['created']))}" if r["name"] in repeated else ""  # noqa: E731
+    return [(f"{r['name']}{when(r)} ({r['status']})", r["id"]) for r in runs]

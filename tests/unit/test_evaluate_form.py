@@ -1,5 +1,7 @@
 """The Evaluate tab's form read into a recipe, without a browser."""
 
+import time
+
 import pytest
 
 from pages.evaluate import EvalForm
@@ -40,3 +42,14 @@ def test_more_benchmarks_are_split_and_added_to_the_ticked_ones():
 def test_bad_values_are_explained(changes, message):
     with pytest.raises(PlaygroundError, match=message):
         form(**changes).recipe()
+
+
+def test_evaluations_that_share_a_name_are_told_apart_in_the_run_picker():
+    from pages.evaluate import _choices
+
+    stamp = time.mktime((2026, 12, 7, 22, 40, 5, 0, 0, -1))
+    runs = [{"id": "a", "name": "ev-t5", "status": "finished", "created": stamp},
+            {"id": "b", "name": "ev-t5", "status": "running", "created": stamp + 65},
+            {"id": "c", "name": "other", "status": "finished", "created": stamp}]
+    assert _choices(None, runs) == [("ev-t5 · 12-07 22:40:05 (finished)", "a"), ("ev-t5 · 12-07 22:41:10 (running)", "b"),
+                                    ("other (finished)", "c")]

@@ -65,12 +65,25 @@ def publish(output_dir: Path, adapters_dir: Path, name: str, overwrite: bool, ru
     raise PlaygroundError(f"Could not move the result into {adapters_dir}: {name} is taken. It is kept at {staging}.")
 
 
+def quiet_progress_bars() -> None:
+    """The libraries' own bars ("Loading weights", "Writing model shards", "Map") would fill the run's
+    log, whose last lines the Fine-tune tab shows; the run's progress is its events."""
+    import datasets
+    import huggingface_hub
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    huggingface_hub.utils.disable_progress_bars()
+    datasets.disable_progress_bars()
+
+
 def execute(run: dict, settings: Settings, store: Store) -> dict:
     """Run a recorded run; returns its final record. Raises nothing: a failure is recorded as the
     run's status and error."""
     from playground.attention import avoid_cudnn_attention
 
     avoid_cudnn_attention()  # every kind's model, trained or evaluated, runs in this process
+    quiet_progress_bars()
     run_dir = Path(run["run_dir"])
     main = is_main_process()
     writer = EventWriter(run_dir / EVENTS_FILE)

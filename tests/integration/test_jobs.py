@@ -220,6 +220,8 @@ def test_a_stopped_run_resumes_from_its_checkpoint_to_the_same_step_count(home, 
     assert 25 <= stop_step < 80
     assert run_progress_cell(stopped, jobs) == f"stopped at {stop_step}/80"  # its row in the runs table
     assert [e["step"] for e in jobs.events(run["id"])[0] if e["type"] == "checkpoint"] == [stop_step]
+    log = jobs.log_tail(run["id"], 400)  # the lines the Fine-tune tab shows: no library progress bars among them
+    assert "Loading weights" not in log and "it/s]" not in log, log
 
     cli = subprocess.run([sys.executable, "-m", "playground", "train", "--resume", "resumed"], cwd=ROOT,
                          capture_output=True, text=True, timeout=600)  # the same run, in the foreground

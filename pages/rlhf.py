@@ -114,6 +114,19 @@ def launch(jobs: JobManager, kind: str, recipe: PreferenceRecipe, created_by: st
     return run, f"✅ {title} run **{run['name']}** {where}.{notes}"
 
 
+def trained_model_note(models, ref: str) -> str:
+    """Which model the methods train, and, before any click, when they can't train it."""
+    try:
+        encoder_decoder = bool(ref) and models.is_encoder_decoder(ref)
+    except PlaygroundError:  # (not loadable now: a launch says why)
+        encoder_decoder = False
+    if encoder_decoder:
+        return (f"⚠️ The model chosen at the top of the page, **{ref}**, is an encoder-decoder model (T5-style): the "
+                "methods here train decoder-only models (SmolLM2, Qwen2.5, Llama). Pick one of those to train here; "
+                "Fine-tune, the labs and Evaluate take this one.")
+    return "The model trained is the one chosen at the top of the page."
+
+
 def launched_note(run: dict) -> str:
     """Under the button that launched a run (its refusals show there too); the run's own status is under Runs."""
     return f"✅ **{run['name']}** launched: follow it under **Runs** below."
@@ -201,7 +214,7 @@ def build(ctx: AppContext) -> None:
     settings = ctx.models.settings
     with gr.Tab("RLHF", id="rlhf", elem_id="tab-rlhf"):
         gr.Markdown(EXPLAINER)
-        gr.Markdown("The model trained is the one chosen at the top of the page.")
+        model_note = gr.Markdown(trained_model_note(ctx.models, ctx.start_model), elem_id="rl-model-note")
         with gr.Accordion("1 · Preference pairs", open=True, elem_id="rl-data-acc"):
             with gr.Row():
                 data_choice = gr.Radio(list(DATA_CHOICES), value="Labels from the Rate tab", label="Pairs from",
@@ -368,6 +381,8 @@ def build(ctx: AppContext) -> None:
             "learning_rate": ppo_lr, "policy_adapter": ppo_start, "reward_model": ppo_reward, "output_name": ppo_name}))
 
         launch_notes = [reward_note, direct_note, ppo_note, group_note]
+        ctx.model_picker.change(lambda ref: trained_model_note(ctx.models, ref), [ctx.model_picker], [model_note],
+                                api_name=False, show_progress="hidden")
 
         def launched(note, run: dict, message: str) -> dict:
             """A launch's outputs: the message under Runs, the note under its button (others cleared: an

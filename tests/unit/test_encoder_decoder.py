@@ -312,3 +312,12 @@ def test_a_launch_says_what_the_method_does_here_that_the_form_doesnt_show(setti
     assert method_notes(selective.__class__.from_dict({**selective.to_dict(), "last_n_blocks": 1}), str(seq2seq_dir)) == []
     qlora = method_notes(recipe_from_dict({"method": "qlora", "data": "summarization"}), str(seq2seq_dir))
     assert len(qlora) == 1 and qlora[0].startswith("QLoRA without a GPU")
+
+
+def test_the_rlhf_tab_says_before_any_click_that_it_cant_train_it(manager, seq2seq_dir):
+    from pages.rlhf import trained_model_note
+
+    assert trained_model_note(manager, str(seq2seq_dir)).startswith(
+        f"⚠️ The model chosen at the top of the page, **{seq2seq_dir}**, is an encoder-decoder model (T5-style)")
+    assert trained_model_note(manager, "tiny") == "The model trained is the one chosen at the top of the page."
+    assert trained_model_note(manager, "nobody/missing-model") == trained_model_note(manager, "tiny")  # offline: a launch says why

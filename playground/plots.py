@@ -252,7 +252,7 @@ def memory_figure(estimates: dict) -> go.Figure:
         figure.add_bar(name=part, x=methods, y=[getattr(estimates[m], part) / 2**30 for m in methods], marker_color=color,
                        hovertemplate="%{x}: %{y:.2f} GiB<extra>" + part + "</extra>")
     totals = [estimates[m].total / 2**30 for m in methods]
-    figure.add_scatter(x=methods, y=totals, mode="text", text=[gib_text(t) for t in totals], textposition="top center",
+    figure.add_scatter(x=methods, y=totals, mode="text", text=gib_texts(totals), textposition="top center",
                        showlegend=False, hoverinfo="skip")
     available = next(iter(estimates.values())).available / 2**30 if estimates else 0
     title = "Estimated peak memory per method"
@@ -278,6 +278,14 @@ def gib_text(value: float) -> str:
     if value >= 0.1:
         return f"{value:.3g} GiB"
     return f"{value * 1024:.3g} MiB" if value * 1024 >= 0.1 else f"{value * 2**20:.3g} KiB"
+
+
+def gib_texts(values: Sequence[float]) -> list[str]:
+    """Sizes given in GiB, all in the unit gib_text picks for the largest (bars side by side are
+    read against each other: no "0.102 GiB" beside "99.7 MiB")."""
+    unit = gib_text(max(values, default=0)).split()[-1]
+    scale = {"GiB": 1, "MiB": 1024, "KiB": 2**20}[unit]
+    return [f"{v * scale:,.1f} {unit}" if v * scale >= 10 else f"{v * scale:.3g} {unit}" for v in values]
 
 
 def message_figure(text: str, title: str = "Next-token probabilities: none to show", height: int = 520) -> go.Figure:

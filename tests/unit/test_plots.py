@@ -84,3 +84,11 @@ def test_training_panels_that_cannot_go_below_zero_start_at_zero():
                                         ("Margin", ("margin",))])
     assert figure.layout.yaxis.rangemode == figure.layout.yaxis2.rangemode == "nonnegative"
     assert figure.layout.yaxis3.rangemode is None  # a margin below zero keeps its own range
+
+
+def test_the_memory_bars_labels_share_one_unit():
+    from playground.plots import gib_texts
+
+    assert gib_texts([0.102, 0.0974]) == ["0.102 GiB", "0.0974 GiB"]  # not "99.7 MiB" beside "0.102 GiB"
+    assert gib_texts([0.05, 0.01]) == ["51.2 MiB", "10.2 MiB"]
+    assert gib_texts([12.34, 0.4]) == ["12.3 GiB", "0.4 GiB"]

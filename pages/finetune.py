@@ -328,7 +328,9 @@ def build(ctx: AppContext) -> None:
         gr.Markdown("### Runs\nOne at a time, in the order launched; queued and finished runs survive a restart. "
                     "**by**: who started it: a login name, *page* (this page, on an app without logins), a visitor "
                     "of a public demo, or a user of the command line.")
-        runs_table = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, elem_id="ft-runs")
+        # wrapped, with widths: a long base model (a folder's path) pushed the later columns off the right edge
+        runs_table = gr.Dataframe(headers=RUN_COLUMNS, interactive=False, elem_id="ft-runs", wrap=True,
+                                  column_widths=["16%", "9%", "10%", "22%", "12%", "12%", "9%", "10%"])
         with gr.Row():
             run_picker = gr.Dropdown([], label="Run", elem_id="ft-run-picker", scale=3)
             stop_btn = gr.Button("Stop run", variant="stop", elem_id="ft-stop", scale=1)
@@ -349,7 +351,8 @@ def build(ctx: AppContext) -> None:
         timer = gr.Timer(2.0)
 
         gr.Markdown("### Adapters")
-        adapters_table = gr.Dataframe(headers=ADAPTER_COLUMNS, interactive=False, elem_id="ft-adapters")
+        adapters_table = gr.Dataframe(headers=ADAPTER_COLUMNS, interactive=False, elem_id="ft-adapters", wrap=True,
+                                      column_widths=["18%", "10%", "24%", "10%", "12%", "9%", "9%", "8%"])
         with gr.Row():
             adapter_picker = gr.Dropdown([], label="Adapter", elem_id="ft-adapter-picker")
             new_name = gr.Textbox("", label="New name / merged name / Hub repo id", elem_id="ft-adapter-name")

@@ -189,7 +189,9 @@ def build(ctx: AppContext) -> None:
                 batch_run = gr.Button("Run batch", elem_id="pl-batch-run")
             batch_chart = gr.Plot(label="Mean ROUGE", elem_id="pl-batch-chart")
             batch_table = gr.Dataframe(headers=icl.BATCH_COLUMNS, label="Per example", interactive=False, wrap=True,
-                                       max_height=300, elem_id="pl-batch-table")
+                                       max_height=300, elem_id="pl-batch-table",
+                                       # the texts share what is left after the short columns (long ones pushed the scores off)
+                                       column_widths=["8%", "10%", "7%", "8%", "24%", "24%", "6%", "6%", "7%"])
             batch_csv = gr.File(label="Download CSV", interactive=False, elem_id="pl-batch-csv")
 
         # ---- handlers ----

@@ -299,10 +299,8 @@ class QLoraRecipe(LoraRecipe):
     bnb_4bit_use_double_quant: bool = option(True, "Double quantization",
                                              "Quantize the quantization constants too (~0.4 bits per weight saved).")
     upcast_non_quantized: bool = option(False, "Other weights in 32 bits",
-                                        "Keep the weights that are not quantized (embeddings, norms) in 32 bits, as "
-                                        "PEFT's prepare_model_for_kbit_training does: steadier in rare cases, and on "
-                                        "a GPU twice their memory (a large vocabulary's embedding is a quarter of a "
-                                        "small model). Off: they stay in the 16-bit compute type.")
+                                        "Embeddings and norms in 32 bits, as PEFT's kbit preparation does: steadier "
+                                        "in rare cases, twice their GPU memory. Off: 16 bits.")
 
     def __post_init__(self) -> None:
         super().__post_init__()

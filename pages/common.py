@@ -285,15 +285,22 @@ def on_page_load(fn, inputs, outputs, **kwargs):
 BASE_ONLY = "none (base model)"
 
 
+def made_from_model(models, model: str, items: list[dict]) -> list[dict]:
+    """The results among `items` made from `model` (adapters.made_from): one made from another base
+    can't load on it."""
+    from playground.adapters import made_from
+
+    bases, shape = models.base_names(model), models.base_shape(model)
+    return [a for a in items if made_from(a, bases, shape)]
+
+
 def adapter_choices(ctx: AppContext, model: str | None = None) -> list[str]:
-    """The adapters made from `model` (the model picker's; at start-up, the start model): one made
-    from another base can't load on it."""
-    from playground.adapters import for_generation, list_adapters, made_from
+    """The adapters made from `model` (the model picker's; at start-up, the start model)."""
+    from playground.adapters import for_generation, list_adapters
 
     model = ctx.start_model if model is None else model
-    bases, shape = ctx.models.base_names(model), ctx.models.base_shape(model)
-    return [BASE_ONLY] + [a["name"] for a in for_generation(list_adapters(ctx.models.settings.adapters_dir))
-                          if made_from(a, bases, shape)]
+    items = for_generation(list_adapters(ctx.models.settings.adapters_dir))
+    return [BASE_ONLY] + [a["name"] for a in made_from_model(ctx.models, model, items)]
 
 
 def adapter_picker(ctx: AppContext, elem_id: str, multiselect: bool = False, label: str = "Adapter") -> gr.Dropdown:

@@ -19,6 +19,7 @@ from pages.common import (
     field_labels,
     guarded,
     in_form_words,
+    made_from_model,
     max_new_tokens_slider,
     progress_html,
     rate_limited,
@@ -127,9 +128,8 @@ def _whole(value, label: str) -> int:
 # ---- what the tab does, testable without a browser ----
 def model_choices(models, base: str) -> list[str]:
     """Adapters and fully fine-tuned models made from `base` that write text (never reward models)."""
-    bases, shape = models.base_names(base), models.base_shape(base)
-    return [a["name"] for a in adapter_store.list_adapters(models.settings.adapters_dir)
-            if a["output"] == "adapter" and adapter_store.made_from(a, bases, shape)]
+    texts = [a for a in adapter_store.list_adapters(models.settings.adapters_dir) if a["output"] == "adapter"]
+    return [a["name"] for a in made_from_model(models, base, texts)]
 
 
 def launch_evaluation(jobs: JobManager, recipe: EvalRecipe, created_by: str = "") -> tuple[dict, str]:

@@ -125,6 +125,26 @@ def init_text_for(data: str, current: str) -> str | None:
     return task.template.instruction if task and (current or "").strip() in ours else None
 
 
+def selective_blocks_update(models, ref: str, current: int):
+    """The Selective 'Last N blocks' slider fitted to the model picked: up to its block count (the
+    larger stack of an encoder-decoder), the value kept within it. Left as it is when the model's
+    config can't be read (offline, a typo: the cost check and the launch say why)."""
+    from playground.models import source_config
+    from playground.training.blocks import block_counts
+
+    try:
+        counts = block_counts(source_config(models.resolve(ref)))
+    except (PlaygroundError, OSError, ValueError):  # not resolvable, no config, unknown architecture
+        return gr.update()
+    if not counts:
+        return gr.update()
+    stacks = " and ".join(map(str, counts))
+    where = f"{stacks} blocks (encoder and decoder)" if len(counts) > 1 else f"{stacks} blocks"
+    top = max(counts)
+    return gr.update(maximum=top, value=min(int(current or 1), top),
+                     info=f"Counted from the end of each stack; this model has {where}.")
+
+
 def gib(size_bytes: float) -> str:
     return plots.gib_text(size_bytes / 2**30)
 
@@ -382,6 +402,14 @@ def build(ctx: AppContext) -> None:
 
         data_source.change(follow_data, [data_source, init_text], [init_text], api_name=False, show_progress="hidden")
         on_page_load(follow_data, [data_source, init_text], [init_text], show_progress="hidden")
+        blocks_slider = method_controls["selective"]["last_n_blocks"]
+
+        def fit_blocks(ref, current):
+            return selective_blocks_update(ctx.models, ref, current)
+
+        ctx.model_picker.change(fit_blocks, [ctx.model_picker, blocks_slider], [blocks_slider], api_name=False,
+                                show_progress="hidden")
+        on_page_load(fit_blocks, [ctx.model_picker, blocks_slider], [blocks_slider], show_progress="hidden")
         form = [ctx.model_picker, method, data_source, data_file, data_mix, *shared.values(),
                 *[c for controls in method_controls.values() for c in controls.values()]]
 

@@ -19,6 +19,18 @@ def blocks(model) -> list:
             if type(m).__name__.endswith(("DecoderLayer", "EncoderLayer")) or type(m).__name__ in names]
 
 
+def block_counts(config) -> list[int]:
+    """How many blocks each stack has, read from the config (no weights): [layers] for a
+    decoder-only model, [encoder, decoder] for an encoder-decoder one; [] when the config doesn't say."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config  # a multimodal model's text part
+    layers = getattr(text, "num_hidden_layers", None)
+    if not layers:
+        return []
+    if getattr(config, "is_encoder_decoder", False):
+        return [layers, getattr(text, "num_decoder_layers", None) or layers]
+    return [layers]
+
+
 def block_stacks(model) -> list:
     """Each stack of the text model's blocks, in order: a decoder-only model's one; an
     encoder-decoder's encoder and decoder (a multimodal model's vision tower is left out). Raises

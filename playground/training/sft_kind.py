@@ -56,7 +56,8 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
 
 def method_notes(recipe: SFTRecipe, source: str) -> list[str]:
     """What the chosen method will do here that the form doesn't show."""
-    from playground.models import is_encoder_decoder_config, source_config
+    from playground.models import source_config
+    from playground.training.blocks import block_counts
     from playground.zero_gpu import compute_on_cuda
 
     notes = []
@@ -64,11 +65,8 @@ def method_notes(recipe: SFTRecipe, source: str) -> list[str]:
         notes.append("QLoRA without a GPU: bitsandbytes' 4-bit kernels for CPUs are slow and less tested (its log may "
                      "warn about it). Here the run shows how the method works; the memory it saves is a GPU's.")
     if getattr(recipe, "trainable", "") == "last_n_blocks":
-        config = source_config(source)
-        sizes = [config.num_hidden_layers]
-        if is_encoder_decoder_config(config):
-            sizes.append(getattr(config, "num_decoder_layers", None) or config.num_hidden_layers)
-        if recipe.last_n_blocks >= max(sizes):
+        sizes = block_counts(source_config(source))
+        if sizes and recipe.last_n_blocks >= max(sizes):
             stacks = " and ".join(map(str, sizes))
             notes.append(f"Last N blocks is {recipe.last_n_blocks} and the model has {stacks} blocks"
                          f"{' (encoder and decoder)' if len(sizes) > 1 else ''}: every block trains (all but the "

@@ -200,6 +200,10 @@ def test_an_encoder_decoder_model_is_costed_and_prompt_tuned(app_page: Page, tmp
     expect(markdown(page, "ft-params")).to_contain_text("Estimated peak memory for LoRA", timeout=60_000)
     assert wait_for_plot(page, "ft-memory", n_traces=5)[0]["x"] == ["Full fine-tuning", "LoRA", "QLoRA (4-bit base)",
                                                                     "Prompt tuning (soft prompt)", "Selective", "(IA)³"]
+    # Selective's "Last N blocks" reaches this model's blocks, no further
+    page.locator("#ft-method").get_by_label("Selective", exact=True).check()
+    expect(page.locator("#ft-selective-last-n-blocks")).to_contain_text("2 and 2 blocks (encoder and decoder)")
+    expect(page.locator("#ft-selective-last-n-blocks input[type=range]")).to_have_attribute("max", "2")
     page.locator("#ft-method").get_by_label("Prompt tuning (soft prompt)", exact=True).check()
     # the soft prompt starts from the data's task (the default data, sentiment), not summarization's
     expect(page.locator("#ft-prompt_tuning-prompt-tuning-init-text textarea")).to_have_value(

@@ -99,3 +99,21 @@ def test_prompt_tunings_starting_text_follows_a_built_in_set_unless_written_by_h
         "Summarize each conversation in one or two sentences.")
     assert init_text_for("sentiment", "Rate this movie review.") is None  # the person's own text stays
     assert init_text_for("my-data.jsonl", "Summarize the following conversation.") is None
+
+
+def test_the_selective_block_slider_follows_the_model(tmp_path, tiny_dir):
+    """'Last N blocks' reaches the picked model's block count (not a fixed 48), and a value above
+    it comes down; a model whose config can't be read leaves the slider as it is."""
+    from pages.finetune import selective_blocks_update
+    from playground.models import ModelManager
+    from playground.settings import Settings
+    from playground.tiny_model import build_tiny_seq2seq
+
+    models = ModelManager(Settings.from_env())
+    t5 = build_tiny_seq2seq(tmp_path / "t5", layers=3)
+    update = selective_blocks_update(models, str(t5), 40)
+    assert (update["maximum"], update["value"]) == (3, 3)
+    assert "3 and 3 blocks (encoder and decoder)" in update["info"]
+    update = selective_blocks_update(models, str(tiny_dir), 1)
+    assert update["value"] == 1 and update["maximum"] >= 1 and "encoder" not in update["info"]
+    assert selective_blocks_update(models, str(tmp_path / "no-such-model"), 5) == {"__type__": "update"}

@@ -188,7 +188,7 @@ def cost_report(models, recipe: SFTRecipe):
         report += (f"\n\nBatch from free memory: **{fitted.per_device_train_batch_size}** per step x "
                    f"**{fitted.gradient_accumulation_steps}** accumulation steps (your effective batch, "
                    f"{fitted.per_device_train_batch_size * fitted.gradient_accumulation_steps}).")
-    return report, plots.memory_figure(estimates)
+    return report, plots.memory_figure(estimates, chosen=METHOD_TITLES[recipe.method])
 
 
 def launch_run(jobs: JobManager, recipe: SFTRecipe, overwrite: bool, created_by: str = "") -> tuple[dict, str]:

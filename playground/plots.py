@@ -242,8 +242,9 @@ def reward_kl_figure(points: Sequence[dict]) -> go.Figure:
     return figure
 
 
-def memory_figure(estimates: dict) -> go.Figure:
-    """Stacked bars of estimated peak memory per method (GiB), with the device's free memory.
+def memory_figure(estimates: dict, chosen: str | None = None) -> go.Figure:
+    """Stacked bars of estimated peak memory per method (GiB), with the device's free memory; the
+    method `chosen` on the form is named in bold, "(yours)" under it.
     estimates: method -> MemoryEstimate."""
     parts = [("weights", "#64748b"), ("gradients", "#f59e0b"), ("optimizer", "#ef4444"), ("activations", "#3b82f6")]
     methods = list(estimates)
@@ -267,6 +268,7 @@ def memory_figure(estimates: dict) -> go.Figure:
                          margin={"l": 10, "r": 10, "t": 60, "b": 10})
     if available > 3 * top:
         figure.update_yaxes(range=[0, top * 1.2])
+    figure.update_xaxes(tickvals=methods, ticktext=[f"<b>{m}</b><br>(yours)" if m == chosen else m for m in methods])
     return figure
 
 

@@ -58,7 +58,8 @@ def test_trainable_counts_and_memory_order(tiny_dir):
     # On this 0.25M-parameter model activations dominate, and LoRA's dropped-out input copies make it
     # the larger (tests/integration/test_memory_estimate.py checks the order against measured peaks).
     assert lora.total > qlora.total and lora.activations == qlora.activations > full.activations
-    figure = memory_figure({m: c[2] for m, c in counts.items()})
+    figure = memory_figure({m: c[2] for m, c in counts.items()}, chosen="lora")
+    assert list(figure.layout.xaxis.ticktext) == [f"<b>{m}</b><br>(yours)" if m == "lora" else m for m in counts]
     bars = [trace for trace in figure.data if trace.type == "bar"]
     drawn = {name: sum(trace.y[list(trace.x).index(name)] for trace in bars) for name in counts}
     assert drawn["full"] == pytest.approx(full.total / 2**30, rel=1e-6) and drawn["lora"] > drawn["qlora"]

@@ -60,6 +60,27 @@ def count_trainable(recipe: SFTRecipe, source: str) -> tuple[int, int, object]:
     return trainable, total, config
 
 
+_NEVER_QUANTIZED: dict[str, int] = {}  # config (as JSON) -> count
+
+
+def never_quantized(config) -> int:
+    """Parameters a 4-bit load leaves unquantized besides the embeddings: the layers the model class
+    keeps in full precision (T5's feed-forward output `wo`), which transformers never quantizes.
+    Counted on the meta device, once per config."""
+    import torch
+    import transformers
+
+    from playground.models import auto_model_class
+
+    key = config.to_json_string()
+    if key not in _NEVER_QUANTIZED:
+        with torch.device("meta"):
+            model = getattr(transformers, auto_model_class(config)).from_config(config, dtype=torch.float32)
+        kept = set(model._keep_in_fp32_modules or ()) | set(model._keep_in_fp32_modules_strict or ())
+        _NEVER_QUANTIZED[key] = sum(p.numel() for name, p in model.named_parameters() if kept & set(name.split(".")))
+    return _NEVER_QUANTIZED[key]
+
+
 def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> MemoryEstimate:
     """A back-of-the-envelope peak under the run's memory plan: weights + gradients + optimizer
     state + activations (including the loss over the vocabulary, which dominates for small models
@@ -83,7 +104,8 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
     head_width = width  # bytes per value of the embeddings and the output layer
     if recipe.quantized_base:  # linear layers in NF4 (~0.53 bytes with double quantization), the rest as is
         head_width = 4 if getattr(recipe, "upcast_non_quantized", False) else width
-        weights = (total - trainable - embeddings) * 0.53 + embeddings * head_width + trainable * 4
+        kept = embeddings + never_quantized(config)
+        weights = (total - trainable - kept) * 0.53 + kept * head_width + trainable * 4
     else:
         weights = total * width
     # Full and selective fine-tuning train the weights in their own dtype; PEFT keeps its adapters in float32

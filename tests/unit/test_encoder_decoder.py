@@ -321,3 +321,24 @@ def test_the_rlhf_tab_says_before_any_click_that_it_cant_train_it(manager, seq2s
         f"⚠️ The model chosen at the top of the page, **{seq2seq_dir}**, is an encoder-decoder model (T5-style)")
     assert trained_model_note(manager, "tiny") == "The model trained is the one chosen at the top of the page."
     assert trained_model_note(manager, "nobody/missing-model") == trained_model_note(manager, "tiny")  # offline: a launch says why
+
+
+def test_the_qlora_estimate_counts_what_a_4_bit_load_leaves_unquantized(seq2seq_dir):
+    """T5 keeps its feed-forward output layers (`wo`) out of 4 bits: the estimate counts at full width
+    the same parameters a real 4-bit load leaves in ordinary Linear layers."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM
+
+    from playground.models import source_config
+    from playground.training.estimate import count_trainable, estimate_memory, never_quantized
+
+    recipe = recipe_from_dict({"method": "qlora", "data": "summarization", "base_model": str(seq2seq_dir)})
+    model = AutoModelForSeq2SeqLM.from_pretrained(seq2seq_dir, quantization_config=recipe.quantization_config(torch.float32))
+    plain = sum(m.weight.numel() for name, m in model.named_modules()
+                if type(m) is torch.nn.Linear and name != "lm_head")
+    config = source_config(str(seq2seq_dir))
+    assert never_quantized(config) == plain > 0
+    trainable, total, _ = count_trainable(recipe, str(seq2seq_dir))
+    with_wo = estimate_memory(recipe, config, trainable, total).weights
+    lora = estimate_memory(recipe.with_method("lora"), config, trainable, total).weights
+    assert with_wo < lora  # still mostly 4-bit

@@ -22,6 +22,7 @@ from pages.common import (
     field_labels,
     guarded,
     in_form_words,
+    made_from_model,
     progress_html,
     rate_limited,
     resume_run,
@@ -167,8 +168,11 @@ def rlhf_runs(jobs: JobManager) -> list[dict]:
     return [r for r in jobs.store.runs() if r["kind"] in RLHF_KINDS]
 
 
-def reward_model_names(settings) -> list[str]:
-    return [a["name"] for a in adapter_store.reward_models(adapter_store.list_adapters(settings.adapters_dir))]
+def reward_model_names(settings, models=None, model: str | None = None) -> list[str]:
+    """The reward models trained here; with `model`, only those made from it (PPO reads the policy's
+    tokens with the reward model's own embeddings: another base's can't score them)."""
+    items = adapter_store.reward_models(adapter_store.list_adapters(settings.adapters_dir))
+    return [a["name"] for a in (items if model is None else made_from_model(models, model, items))]
 
 
 def reward_model_summary(settings, name: str):
@@ -271,7 +275,8 @@ def build(ctx: AppContext) -> None:
         with gr.Accordion("PPO against a reward model", open=True, elem_id="rl-ppo-acc"):
             gr.Markdown(PPORecipe.about)
             with gr.Row():
-                ppo_reward = gr.Dropdown(reward_model_names(settings), label="Reward model", elem_id="rl-ppo-reward",
+                ppo_reward = gr.Dropdown(reward_model_names(settings, ctx.models, ctx.start_model), label="Reward model",
+                                         elem_id="rl-ppo-reward",
                                          info="Trained above, on the same base model (PPO reads its tokens directly).")
                 ppo_start = gr.Dropdown(adapter_choices(ctx), value=BASE_ONLY, label="Start from", elem_id="rl-ppo-start",
                                         info="Usually your SFT adapter; a frozen copy of it is the reference.")
@@ -607,7 +612,9 @@ def build(ctx: AppContext) -> None:
         for picker in (start_adapter, ppo_start):
             picker.focus(lambda model: gr.update(choices=adapter_choices(ctx, model)), [ctx.model_picker], picker, api_name=False,
                          show_progress="hidden")
-        for picker in (ppo_reward, group_reward, other_scorer):
+        ppo_reward.focus(lambda model: gr.update(choices=reward_model_names(settings, ctx.models, model)),
+                         [ctx.model_picker], ppo_reward, api_name=False, show_progress="hidden")
+        for picker in (group_reward, other_scorer):  # these score the reply's text: any base's reward model can
             picker.focus(lambda: gr.update(choices=reward_model_names(settings)), None, picker, api_name=False,
                          show_progress="hidden")
         score_btn.click(score, [reward_picker, score_prompt, score_text], [score_out], api_name="score_reply")

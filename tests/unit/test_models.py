@@ -205,7 +205,8 @@ def test_every_run_turns_cudnn_attention_off(settings, tmp_path, cudnn_attention
 def test_the_pickers_offer_only_results_made_from_the_loaded_model(settings, tmp_path, monkeypatch):
     """An adapter made from another base can't load on this one (PEFT: "Target modules ... not found"):
     the labs, Evaluate and RLHF offer only those made from the model picked, whichever name it was
-    typed by, or from a folder of the same architecture and sizes; results whose base was not recorded stay."""
+    typed by, or from a folder of the same architecture and sizes; results whose base was not recorded stay.
+    PPO's reward models likewise."""
     import dataclasses
     import json
     from types import SimpleNamespace
@@ -231,3 +232,11 @@ def test_the_pickers_offer_only_results_made_from_the_loaded_model(settings, tmp
     assert sorted(adapter_choices(ctx)) == sorted([BASE_ONLY, "on-tiny", "on-tiny-folder", "on-tiny-elsewhere", "unrecorded"])
     assert sorted(adapter_choices(ctx, str(tmp_path / "t5" / "."))) == sorted([BASE_ONLY, "on-t5", "unrecorded"])
     assert sorted(model_choices(fresh, "HuggingFaceTB/SmolLM2-135M-Instruct")) == ["on-hub", "unrecorded"]
+    # PPO's reward model reads the policy's tokens: only one made from the model picked is offered
+    from pages.rlhf import reward_model_names
+
+    for name, base in [("rm-tiny", "tiny"), ("rm-hub", "HuggingFaceTB/SmolLM2-135M-Instruct")]:
+        (tmp_path / "adapters" / name).mkdir()
+        (tmp_path / "adapters" / name / "run.json").write_text(json.dumps({"base_model": base, "output": "reward_model"}))
+    assert reward_model_names(fresh.settings, fresh, "tiny") == ["rm-tiny"]
+    assert sorted(reward_model_names(fresh.settings)) == ["rm-hub", "rm-tiny"]  # GRPO/RLOO score text: any

@@ -243,33 +243,42 @@ def reward_kl_figure(points: Sequence[dict]) -> go.Figure:
 
 
 def memory_figure(estimates: dict, chosen: str | None = None) -> go.Figure:
-    """Stacked bars of estimated peak memory per method (GiB), with the device's free memory; the
-    method `chosen` on the form is named in bold, "(yours)" under it.
-    estimates: method -> MemoryEstimate."""
+    """Stacked bars of estimated peak memory per method, with the device's free memory, in the unit
+    the largest bar reads best in (GiB, or MiB for a tiny model); the method `chosen` on the form is
+    named in bold, "(yours)" under it. estimates: method -> MemoryEstimate."""
     parts = [("weights", "#64748b"), ("gradients", "#f59e0b"), ("optimizer", "#ef4444"), ("activations", "#3b82f6")]
     methods = list(estimates)
+    totals_gib = [estimates[m].total / 2**30 for m in methods]
+    unit, scale = size_unit(max(totals_gib, default=0))
     figure = go.Figure()
     for part, color in parts:
-        figure.add_bar(name=part, x=methods, y=[getattr(estimates[m], part) / 2**30 for m in methods], marker_color=color,
-                       hovertemplate="%{x}: %{y:.2f} GiB<extra>" + part + "</extra>")
-    totals = [estimates[m].total / 2**30 for m in methods]
-    figure.add_scatter(x=methods, y=totals, mode="text", text=gib_texts(totals), textposition="top center",
+        figure.add_bar(name=part, x=methods, y=[getattr(estimates[m], part) / 2**30 * scale for m in methods],
+                       marker_color=color, hovertemplate="%{x}: %{y:.3g} " + unit + "<extra>" + part + "</extra>")
+    totals = [t * scale for t in totals_gib]
+    figure.add_scatter(x=methods, y=totals, mode="text", text=gib_texts(totals_gib), textposition="top center",
                        showlegend=False, hoverinfo="skip")
-    available = next(iter(estimates.values())).available / 2**30 if estimates else 0
+    available_gib = next(iter(estimates.values())).available / 2**30 if estimates else 0
+    available, top = available_gib * scale, max(totals, default=0)
     title = "Estimated peak memory per method"
-    top = max(totals, default=0)
     if available <= 3 * top:  # the free memory fits on the same scale: a line to compare the bars with
         figure.add_hline(y=available, line_dash="dash", line_color="#111827",
-                         annotation_text=f"free now: {available:.1f} GiB", annotation_position="top left")
+                         annotation_text=f"free now: {gib_text(available_gib)}", annotation_position="top left")
     else:  # a line far above would flatten every bar to nothing
-        title += f"<br><sup>free now: {available:.1f} GiB, {available / top:,.0f}x the largest: off this scale, every method fits</sup>"
+        title += (f"<br><sup>free now: {gib_text(available_gib)}, {available / top:,.0f}x the largest: off this scale, "
+                  "every method fits</sup>")
     figure.update_layout(barmode="stack", title={"text": title, "font": {"size": 14}},
-                         yaxis={"title": "GiB", "rangemode": "tozero"}, template="plotly_white", height=400,
+                         yaxis={"title": unit, "rangemode": "tozero"}, template="plotly_white", height=400,
                          margin={"l": 10, "r": 10, "t": 60, "b": 10})
     if available > 3 * top:
         figure.update_yaxes(range=[0, top * 1.2])
     figure.update_xaxes(tickvals=methods, ticktext=[f"<b>{m}</b><br>(yours)" if m == chosen else m for m in methods])
     return figure
+
+
+def size_unit(largest_gib: float) -> tuple[str, int]:
+    """(unit, values per GiB) that gib_text writes a size of `largest_gib` GiB in."""
+    unit = gib_text(largest_gib).split()[-1]
+    return unit, {"GiB": 1, "MiB": 1024, "KiB": 2**20}[unit]
 
 
 def gib_text(value: float) -> str:
@@ -285,8 +294,7 @@ def gib_text(value: float) -> str:
 def gib_texts(values: Sequence[float]) -> list[str]:
     """Sizes given in GiB, all in the unit gib_text picks for the largest (bars side by side are
     read against each other: no "0.102 GiB" beside "99.7 MiB")."""
-    unit = gib_text(max(values, default=0)).split()[-1]
-    scale = {"GiB": 1, "MiB": 1024, "KiB": 2**20}[unit]
+    unit, scale = size_unit(max(values, default=0))
     return [f"{v * scale:,.1f} {unit}" if v * scale >= 10 else f"{v * scale:.3g} {unit}" for v in values]
 
 

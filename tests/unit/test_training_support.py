@@ -62,12 +62,14 @@ def test_trainable_counts_and_memory_order(tiny_dir):
     assert list(figure.layout.xaxis.ticktext) == [f"<b>{m}</b><br>(yours)" if m == "lora" else m for m in counts]
     bars = [trace for trace in figure.data if trace.type == "bar"]
     drawn = {name: sum(trace.y[list(trace.x).index(name)] for trace in bars) for name in counts}
-    assert drawn["full"] == pytest.approx(full.total / 2**30, rel=1e-6) and drawn["lora"] > drawn["qlora"]
+    # a tiny model's megabytes drawn on a MiB axis, the unit its bars' labels use (not 0.03 GiB ticks)
+    assert figure.layout.yaxis.title.text == "MiB" and figure.data[-1].text[0].endswith(" MiB")
+    assert drawn["full"] == pytest.approx(full.total / 2**20, rel=1e-6) and drawn["lora"] > drawn["qlora"]
     # gigabytes free against a tiny model's megabytes: the scale is the bars', the free memory said in words
     assert figure.layout.yaxis.range[1] == pytest.approx(max(drawn.values()) * 1.2)
     assert "free now" in figure.layout.title.text and not figure.layout.shapes
     tight = memory_figure({"full": dataclasses.replace(full, available=full.total * 2)})
-    assert tight.layout.shapes[0].y0 == pytest.approx(full.total * 2 / 2**30) and tight.layout.yaxis.range is None
+    assert tight.layout.shapes[0].y0 == pytest.approx(full.total * 2 / 2**20) and tight.layout.yaxis.range is None
 
 
 def test_events_are_read_by_byte_offset_and_skip_a_partial_line(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -107,11 +108,27 @@ class FormLayout:
 
 
 # ---- what the tab does, testable without a browser (handlers in build() only map results to components) ----
-def training_preview(recipe: SFTRecipe) -> tuple[pd.DataFrame, str]:
+def training_preview(models, recipe: SFTRecipe) -> tuple[pd.DataFrame, str]:
+    """The first training rows as the trainer gets them, the split's sizes, and what the launch will
+    say of the data (a known format read, rows left out as empty or too long, the chat template)."""
+    from playground.training.sft_data import trains_in_chat_template
+    from playground.training.sft_kind import CHAT_NOTE, data_notes
+
     splits = build_splits(recipe)
     rows = pd.DataFrame(splits.train[:20])[["prompt", "completion", "source"]]
+    rows["source"] = [source_label(source) for source in rows["source"]]
+    tokenizer, _ = models.tokenizer(recipe.base_model)
+    encoder_decoder = models.is_encoder_decoder(recipe.base_model)
+    notes, _ = data_notes(recipe, splits, tokenizer, encoder_decoder)
+    if trains_in_chat_template(tokenizer, encoder_decoder):
+        notes.append(CHAT_NOTE)
     return rows, (f"✅ {len(splits.train):,} training, {len(splits.validation):,} validation and "
-                  f"{len(splits.test):,} test examples.")
+                  f"{len(splits.test):,} test examples." + "".join(f"\n\nℹ️ {note}" for note in notes))
+
+
+def source_label(source: str) -> str:
+    """A data source as a person named it: a file by its name (an upload's is a temporary path)."""
+    return Path(source).name if source.startswith(("/", ".", "~")) else source
 
 
 def init_text_for(data: str, current: str) -> str | None:
@@ -288,8 +305,9 @@ def build(ctx: AppContext) -> None:
                                           info="Held out for the Evaluate tab.")
                 split_seed = gr.Number(0, label="Split seed", precision=0, elem_id="ft-split-seed")
                 preview_btn = gr.Button("Preview training examples", elem_id="ft-preview-btn")
+            preview_note = gr.Markdown("", elem_id="ft-preview-note")
             preview = gr.Dataframe(headers=["prompt", "completion", "source"], label="Training examples", interactive=False,
-                                   wrap=True, max_height=240, elem_id="ft-preview")
+                                   wrap=True, max_height=240, elem_id="ft-preview", column_widths=["55%", "30%", "15%"])
 
         with gr.Accordion("2 · Method", open=True):
             method = gr.Radio(list(METHOD_BY_TITLE), value=METHOD_TITLES["lora"], label="Method", elem_id="ft-method")
@@ -400,6 +418,14 @@ def build(ctx: AppContext) -> None:
             text = init_text_for(data, current)
             return gr.update() if text is None else text
 
+        def upload_note(file):
+            """Which data the run reads: an upload wins over the Data box, and that is said."""
+            if not file:
+                return ""
+            return (f"ℹ️ Using the uploaded **{Path(uploaded_path(file)).name}**: the Data box is not read while a file is "
+                    "uploaded (remove the upload with × to use it).")
+
+        data_file.change(upload_note, [data_file], [preview_note], api_name=False, show_progress="hidden")
         data_source.change(follow_data, [data_source, init_text], [init_text], api_name=False, show_progress="hidden")
         on_page_load(follow_data, [data_source, init_text], [init_text], show_progress="hidden")
         blocks_slider = method_controls["selective"]["last_n_blocks"]
@@ -426,12 +452,12 @@ def build(ctx: AppContext) -> None:
                     params_md: "", memory_plot: None,
                     **{group: gr.update(visible=other == key) for other, group in method_groups.items()}}
 
-        @guarded(status)
+        @guarded(preview_note, clear={preview: None})  # refused: no rows of the previous data stay
         @rate_limited(ctx)
         @form_words
         def preview_data(*form_values):
-            rows, message = training_preview(recipe_of(*form_values))
-            return {preview: rows, status: message}
+            rows, message = training_preview(ctx.models, recipe_of(*form_values))
+            return {preview: rows, preview_note: message}
 
         @guarded(status, clear={params_md: "", memory_plot: None})  # a refused check leaves no older estimate
         @rate_limited(ctx)
@@ -525,7 +551,7 @@ def build(ctx: AppContext) -> None:
 
         method.change(show_method, [method], [method_about, learning_rate, params_md, memory_plot,
                                               *method_groups.values()], api_name=False)
-        preview_btn.click(preview_data, form, [preview, status], api_name="preview_training_data")
+        preview_btn.click(preview_data, form, [preview, preview_note], api_name="preview_training_data")
         check_btn.click(check_cost, form, [params_md, memory_plot, recipe_yaml, command, status],
                         api_name="check_training_cost")
         # In the polls' group: a poll computed before the launch recorded its run would otherwise answer

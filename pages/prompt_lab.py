@@ -196,6 +196,7 @@ def build(ctx: AppContext) -> None:
 
         # ---- handlers ----
         def loaded(frame, name, in_guess=None, ref_guess=None, template=None):
+            frame = data.with_standard_columns(frame)  # Alpaca's and chat formats map like prompt/completion
             cols = list(frame.columns)
             guess_in, guess_ref = data.guess_columns(cols)
             in_value, ref_value = in_guess or guess_in or cols[0], ref_guess or guess_ref or cols[-1]
@@ -205,8 +206,10 @@ def build(ctx: AppContext) -> None:
             }
             # A file or Hub set gets a plain template named after its own columns: the built-in task's
             # instruction (e.g. "Summarize…") would be wrong for it.
+            derived = set(frame.attrs.get("derived", ()))  # a made-up column name is no label for a prompt
+            in_label, ref_label = ("Input" if in_value in derived else in_value), ("Output" if ref_value in derived else ref_value)
             template = template or PromptTemplate(instruction="Complete the last example the way the examples are completed.",
-                                                  example_format=f"{in_value}: {{input}}\n{ref_value}: {{output}}")
+                                                  example_format=f"{in_label}: {{input}}\n{ref_label}: {{output}}")
             out[instruction], out[example_format] = template.instruction, template.example_format
             try:
                 examples = data.to_examples(frame, in_value, ref_value, name)

@@ -71,6 +71,7 @@ class ExampleSet:
     inputs: list[str]
     references: list[str]
     skipped_rows: list[int] = field(default_factory=list)  # 0-based rows dropped for being empty
+    format_note: str = ""  # how a known format's columns were read (with_standard_columns)
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -80,11 +81,17 @@ class ExampleSet:
 
     def notice(self) -> str:
         text = f"{len(self):,} examples from {self.name}."
-        if self.skipped_rows:
-            shown = ", ".join(str(r) for r in self.skipped_rows[:5])
-            more = "…" if len(self.skipped_rows) > 5 else ""
-            text += f" Skipped {len(self.skipped_rows)} row(s) with an empty input or reference (rows {shown}{more})."
-        return text
+        if self.format_note:
+            text += f" {self.format_note}"
+        return text + (f" {self.skipped_note()}" if self.skipped_rows else "")
+
+    def skipped_note(self) -> str:
+        """Which rows were left out, numbered as a person counts a file's records (from 1, a CSV's
+        header not counted)."""
+        shown = ", ".join(str(r + 1) for r in self.skipped_rows[:5])
+        more = "…" if len(self.skipped_rows) > 5 else ""
+        return (f"Skipped {len(self.skipped_rows)} row(s) of {self.name} with an empty input or reference "
+                f"(row{'s' if len(self.skipped_rows) > 1 else ''} {shown}{more}, counting from 1).")
 
 
 # ---- reading tables ----
@@ -124,12 +131,30 @@ def _read_table(path: Path, max_rows: int | None = MAX_ROWS):
         raise
     except Exception as err:
         detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if kind == "json" and lines and (where := _first_bad_json_line(path)):
+            detail = where  # pandas names a byte position; a person looks for a line
         raise PlaygroundError(f"Could not read '{path.name}' as {kind.upper()}: {detail}.") from err
     if frame.empty or len(frame.columns) == 0:
         raise PlaygroundError(f"'{path.name}' has no rows.")
     _check_rows(path, len(frame), max_rows)
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _first_bad_json_line(path: Path) -> str | None:
+    """Where a JSON Lines file first fails to parse, as a person finds it: "line 12 is not JSON
+    (…)"; None when every line parses (the problem is elsewhere)."""
+    import json
+
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                json.loads(line)
+            except ValueError as err:
+                return f"line {number} is not JSON ({err.msg}: {line.strip()[:60]!r}); fix or remove that line"
+    return None
 
 
 def _check_rows(path: Path, rows: int, max_rows: int | None) -> None:
@@ -214,10 +239,74 @@ def builtin_frame(task: str):
     return _read_table(EXAMPLES_DIR / BUILTIN_TASKS[task].file)
 
 
+ALPACA_INPUT = "instruction_and_input"
+CHAT_COLUMNS = ("messages", "conversations")  # TRL's conversational format; ShareGPT's
+CHAT_ROLES = {"human": "user", "gpt": "assistant"}  # ShareGPT's "from" names
+
+
+def with_standard_columns(frame):
+    """The frame with columns the common instruction-data formats need derived, so a file in one of
+    them maps like any other: Alpaca's instruction, input and output give `instruction_and_input`
+    (the instruction, then the input after a blank line where there is one), and a conversation
+    (`messages` as TRL writes it, or ShareGPT's `conversations`) gives `<column>_prompt`, the turns
+    before the last reply, and `<column>_reply`, that reply. What was derived is said in
+    frame.attrs["format_note"] (ExampleSet.notice shows it)."""
+    columns = {c.lower(): c for c in frame.columns}
+    if "instruction" in columns and ALPACA_INPUT not in columns:
+        instruction, extra = columns["instruction"], columns.get("input")
+        frame = frame.copy()
+        frame[ALPACA_INPUT] = [_joined(i, x if extra else None)
+                               for i, x in zip(frame[instruction], frame[extra] if extra else frame[instruction])]
+        frame.attrs["derived"] = [ALPACA_INPUT]
+        frame.attrs["format_note"] = ("Alpaca format: each input is the instruction" +
+                                      (", then the row's input after a blank line" if extra else "") + ".")
+    for name in CHAT_COLUMNS:
+        column = columns.get(name)
+        if column is None or f"{column}_prompt" in frame.columns:
+            continue
+        split = [_conversation_parts(turns) for turns in frame[column]]
+        if not any(prompt for prompt, _ in split):
+            continue
+        frame = frame.copy()
+        frame[f"{column}_prompt"], frame[f"{column}_reply"] = [p for p, _ in split], [r for _, r in split]
+        frame.attrs["derived"] = [f"{column}_prompt", f"{column}_reply"]
+        frame.attrs["format_note"] = (f"Conversations ('{column}'): the last assistant turn is the reference and the "
+                                      "turns before it the input (one turn alone as its text; several as 'role: text' "
+                                      "lines).")
+    return frame
+
+
+def _joined(instruction, extra) -> str:
+    instruction, extra = _cell_text(instruction), _cell_text(extra) if _is_scalar(extra) else ""
+    return f"{instruction}\n\n{extra}" if instruction and extra else instruction or extra
+
+
+def _conversation_parts(turns) -> tuple[str, str]:
+    """(the turns before the last assistant turn as text, that turn's text); ("", "") for anything
+    that isn't a list of {role, content} (or ShareGPT's {from, value}) turns ending in a reply."""
+    if not isinstance(turns, (list, tuple)) and getattr(turns, "ndim", 0) != 1:
+        return "", ""
+    parsed = []
+    for turn in turns:
+        if not isinstance(turn, dict):
+            return "", ""
+        role = str(turn.get("role", turn.get("from", ""))).strip().lower()
+        parsed.append((CHAT_ROLES.get(role, role), _cell_text(turn.get("content", turn.get("value")))))
+    last = max((i for i, (role, _) in enumerate(parsed) if role == "assistant"), default=None)
+    if not last:  # none, or a reply with nothing before it
+        return "", ""
+    before = parsed[:last]
+    prompt = before[0][1] if len(before) == 1 else "\n".join(f"{role}: {text}" for role, text in before)
+    return prompt, parsed[last][1]
+
+
 def guess_columns(columns: list[str]) -> tuple[str | None, str | None]:
-    """A first guess at the (input, reference) columns from common names."""
-    inputs = ["dialogue", "prompt", "input", "text", "question", "review", "document", "article", "instruction"]
-    outputs = ["summary", "completion", "output", "answer", "label", "response", "target", "highlights"]
+    """A first guess at the (input, reference) columns from common names (with_standard_columns'
+    derived ones first: a file in a known format needs no mapping)."""
+    inputs = [ALPACA_INPUT, *(f"{c}_prompt" for c in CHAT_COLUMNS), "dialogue", "prompt", "input", "text", "question",
+              "review", "document", "article", "instruction"]
+    outputs = [*(f"{c}_reply" for c in CHAT_COLUMNS), "summary", "completion", "output", "answer", "label", "response",
+               "target", "highlights"]
     lower = {c.lower(): c for c in columns}
     pick = lambda names: next((lower[n] for n in names if n in lower), None)  # noqa: E731
     return pick(inputs), pick(outputs)
@@ -249,7 +338,9 @@ def to_examples(frame, input_column: str, output_column: str, name: str) -> Exam
         references.append(y)
     if not inputs:
         raise PlaygroundError(f"Every row of {name} has an empty '{input_column}' or '{output_column}'.")
-    return ExampleSet(name=name, inputs=inputs, references=references, skipped_rows=skipped)
+    derived = {input_column, output_column} & set(frame.attrs.get("derived", ()))
+    return ExampleSet(name=name, inputs=inputs, references=references, skipped_rows=skipped,
+                      format_note=frame.attrs.get("format_note", "") if derived else "")
 
 
 def _is_scalar(value) -> bool:

@@ -12,7 +12,7 @@ from playground.runs import EVENTS_FILE, EventWriter, is_main_process
 from playground.training.callbacks import RunEvents
 from playground.training.loop import numbers, starting_point, train_and_measure
 from playground.training.recipes import SFTRecipe
-from playground.training.sft_data import build_splits, drop_rows_without_room, to_conversational
+from playground.training.sft_data import build_splits, drop_rows_without_room, to_conversational, trains_in_chat_template
 
 
 @dataclass
@@ -78,7 +78,7 @@ def train(recipe: SFTRecipe, source: str, run_dir: Path, output_dir: Path, callb
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     encoder_decoder = is_encoder_decoder_config(source_config(source))
-    chat = bool(getattr(tokenizer, "chat_template", None)) and not encoder_decoder
+    chat = trains_in_chat_template(tokenizer, encoder_decoder)
     if encoder_decoder:  # the prompt has its own sequence: a long one is cut, and its reply still trains
         train_rows, validation_rows, dropped = splits.train, splits.validation, 0
         cut = cut_prompts(train_rows, tokenizer, recipe.max_length)

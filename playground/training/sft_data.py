@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from playground import access, data
@@ -28,6 +28,7 @@ class Splits:
     train: list[dict]
     validation: list[dict]
     test: list[dict]
+    notes: list[str] = field(default_factory=list)  # how each set was read: a known format, rows left out
 
 
 def render(template: str, custom: str, text: str) -> str:
@@ -38,8 +39,13 @@ def render(template: str, custom: str, text: str) -> str:
 
 
 def load_pairs(source: str, input_column: str = "", output_column: str = "", split: str = "train") -> list[tuple[str, str]]:
-    """(input, output) pairs from a built-in name, a local file or a Hub dataset id (its `split`).
-    A file with `prompt` and `completion` columns needs no mapping."""
+    """(input, output) pairs of load_examples."""
+    return load_examples(source, input_column, output_column, split).pairs()
+
+
+def load_examples(source: str, input_column: str = "", output_column: str = "", split: str = "train") -> data.ExampleSet:
+    """The examples of a built-in name, a local file or a Hub dataset id (its `split`). A file with
+    `prompt` and `completion` columns, or in Alpaca's or a chat format, needs no mapping."""
     source = str(source).strip()
     if source in data.BUILTIN_TASKS:
         task = data.BUILTIN_TASKS[source]
@@ -54,9 +60,10 @@ def load_pairs(source: str, input_column: str = "", output_column: str = "", spl
             if not access.is_local_folder(source):
                 check_hub_id(source)
             frame, name = data.read_hub(source, split=split or "train"), source
+        frame = data.with_standard_columns(frame)
         guess_in, guess_out = data.guess_columns(list(frame.columns))
         input_column, output_column = input_column or guess_in or "", output_column or guess_out or ""
-    return data.to_examples(frame, input_column, output_column, name).pairs()
+    return data.to_examples(frame, input_column, output_column, name)
 
 
 def check_hub_id(source: str) -> None:
@@ -73,6 +80,12 @@ def check_hub_id(source: str) -> None:
     if not hub_reachable(Settings.from_env()):
         raise PlaygroundError(f"'{source}' is not a built-in set ({', '.join(data.BUILTIN_TASKS)}) nor an existing file, "
                               f"and the Hugging Face Hub can't be reached to look for a dataset of that id.{hint}")
+
+
+def trains_in_chat_template(tokenizer, encoder_decoder: bool) -> bool:
+    """Whether fine-tuning writes each prompt into the model's chat template as a user turn (a
+    decoder-only model that has one); an encoder-decoder reads its prompt as it is."""
+    return bool(getattr(tokenizer, "chat_template", None)) and not encoder_decoder
 
 
 def drop_rows_without_room(rows: list[dict], tokenizer, max_length: int, chat: bool) -> tuple[list[dict], int]:
@@ -101,10 +114,11 @@ def build_splits(recipe) -> Splits:
         parts.insert(0, {"data": recipe.data, "weight": 1.0})  # the main data is part of the mix, weighing 1
     splits = Splits([], [], [])
     for part in parts:
-        pairs = load_pairs(part["data"], part.get("input_column", recipe.input_column),
-                           part.get("output_column", recipe.output_column))
+        examples = load_examples(part["data"], part.get("input_column", recipe.input_column),
+                                 part.get("output_column", recipe.output_column))
+        splits.notes += [note for note in (examples.format_note, examples.skipped_rows and examples.skipped_note()) if note]
         rows = [{"prompt": render(recipe.template, recipe.custom_template, x), "completion": " " + y.strip(),
-                 "source": str(part["data"])} for x, y in pairs]
+                 "source": str(part["data"])} for x, y in examples.pairs()]
         rng.shuffle(rows)
         n_val = round(len(rows) * recipe.val_fraction)
         n_test = round(len(rows) * recipe.test_fraction)

@@ -21,7 +21,7 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
     notes worth showing (e.g. examples that will be left out)."""
     from playground.models import ModelManager
     from playground.training.sft import sft_config
-    from playground.training.sft_data import build_splits, drop_rows_without_room
+    from playground.training.sft_data import build_splits
 
     check_run_settings(recipe)
     models = ModelManager(settings)
@@ -33,9 +33,39 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
         plan_for(recipe, encoder_decoder=True)
     splits = build_splits(recipe)  # nor do missing columns, empty data, a bad template or too few rows
     tokenizer, _ = models.tokenizer(recipe.base_model)
-    if models.is_encoder_decoder(recipe.base_model):
-        return _encoder_decoder_notes(recipe, splits, tokenizer) + method_notes(recipe, source)
-    chat = bool(getattr(tokenizer, "chat_template", None))
+    encoder_decoder = models.is_encoder_decoder(recipe.base_model)
+    if encoder_decoder:
+        from playground.training.seq2seq import seq2seq_config
+
+        check_trainer_config(recipe, seq2seq_config, "transformers' Seq2SeqTrainingArguments")
+    else:
+        check_trainer_config(recipe, sft_config)
+    notes, n_train = data_notes(recipe, splits, tokenizer, encoder_decoder)
+    if recipe.max_steps > 0 and (encoder_decoder or not recipe.packing):
+        notes.append(max_steps_note(recipe, n_train))
+    return notes + method_notes(recipe, source)
+
+
+# said by the preview (a launch would repeat it for every chat model)
+CHAT_NOTE = ("Each prompt is written into the model's chat template as a user turn (the model has one), and the reply "
+             "follows as the assistant's: prompt it the same way afterwards (the labs' and Evaluate's 'chat' setting).")
+
+
+def data_notes(recipe: SFTRecipe, splits, tokenizer, encoder_decoder: bool) -> tuple[list[str], int]:
+    """What training will do with the data that its rows don't show (a known format read, rows left
+    out), and how many training examples it trains on. Raises when nothing of the completions would
+    be trained. The preview shows the same notes as the launch."""
+    from playground.training.sft_data import drop_rows_without_room, trains_in_chat_template
+
+    notes = list(splits.notes)
+    if encoder_decoder:
+        from playground.training.seq2seq import cut_prompts
+
+        if cut := cut_prompts(splits.train, tokenizer, recipe.max_length):
+            notes.append(f"{cut} of {len(splits.train)} training prompts are longer than max_length ({recipe.max_length}): "
+                         "the encoder reads their first max_length tokens. Raise max_length to keep them whole.")
+        return notes, len(splits.train)
+    chat = trains_in_chat_template(tokenizer, encoder_decoder)
     train, dropped = drop_rows_without_room(splits.train, tokenizer, recipe.max_length, chat)
     if not train:
         raise PlaygroundError(
@@ -44,14 +74,10 @@ def check(recipe: SFTRecipe, settings: Settings) -> list[str]:
     if recipe.val_fraction > 0 and not drop_rows_without_room(splits.validation, tokenizer, recipe.max_length, chat)[0]:
         raise PlaygroundError(f"Every validation prompt is at least max_length ({recipe.max_length}) tokens long: "
                               "raise max_length, or set the validation share to 0.")
-    check_trainer_config(recipe, sft_config)
-    notes = []
     if dropped:
         notes.append(f"{dropped} of {len(splits.train)} training examples are longer than max_length "
                      f"({recipe.max_length}) before their completion starts: they are left out. Raise max_length to keep them.")
-    if recipe.max_steps > 0 and not recipe.packing:
-        notes.append(max_steps_note(recipe, len(train)))
-    return notes + method_notes(recipe, source)
+    return notes, len(train)
 
 
 def method_notes(recipe: SFTRecipe, source: str) -> list[str]:
@@ -71,21 +97,6 @@ def method_notes(recipe: SFTRecipe, source: str) -> list[str]:
             notes.append(f"Last N blocks is {recipe.last_n_blocks} and the model has {stacks} blocks"
                          f"{' (encoder and decoder)' if len(sizes) > 1 else ''}: every block trains (all but the "
                          "embeddings), close to full fine-tuning.")
-    return notes
-
-
-def _encoder_decoder_notes(recipe: SFTRecipe, splits, tokenizer) -> list[str]:
-    """An encoder-decoder run's TRL-free settings checked, and what is worth knowing before it starts."""
-    from playground.training.seq2seq import cut_prompts, seq2seq_config
-
-    check_trainer_config(recipe, seq2seq_config, "transformers' Seq2SeqTrainingArguments")
-    notes = []
-    cut = cut_prompts(splits.train, tokenizer, recipe.max_length)
-    if cut:
-        notes.append(f"{cut} of {len(splits.train)} training prompts are longer than max_length ({recipe.max_length}): "
-                     "the encoder reads their first max_length tokens. Raise max_length to keep them whole.")
-    if recipe.max_steps > 0:
-        notes.append(max_steps_note(recipe, len(splits.train)))
     return notes
 
 

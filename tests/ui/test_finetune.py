@@ -212,3 +212,31 @@ def test_an_encoder_decoder_model_is_costed_and_prompt_tuned(app_page: Page, tmp
     expect(page.locator("#ft-progress")).to_contain_text("finished", timeout=RUN_TIMEOUT)
     expect(page.locator("#ft-adapters").get_by_role("row").filter(has_text="ui-t5")).to_contain_text("finished",
                                                                                                     timeout=10_000)
+
+
+def test_a_file_of_ones_own_is_previewed_as_the_trainer_reads_it(app_page: Page, tmp_path):
+    """An Alpaca-format upload needs no column mapping and keeps its instruction; the notes sit under
+    the Preview button; a file that can't be read leaves no rows of the previous one."""
+    import json
+
+    page = app_page
+    open_tab(page, "Fine-tune")
+    alpaca = tmp_path / "alpaca.jsonl"
+    alpaca.write_text("\n".join(json.dumps({"instruction": "Translate to French.", "input": f"word {i}",
+                                            "output": f"mot {i}" if i != 2 else ""}) for i in range(30)))
+    page.locator("#ft-file input[type=file]").set_input_files(str(alpaca))
+    expect(markdown(page, "ft-preview-note")).to_contain_text("Using the uploaded alpaca.jsonl", timeout=15_000)
+    page.locator("#ft-preview-btn").click()
+    note = markdown(page, "ft-preview-note")
+    expect(note).to_contain_text("Alpaca format", timeout=30_000)
+    expect(note).to_contain_text("Skipped 1 row(s) of alpaca.jsonl")  # the empty output, said before any launch
+    expect(page.locator("#ft-preview")).to_contain_text("Translate to French.")
+    expect(page.locator("#ft-preview")).to_contain_text("alpaca.jsonl")  # the file's name, not the upload's temporary path
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"prompt": "a", "completion": "b"}\n{"prompt": "a", oops\n')
+    page.locator("#ft-file").get_by_role("button", name="Clear").click()  # the upload removed: its note goes
+    expect(markdown(page, "ft-preview-note")).not_to_contain_text("Using the uploaded")
+    fill_textbox(page, "ft-data", str(broken))
+    page.locator("#ft-preview-btn").click()
+    expect(note).to_contain_text("line 2 is not JSON", timeout=30_000)
+    expect(page.locator("#ft-preview")).not_to_contain_text("Translate to French.")

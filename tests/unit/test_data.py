@@ -43,13 +43,13 @@ def test_empty_rows_are_skipped_and_reported(tmp_path):
     path.write_text("question,answer\nq1,a1\n,a2\nq3,\nq4,a4\n")
     examples = data.to_examples(data.read_table(path), "question", "answer", "gaps.csv")
     assert examples.inputs == ["q1", "q4"] and examples.skipped_rows == [1, 2]
-    assert "Skipped 2 row(s)" in examples.notice()
+    assert "Skipped 2 row(s)" in examples.notice() and "rows 2, 3, counting from 1" in examples.notice()
 
 
 @pytest.mark.parametrize("name, content, message", [
     ("notes.txt", "hello", "not a supported file type"),
     ("empty.jsonl", "", "is empty"),
-    ("broken.jsonl", '{"a": 1}\n{oops', "Could not read"),
+    ("broken.jsonl", '{"a": 1}\n\n{"a": 2}\n{oops\n{"a": 3}', "line 4 is not JSON"),  # a line, not a byte position
     ("broken.parquet", "not parquet", "Could not read"),
     ("header.csv", "question,answer\n", "no rows"),
 ])
@@ -153,3 +153,33 @@ def test_a_local_dataset_folder_is_read_offline_for_fine_tuning(tmp_path, monkey
     assert load_pairs("someone/dialogues") == [(f"p{i}", f"c{i}") for i in range(5)]
     with pytest.raises(PlaygroundError, match="the Hugging Face Hub can't be reached"):
         load_pairs("someone/elsewhere")  # no such folder: a Hub id, and the Hub is offline
+
+
+def test_alpaca_and_chat_files_map_without_choosing_columns(tmp_path):
+    """Alpaca's instruction/input/output and a conversation (TRL's messages, ShareGPT's
+    conversations) are read as inputs and references with nothing to map, and the notice says how."""
+    from playground.training.sft_data import load_examples
+
+    alpaca = tmp_path / "alpaca.jsonl"
+    alpaca.write_text("\n".join(json.dumps(r) for r in [
+        {"instruction": "Translate to French.", "input": "cat", "output": "chat"},
+        {"instruction": "Name a colour.", "input": "", "output": "blue"}]))
+    examples = load_examples(str(alpaca))
+    assert examples.pairs() == [("Translate to French.\n\ncat", "chat"), ("Name a colour.", "blue")]
+    assert "Alpaca format" in examples.notice()
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text("\n".join(json.dumps(r) for r in [
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]},
+        {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"},
+                      {"role": "assistant", "content": "4"}, {"role": "user", "content": "3+3?"},
+                      {"role": "assistant", "content": "6"}]},
+        {"messages": [{"role": "user", "content": "no reply yet"}]}]))
+    examples = load_examples(str(chat))
+    assert examples.pairs() == [("Hi", "Hello!"), ("system: Be brief.\nuser: 2+2?\nassistant: 4\nuser: 3+3?", "6")]
+    assert examples.skipped_rows == [2] and "last assistant turn is the reference" in examples.notice()
+    sharegpt = tmp_path / "sharegpt.jsonl"
+    sharegpt.write_text(json.dumps({"conversations": [{"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}]}))
+    assert load_examples(str(sharegpt)).pairs() == [("Q", "A")]
+    # a column chosen by hand is read as it is, with no format note
+    raw = load_examples(str(alpaca), "instruction", "output")
+    assert raw.inputs == ["Translate to French.", "Name a colour."] and not raw.format_note

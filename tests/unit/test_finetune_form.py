@@ -58,8 +58,9 @@ def test_the_tabs_actions_work_without_a_browser(tmp_path, tiny_dir, monkeypatch
     ctx = AppContext(models=ModelManager(settings), jobs=JobManager(settings), start_model="tiny", access=Access(settings))
     recipe = recipe_from_dict({"method": "lora", "base_model": str(tiny_dir), "data": "sentiment"})
 
-    rows, message = training_preview(recipe)
+    rows, message = training_preview(ctx.models, recipe)
     assert len(rows) == 20 and list(rows.columns) == ["prompt", "completion", "source"] and "training" in message
+    assert "chat template as a user turn" in message  # the tiny model has one: what training does with a prompt
     report, figure = cost_report(ctx.models, recipe)
     assert "trainable parameters" in report and "Estimated peak memory for LoRA" in report
     assert list(figure.data[0].x) == list(METHOD_TITLES.values())  # every method compared

@@ -39,8 +39,16 @@ def _cli_user() -> str:
         return "command line"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage mistake said as every other error is: one line, exit status 2 (its
+    default prints the whole usage above it)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m playground", description="LLM Fine-Tuning Playground, headless.")
+    parser = OneLineParser(prog="python -m playground", description="LLM Fine-Tuning Playground, headless.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     tiny = verbs.add_parser("tiny-model", help="write the built-in tiny model (random weights) to a folder")
@@ -74,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     prm.add_argument("--json", action="store_true")
 
     trn = verbs.add_parser("train", help="run a training recipe (YAML) in the foreground")
-    trn.add_argument("recipe", nargs="?", help="a recipe YAML file (see `python -m playground train --help`)")
+    trn.add_argument("recipe", nargs="?", help="a recipe YAML file: method, base_model, data and any setting of the "
+                     "method (the Fine-tune tab's 'Copy as command' writes one; README.md shows one)")
     trn.add_argument("--resume", metavar="RUN_ID", help="continue a stopped or failed run (fine-tuning, reward model, DPO, KTO) from its last "
                      "checkpoint (an id or name from `runs list`)")
     trn.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key (repeatable)")
@@ -126,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     st = prefs_verbs.add_parser("stats", help="counts, agreement, position bias and the leaderboard")
     st.add_argument("--json", action="store_true")
 
-    runs = verbs.add_parser("runs", help="list, show or cancel background runs")
+    runs = verbs.add_parser("runs", help="list, show, cancel, delete or clear background runs")
     runs_verbs = runs.add_subparsers(dest="runs_verb", required=True, metavar="ACTION")
     runs_verbs.add_parser("list", help="all runs, newest first")
     show = runs_verbs.add_parser("show", help="one run as JSON, with its last metrics")
@@ -285,7 +294,12 @@ def cmd_train(args) -> int:
     if args.resume:
         run = jobs.resume(args.resume, foreground=True, on_events=follow)
     else:
-        run = jobs.run_foreground(kind, recipe, overwrite=args.overwrite, on_events=follow, created_by=_cli_user())
+        def say(notes):
+            for note in notes:  # what the app shows under Launch: rows left out, what max_steps means, ...
+                tqdm.write(f"note: {note}", file=sys.stderr)
+
+        run = jobs.run_foreground(kind, recipe, overwrite=args.overwrite, on_events=follow, created_by=_cli_user(),
+                                  on_notes=say)
     bar.close()
     shown = ("loss", "accuracy", "margin", "reward", "kl")
     metrics = {k: round(v, 4) for k, v in run["metrics"].items() if any(word in k for word in shown)}
@@ -432,6 +446,8 @@ def cmd_runs(args) -> int:
         rows = jobs.store.runs()
         if not rows:
             print("no runs yet")
+        else:
+            print(f"{'id':<23} {'name':<40} {'status':<9} {'method':<13} {'base model':<40} {'started':<16}  took")
         for r in rows:
             started = time.strftime("%Y-%m-%d %H:%M", time.localtime(first_start(r) or r["created"]))
             seconds = seconds_run(r)

@@ -79,7 +79,8 @@ class JobManager:
         def folder_free(name: str) -> None:
             if kind.output.has_folder and (self.settings.adapters_dir / name).exists() and not overwrite:
                 raise PlaygroundError(f"An adapter named '{name}' already exists in {self.settings.adapters_dir}. "
-                                      "Choose another output name, or confirm overwriting it.")
+                                      "Choose another output name, or overwrite it (tick 'Overwrite'; --overwrite on the "
+                                      "command line).")
 
         if getattr(recipe, "output_name", ""):
             check_name(recipe.output_name)
@@ -179,10 +180,14 @@ class JobManager:
         return without_gpu({**os.environ, "PYTHONUNBUFFERED": "1",
                             "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))})
 
-    def run_foreground(self, kind_name: str, recipe, overwrite: bool = False, on_events=None, created_by: str = "") -> dict:
-        """Start a run now (not through the queue) and wait for it; on_events(events) sees its progress."""
-        return self._follow(self.prepare(kind_name, recipe, overwrite, status=RunStatus.RUNNING, created_by=created_by),
-                            on_events)
+    def run_foreground(self, kind_name: str, recipe, overwrite: bool = False, on_events=None, created_by: str = "",
+                       on_notes=None) -> dict:
+        """Start a run now (not through the queue) and wait for it; on_notes(notes) hears what its check
+        found worth saying before it starts, on_events(events) sees its progress."""
+        run = self.prepare(kind_name, recipe, overwrite, status=RunStatus.RUNNING, created_by=created_by)
+        if on_notes:
+            on_notes(run["notes"])
+        return self._follow(run, on_events)
 
     def resume(self, run_ref: str, foreground: bool = False, on_events=None) -> dict:
         """Continue a stopped or failed run from its last checkpoint, as the same run (its events,

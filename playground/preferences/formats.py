@@ -249,6 +249,26 @@ def _parse(numbered, source: str, unit: str, max_errors: int, unpaired: bool) ->
     return report
 
 
+def grouped(errors: list[str]) -> str:
+    """"line 1: X", "line 2: X", "line 3: Y" said once per problem: "lines 1, 2: X; line 3: Y"."""
+    by_problem: dict[str, list[str]] = {}
+    for error in errors:
+        where, _, problem = error.partition(": ")
+        unit, _, number = where.rpartition(" ")
+        if not problem or not number.isdigit():
+            by_problem.setdefault(error, [])
+            continue
+        by_problem.setdefault(problem, []).append((unit, number))
+    said = []
+    for problem, places in by_problem.items():
+        if not places:
+            said.append(problem)
+            continue
+        unit = places[0][0] + ("s" if len(places) > 1 else "")
+        said.append(f"{unit} {', '.join(number for _, number in places)}: {problem}")
+    return "; ".join(said)
+
+
 def import_file(store, path: str | Path, confirm: bool = False) -> ImportReport:
     """Store the pairs of a file beside one's own labels, all in one transaction. With bad lines,
     nothing is stored unless `confirm` (then the good lines are)."""
@@ -256,10 +276,10 @@ def import_file(store, path: str | Path, confirm: bool = False) -> ImportReport:
 
     report = read_file(path)
     if not report.labels:
-        raise PlaygroundError(f"No line of {Path(path).name} is a preference pair: " + "; ".join(report.errors[:5]))
+        raise PlaygroundError(f"No line of {Path(path).name} is a preference pair: " + grouped(report.errors[:5]))
     if report.errors and not confirm:
         raise PlaygroundError(f"{len(report.errors)} bad line(s) in {Path(path).name}; nothing was imported. "
-                              + "; ".join(report.errors[:5])
+                              + grouped(report.errors[:5])
                               + f". Confirm to import the {len(report.labels):,} good line(s) anyway (--yes on the command line).")
     add_many(store, report.labels)
     return report

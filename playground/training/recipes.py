@@ -508,7 +508,8 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
         if kind == "float":
             return float(value)
     except ValueError:
-        raise PlaygroundError(f"'{f.name}' needs a {kind}, got '{value}'.") from None
+        wanted = {"int": "a whole number", "float": "a number", "bool": "true or false"}[kind]
+        raise PlaygroundError(f"'{f.name}' needs {wanted}, got '{value}'.") from None
     if kind.startswith(("list", "dict")):
         import yaml
 

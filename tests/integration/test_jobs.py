@@ -149,6 +149,7 @@ def test_cli_train_set_overrides_list_and_errors(home, tiny_dir, tmp_path):
                                     "max_length": 64, "output_name": "cli-run"}))
     out = run_cli(home, "train", str(path), "--set", "lora_r=4", "--set", "learning_rate=0.01")
     assert out.returncode == 0, out.stderr[-2000:]
+    assert "note: Max steps (2) replaces the epochs setting" in out.stderr  # what the app says under Launch
     recipe_saved = json.loads((home.adapters_dir / "cli-run" / "run.json").read_text())["recipe"]
     assert recipe_saved["lora_r"] == 4 and recipe_saved["learning_rate"] == 0.01
     listing = run_cli(home, "runs", "list").stdout

@@ -292,3 +292,12 @@ def test_a_share_of_pairs_comes_from_colleagues_so_agreement_can_be_measured(sto
     assert shared_task(store, "cy", setup) is None  # labeled twice already
     agreement = analysis.agreement(all_labels(store))
     assert agreement["pairs_labeled_more_than_once"] == 1 and agreement["percent_agreement"] == 1.0
+
+
+def test_a_file_of_the_wrong_kind_is_told_once_per_problem(store, tmp_path):
+    path = tmp_path / "sft.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"p{i}", "completion": "c"}) + "\n" for i in range(3)))
+    with pytest.raises(PlaygroundError) as refused:
+        formats.import_file(store, path)
+    assert "lines 1, 2, 3: needs prompt/chosen/rejected" in str(refused.value)
+    assert str(refused.value).count("needs prompt/chosen/rejected") == 1

@@ -53,7 +53,7 @@ def test_bad_yaml_and_bad_set(tmp_path):
     path.write_text("method: lora\n")
     with pytest.raises(PlaygroundError, match="key=value"):
         load_recipe(path, ["lora_r"])
-    with pytest.raises(PlaygroundError, match="needs a int"):
+    with pytest.raises(PlaygroundError, match="needs a whole number, got"):
         load_recipe(path, ["lora_r=big"])
 
 

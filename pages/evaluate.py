@@ -280,7 +280,8 @@ def build(ctx: AppContext) -> None:
         status = gr.Markdown("", elem_id="ev-status")
 
         gr.Markdown("### Evaluations")
-        evals_table = gr.Dataframe(headers=EVAL_COLUMNS, interactive=False, elem_id="ev-runs")
+        evals_table = gr.Dataframe(headers=EVAL_COLUMNS, interactive=False, elem_id="ev-runs", wrap=True,
+                                   column_widths=["14%", "8%", "16%", "14%", "7%", "29%", "12%"])  # the headline in view
         with gr.Row():
             run_picker = gr.Dropdown([], label="Evaluation", elem_id="ev-run-picker", scale=3)
             stop_btn = gr.Button("Stop", variant="stop", elem_id="ev-stop", scale=1)
@@ -445,13 +446,13 @@ def build(ctx: AppContext) -> None:
 
 
 def _example_widths(columns) -> list[str]:
-    """Narrow number columns, so the reference and every output fit beside each other; the input last."""
-    def width(column: str) -> str:
-        if column in ("#", "spread") or not column.endswith(("output", "reference", "input")):
-            return "90px"
-        return "320px"
-
-    return [width(str(c)) for c in columns]
+    """Shares of the table's width: narrow number columns, the texts (input, reference, each output)
+    sharing the rest, so every model's output is in view beside the others (fixed 320 px columns
+    pushed the second model's off the right edge)."""
+    texts = [str(c).endswith(("output", "reference", "input")) for c in columns]
+    number_share = 5
+    text_share = (100 - number_share * texts.count(False)) / max(texts.count(True), 1)
+    return [f"{text_share:.1f}%" if text else f"{number_share}%" for text in texts]
 
 
 def _choices(jobs: JobManager | None, runs: list[dict] | None = None) -> list[tuple[str, str]]:

@@ -193,8 +193,10 @@ def build(ctx: AppContext) -> None:
                 with gr.Row():
                     filter_annotator = gr.Dropdown([], label="Annotator", elem_id="rate-filter-annotator", allow_custom_value=True)
                     filter_source = gr.Dropdown([], label="Source", elem_id="rate-filter-source", allow_custom_value=True)
+                # widths: the long texts shared what was left and pushed B, its source and the comment off the edge
                 labels_table = gr.Dataframe(labels_frame([]), interactive=False, wrap=True, max_height=360, label="Labels",
-                                            elem_id="rate-labels")
+                                            elem_id="rate-labels",
+                                            column_widths=["5%", "9%", "7%", "17%", "17%", "9%", "17%", "9%", "6%", "4%"])
                 with gr.Row():
                     export_format = gr.Radio(["jsonl", "parquet", "kto"], value="jsonl", label="Export as", elem_id="rate-format",
                                              info="jsonl/parquet: prompt, chosen, rejected (DPO, reward models); kto: prompt, "
@@ -384,8 +386,11 @@ def build(ctx: AppContext) -> None:
         def export(fmt, messages):
             path = export_dir / f"preferences-{fmt}{'-conversational' if messages and fmt != 'kto' else ''}"
             path = path.with_suffix(".parquet" if fmt == "parquet" else ".jsonl")
-            n = formats.export(label_store.all_labels(store), path, fmt, bool(messages))
-            return {export_file: gr.update(value=str(path), visible=True), data_status: f"✅ Exported {n:,} rows ({fmt})."}
+            labels = label_store.all_labels(store)
+            n = formats.export(labels, path, fmt, bool(messages))
+            note = formats.left_out_note(labels, fmt)
+            return {export_file: gr.update(value=str(path), visible=True),
+                    data_status: f"✅ Exported {n:,} rows ({fmt}).{' ' + note if note else ''}"}
 
         @guarded(data_status)
         @admin_only(ctx, "push")

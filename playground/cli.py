@@ -410,8 +410,10 @@ def cmd_prefs(args) -> int:
         url = formats.push_to_hub(labels.all_labels(store), args.out, os.environ.get("HF_TOKEN"), args.conversational)
         print(f"pushed to {url}")
     elif args.prefs_verb == "export":
-        n = formats.export(labels.all_labels(store), args.out, args.format, args.conversational)
-        print(f"wrote {n:,} rows to {args.out} ({args.format})")
+        every = labels.all_labels(store)
+        n = formats.export(every, args.out, args.format, args.conversational)
+        note = formats.left_out_note(every, args.format)
+        print(f"wrote {n:,} rows to {args.out} ({args.format}){'; ' + note if note else ''}")
     elif args.prefs_verb == "import":
         report = formats.import_file(store, args.file, confirm=args.yes)
         skipped = f"; {len(report.errors)} bad line(s) skipped" if report.errors else ""

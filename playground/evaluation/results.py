@@ -92,22 +92,25 @@ def disagreement(task: dict, metric: str) -> list[float]:
     return spreads
 
 
+INPUT_SHOWN = 240  # characters of an input in the per-example table: more pushed the outputs out of view
+
+
 def example_rows(task: dict, metric: str, sort: str = "disagreement") -> list[dict]:
-    """The per-example view: the reference, each model's output and score, then the input (long);
-    sorted by where the models disagree most (or in data order)."""
+    """The per-example view: the input (its start: the exported CSV has it whole), the reference,
+    each model's output and score; sorted by where the models disagree most (or in data order)."""
     spreads = disagreement(task, metric) if len(task["per_example"]) > 1 else []
     rows = []
     for i, (prompt, reference) in enumerate(zip(task["prompts"], task["references"])):
         row = {"#": i}
         if spreads:
             row["spread"] = round(spreads[i], 4)
+        row["input"] = prompt if len(prompt) <= INPUT_SHOWN else prompt[:INPUT_SHOWN] + "…"
         row["reference"] = reference
         for model, scores in task["per_example"].items():
             if model in task["outputs"]:
                 row[f"{model} output"] = task["outputs"][model][i]
             score = scores.get(metric, [None] * (i + 1))[i]
             row[f"{model} {metric}"] = None if score is None else round(score, 4)
-        row["input"] = prompt
         rows.append(row)
     if sort == "disagreement" and spreads:
         rows.sort(key=lambda r: -(r["spread"] or 0.0))

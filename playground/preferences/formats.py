@@ -52,6 +52,25 @@ def preference_rows(labels: list[Label], conversational: bool = False) -> list[d
     return rows
 
 
+def left_out_note(labels: list[Label], fmt: str) -> str:
+    """What an export in `fmt` leaves out of the labels, and why ("" when nothing): a person who
+    counted four votes and got two rows hears where the other two went."""
+    votes = [x for x in labels if x.kind == "pair"]
+    ties = sum(x.choice == "tie" for x in votes)
+    both_bad = sum(x.choice == "both_bad" for x in votes)
+    parts = [f"{ties} tie{'s' * (ties != 1)}"] if ties else []
+    if fmt == "kto":
+        middling = sum(1 for x in labels if x.kind == "rating" and 2 < sum(x.scores[k] for k in HHH) / len(HHH) < 4)
+        if middling:
+            parts.append(f"{middling} middling rating{'s' * (middling != 1)} (mean between 2 and 4)")
+        why = "KTO needs a reply marked good or bad"
+    else:
+        if both_bad:
+            parts.append(f"{both_bad} 'both bad' vote{'s' * (both_bad != 1)}")
+        why = "a pair needs a preferred reply; the kto format keeps 'both bad' replies, as undesirable"
+    return f"Left out: {' and '.join(parts)} ({why})." if parts else ""
+
+
 def conversational_row(row: dict) -> dict:
     """A standard preference row (prompt, chosen, rejected as text) in TRL's conversational form."""
     return {"prompt": [{"role": "user", "content": row["prompt"]}],

@@ -78,15 +78,19 @@ def sources(adapters: list[str], presets: list[str], at_least: int = 2) -> list[
 
 
 def load_prompts(source: str = BUILTIN_PROMPTS, typed: str = "") -> list[str]:
-    """Prompts typed one per line, else from a file (a `prompt` column, or the first text column), else built-in."""
+    """Prompts typed one per line, else from a file (the column Fine-tune would guess as the input,
+    e.g. `prompt` or `question`, or the first text column), else built-in."""
     lines = [line.strip() for line in (typed or "").splitlines() if line.strip()]
     if lines:
         return lines
     path = PROMPTS_FILE if (source or BUILTIN_PROMPTS) == BUILTIN_PROMPTS else Path(source).expanduser()
     if path == PROMPTS_FILE:
         return [json.loads(line)["prompt"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    frame = data.read_table(path)
-    column = "prompt" if "prompt" in frame.columns else next((c for c in frame.columns if frame[c].dtype == object), None)
+    frame = data.with_standard_columns(data.read_table(path))  # an Alpaca or chat file's prompts too
+    guessed, _ = data.guess_columns(list(frame.columns))
+    words = lambda v: isinstance(v, str) and not v.strip().replace(".", "", 1).lstrip("-").isdigit()  # noqa: E731
+    texts = [c for c in frame.columns if frame[c].map(words).any()]  # a CSV's ids are strings too: not prompts
+    column = guessed or (texts[0] if texts else None)
     if column is None:
         raise PlaygroundError(f"{path.name} has no column of text: add a 'prompt' column.")
     prompts = [str(x).strip() for x in frame[column].tolist() if str(x).strip()]

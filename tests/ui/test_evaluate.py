@@ -78,6 +78,10 @@ def test_run_watch_and_read_an_evaluation(app_page: Page, trained_adapter, tmp_p
     for column in ("input", "reference", "base output", f"{trained_adapter} output", f"{trained_adapter} rougeL"):
         expect(examples.get_by_role("columnheader", name=column, exact=True)).to_be_visible()
     expect(examples.locator("[role=grid]")).to_have_attribute("aria-rowcount", "11")
+    # the input and the outputs it is compared by are in view, not scrolled off the table's right edge
+    right_edge = examples.bounding_box()["x"] + examples.bounding_box()["width"]
+    for column in ("input", f"{trained_adapter} output"):
+        assert examples.get_by_role("columnheader", name=column, exact=True).bounding_box()["x"] < right_edge
     expect(page.locator("#ev-sort")).to_be_visible()  # two models: sorting by their disagreement is offered
 
     # export: the files hold what the page shows

@@ -161,7 +161,7 @@ def test_the_example_view_puts_the_biggest_disagreement_first():
     rows = results.example_rows(_task(), "rougeL")
     assert [r["#"] for r in rows] == [0, 2, 1]
     assert rows[0]["spread"] == pytest.approx(0.8)
-    assert list(rows[0])[:3] == ["#", "spread", "reference"] and list(rows[0])[-1] == "input"
+    assert list(rows[0])[:4] == ["#", "spread", "input", "reference"]  # the input first, where it is seen
     assert rows[0]["lora output"] == "X" and rows[0]["base rougeL"] == pytest.approx(0.1)
     assert [r["#"] for r in results.example_rows(_task(), "rougeL", sort="order")] == [0, 1, 2]
 

@@ -176,6 +176,9 @@ def test_export_in_trls_formats(store, tmp_path):
     assert [(r["prompt"], r["label"]) for r in kto] == [("Say hi", True), ("Say hi", False), ("q", True), ("q", False),
                                                        ("bad", False), ("bad", False), ("r", True)]
     assert formats.export(labels, tmp_path / "p.parquet", "parquet") == 2
+    # the two votes that made no row are accounted for
+    assert formats.left_out_note(labels, "parquet").startswith("Left out: 1 tie and 1 'both bad' vote (a pair needs")
+    assert formats.left_out_note(labels, "kto").startswith("Left out: 1 tie (KTO needs")
     import pandas as pd
 
     assert list(pd.read_parquet(tmp_path / "p.parquet").columns) == ["prompt", "chosen", "rejected"]
@@ -301,3 +304,13 @@ def test_a_file_of_the_wrong_kind_is_told_once_per_problem(store, tmp_path):
         formats.import_file(store, path)
     assert "lines 1, 2, 3: needs prompt/chosen/rejected" in str(refused.value)
     assert str(refused.value).count("needs prompt/chosen/rejected") == 1
+
+
+def test_a_prompts_file_gives_the_column_fine_tuning_would_take_as_input(tmp_path):
+    """A CSV read by pandas 3 has 'str' columns, not object ones: the question column is found."""
+    from playground.preferences.tasks import load_prompts
+
+    (tmp_path / "qa.csv").write_text("id,question,answer\n1,What is 2+2?,4\n2,Name a colour.,blue\n")
+    assert load_prompts(str(tmp_path / "qa.csv")) == ["What is 2+2?", "Name a colour."]
+    (tmp_path / "notes.csv").write_text("n,note\n1,Say hello.\n")
+    assert load_prompts(str(tmp_path / "notes.csv")) == ["Say hello."]  # no known name: the first column of text

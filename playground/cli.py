@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     _model_arg(gen)
     gen.add_argument("--prompt", required=True)
     gen.add_argument("--adapter", default=None, help="a fine-tuned adapter: a folder, or a name in the adapters folder")
-    gen.add_argument("--chat", action="store_true", help="wrap the prompt in the model's chat template")
+    gen.add_argument("--chat", action=argparse.BooleanOptionalAction, default=None,
+                     help="wrap the prompt in the model's chat template (default: with --adapter, when the model has "
+                          "one, as fine-tuning wrote its prompts; else not)")
     gen.add_argument("--max-new-tokens", type=int, default=64)
     _decoding_args(gen)
     gen.add_argument("--json", action="store_true", help="print one JSON object (text, token_ids, logprobs, tokens_per_s, ...)")
@@ -193,9 +195,17 @@ def cmd_generate(args) -> int:
     adapter = manager.adapter_folder(args.adapter)[0] if args.adapter else None
     lm = manager.get(args.model, adapters=(args.adapter,) if args.adapter else ())
     params = _params(args, lm, args.max_new_tokens)
+    chat = args.chat
+    if chat is None:  # an adapter answers best in the form it was trained on
+        from playground.training.sft_data import trains_in_chat_template
+
+        chat = adapter is not None and trains_in_chat_template(lm.tokenizer, lm.encoder_decoder)
+        if chat:
+            print("note: the prompt is written in the model's chat template, as fine-tuning wrote the adapter's "
+                  "(--no-chat for the raw prompt)", file=sys.stderr)
     result = None
     with tqdm(total=params.max_new_tokens, unit="tok", disable=args.json or not sys.stderr.isatty()) as bar:
-        for update in stream(lm, args.prompt, params, chat=args.chat, adapter=adapter):
+        for update in stream(lm, args.prompt, params, chat=chat, adapter=adapter):
             bar.update(update.n_tokens - bar.n)
             result = update.result or result
     if args.json:

@@ -169,6 +169,7 @@ def test_cli_train_set_overrides_list_and_errors(home, tiny_dir, tmp_path):
     generated = run_cli(home, "generate", "--model", str(tiny_dir), "--adapter", "cli-run", "--prompt", "Hi",
                         "--max-new-tokens", "3", "--json")
     assert generated.returncode == 0 and "token_ids" in json.loads(generated.stdout)
+    assert "chat template, as fine-tuning wrote" in generated.stderr  # the adapter is prompted as it was trained
 
 
 def _jsonl(path, rows):

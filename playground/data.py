@@ -106,7 +106,8 @@ def _read_table(path: Path, max_rows: int | None = MAX_ROWS):
     import pandas as pd
 
     if not access.is_file(path):
-        raise PlaygroundError(f"File not found: {str(path)[:200]}.")
+        where = "" if path.is_absolute() or access.demo_mode() else f" (looked for it from {Path.cwd()})"
+        raise PlaygroundError(f"File not found: {str(path)[:200]}{where}.")
     kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise PlaygroundError(
@@ -125,6 +126,9 @@ def _read_table(path: Path, max_rows: int | None = MAX_ROWS):
             frame = pd.read_json(path, lines=lines, dtype=False)
         elif kind == "csv":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
+                raise PlaygroundError(f"'{path.name}' seems separated by semicolons ({frame.columns[0][:60]}): save it "
+                                      "with commas between the columns (or as .jsonl).")
         else:
             frame = _read_parquet(path, max_rows, cap_mb)
     except PlaygroundError:

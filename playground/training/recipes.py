@@ -521,6 +521,15 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> SFTReci
     return recipe_from_dict(read_recipe_values(path, overrides))
 
 
+def _beside(values: dict, key: str, folder: Path) -> None:
+    """A relative file path in a recipe names a file beside the recipe (as a YAML file read from
+    anywhere means it), when one is there; anything else is left as written."""
+    value = values.get(key)
+    if isinstance(value, str) and value.strip() and not Path(value).expanduser().is_absolute() \
+            and access.is_file(folder / value.strip()):
+        values[key] = str((folder / value.strip()).resolve())
+
+
 def read_recipe_values(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
     """The keys of a recipe YAML file, with `--set key=value` overrides applied (values still text)."""
     import yaml
@@ -534,6 +543,10 @@ def read_recipe_values(path: str | Path, overrides: list[str] | None = None) -> 
         raise PlaygroundError(f"{path.name} is not valid YAML: {str(err).splitlines()[0]}") from err
     if not isinstance(values, dict):
         raise PlaygroundError(f"{path.name} must be a mapping of keys to values.")
+    _beside(values, "data", path.parent)
+    for part in values.get("data_mix") or []:
+        if isinstance(part, dict):
+            _beside(part, "data", path.parent)
     for item in overrides or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():

@@ -183,3 +183,24 @@ def test_alpaca_and_chat_files_map_without_choosing_columns(tmp_path):
     # a column chosen by hand is read as it is, with no format note
     raw = load_examples(str(alpaca), "instruction", "output")
     assert raw.inputs == ["Translate to French.", "Name a colour."] and not raw.format_note
+
+
+def test_a_semicolon_csv_and_a_relative_path_are_explained(tmp_path, monkeypatch):
+    (tmp_path / "semi.csv").write_text("prompt;completion\nhi;hello\n")
+    with pytest.raises(PlaygroundError, match="separated by semicolons"):
+        data.read_table(tmp_path / "semi.csv")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PlaygroundError, match=f"looked for it from {tmp_path}"):
+        data.read_table("missing.jsonl")
+
+
+def test_a_recipes_relative_data_path_names_a_file_beside_the_recipe(tmp_path, monkeypatch):
+    from playground.training.recipes import read_recipe_values
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "fr.jsonl").write_text('{"prompt": "cat", "completion": "chat"}\n')
+    (folder / "recipe.yaml").write_text("method: lora\ndata: fr.jsonl\ndata_mix:\n- {data: sentiment, weight: 1}\n")
+    monkeypatch.chdir(tmp_path)  # run from elsewhere
+    values = read_recipe_values(folder / "recipe.yaml")
+    assert values["data"] == str(folder / "fr.jsonl") and values["data_mix"][0]["data"] == "sentiment"

@@ -34,7 +34,11 @@ class TaskData:
     custom_template: str = ""
 
     def __post_init__(self) -> None:
+        from playground.training.sft_data import TEMPLATES
+
         self.data = _absolute_if_file(self.data)
+        _check(self.template in TEMPLATES or self.template == "custom",
+               f"Unknown template '{self.template}': use one of {', '.join(TEMPLATES)} or custom.")
 
     @classmethod
     def from_value(cls, value) -> TaskData:
@@ -77,6 +81,11 @@ class EvalRecipe:
                 raise PlaygroundError("The second (forgetting) task needs data of its own: a built-in set, a file or a Hub id.")
         else:
             self.other_task = None
+        if not self.task.data and self.task.template != "plain":  # the held-out split is already templated
+            _check(self.other_task is not None,
+                   f"The '{self.task.template}' template is for data you name: the held-out split's prompts were written "
+                   "by fine-tuning (its template already in them). Leave the template plain, or name the data.")
+            self.task.template = "plain"  # it was meant for the second task's data
         _check(bool(str(self.base_model).strip()), "Choose a base model.")
         _check(isinstance(self.adapters, list), "adapters must be a list of names.")
         self.adapters = [str(a).strip() for a in self.adapters if str(a).strip()]

@@ -38,7 +38,10 @@ def test_more_benchmarks_are_split_and_added_to_the_ticked_ones():
 
 @pytest.mark.parametrize("changes, message", [(dict(max_examples=float("nan")), "Examples per task"),
                                               (dict(seed=1.5), "Seed"), (dict(metrics=[]), "at least one metric"),
-                                              (dict(adapters=[], data=""), "Choose data")])
+                                              (dict(adapters=[], data=""), "Choose data"),
+                                              (dict(template="nope"), "Unknown template 'nope'"),
+                                              # the held-out split is templated already: a template has nothing to do
+                                              (dict(template="alpaca"), "'alpaca' template is for data you name")])
 def test_bad_values_are_explained(changes, message):
     with pytest.raises(PlaygroundError, match=message):
         form(**changes).recipe()
@@ -53,3 +56,8 @@ def test_evaluations_that_share_a_name_are_told_apart_in_the_run_picker():
             {"id": "c", "name": "other", "status": "finished", "created": stamp}]
     assert _choices(None, runs) == [("ev-t5 · 12-07 22:40:05 (finished)", "a"), ("ev-t5 · 12-07 22:41:10 (running)", "b"),
                                     ("other (finished)", "c")]
+
+
+def test_a_template_with_a_held_out_split_is_the_second_tasks():
+    recipe = form(template="alpaca", other_data="sentiment").recipe()
+    assert recipe.task.template == "plain" and recipe.other_task.template == "alpaca"

@@ -504,7 +504,8 @@ def build(ctx: AppContext) -> None:
                 # kept only its first evaluation under load)
                 events, offset = jobs.events(run_id, 0)
                 state, new = {"run": run_id, "offset": offset, "events": events, "final": run_id}, events
-            warnings = [e["message"] for e in state["events"] if e["type"] == "warning"]
+            # a resumed run says its warnings again: each is shown once
+            warnings = list(dict.fromkeys(e["message"] for e in state["events"] if e["type"] == "warning"))
             problems = ([run["error"]] if run["error"] else []) + warnings
             out.update({events_state: state, run_progress: progress_html(run, state["events"]),
                         run_log: jobs.log_tail(run_id, LOG_LINES),

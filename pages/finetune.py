@@ -117,11 +117,16 @@ def training_preview(models, recipe: SFTRecipe) -> tuple[pd.DataFrame, str]:
     splits = build_splits(recipe)
     rows = pd.DataFrame(splits.train[:20])[["prompt", "completion", "source"]]
     rows["source"] = [source_label(source) for source in rows["source"]]
-    tokenizer, _ = models.tokenizer(recipe.base_model)
-    encoder_decoder = models.is_encoder_decoder(recipe.base_model)
-    notes, _ = data_notes(recipe, splits, tokenizer, encoder_decoder)
-    if trains_in_chat_template(tokenizer, encoder_decoder):
-        notes.append(CHAT_NOTE)
+    try:
+        tokenizer, _ = models.tokenizer(recipe.base_model)
+        encoder_decoder = models.is_encoder_decoder(recipe.base_model)
+    except PlaygroundError as err:  # the data is still shown; the model's checks wait for one that loads
+        notes = splits.notes + [f"The prompts' lengths and the chat template are checked against the model, which "
+                                f"can't be read now: {err}"]
+    else:
+        notes, _ = data_notes(recipe, splits, tokenizer, encoder_decoder)
+        if trains_in_chat_template(tokenizer, encoder_decoder):
+            notes.append(CHAT_NOTE)
     return rows, (f"✅ {len(splits.train):,} training, {len(splits.validation):,} validation and "
                   f"{len(splits.test):,} test examples." + "".join(f"\n\nℹ️ {note}" for note in notes))
 
@@ -159,7 +164,7 @@ def selective_blocks_update(models, ref: str, current: int):
     where = f"{stacks} blocks (encoder and decoder)" if len(counts) > 1 else f"{stacks} blocks"
     top = max(counts)
     return gr.update(maximum=top, value=min(int(current or 1), top),
-                     info=f"Counted from the end of each stack; this model has {where}.")
+                     info=f"Used with last_n_blocks, counted from the end of each stack; this model has {where}.")
 
 
 def gib(size_bytes: float) -> str:

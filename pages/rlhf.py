@@ -482,7 +482,7 @@ def build(ctx: AppContext) -> None:
                     else "How strongly the policy is held to its reference.")
             return {group_about: cls.about, group_beta: gr.update(value=cls.beta, info=info), group_btn: f"Train with {method}"}
 
-        def _poll(run_id, state, status_text, *picked_rewards):
+        def _poll(run_id, state, status_text, model, *picked_rewards):
             runs = rlhf_runs(jobs)
             out = {}
             if run_id is None and runs:
@@ -511,7 +511,7 @@ def build(ctx: AppContext) -> None:
                 text, samples = before_after(run)
                 out |= {ppo_summary: text, ppo_samples: gr.update(value=samples, visible=samples is not None)}
                 if run["kind"] == "reward" and run["status"] == "finished" and run["output_dir"]:
-                    out |= offer_reward_model(Path(run["output_dir"]).name, picked_rewards, watched_to_the_end)
+                    out |= offer_reward_model(Path(run["output_dir"]).name, model, picked_rewards, watched_to_the_end)
             state = state | {"offset": offset, "events": state["events"] + new, "live": not ended}
             stage = next((e["message"] for e in reversed(state["events"]) if e["type"] == "status"), "")
             out |= {events_state: state,
@@ -530,14 +530,19 @@ def build(ctx: AppContext) -> None:
 
         reward_pickers = (ppo_reward, group_reward, reward_picker)
 
-        def offer_reward_model(name: str, picked: tuple, replace: bool) -> dict:
+        def offer_reward_model(name: str, model: str, picked: tuple, replace: bool) -> dict:
             """A finished reward model in every reward picker's list, chosen where none was, or in all
-            of them when it was watched while it trained (it is the one to use next)."""
+            of them when it was watched while it trained (it is the one to use next); PPO's list keeps
+            to the model picked."""
             names = reward_model_names(settings)
             if name not in names:  # deleted since
                 return {}
-            return {picker: gr.update(choices=names, value=name if replace or not value else value)
-                    for picker, value in zip(reward_pickers, picked)}
+            out = {}
+            for picker, value in zip(reward_pickers, picked):
+                offered = reward_model_names(settings, ctx.models, model) if picker is ppo_reward else names
+                chosen = name if name in offered and (replace or not value) else value
+                out[picker] = gr.update(choices=offered, value=chosen)
+            return out
 
         @guarded(rescore_status)
         @admin_only(ctx, "rescore")
@@ -595,11 +600,11 @@ def build(ctx: AppContext) -> None:
         serial = dict(concurrency_id="rl-poll", concurrency_limit=1, show_progress="hidden", api_name=False)
         changes_only = ChangesOnly()
 
-        def poll(run_id, state, status_text, ppo_pick, group_pick, score_pick, request: gr.Request):
-            return changes_only(request, _poll(run_id, state, status_text, ppo_pick, group_pick, score_pick),
+        def poll(run_id, state, status_text, model, ppo_pick, group_pick, score_pick, request: gr.Request):
+            return changes_only(request, _poll(run_id, state, status_text, model, ppo_pick, group_pick, score_pick),
                                 always=(status,))  # launches and Stop write it too
 
-        poll_inputs = [run_picker, events_state, status, *reward_pickers]
+        poll_inputs = [run_picker, events_state, status, ctx.model_picker, *reward_pickers]
         timer.tick(poll, poll_inputs, poll_outputs, **serial)
         run_picker.change(poll, poll_inputs, poll_outputs, **serial)
         stop_btn.click(stop, [run_picker], [status], api_name="stop_rlhf_run")
@@ -612,8 +617,13 @@ def build(ctx: AppContext) -> None:
         for picker in (start_adapter, ppo_start):
             picker.focus(lambda model: gr.update(choices=adapter_choices(ctx, model)), [ctx.model_picker], picker, api_name=False,
                          show_progress="hidden")
-        ppo_reward.focus(lambda model: gr.update(choices=reward_model_names(settings, ctx.models, model)),
-                         [ctx.model_picker], ppo_reward, api_name=False, show_progress="hidden")
+        def ppo_rewards(model, current):
+            names = reward_model_names(settings, ctx.models, model)
+            return gr.update(choices=names, value=current if current in names else None)
+
+        ppo_reward.focus(ppo_rewards, [ctx.model_picker, ppo_reward], ppo_reward, api_name=False, show_progress="hidden")
+        ctx.model_picker.change(ppo_rewards, [ctx.model_picker, ppo_reward], ppo_reward, api_name=False,
+                                show_progress="hidden")  # another base: its reward model can't score this one's tokens
         for picker in (group_reward, other_scorer):  # these score the reply's text: any base's reward model can
             picker.focus(lambda: gr.update(choices=reward_model_names(settings)), None, picker, api_name=False,
                          show_progress="hidden")

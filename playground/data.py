@@ -150,6 +150,12 @@ def _first_bad_json_line(path: Path) -> str | None:
     (…)"; None when every line parses (the problem is elsewhere)."""
     import json
 
+    try:  # the whole file one JSON value (an object written over several lines): no line is to blame
+        whole = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        return (f"it holds one JSON {'object' if isinstance(whole, dict) else 'value'}, not rows: write a list of rows ([{{...}}, {{...}}]) or one "
+                "row per line (.jsonl)")
+    except ValueError:
+        pass
     with path.open(encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -243,6 +249,7 @@ def builtin_frame(task: str):
     return _read_table(EXAMPLES_DIR / BUILTIN_TASKS[task].file)
 
 
+GUESSED_INPUTS = ("dialogue", "prompt", "input", "text", "question", "review", "document", "article", "instruction")
 ALPACA_INPUT = "instruction_and_input"
 CHAT_COLUMNS = ("messages", "conversations")  # TRL's conversational format; ShareGPT's
 CHAT_ROLES = {"human": "user", "gpt": "assistant"}  # ShareGPT's "from" names
@@ -256,14 +263,16 @@ def with_standard_columns(frame):
     before the last reply, and `<column>_reply`, that reply. What was derived is said in
     frame.attrs["format_note"] (ExampleSet.notice shows it)."""
     columns = {c.lower(): c for c in frame.columns}
-    if "instruction" in columns and ALPACA_INPUT not in columns:
-        instruction, extra = columns["instruction"], columns.get("input")
+    known_input = any(name in columns for name in GUESSED_INPUTS if name not in ("instruction", "input"))
+    alpaca = "instruction" in columns and ("output" in columns or "response" in columns)  # or Dolly's
+    if alpaca and not known_input and ALPACA_INPUT not in columns:
+        instruction, extra = columns["instruction"], columns.get("input") or columns.get("context")
         frame = frame.copy()
         frame[ALPACA_INPUT] = [_joined(i, x if extra else None)
                                for i, x in zip(frame[instruction], frame[extra] if extra else frame[instruction])]
         frame.attrs["derived"] = [ALPACA_INPUT]
         frame.attrs["format_note"] = ("Alpaca format: each input is the instruction" +
-                                      (", then the row's input after a blank line" if extra else "") + ".")
+                                      (f", then the row's {extra} after a blank line" if extra else "") + ".")
     for name in CHAT_COLUMNS:
         column = columns.get(name)
         if column is None or f"{column}_prompt" in frame.columns:
@@ -294,8 +303,12 @@ def _conversation_parts(turns) -> tuple[str, str]:
     for turn in turns:
         if not isinstance(turn, dict):
             return "", ""
-        role = str(turn.get("role", turn.get("from", ""))).strip().lower()
-        parsed.append((CHAT_ROLES.get(role, role), _cell_text(turn.get("content", turn.get("value")))))
+        # `or`: a Parquet or Hub file with both key styles fills the other's keys with None
+        role = str(turn.get("role") or turn.get("from") or "").strip().lower()
+        content = turn.get("content") or turn.get("value")
+        if isinstance(content, (list, tuple)) or getattr(content, "ndim", 0) == 1:  # parts: [{"type": "text", "text": ...}]
+            content = " ".join(str(part.get("text") or "") for part in content if isinstance(part, dict))
+        parsed.append((CHAT_ROLES.get(role, role), _cell_text(content) if _is_scalar(content) else ""))
     last = max((i for i, (role, _) in enumerate(parsed) if role == "assistant"), default=None)
     if not last:  # none, or a reply with nothing before it
         return "", ""
@@ -307,8 +320,7 @@ def _conversation_parts(turns) -> tuple[str, str]:
 def guess_columns(columns: list[str]) -> tuple[str | None, str | None]:
     """A first guess at the (input, reference) columns from common names (with_standard_columns'
     derived ones first: a file in a known format needs no mapping)."""
-    inputs = [ALPACA_INPUT, *(f"{c}_prompt" for c in CHAT_COLUMNS), "dialogue", "prompt", "input", "text", "question",
-              "review", "document", "article", "instruction"]
+    inputs = [ALPACA_INPUT, *(f"{c}_prompt" for c in CHAT_COLUMNS), *GUESSED_INPUTS]
     outputs = [*(f"{c}_reply" for c in CHAT_COLUMNS), "summary", "completion", "output", "answer", "label", "response",
                "target", "highlights"]
     lower = {c.lower(): c for c in columns}
@@ -331,7 +343,7 @@ def to_examples(frame, input_column: str, output_column: str, name: str) -> Exam
         for column, value in ((input_column, x), (output_column, y)):
             if not _is_scalar(value):
                 raise PlaygroundError(
-                    f"Column '{column}' of {name} holds {type(value).__name__}s, not text (row {row}: "
+                    f"Column '{column}' of {name} holds {type(value).__name__}s, not text (row {row + 1}: "
                     f"{str(value)[:60]}…). Pick a column of text, or flatten it into text first "
                     "(e.g. join a conversation's turns into one string).")
         x, y = _cell_text(x), _cell_text(y)

@@ -148,6 +148,7 @@ def run(recipe: EvalRecipe, ctx: RunContext) -> Outcome:
     from playground.evaluation.tasks import load_task
     from playground.generation import defaults_of, generate_many
     from playground.models import ModelManager
+    from playground.training.sft_data import trains_in_chat_template
 
     entries = model_entries(recipe, ctx.settings)
     tasks = {"main": load_task(recipe.task, ctx.settings.adapters_dir, recipe.adapters, recipe.max_examples)}
@@ -161,7 +162,7 @@ def run(recipe: EvalRecipe, ctx: RunContext) -> Outcome:
     progress.stage(f"Loading {recipe.base_model}")
     peft = [e for e in entries if e.is_adapter]
     lm = models.get(recipe.base_model, adapters=tuple(e.folder for e in peft))
-    chat = bool(getattr(lm.tokenizer, "chat_template", None)) if recipe.chat is None else recipe.chat
+    chat = trains_in_chat_template(lm.tokenizer, lm.encoder_decoder) if recipe.chat is None else recipe.chat  # as SFT
     params = recipe.decoding_params(defaults_of(lm))
     raw: dict[str, dict[str, dict]] = {key: {} for key in tasks}
     started = time.time()

@@ -27,7 +27,8 @@ def block_counts(config) -> list[int]:
     if not layers:
         return []
     if getattr(config, "is_encoder_decoder", False):
-        return [layers, getattr(text, "num_decoder_layers", None) or layers]
+        decoder = getattr(text, "num_decoder_layers", None) or getattr(text, "decoder_layers", None)  # T5's; BART's
+        return [layers, decoder or layers]
     return [layers]
 
 

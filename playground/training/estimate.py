@@ -76,7 +76,7 @@ def never_quantized(config) -> int:
     if key not in _NEVER_QUANTIZED:
         with torch.device("meta"):
             model = getattr(transformers, auto_model_class(config)).from_config(config, dtype=torch.float32)
-        kept = set(model._keep_in_fp32_modules or ()) | set(model._keep_in_fp32_modules_strict or ())
+        kept = set(model._keep_in_fp32_modules or ())  # what transformers' 4-bit quantizer leaves out
         _NEVER_QUANTIZED[key] = sum(p.numel() for name, p in model.named_parameters() if kept & set(name.split(".")))
     return _NEVER_QUANTIZED[key]
 
@@ -89,6 +89,7 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
     import torch
 
     from playground.models import is_encoder_decoder_config
+    from playground.training.blocks import block_counts
     from playground.training.memory_plan import plan_for
     from playground.zero_gpu import compute_on_cuda
 
@@ -96,9 +97,8 @@ def estimate_memory(recipe: SFTRecipe, config, trainable: int, total: int) -> Me
     encoder_decoder = is_encoder_decoder_config(config)
     plan = plan_for(recipe, cuda, encoder_decoder)
     width = 2 if cuda and torch.cuda.is_bf16_supported() else 4  # bytes per value
-    hidden, layers = config.hidden_size, config.num_hidden_layers
-    if encoder_decoder:  # the decoder's blocks too (counted at the prompt's length: an upper bound for short replies)
-        layers += getattr(config, "num_decoder_layers", None) or layers
+    # an encoder-decoder's decoder blocks too (counted at the prompt's length: an upper bound for short replies)
+    hidden, layers = config.hidden_size, sum(block_counts(config)) or config.num_hidden_layers
     vocab = config.vocab_size
     embeddings = vocab * hidden * (1 if getattr(config, "tie_word_embeddings", False) else 2)
     head_width = width  # bytes per value of the embeddings and the output layer

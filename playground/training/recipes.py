@@ -524,9 +524,11 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> SFTReci
 def _beside(values: dict, key: str, folder: Path) -> None:
     """A relative file path in a recipe names a file beside the recipe (as a YAML file read from
     anywhere means it), when one is there; anything else is left as written."""
+    from playground.data import BUILTIN_TASKS
+
     value = values.get(key)
-    if isinstance(value, str) and value.strip() and not Path(value).expanduser().is_absolute() \
-            and access.is_file(folder / value.strip()):
+    if isinstance(value, str) and value.strip() and value.strip() not in BUILTIN_TASKS \
+            and not Path(value).expanduser().is_absolute() and access.is_file(folder / value.strip()):
         values[key] = str((folder / value.strip()).resolve())
 
 

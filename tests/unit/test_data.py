@@ -204,3 +204,25 @@ def test_a_recipes_relative_data_path_names_a_file_beside_the_recipe(tmp_path, m
     monkeypatch.chdir(tmp_path)  # run from elsewhere
     values = read_recipe_values(folder / "recipe.yaml")
     assert values["data"] == str(folder / "fr.jsonl") and values["data_mix"][0]["data"] == "sentiment"
+
+
+def test_known_formats_are_read_only_where_they_are_meant(tmp_path):
+    """An instruction column beside a known input column is not Alpaca; a chat file written with
+    both key styles (Parquet fills the missing keys with None) or with content parts still reads;
+    a file that is one JSON object is named as such, not blamed on its first line."""
+    plain = data.with_standard_columns(pd.DataFrame({"instruction": ["i"], "dialogue": ["d"], "summary": ["s"]}))
+    assert data.guess_columns(list(plain.columns)) == ("dialogue", "summary") and "format_note" not in plain.attrs
+    dolly = data.with_standard_columns(pd.DataFrame({"instruction": ["Sum up."], "context": ["A text."], "response": ["Short."]}))
+    assert dolly[data.ALPACA_INPUT].tolist() == ["Sum up.\n\nA text."]
+    turns = [[{"from": "human", "value": "Q"}, {"from": "gpt", "value": "A"}],
+             [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]]
+    pd.DataFrame({"messages": turns}).to_parquet(tmp_path / "chat.parquet")
+    chat = data.with_standard_columns(data.read_table(tmp_path / "chat.parquet"))
+    assert chat[["messages_prompt", "messages_reply"]].values.tolist() == [["Q", "A"], ["hi", "yo"]]
+    (tmp_path / "parts.jsonl").write_text(json.dumps({"messages": [
+        {"role": "user", "content": [{"type": "text", "text": "hi"}]}, {"role": "assistant", "content": "yo"}]}))
+    parts = data.with_standard_columns(data.read_table(tmp_path / "parts.jsonl"))
+    assert parts[["messages_prompt", "messages_reply"]].values.tolist() == [["hi", "yo"]]
+    (tmp_path / "one.json").write_text('{\n  "prompt": "a"\n}\n')
+    with pytest.raises(PlaygroundError, match="holds one JSON object, not rows"):
+        data.read_table(tmp_path / "one.json")

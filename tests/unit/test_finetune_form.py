@@ -118,3 +118,20 @@ def test_the_selective_block_slider_follows_the_model(tmp_path, tiny_dir):
     update = selective_blocks_update(models, str(tiny_dir), 1)
     assert update["value"] == 1 and update["maximum"] >= 1 and "encoder" not in update["info"]
     assert selective_blocks_update(models, str(tmp_path / "no-such-model"), 5) == {"__type__": "update"}
+    from transformers import BartConfig
+
+    from playground.training.blocks import block_counts
+
+    assert block_counts(BartConfig(encoder_layers=12, decoder_layers=6)) == [12, 6]  # BART names its decoder's its own way
+
+
+def test_the_preview_shows_the_data_when_the_model_cant_be_read(tmp_path, monkeypatch):
+    from pages.finetune import training_preview
+    from playground.models import ModelManager
+    from playground.settings import Settings
+    from playground.training.recipes import recipe_from_dict
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    recipe = recipe_from_dict({"method": "lora", "base_model": "nobody/not-downloaded", "data": "sentiment"})
+    rows, message = training_preview(ModelManager(Settings.from_env()), recipe)
+    assert len(rows) == 20 and "can't be read now" in message and "not downloaded yet" in message

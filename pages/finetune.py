@@ -131,6 +131,19 @@ def training_preview(models, recipe: SFTRecipe) -> tuple[pd.DataFrame, str]:
                   f"{len(splits.test):,} test examples." + "".join(f"\n\nℹ️ {note}" for note in notes))
 
 
+def recipe_file_text(recipe: SFTRecipe) -> str:
+    """The recipe as YAML to copy; an uploaded file's path is the server's temporary copy, which
+    the YAML says (on another machine, the data key names the person's own file)."""
+    from playground.access import upload_root
+
+    text = recipe.to_yaml()
+    uploads = [str(upload_root()), str(upload_root(resolved=False))]
+    if any(str(recipe.data).startswith(root) for root in uploads):
+        text = (f"# data: this app's temporary copy of the uploaded {Path(recipe.data).name}; elsewhere, write the path "
+                "of your own copy\n" + text)
+    return text
+
+
 def source_label(source: str) -> str:
     """A data source as a person named it: a file by its name (an upload's is a temporary path)."""
     return Path(source).name if source.startswith(("/", ".", "~")) else source
@@ -470,7 +483,7 @@ def build(ctx: AppContext) -> None:
         def check_cost(*form_values):
             recipe = recipe_of(*form_values)
             report, figure = cost_report(ctx.models, recipe)
-            return {params_md: report, memory_plot: figure, recipe_yaml: recipe.to_yaml(),
+            return {params_md: report, memory_plot: figure, recipe_yaml: recipe_file_text(recipe),
                     command: recipe.cli_command("recipe.yaml"), status: ""}
 
         @guarded(status)
@@ -481,7 +494,7 @@ def build(ctx: AppContext) -> None:
             recipe = recipe_of(*form_values)
             run, message = launch_run(jobs, recipe, bool(overwrite_), visitor_of(ctx, request).label)
             return {status: message, run_picker: gr.update(choices=_run_choices(jobs), value=run["id"]),
-                    recipe_yaml: recipe.to_yaml(), command: recipe.cli_command("recipe.yaml")}
+                    recipe_yaml: recipe_file_text(recipe), command: recipe.cli_command("recipe.yaml")}
 
         def _poll(run_id, state, status_text):
             """Every 2 s: the runs table, and new events of the chosen run (read from its byte offset)."""

@@ -135,3 +135,13 @@ def test_the_preview_shows_the_data_when_the_model_cant_be_read(tmp_path, monkey
     recipe = recipe_from_dict({"method": "lora", "base_model": "nobody/not-downloaded", "data": "sentiment"})
     rows, message = training_preview(ModelManager(Settings.from_env()), recipe)
     assert len(rows) == 20 and "can't be read now" in message and "not downloaded yet" in message
+
+
+def test_the_copied_recipe_says_when_its_data_is_an_uploads_temporary_copy(tmp_path):
+    from pages.finetune import recipe_file_text
+    from playground.access import upload_root
+    from playground.training.recipes import recipe_from_dict
+
+    uploaded = recipe_from_dict({"method": "lora", "data": str(upload_root() / "3f2a" / "qa.csv")})
+    assert recipe_file_text(uploaded).startswith("# data: this app's temporary copy of the uploaded qa.csv")
+    assert not recipe_file_text(recipe_from_dict({"method": "lora", "data": "sentiment"})).startswith("#")

@@ -101,12 +101,14 @@ def method_notes(recipe: SFTRecipe, source: str) -> list[str]:
 
 
 def max_steps_note(recipe: SFTRecipe, n_train: int) -> str:
-    """What max_steps means in passes over the data (it replaces the epochs setting), on one device."""
+    """What max_steps means in passes over the data (it replaces the epochs setting)."""
     per_epoch = steps_per_epoch(recipe, n_train)
     epochs = recipe.max_steps / per_epoch
     note = (f"Max steps ({recipe.max_steps:,}) replaces the epochs setting: one epoch of the {n_train:,} training examples "
             f"is {per_epoch:,} step{'s' * (per_epoch != 1)} (batch {recipe.per_device_train_batch_size} × "
-            f"{recipe.gradient_accumulation_steps} accumulation), so this run is about {epochs:,.1f} epochs.")
+            f"{recipe.gradient_accumulation_steps} accumulation"
+            f"{f' × {recipe.num_processes} processes' if recipe.num_processes > 1 else ''}), so this run is about "
+            f"{epochs:,.1f} epochs.")
     if epochs > MANY_EPOCHS:
         note += " That many passes over the same examples learns them by heart (overfitting): watch the validation loss."
     return note

@@ -13,10 +13,11 @@ from playground.errors import PlaygroundError
 
 
 def steps_per_epoch(recipe, n_train: int) -> int:
-    """Optimizer steps in one pass over n_train rows on one device, counted as transformers' Trainer
-    counts them: the last, shorter batch and the last, shorter accumulation are steps too. (With
-    num_processes N, each process reads 1/N of the rows: N times fewer steps, which this leaves out.)"""
-    batches = math.ceil(n_train / recipe.per_device_train_batch_size)
+    """Optimizer steps in one pass over n_train rows, counted as transformers' Trainer counts them:
+    the last, shorter batch and the last, shorter accumulation are steps too; with num_processes N
+    (DDP), each process reads its 1/N of the rows (the sampler pads them to equal shares)."""
+    rows_per_process = math.ceil(n_train / max(1, getattr(recipe, "num_processes", 1)))
+    batches = math.ceil(rows_per_process / recipe.per_device_train_batch_size)
     return max(1, math.ceil(batches / recipe.gradient_accumulation_steps))
 
 

@@ -5,6 +5,7 @@ where it stopped); resuming what can't be resumed starts nothing."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -141,6 +142,9 @@ def test_cli_train_two_processes_through_accelerate(home, tiny_dir, tmp_path):
     assert sum(e["type"] == "train_begin" for e in events) == 1  # only rank 0 records
     last_epoch = max(e["epoch"] for e in events if e["type"] == "log")
     assert last_epoch > 1.0  # 6 steps x 4 rows x 2 processes cover more than the 38 training rows
+    # the max-steps note counts each process's share of the rows, as the Trainer does (it said 0.6 epochs: one device's)
+    said = float(re.search(r"so this run is about ([\d.]+) epochs", out.stderr).group(1))
+    assert said == pytest.approx(last_epoch, abs=0.05) and "× 2 processes" in out.stderr
 
 
 def test_cli_train_set_overrides_list_and_errors(home, tiny_dir, tmp_path):

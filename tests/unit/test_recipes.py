@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import yaml
 
@@ -104,6 +106,8 @@ def test_steps_are_counted_as_the_trainer_counts_them():
     assert steps_per_epoch(recipe, 33) == 3
     assert total_steps(recipe, 33) == 5  # ceil(1.5 x 3), as the Trainer's max_steps
     assert steps_per_epoch(recipe, 1) == 1
+    # two processes (DDP): each reads 17 of the 33 rows, 3 batches, 2 steps
+    assert steps_per_epoch(dataclasses.replace(recipe, num_processes=2), 33) == 2
     assert total_steps(recipe_from_dict({"method": "lora", "data": "sentiment", "max_steps": 7}), 33) == 7
 
 

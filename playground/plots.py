@@ -363,13 +363,28 @@ def eval_scores_figure(task: dict, metrics: Sequence[str], labels: dict[str, str
     return figure
 
 
+def _changes_span_orders(task: dict, metric: str) -> bool:
+    """Whether the models' changes of `metric` are orders of magnitude apart (a base perplexity of
+    1e16 falling to 8 beside one falling from 30 to 20): on a linear axis the small ones vanish, so
+    the chart draws relative changes; only where every change has one (a base value of 0 has none)."""
+    changes = [c[metric] for c in task["changes"].values() if metric in c]
+    sizes = [abs(d["diff"]) for d in changes if d["diff"]]
+    if len(sizes) < 2 or any(d["relative"] is None or not d["diff"] for d in changes):
+        return False
+    return max(sizes) / min(sizes) >= LOG_AXIS_SPAN
+
+
 def eval_changes_figure(task: dict, metrics: Sequence[str], labels: dict[str, str], directions: dict[str, int]) -> go.Figure:
     """One small chart per metric: each tuned model's change against the base with its paired 95%
     interval; green = a real improvement, red = a real decline, grey = could be noise."""
     metrics = [m for m in metrics if any(m in c for c in task["changes"].values())]
-    figure, cols, rows = _metric_grid(metrics, labels)
+    as_share = {m for m in metrics if _changes_span_orders(task, m)}
+    figure, cols, rows = _metric_grid(metrics, {m: labels.get(m, m) + (" (relative change)" if m in as_share else "")
+                                                for m in metrics})
     for index, metric in enumerate(metrics):
         row, col = index // cols + 1, index % cols + 1
+        if metric in as_share:
+            figure.update_yaxes(tickformat="+.0%", row=row, col=col)
         for model, changes in task["changes"].items():
             if metric not in changes:
                 continue
@@ -377,10 +392,12 @@ def eval_changes_figure(task: dict, metrics: Sequence[str], labels: dict[str, st
             better = d["diff"] * directions.get(metric, 0)
             color = "#9ca3af" if not d["real"] else ("#16a34a" if better > 0 else "#dc2626" if better < 0 else "#2563eb")
             relative = f", {d['relative']:+.1%}" if d["relative"] is not None else ""
-            figure.add_bar(x=[model], y=[d["diff"]], marker_color=color, showlegend=False, row=row, col=col,
-                           error_y={"type": "data", "symmetric": False, "array": [d["high"] - d["diff"]],
-                                    "arrayminus": [d["diff"] - d["low"]]},
-                           hovertemplate=(f"{model}: %{{y:+.4g}}{relative} (95% CI {d['low']:+.4g} – {d['high']:+.4g}, "
+            # as a share of the base's value where the changes are orders apart: -99.99% beside -20%, both seen
+            scale = d["relative"] / d["diff"] if metric in as_share else 1.0
+            figure.add_bar(x=[model], y=[d["diff"] * scale], marker_color=color, showlegend=False, row=row, col=col,
+                           error_y={"type": "data", "symmetric": False, "array": [(d["high"] - d["diff"]) * scale],
+                                    "arrayminus": [(d["diff"] - d["low"]) * scale]},
+                           hovertemplate=(f"{model}: {d['diff']:+.4g}{relative} (95% CI {d['low']:+.4g} – {d['high']:+.4g}, "
                                           f"p={d['p_value']:.3f})<extra>{metric}</extra>"))
         figure.add_hline(y=0, line_color="#111827", line_width=1, row=row, col=col)
     figure.update_layout(template="plotly_white", height=260 * rows + 80,

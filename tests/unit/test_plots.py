@@ -1,3 +1,5 @@
+import pytest
+
 from playground.generation import NextTokenDistribution, TokenProb
 from playground.plots import (
     eval_scores_figure,
@@ -92,3 +94,23 @@ def test_the_memory_bars_labels_share_one_unit():
     assert gib_texts([0.102, 0.0974]) == ["0.102 GiB", "0.0974 GiB"]  # not "99.7 MiB" beside "0.102 GiB"
     assert gib_texts([0.05, 0.01]) == ["51.2 MiB", "10.2 MiB"]
     assert gib_texts([12.34, 0.4]) == ["12.3 GiB", "0.4 GiB"]
+
+
+def test_changes_orders_of_magnitude_apart_are_drawn_as_shares_of_the_base():
+    """A random base's perplexity falling by 1e16 beside a fall of 10: on one linear axis the second
+    bar is nothing; as relative changes both show, with their intervals scaled alike."""
+    from playground.plots import eval_changes_figure
+
+    def change(diff, relative):
+        return {"diff": diff, "low": diff * 1.5, "high": diff * 0.5, "relative": relative, "p_value": 0.01, "real": True}
+
+    task = {"changes": {"big": {"perplexity": change(-1e16, -0.9999)}, "small": {"perplexity": change(-10.0, -0.25)},
+                        }}
+    figure = eval_changes_figure(task, ["perplexity"], {"perplexity": "Perplexity"}, {"perplexity": -1})
+    bars = {b.x[0]: b for b in figure.data}
+    assert bars["big"].y[0] == pytest.approx(-0.9999) and bars["small"].y[0] == pytest.approx(-0.25)
+    assert bars["small"].error_y.array[0] == pytest.approx(0.125)  # (high - diff) / |base| = 5 / 40
+    assert "(relative change)" in figure.layout.annotations[0].text
+    near = {"a": {"perplexity": change(-10.0, -0.25)}, "b": {"perplexity": change(-20.0, -0.5)}}
+    plain = eval_changes_figure({"changes": near}, ["perplexity"], {"perplexity": "Perplexity"}, {"perplexity": -1})
+    assert [b.y[0] for b in plain.data] == [-10.0, -20.0] and "relative" not in plain.layout.annotations[0].text

@@ -62,4 +62,8 @@ def test_the_loss_over_a_large_vocabulary_is_estimated_as_measured(tmp_path):
     estimated = runs["off"][0] - runs["chunked"][0]
     measured = runs["off"][1] - runs["chunked"][1]
     assert measured > 1000, runs  # (8 x 433 tokens x 32,768 x 4 bytes: ~450 MB a float32 copy of the logits)
-    assert measured == pytest.approx(estimated, rel=0.25), runs
+    # On a CPU the peak is the process's RSS, where freed logits' buffers are reused: the whole loss reads ~1,250 MB
+    # against 1,664 estimated (4 float32 copies, as measured on a GPU), stable to ~15 MB across runs. The estimate must
+    # not fall short (a run would not fit) and must stay within 40% above; `rel=0.25` sat at that edge (1,256 vs 1,248)
+    # and failed one run in two.
+    assert measured <= estimated <= 1.4 * measured, runs

@@ -268,8 +268,8 @@ def with_standard_columns(frame):
     if alpaca and not known_input and ALPACA_INPUT not in columns:
         instruction, extra = columns["instruction"], columns.get("input") or columns.get("context")
         frame = frame.copy()
-        frame[ALPACA_INPUT] = [_joined(i, x if extra else None)
-                               for i, x in zip(frame[instruction], frame[extra] if extra else frame[instruction])]
+        extras = frame[extra] if extra else [None] * len(frame)
+        frame[ALPACA_INPUT] = [_joined(i, x) for i, x in zip(frame[instruction], extras)]
         frame.attrs["derived"] = [ALPACA_INPUT]
         frame.attrs["format_note"] = ("Alpaca format: each input is the instruction" +
                                       (f", then the row's {extra} after a blank line" if extra else "") + ".")
